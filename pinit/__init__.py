@@ -1,0 +1,48 @@
+"""pinit: see what weight initialization does to a neural network.
+
+The backend of the pinit dashboard, usable on its own from a notebook or script::
+
+    import pinit
+    model = pinit.build_model("SimpleCNN")
+    pinit.apply_plan(model, pinit.PRESETS["Kaiming (He)"].plan, seed=0)
+    print(pinit.parameter_table(model, pinit.PRESETS["Kaiming (He)"].plan))
+"""
+
+from .distributions import Distribution
+from .errors import PlanError
+from .models import MODELS, ArticleSimpleCNN, DeepMLP, SimpleCNN, build_model
+from .plan import InitPlan, Rule, apply_plan, assignments, check_plan, param_seed
+from .presets import PRESETS, Preset
+from .schemes import SCHEMES, Param, Scheme, TensorInfo, fans, gain, get_scheme
+from .stats import Histogram, TensorSummary, histogram, parameter_histograms, parameter_table, summarize
+
+__all__ = [
+    "ArticleSimpleCNN",
+    "DeepMLP",
+    "Distribution",
+    "Histogram",
+    "InitPlan",
+    "MODELS",
+    "PRESETS",
+    "Param",
+    "PlanError",
+    "Preset",
+    "Rule",
+    "SCHEMES",
+    "Scheme",
+    "SimpleCNN",
+    "TensorInfo",
+    "TensorSummary",
+    "apply_plan",
+    "assignments",
+    "build_model",
+    "check_plan",
+    "fans",
+    "gain",
+    "get_scheme",
+    "histogram",
+    "param_seed",
+    "parameter_histograms",
+    "parameter_table",
+    "summarize",
+]

@@ -1,0 +1,213 @@
+"""The networks pinit knows by name, and `build_model` to make one reproducibly.
+
+* `SimpleCNN` is the network the seed article meant to write: three conv blocks
+  (conv 3x3, padding 1 -> ReLU -> MaxPool 2) taking 3x32x32 to 128x4x4, then
+  fc1 (2048 -> 512) -> ReLU -> fc2 (512 -> 64) -> ReLU -> fc3 (64 -> 10).
+* `ArticleSimpleCNN` is the article's listing exactly as printed: `conv2` is added
+  to `layer1`, one Linear is named ``'fc2 '`` (trailing space) and one pool
+  ``poo13``. It computes the same function; only the names differ, which is the
+  lesson "named_parameters() shows the structure you really built".
+* `DeepMLP` is a plain stack of equal-width Linear layers with one activation,
+  for the classic depth experiments (Glorot & Bengio 2010, He et al. 2015).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+__all__ = [
+    "SimpleCNN",
+    "ArticleSimpleCNN",
+    "DeepMLP",
+    "ModelSpec",
+    "MODELS",
+    "ACTIVATIONS",
+    "build_model",
+]
+
+
+def _conv_block(conv_name: str, in_ch: int, out_ch: int, relu_name: str, pool_name: str) -> nn.Sequential:
+    block = nn.Sequential()
+    block.add_module(conv_name, nn.Conv2d(in_ch, out_ch, kernel_size=3, stride=1, padding=1))
+    block.add_module(relu_name, nn.ReLU())
+    block.add_module(pool_name, nn.MaxPool2d(2, 2))
+    return block
+
+
+def _head(fc2_name: str) -> nn.Sequential:
+    head = nn.Sequential()
+    head.add_module("fc1", nn.Linear(2048, 512))
+    head.add_module("fc_relu1", nn.ReLU())
+    head.add_module(fc2_name, nn.Linear(512, 64))
+    head.add_module("fc_relu2", nn.ReLU())
+    head.add_module("fc3", nn.Linear(64, 10))
+    return head
+
+
+class SimpleCNN(nn.Module):
+    """The article's CNN as intended: input (B, 3, 32, 32), output (B, 10) logits.
+
+    12 parameters, 1,175,818 values; fc1 alone holds 1,048,576 of them.
+    """
+
+    input_shape = (3, 32, 32)
+    num_classes = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layer1 = _conv_block("conv1", 3, 32, "relu1", "pool1")  # 32x32 -> 16x16
+        self.layer2 = _conv_block("conv2", 32, 64, "relu2", "pool2")  # 16x16 -> 8x8
+        self.layer3 = _conv_block("conv3", 64, 128, "relu3", "pool3")  # 8x8 -> 4x4
+        self.layer4 = _head("fc2")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.layer4(x.flatten(1))
+
+
+class ArticleSimpleCNN(nn.Module):
+    """The article's listing as printed, quirks kept (only the mis-indented return is fixed).
+
+    Parameter names: layer1.conv1.*, layer1.conv2.* (conv2 was added to layer1, so
+    layer2 holds only ReLU and pool), layer3.conv3.*, layer4.fc1.*, 'layer4.fc2 .*'
+    (a trailing space in the module name), layer4.fc3.*. Same shapes and the same
+    function as `SimpleCNN`.
+    """
+
+    input_shape = (3, 32, 32)
+    num_classes = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        layer1 = nn.Sequential()
+        layer1.add_module("conv1", nn.Conv2d(3, 32, kernel_size=3, stride=1, padding=1))
+        layer1.add_module("relu1", nn.ReLU())
+        layer1.add_module("pool1", nn.MaxPool2d(2, 2))
+        self.layer1 = layer1
+        layer2 = nn.Sequential()
+        layer1.add_module("conv2", nn.Conv2d(32, 64, kernel_size=3, stride=1, padding=1))  # sic: layer1
+        layer2.add_module("relu2", nn.ReLU())
+        layer2.add_module("pool2", nn.MaxPool2d(2, 2))
+        self.layer2 = layer2
+        layer3 = nn.Sequential()
+        layer3.add_module("conv3", nn.Conv2d(64, 128, kernel_size=3, stride=1, padding=1))
+        layer3.add_module("relu3", nn.ReLU())
+        layer3.add_module("poo13", nn.MaxPool2d(2, 2))  # sic: "poo13"
+        self.layer3 = layer3
+        self.layer4 = _head("fc2 ")  # sic: trailing space
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.layer4(x.view(x.size(0), -1))
+
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "leaky_relu": lambda: nn.LeakyReLU(0.01),
+    "linear": nn.Identity,
+}
+
+
+class DeepMLP(nn.Module):
+    """`depth` Linear layers of `width` units, each followed by `activation`.
+
+    Layers are named ``layers.fc{i}`` and ``layers.act{i}``; the last Linear maps to
+    `num_classes` and has no activation after it. Input: (B, in_features).
+    """
+
+    def __init__(
+        self,
+        depth: int = 10,
+        width: int = 256,
+        activation: str = "relu",
+        in_features: int = 256,
+        num_classes: int = 10,
+    ) -> None:
+        super().__init__()
+        if not 1 <= depth <= 100:
+            raise ValueError(f"depth must be between 1 and 100, got {depth}")
+        if not 1 <= width <= 4096:
+            raise ValueError(f"width must be between 1 and 4096, got {width}")
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+        self.depth, self.width, self.activation = depth, width, activation
+        self.input_shape = (in_features,)
+        self.num_classes = num_classes
+        layers = nn.Sequential()
+        fan_in = in_features
+        for i in range(1, depth + 1):
+            out = num_classes if i == depth else width
+            layers.add_module(f"fc{i}", nn.Linear(fan_in, out))
+            if i < depth:
+                layers.add_module(f"act{i}", ACTIVATIONS[activation]())
+            fan_in = out
+        self.layers = layers
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x.flatten(1))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model the dashboard offers: how to build it and which options it takes."""
+
+    name: str
+    label: str
+    factory: Callable[..., nn.Module]
+    description: str
+    options: dict[str, Any] = field(default_factory=dict)  # option name -> default
+
+
+MODELS: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in (
+        ModelSpec(
+            "SimpleCNN",
+            "SimpleCNN (as intended)",
+            SimpleCNN,
+            "The article's CNN as meant: 3 conv blocks and 3 Linear layers, 1,175,818 parameters.",
+        ),
+        ModelSpec(
+            "ArticleSimpleCNN",
+            "SimpleCNN (article listing, as printed)",
+            ArticleSimpleCNN,
+            "The listing exactly as printed: look for layer1.conv2 and 'layer4.fc2 ' in the names.",
+        ),
+        ModelSpec(
+            "DeepMLP",
+            "Deep MLP (depth lab)",
+            DeepMLP,
+            "A stack of equal-width Linear layers for vanishing/exploding-signal experiments.",
+            {"depth": 10, "width": 256, "activation": "relu"},
+        ),
+    )
+}
+
+
+def build_model(name: str, seed: int | None = None, **options: Any) -> nn.Module:
+    """Build the registered model `name` with `options`.
+
+    With `seed`, the layers' own constructor init (PyTorch's default) is drawn from
+    that seed inside `torch.random.fork_rng`, so the result is reproducible and the
+    global RNG is left exactly as it was. Parameters a plan does not reach keep these
+    values.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    spec = MODELS[name]
+    unknown = set(options) - set(spec.options)
+    if unknown:
+        allowed = ", ".join(sorted(spec.options)) or "none"
+        raise ValueError(f"{name} takes no option {sorted(unknown)}; allowed: {allowed}")
+    kwargs = {**spec.options, **options}
+    if seed is None:
+        return spec.factory(**kwargs)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return spec.factory(**kwargs)

@@ -1,0 +1,226 @@
+"""InitPlan: which scheme fills which parameter, checked whole before anything is drawn.
+
+A plan has rules per layer type (the module's class name, e.g. "Conv2d") and
+parameter slot (the attribute name, e.g. "weight", "bias"), and overrides per full
+parameter name, which win over rules::
+
+    {"rules": {"Conv2d": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"},
+                          "bias": {"scheme": "zeros"}}},
+     "overrides": {"layer4.fc3.weight": {"scheme": "normal", "std": 0.01}}}
+
+A rule's keys besides "scheme" are the torch keyword arguments; unnamed ones take the
+scheme's defaults. Parameters no rule reaches keep their values.
+
+Seeding: one `torch.Generator`, re-seeded for each parameter from (seed, parameter
+name). Same model, plan and seed give bit-identical parameters; changing the rule of
+one layer type never re-rolls the others; the global RNG is never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .errors import PlanError
+from .schemes import Scheme, TensorInfo, get_scheme
+
+__all__ = ["Rule", "InitPlan", "Assignment", "assignments", "check_plan", "apply_plan", "param_seed", "MAX_SEED"]
+
+MAX_SEED = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A scheme and its full, checked keyword arguments."""
+
+    scheme: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any, where: str) -> "Rule":
+        """Parse {"scheme": name, **kwargs}; `where` names the rule in error messages."""
+        if isinstance(d, str):
+            d = {"scheme": d}
+        if not isinstance(d, Mapping) or "scheme" not in d:
+            raise PlanError(f"{where}: a rule must be an object with a 'scheme' key, got {d!r}")
+        scheme = get_scheme_for(d["scheme"], where)
+        kwargs = {k: v for k, v in d.items() if k != "scheme"}
+        try:
+            return cls(scheme.name, scheme.resolve(kwargs))
+        except PlanError as e:
+            raise PlanError([f"{where}: {p}" for p in e.problems]) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scheme": self.scheme, **self.params}
+
+    @property
+    def scheme_obj(self) -> Scheme:
+        return get_scheme(self.scheme)
+
+
+def get_scheme_for(name: Any, where: str) -> Scheme:
+    try:
+        return get_scheme(name)
+    except PlanError as e:
+        raise PlanError(f"{where}: {e}") from None
+
+
+@dataclass(frozen=True)
+class InitPlan:
+    """Rules per (layer type, slot) and overrides per parameter name. Build with from_dict."""
+
+    rules: Mapping[str, Mapping[str, Rule]] = field(default_factory=dict)
+    overrides: Mapping[str, Rule] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> "InitPlan":
+        """Parse and check a plan dict; PlanError lists every problem found."""
+        if isinstance(d, InitPlan):
+            return d
+        if not isinstance(d, Mapping):
+            raise PlanError(f"a plan must be an object with 'rules' and/or 'overrides', got {type(d).__name__}")
+        problems: list[str] = []
+        extra = set(d) - {"rules", "overrides"}
+        if extra:
+            problems.append(f"a plan takes only 'rules' and 'overrides'; unknown keys: {sorted(extra)}")
+        rules: dict[str, dict[str, Rule]] = {}
+        raw_rules = d.get("rules", {}) or {}
+        if not isinstance(raw_rules, Mapping):
+            problems.append("'rules' must map layer types to {slot: rule}")
+            raw_rules = {}
+        for layer_type, slots in raw_rules.items():
+            if not isinstance(slots, Mapping):
+                problems.append(f"rules[{layer_type!r}] must map slots such as 'weight' and 'bias' to rules")
+                continue
+            for slot, raw in slots.items():
+                try:
+                    rules.setdefault(str(layer_type), {})[str(slot)] = Rule.from_dict(raw, f"{layer_type}.{slot}")
+                except PlanError as e:
+                    problems.extend(e.problems)
+        overrides: dict[str, Rule] = {}
+        raw_over = d.get("overrides", {}) or {}
+        if not isinstance(raw_over, Mapping):
+            problems.append("'overrides' must map parameter names to rules")
+            raw_over = {}
+        for name, raw in raw_over.items():
+            try:
+                overrides[str(name)] = Rule.from_dict(raw, f"override {name}")
+            except PlanError as e:
+                problems.extend(e.problems)
+        if problems:
+            raise PlanError(problems)
+        return cls(rules, overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "rules": {lt: {slot: r.to_dict() for slot, r in slots.items()} for lt, slots in self.rules.items()},
+            "overrides": {name: r.to_dict() for name, r in self.overrides.items()},
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def rule_for(self, name: str, layer_type: str, slot: str) -> Rule | None:
+        """The override for `name` if any, else the rule for (layer_type, slot), else None."""
+        if name in self.overrides:
+            return self.overrides[name]
+        return self.rules.get(layer_type, {}).get(slot)
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """One parameter of a model, where it lives, and the rule that reaches it (or None)."""
+
+    name: str
+    layer: str
+    layer_type: str
+    slot: str
+    param: nn.Parameter
+    info: TensorInfo
+    rule: Rule | None
+    source: str  # "override", "rule" or "untouched"
+
+
+def _layer_fan_in(module: nn.Module) -> int | None:
+    w = getattr(module, "weight", None)
+    if isinstance(w, torch.Tensor) and w.dim() >= 2:
+        return TensorInfo(tuple(w.shape)).fan_in
+    return None
+
+
+def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[Assignment]:
+    """Every parameter of `model` (named_parameters order) with the rule that reaches it.
+
+    Raises PlanError listing every override naming no parameter and every scheme a
+    tensor's shape can't take, so nothing is drawn from a plan that would fail halfway.
+    """
+    plan = InitPlan.from_dict(plan)
+    owners = {}
+    for mod_name, module in model.named_modules():
+        for slot, p in module.named_parameters(recurse=False):
+            owners.setdefault(id(p), (mod_name, module, slot))
+    out: list[Assignment] = []
+    problems: list[str] = []
+    names = set()
+    for name, p in model.named_parameters():
+        names.add(name)
+        mod_name, module, slot = owners[id(p)]
+        layer_type = type(module).__name__
+        rule = plan.rule_for(name, layer_type, slot)
+        source = "untouched" if rule is None else ("override" if name in plan.overrides else "rule")
+        info = TensorInfo(tuple(p.shape), _layer_fan_in(module))
+        if rule is not None:
+            why = rule.scheme_obj.check_tensor(info, rule.params)
+            if why:
+                problems.append(f"{why}; {name} has shape {tuple(p.shape)}")
+        out.append(Assignment(name, mod_name, layer_type, slot, p, info, rule, source))
+    for name in plan.overrides:
+        if name not in names:
+            problems.append(f"override names {name!r}, which is not a parameter of {type(model).__name__}; "
+                            f"its parameters are: {', '.join(sorted(names))}")
+    if problems:
+        raise PlanError(problems)
+    return out
+
+
+def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[str]:
+    """Every problem applying `plan` to `model` would hit, in words (empty list: fine)."""
+    try:
+        assignments(model, plan)
+    except PlanError as e:
+        return e.problems
+    return []
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise PlanError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+    return seed
+
+
+def param_seed(seed: int, name: str) -> int:
+    """The generator seed for parameter `name`: sha256 of "seed:name", 63 bits."""
+    digest = hashlib.sha256(f"{_check_seed(seed)}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") & MAX_SEED
+
+
+def apply_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], seed: int = 0) -> nn.Module:
+    """Re-initialize `model` in place by `plan` and return it.
+
+    The whole plan is checked against the model first (PlanError, nothing changed);
+    then each reached parameter is filled under torch.no_grad() from a generator
+    seeded with `param_seed(seed, name)`. Works on any nn.Module.
+    """
+    _check_seed(seed)
+    todo = [a for a in assignments(model, plan) if a.rule is not None]
+    generator = torch.Generator(device="cpu")
+    with torch.no_grad():
+        for a in todo:
+            generator.manual_seed(param_seed(seed, a.name))
+            a.rule.scheme_obj.fill(a.param, a.rule.params, a.info, generator)
+    return model

@@ -1,0 +1,194 @@
+"""Numbers about parameters: the parameter table and server-side histograms.
+
+Histograms are binned here (torch.histc) and carry counts and edges only, so what
+a page sends never grows with the model. Non-finite values are counted, not
+dropped silently; a constant tensor is flagged (a zero init is a lesson, not an
+empty chart). Given a plan, each histogram also carries the expected count per bin
+under the scheme's exact law: numel * (F(right) - F(left)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .plan import Assignment, InitPlan, assignments
+
+__all__ = ["TensorSummary", "Histogram", "summarize", "histogram", "parameter_table", "parameter_histograms", "MAX_BINS"]
+
+MAX_BINS = 500
+
+
+@dataclass(frozen=True)
+class TensorSummary:
+    """mean/std/min/max over the finite entries, and how many entries were not finite."""
+
+    numel: int
+    mean: float
+    std: float
+    min: float
+    max: float
+    nan: int
+    posinf: int
+    neginf: int
+
+    @property
+    def nonfinite(self) -> int:
+        return self.nan + self.posinf + self.neginf
+
+    @property
+    def finite(self) -> int:
+        return self.numel - self.nonfinite
+
+    @property
+    def constant(self) -> bool:
+        """All finite entries equal (and there is at least one)."""
+        return self.finite > 0 and self.min == self.max
+
+
+def _finite_values(t: torch.Tensor) -> tuple[torch.Tensor, int, int, int]:
+    t = t.detach().reshape(-1)
+    finite = torch.isfinite(t)
+    if bool(finite.all()):
+        return t, 0, 0, 0
+    nan = int(torch.isnan(t).sum())
+    posinf = int((t == math.inf).sum())
+    neginf = int((t == -math.inf).sum())
+    return t[finite], nan, posinf, neginf
+
+
+def summarize(t: torch.Tensor) -> TensorSummary:
+    """mean, std (unbiased; 0 for a single value), min, max of the finite entries."""
+    values, nan, posinf, neginf = _finite_values(t)
+    return _summary(values, t.numel(), nan, posinf, neginf)
+
+
+def _summary(values: torch.Tensor, numel: int, nan: int, posinf: int, neginf: int) -> TensorSummary:
+    n = values.numel()
+    if n == 0:
+        return TensorSummary(numel, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf)
+    v = values.double() if values.dtype != torch.float64 else values
+    std, mean = torch.std_mean(v) if n > 1 else (torch.zeros((), dtype=v.dtype), v.mean())
+    lo, hi = torch.aminmax(v)
+    return TensorSummary(numel, float(mean), float(std), float(lo), float(hi), nan, posinf, neginf)
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """A binned tensor: counts over `bins` equal bins from edges[0] to edges[-1].
+
+    Bins are [e_i, e_{i+1}), the last closed. `expected` is the count per bin the
+    scheme's law predicts (None when no plan reached the tensor); `expected_std` and
+    `expected_mean` come from the same law.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    counts: list[int]
+    edges: list[float]
+    summary: TensorSummary
+    scheme: str | None = None
+    expected: list[float] | None = None
+    expected_mean: float | None = None
+    expected_std: float | None = None
+    expected_is_approximate: bool = False
+
+    @property
+    def bins(self) -> int:
+        return len(self.counts)
+
+    @property
+    def centers(self) -> list[float]:
+        return [(a + b) / 2 for a, b in zip(self.edges[:-1], self.edges[1:])]
+
+    @property
+    def width(self) -> float:
+        return self.edges[1] - self.edges[0]
+
+
+def histogram(t: torch.Tensor, bins: int = 40, name: str = "", law: Any = None, scheme: str | None = None) -> Histogram:
+    """Bin the finite entries of `t` into `bins` equal bins over [min, max].
+
+    A constant tensor gets one-unit-wide range centred on its value so its single
+    spike is visible. `law` (a pinit.distributions.Distribution) adds expected counts.
+    """
+    if not isinstance(bins, int) or isinstance(bins, bool) or not 1 <= bins <= MAX_BINS:
+        raise ValueError(f"bins must be a whole number from 1 to {MAX_BINS}, got {bins!r}")
+    values, nan, posinf, neginf = _finite_values(t)
+    summary = _summary(values, t.numel(), nan, posinf, neginf)
+    if summary.finite == 0:
+        lo, hi = -0.5, 0.5
+    elif summary.constant:
+        lo, hi = summary.min - 0.5, summary.max + 0.5
+    else:
+        lo, hi = summary.min, summary.max
+    if summary.finite:
+        counts = torch.histc(values.float(), bins=bins, min=lo, max=hi).to(torch.int64).tolist()
+    else:
+        counts = [0] * bins
+    step = (hi - lo) / bins
+    edges = [lo + i * step for i in range(bins)] + [hi]
+    expected = exp_mean = exp_std = None
+    approx = False
+    if law is not None:
+        expected = [summary.finite * p for p in law.bin_probabilities(edges)]
+        exp_mean, exp_std, approx = law.mean, law.std, law.approximate
+    return Histogram(name, tuple(t.shape), counts, edges, summary, scheme, expected, exp_mean, exp_std, approx)
+
+
+def _law(a: Assignment):
+    return a.rule.scheme_obj.distribution(a.info, a.rule.params) if a.rule is not None else None
+
+
+def parameter_histograms(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, bins: int = 40) -> list[Histogram]:
+    """One Histogram per parameter, in named_parameters() order."""
+    return [
+        histogram(a.param, bins, a.name, _law(a), a.rule.scheme if a.rule else None)
+        for a in assignments(model, plan or {})
+    ]
+
+
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
+
+
+def parameter_table(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One row per parameter (named_parameters order).
+
+    Columns: name, layer, type, shape, numel, fan_in, fan_out (empty under 2 dims),
+    mean, std, min, max, nonfinite; with a plan also scheme (or "untouched"),
+    expected_std and std_ratio (measured / expected).
+    """
+    rows = []
+    for a in assignments(model, plan or {}):
+        s = summarize(a.param)
+        row = {
+            "name": a.name,
+            "layer": a.layer,
+            "type": a.layer_type,
+            "shape": _fmt_shape(a.info.shape),
+            "numel": a.info.numel,
+            "fan_in": a.info.fan_in,
+            "fan_out": a.info.fan_out,
+            "mean": s.mean,
+            "std": s.std,
+            "min": s.min,
+            "max": s.max,
+            "nonfinite": s.nonfinite,
+        }
+        if plan is not None:
+            law = _law(a)
+            row["scheme"] = a.rule.scheme if a.rule else "untouched"
+            row["expected_std"] = law.std if law is not None else math.nan
+            row["std_ratio"] = s.std / law.std if law is not None and law.std > 0 else math.nan
+        rows.append(row)
+    df = pd.DataFrame(rows)
+    for col in ("fan_in", "fan_out"):
+        if col in df:
+            df[col] = df[col].astype("Int64")
+    return df
