@@ -285,7 +285,8 @@ def _kaiming_worked(uniform: bool) -> Worked:
     def worked(info: TensorInfo, p: Mapping[str, Any]) -> str:
         std, g, fan = _kaiming_std(info, p)
         gtex = _gain_tex(p["nonlinearity"], p["a"])
-        text = _std_tex(rf"\frac{{{gtex}}}{{\sqrt{{{p['mode'].replace('_', chr(92) + '_')}}}}} = \frac{{{gtex}}}{{\sqrt{{{fan}}}}}", std)
+        mode = p["mode"].replace("_", r"\_")
+        text = _std_tex(rf"\frac{{{gtex}}}{{\sqrt{{\text{{{mode}}}}}}} = \frac{{{gtex}}}{{\sqrt{{{fan}}}}}", std)
         return text + (rf",\quad \text{{bound}} = \sqrt{{3}}\,\sigma = {_n(math.sqrt(3) * std)}" if uniform else "")
 
     return worked

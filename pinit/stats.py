@@ -19,7 +19,7 @@ from torch import nn
 
 from .plan import Assignment, InitPlan, assignments
 
-__all__ = ["TensorSummary", "Histogram", "summarize", "histogram", "parameter_table", "parameter_histograms", "MAX_BINS"]
+__all__ = ["TensorSummary", "Histogram", "summarize", "histogram", "bins_for", "parameter_table", "parameter_histograms", "MAX_BINS"]
 
 MAX_BINS = 500
 
@@ -145,10 +145,16 @@ def _law(a: Assignment):
     return a.rule.scheme_obj.distribution(a.info, a.rule.params) if a.rule is not None else None
 
 
+def bins_for(numel: int, requested: int) -> int:
+    """At most `requested` bins, and no more than ceil(2 sqrt(n)): 40 bins for a
+    10-value bias would show noise, not a shape."""
+    return max(1, min(requested, math.ceil(2 * math.sqrt(max(numel, 1)))))
+
+
 def parameter_histograms(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, bins: int = 40) -> list[Histogram]:
-    """One Histogram per parameter, in named_parameters() order."""
+    """One Histogram per parameter, in named_parameters() order, with `bins_for` bins."""
     return [
-        histogram(a.param, bins, a.name, _law(a), a.rule.scheme if a.rule else None)
+        histogram(a.param, bins_for(a.info.numel, bins), a.name, _law(a), a.rule.scheme if a.rule else None)
         for a in assignments(model, plan or {})
     ]
 
@@ -157,11 +163,20 @@ def _fmt_shape(shape: tuple[int, ...]) -> str:
     return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+def _signal_gain(s: TensorSummary, fan_in: int | None) -> float:
+    """sqrt(fan_in * E[w^2]): the factor by which a layer scales its input's RMS
+    (pre-activation, for independent unit-variance inputs). 1 keeps the scale, sqrt(2)
+    makes up for a ReLU halving the variance; N(0, 1) on fc1 (fan_in 2048) gives 45."""
+    if not fan_in or s.finite == 0:
+        return math.nan
+    return math.sqrt(fan_in * (s.std**2 + s.mean**2))
+
+
 def parameter_table(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None) -> pd.DataFrame:
     """One row per parameter (named_parameters order).
 
     Columns: name, layer, type, shape, numel, fan_in, fan_out (empty under 2 dims),
-    mean, std, min, max, nonfinite; with a plan also scheme (or "untouched"),
+    mean, std, min, max, nonfinite, signal_gain (weights only); with a plan also scheme (or "untouched"),
     expected_std and std_ratio (measured / expected).
     """
     rows = []
@@ -180,6 +195,7 @@ def parameter_table(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None 
             "min": s.min,
             "max": s.max,
             "nonfinite": s.nonfinite,
+            "signal_gain": _signal_gain(s, a.info.fan_in),
         }
         if plan is not None:
             law = _law(a)

@@ -1,0 +1,86 @@
+"""One call from (model name, plan, seed) to everything a page shows about the weights.
+
+`inspect_model` builds the model with its constructor init drawn from `seed`,
+applies the plan, and returns the parameter table, the binned histograms and the
+worked formula for every parameter a rule reached. It is a pure function of its
+arguments, so a page may cache it by them and share the result across sessions:
+no model object ever leaves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import pandas as pd
+import torch
+
+from .models import build_model
+from .plan import InitPlan, apply_plan, assignments
+from .schemes import SCHEMES, Scheme
+from .stats import Histogram, parameter_histograms, parameter_table
+
+__all__ = ["InitReport", "inspect_model", "layer_slots", "schemes_for"]
+
+
+@dataclass(frozen=True)
+class InitReport:
+    model_name: str
+    options: Mapping[str, Any]
+    plan: InitPlan
+    seed: int
+    table: pd.DataFrame
+    histograms: list[Histogram]
+    formulas: dict[str, str]  # parameter name -> worked LaTeX, for parameters a rule reached
+
+    @property
+    def total_params(self) -> int:
+        return int(self.table["numel"].sum())
+
+
+def inspect_model(
+    model_name: str,
+    plan: InitPlan | Mapping[str, Any],
+    seed: int = 0,
+    bins: int = 40,
+    options: Mapping[str, Any] | None = None,
+) -> InitReport:
+    """Build `model_name`, re-initialize it by `plan` with `seed`, and describe it.
+
+    Raises PlanError (nothing built is kept) when the plan does not fit the model.
+    """
+    plan = InitPlan.from_dict(plan)
+    options = dict(options or {})
+    model = build_model(model_name, seed=seed, **options)
+    apply_plan(model, plan, seed)
+    formulas = {
+        a.name: a.rule.scheme_obj.worked(a.info, a.rule.params) for a in assignments(model, plan) if a.rule is not None
+    }
+    return InitReport(
+        model_name,
+        options,
+        plan,
+        seed,
+        parameter_table(model, plan),
+        parameter_histograms(model, plan, bins),
+        formulas,
+    )
+
+
+def layer_slots(model_name: str, options: Mapping[str, Any] | None = None) -> dict[str, dict[str, list[tuple[int, ...]]]]:
+    """{layer type: {slot: [shapes]}} for a registered model, in first-seen order.
+
+    Built on the meta device: no memory is allocated and no random number drawn,
+    so it is cheap even for very large models.
+    """
+    with torch.device("meta"):
+        model = build_model(model_name, **dict(options or {}))
+    out: dict[str, dict[str, list[tuple[int, ...]]]] = {}
+    for a in assignments(model, {}):
+        out.setdefault(a.layer_type, {}).setdefault(a.slot, []).append(a.info.shape)
+    return out
+
+
+def schemes_for(shapes: list[tuple[int, ...]]) -> list[Scheme]:
+    """Schemes whose dims suit every shape (a slot's tensors all share one rule)."""
+    return [s for s in SCHEMES.values() if all(s.supports_dims(len(shape)) for shape in shapes)]
