@@ -151,11 +151,8 @@ def signal_gain_figure(table: pd.DataFrame) -> go.Figure:
     fig.add_bar(y=w["name"], x=w["signal_gain"], orientation="h", marker_color=MEASURED, name="signal gain",
                 text=[f"×{g:.3g}" for g in w["signal_gain"]], textposition="outside", cliponaxis=False,
                 hovertemplate="%{y}: multiplies its input's RMS by %{x:.3g}<extra></extra>")
-    for x, label in ((1.0, "1"), (math.sqrt(2), "√2")):
+    for x in (1.0, math.sqrt(2)):
         fig.add_vline(x=x, line=dict(color="#555", dash="dash", width=1))
-        # add_vline's own annotation misplaces itself on log axes: place it by hand (log10 units).
-        fig.add_annotation(x=math.log10(x), xref="x", y=1.0, yref="paper", text=label, showarrow=False,
-                           yanchor="bottom", font=dict(size=11, color="#333"))
     product = math.prod(w["signal_gain"]) if len(w) else math.nan
     fig.update_layout(
         **{**_LAYOUT, "margin": dict(l=50, r=20, t=105, b=40)}, height=_bar_height(len(table)) + 30, showlegend=False,
@@ -163,7 +160,7 @@ def signal_gain_figure(table: pd.DataFrame) -> go.Figure:
         yaxis=dict(autorange="reversed"),
         title=dict(text="<b>How much each layer scales the signal</b>",
                    subtitle=dict(text=f"√(fan_in · E[w²]), log scale; product over layers ×{product:.3g}.<br>"
-                                      "Dashed: 1 keeps a linear/tanh signal level, √2 a ReLU one. Far from them at "
+                                      "Dashed lines: 1 keeps a linear/tanh signal level, √2 a ReLU one. Far from them at "
                                       "every layer,<br>the signal explodes or vanishes with depth.", font=dict(size=11))),
     )
     return fig
