@@ -18,7 +18,7 @@ import torch
 from .models import build_model
 from .plan import InitPlan, apply_plan, assignments
 from .schemes import SCHEMES, Scheme
-from .stats import Histogram, parameter_histograms, parameter_table
+from .stats import Histogram, describe
 
 __all__ = ["InitReport", "inspect_model", "layer_slots", "schemes_for"]
 
@@ -56,15 +56,8 @@ def inspect_model(
     formulas = {
         a.name: a.rule.scheme_obj.worked(a.info, a.rule.params) for a in assignments(model, plan) if a.rule is not None
     }
-    return InitReport(
-        model_name,
-        options,
-        plan,
-        seed,
-        parameter_table(model, plan),
-        parameter_histograms(model, plan, bins),
-        formulas,
-    )
+    table, histograms = describe(model, plan, bins)
+    return InitReport(model_name, options, plan, seed, table, histograms, formulas)
 
 
 def layer_slots(model_name: str, options: Mapping[str, Any] | None = None) -> dict[str, dict[str, list[tuple[int, ...]]]]:

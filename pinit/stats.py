@@ -19,7 +19,7 @@ from torch import nn
 
 from .plan import Assignment, InitPlan, assignments
 
-__all__ = ["TensorSummary", "Histogram", "summarize", "histogram", "bins_for", "parameter_table", "parameter_histograms", "MAX_BINS"]
+__all__ = ["TensorSummary", "Histogram", "summarize", "histogram", "bins_for", "describe", "parameter_table", "parameter_histograms", "MAX_BINS"]
 
 MAX_BINS = 500
 
@@ -51,31 +51,37 @@ class TensorSummary:
         return self.finite > 0 and self.min == self.max
 
 
-def _finite_values(t: torch.Tensor) -> tuple[torch.Tensor, int, int, int]:
-    t = t.detach().reshape(-1)
-    finite = torch.isfinite(t)
-    if bool(finite.all()):
-        return t, 0, 0, 0
-    nan = int(torch.isnan(t).sum())
-    posinf = int((t == math.inf).sum())
-    neginf = int((t == -math.inf).sum())
-    return t[finite], nan, posinf, neginf
+def _scan(t: torch.Tensor) -> tuple[torch.Tensor, TensorSummary]:
+    """The finite entries (flattened) and their summary, in as few passes as possible.
+
+    The common case costs one aminmax and one std_mean: a finite min and max mean
+    there is no NaN (it would propagate) and no Inf, so no mask is built.
+    """
+    flat = t.detach().reshape(-1)
+    numel = flat.numel()
+    if numel == 0:
+        return flat, TensorSummary(0, math.nan, math.nan, math.nan, math.nan, 0, 0, 0)
+    nan = posinf = neginf = 0
+    lo, hi = (float(x) for x in torch.aminmax(flat))
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        nan = int(torch.isnan(flat).sum())
+        posinf = int((flat == math.inf).sum())
+        neginf = int((flat == -math.inf).sum())
+        flat = flat[torch.isfinite(flat)]
+        if flat.numel() == 0:
+            return flat, TensorSummary(numel, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf)
+        lo, hi = (float(x) for x in torch.aminmax(flat))
+    n = flat.numel()
+    # Small tensors in float64 for exact-looking numbers; big ones in their own dtype
+    # (torch reduces float32 pairwise, accurate to ~1e-6 relative) to skip a copy.
+    v = flat.double() if n <= 65536 else flat
+    std, mean = (float(x) for x in torch.std_mean(v)) if n > 1 else (0.0, float(v[0]))
+    return flat, TensorSummary(numel, mean, std, lo, hi, nan, posinf, neginf)
 
 
 def summarize(t: torch.Tensor) -> TensorSummary:
     """mean, std (unbiased; 0 for a single value), min, max of the finite entries."""
-    values, nan, posinf, neginf = _finite_values(t)
-    return _summary(values, t.numel(), nan, posinf, neginf)
-
-
-def _summary(values: torch.Tensor, numel: int, nan: int, posinf: int, neginf: int) -> TensorSummary:
-    n = values.numel()
-    if n == 0:
-        return TensorSummary(numel, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf)
-    v = values.double() if values.dtype != torch.float64 else values
-    std, mean = torch.std_mean(v) if n > 1 else (torch.zeros((), dtype=v.dtype), v.mean())
-    lo, hi = torch.aminmax(v)
-    return TensorSummary(numel, float(mean), float(std), float(lo), float(hi), nan, posinf, neginf)
+    return _scan(t)[1]
 
 
 @dataclass(frozen=True)
@@ -117,10 +123,14 @@ def histogram(t: torch.Tensor, bins: int = 40, name: str = "", law: Any = None, 
     A constant tensor gets one-unit-wide range centred on its value so its single
     spike is visible. `law` (a pinit.distributions.Distribution) adds expected counts.
     """
+    values, summary = _scan(t)
+    return _histogram(values, summary, tuple(t.shape), bins, name, law, scheme)
+
+
+def _histogram(values: torch.Tensor, summary: TensorSummary, shape: tuple[int, ...], bins: int, name: str,
+               law: Any, scheme: str | None) -> Histogram:
     if not isinstance(bins, int) or isinstance(bins, bool) or not 1 <= bins <= MAX_BINS:
         raise ValueError(f"bins must be a whole number from 1 to {MAX_BINS}, got {bins!r}")
-    values, nan, posinf, neginf = _finite_values(t)
-    summary = _summary(values, t.numel(), nan, posinf, neginf)
     if summary.finite == 0:
         lo, hi = -0.5, 0.5
     elif summary.constant:
@@ -138,7 +148,7 @@ def histogram(t: torch.Tensor, bins: int = 40, name: str = "", law: Any = None, 
     if law is not None:
         expected = [summary.finite * p for p in law.bin_probabilities(edges)]
         exp_mean, exp_std, approx = law.mean, law.std, law.approximate
-    return Histogram(name, tuple(t.shape), counts, edges, summary, scheme, expected, exp_mean, exp_std, approx)
+    return Histogram(name, shape, counts, edges, summary, scheme, expected, exp_mean, exp_std, approx)
 
 
 def _law(a: Assignment):
@@ -149,14 +159,6 @@ def bins_for(numel: int, requested: int) -> int:
     """At most `requested` bins, and no more than ceil(2 sqrt(n)): 40 bins for a
     10-value bias would show noise, not a shape."""
     return max(1, min(requested, math.ceil(2 * math.sqrt(max(numel, 1)))))
-
-
-def parameter_histograms(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, bins: int = 40) -> list[Histogram]:
-    """One Histogram per parameter, in named_parameters() order, with `bins_for` bins."""
-    return [
-        histogram(a.param, bins_for(a.info.numel, bins), a.name, _law(a), a.rule.scheme if a.rule else None)
-        for a in assignments(model, plan or {})
-    ]
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:
@@ -172,39 +174,64 @@ def _signal_gain(s: TensorSummary, fan_in: int | None) -> float:
     return math.sqrt(fan_in * (s.std**2 + s.mean**2))
 
 
-def parameter_table(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None) -> pd.DataFrame:
-    """One row per parameter (named_parameters order).
+def _row(a: Assignment, s: TensorSummary, law: Any, with_plan: bool) -> dict[str, Any]:
+    row = {
+        "name": a.name,
+        "layer": a.layer,
+        "type": a.layer_type,
+        "shape": _fmt_shape(a.info.shape),
+        "numel": a.info.numel,
+        "fan_in": a.info.fan_in,
+        "fan_out": a.info.fan_out,
+        "mean": s.mean,
+        "std": s.std,
+        "min": s.min,
+        "max": s.max,
+        "nonfinite": s.nonfinite,
+        "signal_gain": _signal_gain(s, a.info.fan_in),
+    }
+    if with_plan:
+        row["scheme"] = a.rule.scheme if a.rule else "untouched"
+        row["expected_std"] = law.std if law is not None else math.nan
+        row["std_ratio"] = s.std / law.std if law is not None and law.std > 0 else math.nan
+    return row
 
-    Columns: name, layer, type, shape, numel, fan_in, fan_out (empty under 2 dims),
-    mean, std, min, max, nonfinite, signal_gain (weights only); with a plan also scheme (or "untouched"),
-    expected_std and std_ratio (measured / expected).
-    """
-    rows = []
-    for a in assignments(model, plan or {}):
-        s = summarize(a.param)
-        row = {
-            "name": a.name,
-            "layer": a.layer,
-            "type": a.layer_type,
-            "shape": _fmt_shape(a.info.shape),
-            "numel": a.info.numel,
-            "fan_in": a.info.fan_in,
-            "fan_out": a.info.fan_out,
-            "mean": s.mean,
-            "std": s.std,
-            "min": s.min,
-            "max": s.max,
-            "nonfinite": s.nonfinite,
-            "signal_gain": _signal_gain(s, a.info.fan_in),
-        }
-        if plan is not None:
-            law = _law(a)
-            row["scheme"] = a.rule.scheme if a.rule else "untouched"
-            row["expected_std"] = law.std if law is not None else math.nan
-            row["std_ratio"] = s.std / law.std if law is not None and law.std > 0 else math.nan
-        rows.append(row)
+
+def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     df = pd.DataFrame(rows)
     for col in ("fan_in", "fan_out"):
         if col in df:
             df[col] = df[col].astype("Int64")
     return df
+
+
+def describe(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None,
+             bins: int | None = 40) -> tuple[pd.DataFrame, list[Histogram]]:
+    """The parameter table and the histograms in one pass over each tensor.
+
+    `bins=None` skips the histograms. Each histogram gets `bins_for(numel, bins)` bins.
+    """
+    rows, hists = [], []
+    for a in assignments(model, plan or {}):
+        values, s = _scan(a.param)
+        law = _law(a)
+        rows.append(_row(a, s, law, plan is not None))
+        if bins is not None:
+            hists.append(_histogram(values, s, a.info.shape, bins_for(a.info.numel, bins), a.name, law,
+                                    a.rule.scheme if a.rule else None))
+    return _frame(rows), hists
+
+
+def parameter_histograms(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, bins: int = 40) -> list[Histogram]:
+    """One Histogram per parameter, in named_parameters() order, with `bins_for` bins."""
+    return describe(model, plan, bins)[1]
+
+
+def parameter_table(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None) -> pd.DataFrame:
+    """One row per parameter (named_parameters order).
+
+    Columns: name, layer, type, shape, numel, fan_in, fan_out (empty under 2 dims),
+    mean, std, min, max, nonfinite, signal_gain (weights only); with a plan also
+    scheme (or "untouched"), expected_std and std_ratio (measured / expected).
+    """
+    return describe(model, plan, None)[0]
