@@ -1,0 +1,8 @@
+"""`python -m pinit`: see pinit.cli (and `python -m pinit --help`)."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""Load weights someone uploaded, safely, and save a model's weights for download.
+
+`load_checkpoint` reads a state_dict with ``torch.load(weights_only=True)``, which
+builds only tensors and plain containers and refuses any pickle that would import or
+call anything else (a checkpoint that tries to run code is refused, never run). The
+whole file is checked against the model before one value is copied: on any problem
+it raises CheckpointError listing every problem, and the model is left unchanged.
+
+Accepted: a bare state_dict ({name: tensor}); the wrappers {"state_dict": ...} and
+{"model": ...} (other keys beside them, such as "epoch" or "optimizer", are ignored);
+keys all prefixed "module." (as nn.DataParallel saves them). NaN and Inf values are
+loaded as they are (the parameter table counts them); they are not refused.
+A .safetensors file is read too, if the optional `safetensors` package is installed.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import re
+import struct
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+__all__ = ["CheckpointError", "LoadedCheckpoint", "DEFAULT_MAX_BYTES", "load_checkpoint", "save_state_dict"]
+
+DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # 200 MiB: far above SimpleCNN's 4.7 MB, far below a server's memory
+
+_WRAPPERS = ("state_dict", "model")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint pinit refuses; `problems` lists each problem in words.
+
+    ``str(error)`` joins them, one per line. The model it was meant for is unchanged.
+    For a state_dict that does not fit the model, `missing`, `unexpected` and
+    `mismatched` (name -> (file shape, model shape)) hold the same facts as data.
+    """
+
+    def __init__(
+        self,
+        problems: str | list[str],
+        missing: list[str] | None = None,
+        unexpected: list[str] | None = None,
+        mismatched: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] | None = None,
+    ) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.missing = list(missing or [])
+        self.unexpected = list(unexpected or [])
+        self.mismatched = dict(mismatched or {})
+        super().__init__("\n".join(self.problems))
+
+
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """What `load_checkpoint` loaded.
+
+    format: "torch" or "safetensors"; wrapper: None for a bare state_dict, else the
+    key it was found under ("state_dict" or "model"); stripped_prefix: "module." if
+    that prefix was removed, else ""; tensors: how many entries were copied;
+    nonfinite: entry name -> count of NaN/Inf values, for entries that have any.
+    """
+
+    format: str
+    wrapper: str | None
+    stripped_prefix: str
+    tensors: int
+    nonfinite: dict[str, int] = field(default_factory=dict)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB"
+
+
+def _looks_like_safetensors(data: bytes) -> bool:
+    if len(data) < 10:
+        return False
+    (header_len,) = struct.unpack("<Q", data[:8])
+    return 2 <= header_len <= len(data) - 8 and data[8:9] == b"{"
+
+
+def _read_safetensors(data: bytes) -> dict[str, Any]:
+    try:
+        from safetensors.torch import load as st_load  # optional dependency
+    except ImportError:
+        raise CheckpointError(
+            "the file looks like a .safetensors file, but the optional 'safetensors' package is not installed; "
+            "install it (pip install safetensors) or upload a torch.save() state_dict (.pt/.pth)"
+        ) from None
+    try:
+        return st_load(data)
+    except Exception as e:  # safetensors raises its own SafetensorError
+        raise CheckpointError(f"the .safetensors file could not be read: {e}") from None
+
+
+def _read_torch(data: bytes) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": the error below is what matters
+            return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
+    except pickle.UnpicklingError as e:
+        msg = str(e)
+        if "Weights only load failed" in msg:
+            found = re.search(r"GLOBAL ([\w.]+)", msg)
+            what = f" (it asks to import and call {found.group(1)})" if found else ""
+            raise CheckpointError(
+                "the file holds Python objects other than tensors and plain containers"
+                f"{what}; unpickling it could run code, so it was not unpickled: pinit loads checkpoints "
+                "only with torch.load(weights_only=True). Save plain weights with "
+                "torch.save(model.state_dict(), path)."
+            ) from None
+        raise CheckpointError(f"the file is not a PyTorch checkpoint (unpickling failed: {msg})") from None
+    except EOFError:
+        raise CheckpointError("the file ends too early: it is truncated or not a PyTorch checkpoint") from None
+    except RuntimeError as e:
+        msg = str(e)
+        if "central directory" in msg:
+            why = "it is a truncated or damaged torch.save() file (the zip archive's index is missing)"
+        elif "not a ZIP archive" in msg or "magic number" in msg:
+            why = "it is neither a torch.save() zip archive nor a legacy torch.save() pickle"
+        else:
+            why = msg.split(". ")[0]
+        raise CheckpointError(f"the file is not a readable PyTorch checkpoint: {why}") from None
+    except Exception as e:  # anything else torch.load can throw on garbage: KeyError, ValueError, ...
+        raise CheckpointError(
+            f"the file is not a readable PyTorch checkpoint ({type(e).__name__}: {e})"
+        ) from None
+
+
+def _describe(x: Any) -> str:
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)}"
+    if isinstance(x, Mapping):
+        return f"a dict with {len(x)} entries"
+    return f"a {type(x).__name__}"
+
+
+def _unwrap(obj: Any) -> tuple[Mapping[str, Any], str | None]:
+    if not isinstance(obj, Mapping):
+        raise CheckpointError(
+            f"the file holds {_describe(obj)}, not a state_dict; pinit expects a dict of parameter name -> tensor, "
+            "as torch.save(model.state_dict(), path) writes it"
+        )
+    if obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj, None
+    for key in _WRAPPERS:
+        inner = obj.get(key)
+        if isinstance(inner, Mapping):
+            return inner, key
+    if not obj:
+        raise CheckpointError("the file holds an empty dict: no weights to load")
+    bad = [f"{k!r} holds {_describe(v)}" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
+    raise CheckpointError(
+        f"the file is not a dict of tensors ({shown}), and it has no 'state_dict' or 'model' entry holding one"
+    )
+
+
+def _strip_prefix(sd: Mapping[str, Any], expected: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    prefix = "module."
+    keys = [k for k in sd if isinstance(k, str)]
+    if keys and all(k.startswith(prefix) for k in keys) and not any(k.startswith(prefix) for k in expected):
+        return {k[len(prefix):]: v for k, v in sd.items()}, prefix
+    return dict(sd), ""
+
+
+def _list(names: list[str], limit: int = 20) -> str:
+    shown = ", ".join(repr(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedCheckpoint:
+    """Copy the weights in `data` (the bytes of a checkpoint file) into `model`.
+
+    Guarantees: nothing in the file is executed (torch.load weights_only=True); the
+    model is changed only if every check passes, and then every entry of its
+    state_dict is overwritten; otherwise CheckpointError (a ValueError) lists every
+    problem: over `max_bytes`, empty, truncated or not a checkpoint, a pickle that
+    would run code, not a dict of tensors, missing keys, unexpected keys, shape
+    mismatches, non-floating values for floating parameters. NaN/Inf are loaded and
+    reported in the result's `nonfinite`.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise CheckpointError(f"a checkpoint is the file's bytes, got {type(data).__name__}")
+    size = len(data) if not isinstance(data, memoryview) else data.nbytes
+    if size > max_bytes:
+        raise CheckpointError(
+            f"the file is {_mb(size)} ({size:,} bytes); the limit is {_mb(max_bytes)} ({max_bytes:,} bytes)"
+        )
+    if size == 0:
+        raise CheckpointError("the file is empty (0 bytes)")
+    data = bytes(data)
+
+    if _looks_like_safetensors(data):
+        fmt, obj = "safetensors", _read_safetensors(data)
+    else:
+        fmt, obj = "torch", _read_torch(data)
+    sd, wrapper = _unwrap(obj)
+    expected = model.state_dict()
+    sd, prefix = _strip_prefix(sd, expected)
+
+    problems: list[str] = []
+    non_str = [k for k in sd if not isinstance(k, str)]
+    if non_str:
+        problems.append(f"state_dict keys must be parameter names (text); found {_list([str(k) for k in non_str])}")
+    not_tensors = [k for k, v in sd.items() if isinstance(k, str) and not isinstance(v, torch.Tensor)]
+    if not_tensors:
+        problems.append(f"entries that are not tensors: {_list(not_tensors)}")
+    missing = [k for k in expected if k not in sd]
+    if missing:
+        problems.append(f"missing keys ({len(missing)}), the model has them but the file does not: {_list(missing)}")
+    unexpected = [k for k in sd if isinstance(k, str) and k not in expected]
+    if unexpected:
+        problems.append(
+            f"unexpected keys ({len(unexpected)}), the file has them but the model does not: {_list(unexpected)}"
+        )
+    converted: dict[str, torch.Tensor] = {}
+    mismatched: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] = {}
+    nonfinite: dict[str, int] = {}
+    for k, target in expected.items():
+        v = sd.get(k)
+        if not isinstance(v, torch.Tensor):
+            continue
+        if v.layout != torch.strided:
+            problems.append(f"{k}: a {v.layout} tensor; only dense tensors can be loaded")
+            continue
+        if tuple(v.shape) != tuple(target.shape):
+            mismatched[k] = (tuple(v.shape), tuple(target.shape))
+            problems.append(f"shape mismatch for {k}: the file has {tuple(v.shape)}, the model needs {tuple(target.shape)}")
+            continue
+        if target.is_floating_point() and not v.is_floating_point():
+            problems.append(f"{k}: the file has dtype {v.dtype}; the model needs floating-point values ({target.dtype})")
+            continue
+        converted[k] = v.to(device=target.device, dtype=target.dtype)
+        if converted[k].is_floating_point():
+            bad = converted[k].numel() - int(torch.isfinite(converted[k]).sum())
+            if bad:
+                nonfinite[k] = bad
+    if problems:
+        raise CheckpointError(problems, missing, unexpected, mismatched)
+
+    with torch.no_grad():
+        for k, target in expected.items():
+            target.copy_(converted[k])
+    return LoadedCheckpoint(fmt, wrapper, prefix, len(converted), nonfinite)
+
+
+def save_state_dict(model: nn.Module) -> bytes:
+    """The bytes of ``torch.save(model.state_dict())``, for a download.
+
+    Guarantee: `load_checkpoint` of these bytes into a model of the same
+    architecture reproduces every entry bit for bit; the bytes load with
+    torch.load(weights_only=True).
+    """
+    buf = io.BytesIO()
+    torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, buf)
+    return buf.getvalue()

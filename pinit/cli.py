@@ -1,0 +1,313 @@
+"""`python -m pinit`: re-initialize a model by a plan and print its parameter table.
+
+`main(argv)` returns the exit code (0 fine, 1 a refused input, 2 a usage error) and
+never lets an expected error out as a traceback: bad plan files, unknown presets or
+models, bad seeds and unreadable files are reported on stderr in words.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Sequence, TextIO
+
+import pandas as pd
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .errors import PlanError
+from .export import export_code
+from .models import MODELS, build_model
+from .plan import MAX_SEED, InitPlan, apply_plan
+from .plan_io import load_plan_file, plan_to_json
+from .presets import PRESETS
+from .schemes import SCHEMES
+from .stats import parameter_table
+
+__all__ = ["main", "build_parser", "format_schemes"]
+
+DEFAULT_MODEL = "SimpleCNN"
+
+EPILOG = f"""\
+plan files
+  A plan says which init scheme fills which parameter. It is JSON:
+
+    {{
+      "format": "pinit-plan", "version": 1,
+      "seed": 0,
+      "model": "SimpleCNN",
+      "rules": {{
+        "Conv2d": {{"weight": {{"scheme": "kaiming_normal", "mode": "fan_in", "nonlinearity": "relu"}},
+                   "bias":   {{"scheme": "zeros"}}}},
+        "Linear": {{"weight": {{"scheme": "xavier_uniform", "gain": 1.0}},
+                   "bias":   {{"scheme": "default"}}}}
+      }},
+      "overrides": {{
+        "layer4.fc3.weight": {{"scheme": "normal", "mean": 0.0, "std": 0.01}}
+      }}
+    }}
+
+  "rules" map a layer type (the module's class name: Conv2d, Linear, ...) and an
+  attribute ("weight", "bias") to a rule; "overrides" map a full parameter name
+  (as named_parameters() prints it) to a rule and win over "rules". A rule is
+  {{"scheme": NAME, ...keyword arguments of that torch.nn.init function...}};
+  arguments left out take their defaults. Parameters no rule reaches keep the
+  values the model was built with. Only "rules" and/or "overrides" are required;
+  "seed" and "model" are used when --seed and --model are not given.
+  Each parameter's values come from its own generator seeded by (seed, name), so
+  the same plan and seed always give the same numbers.
+
+schemes
+  {", ".join(SCHEMES)}
+  (--list-schemes shows each one's parameters and formula)
+
+presets
+  {", ".join(repr(p) for p in PRESETS)}
+
+examples
+  python -m pinit --preset "Kaiming (He)"
+  python -m pinit --model DeepMLP --depth 20 --activation tanh --preset "Xavier (Glorot)" --seed 1
+  python -m pinit --preset "Article recipe" --save-plan my_plan.json   # then edit my_plan.json
+  python -m pinit --plan my_plan.json --csv table.csv --export-code init_weights.py
+"""
+
+
+class _Usage(Exception):
+    """A usage error found after parsing (exit code 2)."""
+
+
+class _Refused(Exception):
+    """An input pinit refuses (exit code 1); the message is already in words."""
+
+
+def _seed_arg(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number from 0 to {MAX_SEED}, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value}")
+    return value
+
+
+def _model_option_flags() -> dict[str, type]:
+    """Every option any registered model takes, with the type of its default."""
+    flags: dict[str, type] = {}
+    for spec in MODELS.values():
+        for name, default in spec.options.items():
+            flags.setdefault(name, type(default))
+    return flags
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse parser of `python -m pinit` (its --help epilog teaches the plan format)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m pinit",
+        description="Re-initialize a network by an init plan and print every parameter's "
+        "name, shape, fan_in/fan_out and measured vs expected std.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    m = parser.add_argument_group("model")
+    m.add_argument("--model", metavar="NAME", help=f"one of {', '.join(MODELS)} (default: the plan file's model, else {DEFAULT_MODEL})")
+    for name, typ in _model_option_flags().items():
+        users = [s.name for s in MODELS.values() if name in s.options]
+        defaults = ", ".join(f"{s.name}: {s.options[name]}" for s in MODELS.values() if name in s.options)
+        m.add_argument(f"--{name.replace('_', '-')}", dest=f"opt_{name}", type=typ, metavar=name.upper(),
+                       help=f"model option for {', '.join(users)} (default {defaults})")
+    p = parser.add_argument_group("plan")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument("--plan", metavar="FILE", help="a plan file (JSON, format below)")
+    source.add_argument("--preset", metavar="NAME", help="a named plan (see --list-presets)")
+    source.add_argument("--checkpoint", metavar="FILE",
+                        help="instead of a plan, load weights saved with torch.save(model.state_dict(), FILE)")
+    p.add_argument("--seed", type=_seed_arg, metavar="N",
+                   help="seed of the draw, also used to build the model (default: the plan file's seed, else 0)")
+    o = parser.add_argument_group("output")
+    o.add_argument("--csv", metavar="PATH", help="also write the parameter table as CSV")
+    o.add_argument("--json", metavar="PATH", help="also write the parameter table as JSON (a list of rows)")
+    o.add_argument("--export-code", metavar="PATH",
+                   help="write a standalone script (needs only torch) whose init_weights(model) reproduces this init bit for bit")
+    o.add_argument("--save-plan", metavar="PATH", help="write the plan, seed and model as a plan file")
+    info = parser.add_argument_group("information")
+    info.add_argument("--list-schemes", action="store_true", help="list every init scheme with its parameters and formula")
+    info.add_argument("--list-presets", action="store_true", help="list the preset plans and what each teaches")
+    info.add_argument("--list-models", action="store_true", help="list the models and their options")
+    return parser
+
+
+def format_schemes() -> str:
+    """Every scheme: name, supported tensor dims, summary, parameters (default, allowed values, help), formula."""
+    out = []
+    for s in SCHEMES.values():
+        out.append(f"{s.name}  ({s.dims_text()} tensors{'' if s.random else ', deterministic'})")
+        out.append(f"  {s.summary}")
+        out.append(f"  formula: {s.formula}")
+        if s.params:
+            out.append("  parameters:")
+            for prm in s.params:
+                out.append(f"    {prm.name} = {prm.default!r}: {prm.help} Allowed: {prm.allowed()}.")
+        else:
+            out.append("  parameters: none")
+        if s.paper:
+            out.append(f"  source: {s.paper}")
+        out.append("")
+    return "\n".join(out)
+
+
+def _format_presets() -> str:
+    return "\n".join(f"{p.name}\n  {p.lesson}\n" for p in PRESETS.values())
+
+
+def _format_models() -> str:
+    out = []
+    for spec in MODELS.values():
+        opts = ", ".join(f"--{k} (default {v})" for k, v in spec.options.items()) or "no options"
+        out.append(f"{spec.name}: {spec.description}\n  options: {opts}\n")
+    return "\n".join(out)
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise _Refused(f"cannot read {what} {path!r}: {e.strerror or e}") from None
+
+
+def _write(path: str, text: str, what: str, err: TextIO) -> None:
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise _Refused(f"cannot write {what} to {path!r}: {e.strerror or e}") from None
+    print(f"wrote {what} to {path}", file=err)
+
+
+def _problems(head: str, problems: list[str]) -> str:
+    if len(problems) == 1:
+        return f"{head}: {problems[0]}"
+    return f"{head}, {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)
+
+
+def _table_text(df: pd.DataFrame) -> str:
+    """The table for a terminal: 4 significant digits, blanks where a value does not apply."""
+    shown = df.copy()
+    for col in shown.columns:
+        if str(shown[col].dtype) == "Int64":  # fan_in / fan_out of 1-D tensors
+            shown[col] = [("" if pd.isna(v) else str(v)) for v in shown[col]]
+    return shown.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.list_schemes or args.list_presets or args.list_models:
+        parts = []
+        if args.list_models:
+            parts.append(_format_models())
+        if args.list_presets:
+            parts.append(_format_presets())
+        if args.list_schemes:
+            parts.append(format_schemes())
+        print("\n".join(parts).rstrip(), file=out)
+        return 0
+
+    # The plan, and what its file says about seed and model.
+    plan: InitPlan | None = None
+    meta: dict[str, Any] = {"seed": None, "model": None, "model_options": {}}
+    plan_bytes = b""
+    if args.plan:
+        plan_bytes = _read(args.plan, "plan file")
+        try:
+            plan, meta = load_plan_file(plan_bytes)
+        except PlanError as e:
+            raise _Refused(_problems(f"plan file {args.plan!r} is refused", e.problems)) from None
+        label = f"plan file {args.plan}"
+    elif args.preset:
+        if args.preset not in PRESETS:
+            raise _Refused(f"unknown preset {args.preset!r}; presets: {', '.join(repr(p) for p in PRESETS)}")
+        plan = InitPlan.from_dict(PRESETS[args.preset].plan)
+        label = f"preset {args.preset!r}"
+    elif args.checkpoint:
+        label = f"checkpoint {args.checkpoint}"
+    else:
+        label = "no plan (the model's own init)"
+    if (args.export_code or args.save_plan) and plan is None:
+        raise _Usage("--export-code and --save-plan need a plan: give --plan FILE or --preset NAME")
+
+    # The model: --model, else the plan file's, else the default; options likewise.
+    model_name = args.model or meta.get("model") or DEFAULT_MODEL
+    if model_name not in MODELS:
+        where = "" if args.model else " (named in the plan file)"
+        raise _Refused(f"unknown model {model_name!r}{where}; models: {', '.join(MODELS)}")
+    options = dict(meta.get("model_options") or {}) if model_name == meta.get("model") else {}
+    for name in _model_option_flags():
+        value = getattr(args, f"opt_{name}")
+        if value is not None:
+            options[name] = value
+    seed = args.seed if args.seed is not None else (meta.get("seed") if meta.get("seed") is not None else 0)
+    try:
+        model = build_model(model_name, seed=seed, **options)
+    except (TypeError, ValueError) as e:
+        raise _Refused(f"cannot build {model_name}: {e}") from None
+
+    if args.checkpoint:
+        try:
+            loaded = load_checkpoint(_read(args.checkpoint, "checkpoint"), model)
+        except CheckpointError as e:
+            raise _Refused(_problems(f"checkpoint {args.checkpoint!r} is refused", e.problems)) from None
+        for name, count in loaded.nonfinite.items():
+            print(f"note: {name} holds {count} NaN/Inf value(s)", file=err)
+    if plan is not None:
+        if args.plan:  # again, with the model: overrides and shapes, plus warnings
+            try:
+                plan, meta = load_plan_file(plan_bytes, model=model)
+            except PlanError as e:
+                raise _Refused(_problems(f"plan file {args.plan!r} does not fit {model_name}", e.problems)) from None
+            for w in meta["warnings"]:
+                print(f"warning: {w}", file=err)
+        try:
+            apply_plan(model, plan, seed)
+        except PlanError as e:
+            raise _Refused(_problems(f"{label} does not fit {model_name}", e.problems)) from None
+
+    table = parameter_table(model, plan)
+    opts = "".join(f", {k}={v}" for k, v in options.items())
+    print(f"{model_name}{opts}: {len(table)} parameters, {int(table['numel'].sum()):,} values; "
+          f"{label}; seed {seed}", file=out)
+    print(_table_text(table), file=out)
+
+    if args.csv:
+        _write(args.csv, table.to_csv(index=False), "the table (CSV)", err)
+    if args.json:
+        _write(args.json, table.to_json(orient="records", indent=2, double_precision=15) + "\n", "the table (JSON)", err)
+    if args.export_code:
+        _write(args.export_code, export_code(plan, seed, model_name, model=model), "the init script", err)
+    if args.save_plan:
+        _write(args.save_plan, plan_to_json(plan, seed, model), "the plan file", err)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    """Run the command line with `argv` (default sys.argv[1:]); returns the exit code.
+
+    0: done. 1: an input was refused (message on `err`, default stderr). 2: usage
+    error (argparse's message, or a missing plan for --export-code/--save-plan).
+    """
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    old_out, old_err = sys.stdout, sys.stderr
+    try:
+        # argparse prints help to sys.stdout and errors to sys.stderr, then exits.
+        sys.stdout, sys.stderr = out, err
+        args = parser.parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    finally:
+        sys.stdout, sys.stderr = old_out, old_err
+    try:
+        return _run(args, out, err)
+    except _Usage as e:
+        print(f"{parser.prog}: error: {e}", file=err)
+        return 2
+    except _Refused as e:
+        print(f"{parser.prog}: error: {e}", file=err)
+        return 1

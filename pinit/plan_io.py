@@ -1,0 +1,245 @@
+"""Plan files: write a plan (with its seed and model) as JSON, and read one back safely.
+
+The format (version 1)::
+
+    {
+      "format": "pinit-plan",
+      "version": 1,
+      "seed": 0,                                  # optional: whole number 0 .. 2**63-1, or null
+      "model": "SimpleCNN",                       # optional: the model it was made for, or null
+      "model_options": {},                        # optional: that model's options (DeepMLP: depth, width, activation)
+      "rules": {"Conv2d": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"},
+                           "bias": {"scheme": "zeros"}}},
+      "overrides": {"layer4.fc3.weight": {"scheme": "normal", "std": 0.01}}
+    }
+
+A hand-written file may leave out everything but "rules" and/or "overrides" (a bare
+plan, as `InitPlan.to_json()` writes it). `load_plan_file` never raises anything but
+PlanError for a bad file, and its `.problems` lists every problem found, one per item.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Mapping
+
+from torch import nn
+
+from .errors import PlanError
+from .models import MODELS
+from .plan import MAX_SEED, InitPlan, check_plan
+
+__all__ = ["PLAN_FORMAT", "PLAN_VERSION", "MAX_PLAN_BYTES", "plan_to_json", "load_plan_file", "model_identity"]
+
+PLAN_FORMAT = "pinit-plan"
+PLAN_VERSION = 1
+MAX_PLAN_BYTES = 1_000_000  # a plan is a few kB; anything near this is not a plan
+
+_TOP_KEYS = ("format", "version", "seed", "model", "model_options", "rules", "overrides")
+
+
+def model_identity(model: nn.Module | str | None) -> tuple[str | None, dict[str, Any]]:
+    """(name, options) of a model: a registered model's name and its option values
+    read back from the instance (e.g. DeepMLP's depth, width, activation), else the
+    class name and {}. A string is taken as the name; None gives (None, {})."""
+    if model is None:
+        return None, {}
+    if isinstance(model, str):
+        return model, {}
+    name = type(model).__name__
+    spec = MODELS.get(name)
+    if spec is not None and spec.factory is type(model):
+        return name, {k: getattr(model, k) for k in spec.options if hasattr(model, k)}
+    return name, {}
+
+
+def plan_to_json(
+    plan: InitPlan | Mapping[str, Any],
+    seed: int | None = None,
+    model: nn.Module | str | None = None,
+    model_options: Mapping[str, Any] | None = None,
+) -> str:
+    """The plan as a version-1 plan file (pretty JSON text, keys in a fixed order).
+
+    Guarantees: `load_plan_file` reads it back to an equal InitPlan and the same
+    seed/model/options; every scheme parameter is written out (defaults included), so
+    the file means the same thing if a default changes later. With a model instance,
+    the plan is first checked against it (PlanError listing every problem); its name
+    and options are recorded (`model_options` overrides the options read back).
+    """
+    plan = InitPlan.from_dict(plan)
+    problems = []
+    if seed is not None:
+        problems.extend(_seed_problems(seed))
+    if isinstance(model, nn.Module):
+        problems.extend(check_plan(model, plan))
+    if problems:
+        raise PlanError(problems)
+    name, options = model_identity(model)
+    if model_options is not None:
+        options = dict(model_options)
+    d = plan.to_dict()
+    doc = {
+        "format": PLAN_FORMAT,
+        "version": PLAN_VERSION,
+        "seed": seed,
+        "model": name,
+        "model_options": options,
+        "rules": d["rules"],
+        "overrides": d["overrides"],
+    }
+    return json.dumps(doc, indent=2, allow_nan=False, ensure_ascii=False) + "\n"
+
+
+def _seed_problems(seed: Any) -> list[str]:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        return [f"seed must be a whole number from 0 to {MAX_SEED} (or null), got {seed!r}"]
+    return []
+
+
+def _decode(data: bytes | bytearray | memoryview | str, max_bytes: int) -> str:
+    if isinstance(data, str):
+        if len(data) > max_bytes:
+            raise PlanError(f"the plan file has {len(data):,} characters; a plan file may have at most {max_bytes:,}")
+        return data
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise PlanError(f"a plan file is bytes or text, got {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > max_bytes:
+        raise PlanError(f"the plan file is {len(data):,} bytes; a plan file may be at most {max_bytes:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise PlanError(
+            f"the plan file is not UTF-8 text (byte 0x{data[e.start]:02x} at position {e.start}); "
+            "a plan file is JSON text"
+        ) from None
+
+
+def _parse(text: str) -> Any:
+    if not text.strip():
+        raise PlanError("the plan file is empty; a plan file is a JSON object with 'rules' and/or 'overrides'")
+
+    def no_constant(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        return json.loads(text, parse_constant=no_constant)
+    except json.JSONDecodeError as e:
+        raise PlanError(f"the plan file is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+    except ValueError as e:  # NaN / Infinity
+        raise PlanError(f"the plan file is not valid JSON: {e}") from None
+    except RecursionError:
+        raise PlanError("the plan file is nested too deeply to be a plan") from None
+
+
+def _meta_problems(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    problems: list[str] = []
+    meta: dict[str, Any] = {"version": None, "seed": None, "model": None, "model_options": {}, "warnings": []}
+    unknown = [k for k in doc if k not in _TOP_KEYS]
+    if unknown:
+        problems.append(f"unknown key(s) {unknown} at the top of the plan file; allowed keys: {', '.join(_TOP_KEYS)}")
+    if "format" in doc and doc["format"] != PLAN_FORMAT:
+        problems.append(f"'format' must be {PLAN_FORMAT!r}, got {doc['format']!r}")
+    if "version" in doc:
+        v = doc["version"]
+        if isinstance(v, bool) or not isinstance(v, int):
+            problems.append(f"'version' must be a whole number, got {v!r}")
+        elif v != PLAN_VERSION:
+            problems.append(f"plan file version {v} is not supported; this pinit reads version {PLAN_VERSION}")
+        else:
+            meta["version"] = v
+    if doc.get("seed") is not None:
+        seed_problems = _seed_problems(doc["seed"])
+        problems.extend(seed_problems)
+        if not seed_problems:
+            meta["seed"] = doc["seed"]
+    name = doc.get("model")
+    if name is not None:
+        if not isinstance(name, str):
+            problems.append(f"'model' must be a model name (text) or null, got {name!r}")
+            name = None
+        else:
+            meta["model"] = name
+    options = doc.get("model_options")
+    if options is not None:
+        if not isinstance(options, Mapping):
+            problems.append(f"'model_options' must be an object such as {{\"depth\": 20}}, got {options!r}")
+        else:
+            if name in MODELS:
+                allowed = MODELS[name].options
+                bad = [k for k in options if k not in allowed]
+                if bad:
+                    problems.append(
+                        f"model {name} takes no option(s) {bad}; allowed: {', '.join(allowed) or 'none'}"
+                    )
+            for k, v in options.items():
+                if not isinstance(v, (int, float, str, bool)) or (isinstance(v, float) and not math.isfinite(v)):
+                    problems.append(f"model option {k!r} must be a number or text, got {v!r}")
+            meta["model_options"] = dict(options)
+    return problems, meta
+
+
+def load_plan_file(
+    data: bytes | str,
+    model: nn.Module | None = None,
+    max_bytes: int = MAX_PLAN_BYTES,
+) -> tuple[InitPlan, dict[str, Any]]:
+    """Read a plan file; returns (plan, meta).
+
+    meta has "version" (None for a bare plan without one), "seed" (None if absent),
+    "model" (a name or None), "model_options" (dict) and "warnings" (list of
+    sentences about things that are allowed but probably not meant, e.g. rules for a
+    layer type the given model does not have).
+
+    Raises PlanError, and nothing else, for: more than `max_bytes`, not UTF-8, empty,
+    not JSON, not an object, unknown keys, a bad format/version/seed/model/options, a
+    rule that is not an object with a known "scheme", unknown or out-of-range scheme
+    parameters, and, when `model` is given, overrides naming no parameter of it and
+    schemes its tensors' shapes can't take. `.problems` holds each problem found
+    (as many as can be found in one pass), in words.
+    """
+    doc = _parse(_decode(data, max_bytes))
+    if not isinstance(doc, Mapping):
+        raise PlanError(
+            f"a plan file must hold a JSON object with 'rules' and/or 'overrides', got a {_json_type(doc)}"
+        )
+    problems, meta = _meta_problems(doc)
+    plan = None
+    try:
+        plan = InitPlan.from_dict({k: doc[k] for k in ("rules", "overrides") if k in doc})
+    except PlanError as e:
+        problems.extend(e.problems)
+    if plan is not None and model is not None:
+        problems.extend(check_plan(model, plan))
+        if not problems:
+            meta["warnings"] = _warnings(model, plan, meta)
+    if problems:
+        raise PlanError(problems)
+    return plan, meta
+
+
+def _json_type(x: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "true/false"}.get(type(x), "null")
+
+
+def _warnings(model: nn.Module, plan: InitPlan, meta: Mapping[str, Any]) -> list[str]:
+    out = []
+    name, _ = model_identity(model)
+    if meta.get("model") and meta["model"] != name:
+        out.append(f"the plan was saved for model {meta['model']}; it is applied to {name}")
+    present: dict[str, set[str]] = {}
+    for module in model.modules():
+        for slot, _p in module.named_parameters(recurse=False):
+            present.setdefault(type(module).__name__, set()).add(slot)
+    for layer_type, slots in plan.rules.items():
+        if layer_type not in present:
+            out.append(f"rules for {layer_type} reach nothing: {name} has no {layer_type} layer with parameters "
+                       f"(its layer types: {', '.join(sorted(present)) or 'none'})")
+            continue
+        for slot in slots:
+            if slot not in present[layer_type]:
+                out.append(f"rule {layer_type}.{slot} reaches nothing: {layer_type} has parameters "
+                           f"{', '.join(sorted(present[layer_type]))}")
+    return out

@@ -1,0 +1,292 @@
+"""pinit.checkpoint: safe loading of uploaded weights, and saving them for download."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import math
+import os
+import pickle
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import pinit
+from pinit.checkpoint import DEFAULT_MAX_BYTES, CheckpointError, LoadedCheckpoint, load_checkpoint, save_state_dict
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+_spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+fx = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fx)
+
+
+def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def assert_same(model: nn.Module, snap: dict[str, torch.Tensor]) -> None:
+    state = model.state_dict()
+    assert list(state) == list(snap)
+    for k, v in state.items():
+        assert torch.equal(v.view(torch.int32), snap[k].view(torch.int32)), f"{k} changed"
+
+
+def refused(data, model: nn.Module, **kw) -> CheckpointError:
+    """load_checkpoint must refuse `data` and leave `model` exactly as it was."""
+    before = snapshot(model)
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(data, model, **kw)
+    assert isinstance(e.value, ValueError)
+    assert e.value.problems and all(isinstance(p, str) and p for p in e.value.problems)
+    assert str(e.value) == "\n".join(e.value.problems)
+    assert_same(model, before)
+    return e.value
+
+
+@pytest.fixture(scope="module")
+def cnn_bytes() -> bytes:
+    model = pinit.build_model("SimpleCNN", seed=1)
+    pinit.apply_plan(model, pinit.PRESETS["Kaiming (He)"].plan, seed=3)
+    return save_state_dict(model)
+
+
+@pytest.fixture()
+def cnn() -> nn.Module:
+    return pinit.build_model("SimpleCNN", seed=0)
+
+
+def small_mlp(width: int = 8) -> nn.Module:
+    return pinit.build_model("DeepMLP", seed=0, depth=2, width=width)
+
+
+# --- accepted -------------------------------------------------------------------------
+
+def test_round_trip_is_bit_exact(cnn_bytes, cnn):
+    source = pinit.build_model("SimpleCNN", seed=1)
+    pinit.apply_plan(source, pinit.PRESETS["Kaiming (He)"].plan, seed=3)
+    info = load_checkpoint(cnn_bytes, cnn)
+    assert info == LoadedCheckpoint(format="torch", wrapper=None, stripped_prefix="", tensors=12, nonfinite={})
+    assert_same(cnn, snapshot(source))
+    # The bytes are a plain state_dict that torch.load(weights_only=True) reads.
+    sd = torch.load(io.BytesIO(cnn_bytes), weights_only=True)
+    assert list(sd) == [n for n, _ in cnn.named_parameters()]
+
+
+def test_loaded_weights_are_the_models_own_parameters(cnn_bytes, cnn):
+    params_before = [id(p) for p in cnn.parameters()]
+    load_checkpoint(cnn_bytes, cnn)
+    assert [id(p) for p in cnn.parameters()] == params_before  # copied in place, no new tensors
+    assert all(p.requires_grad for p in cnn.parameters())
+
+
+@pytest.mark.parametrize("wrapper", ["state_dict", "model"])
+def test_wrapped_state_dicts_are_accepted(wrapper):
+    source = small_mlp()
+    data = fx.torch_bytes({wrapper: source.state_dict(), "epoch": 3, "optimizer": {"lr": 0.1}})
+    target = pinit.build_model("DeepMLP", seed=5, depth=2, width=8)
+    info = load_checkpoint(data, target)
+    assert info.wrapper == wrapper and info.tensors == 4
+    assert_same(target, snapshot(source))
+
+
+def test_data_parallel_prefix_is_stripped():
+    source = small_mlp()
+    data = fx.torch_bytes({"module." + k: v for k, v in source.state_dict().items()})
+    target = pinit.build_model("DeepMLP", seed=5, depth=2, width=8)
+    assert load_checkpoint(data, target).stripped_prefix == "module."
+    assert_same(target, snapshot(source))
+
+
+def test_committed_tiny_checkpoint_loads():
+    model = nn.Linear(3, 2)
+    info = load_checkpoint((FIXTURES / "tiny_linear.pt").read_bytes(), model)
+    assert info.tensors == 2
+    assert model.weight.tolist() == [[0.5, -0.25, 0.125], [1.0, -1.0, 0.0]]
+    assert model.bias.tolist() == [0.75, -0.5]
+
+
+def test_nan_and_inf_are_loaded_and_reported_not_refused():
+    source = small_mlp()
+    sd = source.state_dict()
+    sd["layers.fc1.weight"][0, :3] = torch.tensor([math.nan, math.inf, -math.inf])
+    sd["layers.fc2.bias"][1] = math.nan
+    target = small_mlp()
+    info = load_checkpoint(fx.torch_bytes(sd), target)
+    assert info.nonfinite == {"layers.fc1.weight": 3, "layers.fc2.bias": 1}
+    assert math.isnan(target.layers.fc1.weight[0, 0].item()) and target.layers.fc1.weight[0, 1].item() == math.inf
+    table = pinit.parameter_table(target).set_index("name")
+    assert table.loc["layers.fc1.weight", "nonfinite"] == 3
+    assert table.loc["layers.fc2.bias", "nonfinite"] == 1
+    assert table.loc["layers.fc2.weight", "nonfinite"] == 0
+
+
+def test_other_float_dtypes_are_converted_to_the_models():
+    source = small_mlp()
+    data = fx.torch_bytes({k: v.double() for k, v in source.state_dict().items()})
+    target = small_mlp(8)
+    load_checkpoint(data, target)
+    assert all(p.dtype == torch.float32 for p in target.parameters())
+    assert_same(target, snapshot(source))
+
+
+# --- refused --------------------------------------------------------------------------
+
+def test_size_cap_is_checked_before_reading(cnn_bytes, cnn):
+    assert DEFAULT_MAX_BYTES == 200 * 1024 * 1024
+    e = refused(cnn_bytes, cnn, max_bytes=1_000_000)
+    assert e.problems == [f"the file is 4.5 MB ({len(cnn_bytes):,} bytes); the limit is 1.0 MB (1,000,000 bytes)"]
+    load_checkpoint(cnn_bytes, cnn, max_bytes=len(cnn_bytes))  # exactly at the cap: fine
+
+
+def test_empty_file(cnn):
+    assert refused(b"", cnn).problems == ["the file is empty (0 bytes)"]
+
+
+def test_not_bytes(cnn):
+    assert "got str" in refused("weights.pt", cnn).problems[0]
+
+
+@pytest.mark.parametrize("fraction", [0.001, 0.1, 0.5, 0.9, 0.9999])
+def test_truncated_files(cnn_bytes, cnn, fraction):
+    e = refused(cnn_bytes[: max(1, int(len(cnn_bytes) * fraction))], cnn)
+    assert "truncated" in e.problems[0] or "not a readable PyTorch checkpoint" in e.problems[0]
+
+
+def test_truncated_legacy_format():
+    buf = io.BytesIO()
+    torch.save(small_mlp().state_dict(), buf, _use_new_zipfile_serialization=False)
+    data = buf.getvalue()
+    refused(data[: len(data) // 2], small_mlp())
+    assert load_checkpoint(data, small_mlp()).tensors == 4  # whole: fine
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (b"hello, this is a text file\n", "not a readable PyTorch checkpoint"),
+        (b"PK\x03\x04" + b"\x00" * 40, "not a readable PyTorch checkpoint"),
+        (pickle.dumps({"a": 1}, protocol=2), "not a readable PyTorch checkpoint"),
+        (fx.torch_bytes(torch.zeros(3)), "the file holds a tensor of shape (3,), not a state_dict"),
+        (fx.torch_bytes([torch.zeros(3)]), "the file holds a list, not a state_dict"),
+        (fx.torch_bytes({}), "the file holds an empty dict: no weights to load"),
+        (fx.torch_bytes({"epoch": 3, "lr": 0.1}), "the file is not a dict of tensors ('epoch' holds a int; 'lr' holds a float)"),
+        (fx.torch_bytes({"state_dict": [1, 2]}), "has no 'state_dict' or 'model' entry holding one"),
+    ],
+)
+def test_files_that_are_not_checkpoints(data, expected):
+    e = refused(data, small_mlp())
+    assert any(expected in p for p in e.problems), e.problems
+
+
+def test_entries_that_are_not_tensors_are_listed():
+    sd = dict(small_mlp().state_dict())
+    data = fx.torch_bytes({"state_dict": {**sd, "layers.fc1.weight": [1.0, 2.0]}})
+    e = refused(data, small_mlp())
+    assert "entries that are not tensors: 'layers.fc1.weight'" in e.problems
+
+
+def test_integer_values_for_float_parameters_are_refused():
+    sd = {k: v.to(torch.int64) for k, v in small_mlp().state_dict().items()}
+    e = refused(fx.torch_bytes(sd), small_mlp())
+    assert len(e.problems) == 4
+    assert "layers.fc1.weight: the file has dtype torch.int64; the model needs floating-point values (torch.float32)" in e.problems
+
+
+@pytest.mark.parametrize("make", [fx.evil_pickle, fx.evil_torch_save])
+def test_a_pickle_that_would_run_code_is_refused_and_never_run(tmp_path, make):
+    # Control: the payload is real; plain pickle.loads does create its file.
+    control = tmp_path / "control.txt"
+    with open(control.parent / "ctl.pkl", "wb") as f:
+        f.write(fx.evil_pickle(str(control)))
+    pickle.loads((control.parent / "ctl.pkl").read_bytes())["weight"].close()
+    assert control.exists()
+
+    marker = tmp_path / "pwned.txt"
+    e = refused(make(str(marker)), small_mlp())
+    assert not marker.exists()
+    assert e.problems[0].startswith(
+        "the file holds Python objects other than tensors and plain containers (it asks to import and call io.open); "
+        "unpickling it could run code, so it was not unpickled"
+    )
+
+
+@pytest.mark.parametrize("name", ["evil_open.pkl", "evil_open.pt"])
+def test_committed_malicious_fixtures_are_refused(tmp_path, monkeypatch, name):
+    monkeypatch.chdir(tmp_path)  # the fixtures would create MARKER in the working directory
+    refused((FIXTURES / name).read_bytes(), small_mlp())
+    assert not (tmp_path / fx.MARKER).exists()
+    assert os.listdir(tmp_path) == []
+
+
+def test_missing_keys_are_listed(cnn_bytes, cnn):
+    sd = torch.load(io.BytesIO(cnn_bytes), weights_only=True)
+    del sd["layer4.fc3.weight"], sd["layer1.conv1.bias"]
+    e = refused(fx.torch_bytes(sd), cnn)
+    assert e.problems == [
+        "missing keys (2), the model has them but the file does not: 'layer1.conv1.bias', 'layer4.fc3.weight'"
+    ]
+    assert e.missing == ["layer1.conv1.bias", "layer4.fc3.weight"] and e.unexpected == [] and e.mismatched == {}
+
+
+def test_unexpected_keys_are_listed(cnn_bytes):
+    # The article's listing has the same shapes under other names.
+    e = refused(cnn_bytes, pinit.build_model("ArticleSimpleCNN"))
+    assert e.unexpected == ["layer2.conv2.weight", "layer2.conv2.bias", "layer4.fc2.weight", "layer4.fc2.bias"]
+    assert e.missing == ["layer1.conv2.weight", "layer1.conv2.bias", "layer4.fc2 .weight", "layer4.fc2 .bias"]
+    assert e.problems[1] == (
+        "unexpected keys (4), the file has them but the model does not: "
+        "'layer2.conv2.weight', 'layer2.conv2.bias', 'layer4.fc2.weight', 'layer4.fc2.bias'"
+    )
+
+
+def test_shape_mismatches_are_listed():
+    data = save_state_dict(small_mlp(width=8))
+    e = refused(data, small_mlp(width=16))
+    assert e.mismatched == {
+        "layers.fc1.weight": ((8, 256), (16, 256)),
+        "layers.fc1.bias": ((8,), (16,)),
+        "layers.fc2.weight": ((10, 8), (10, 16)),
+    }
+    assert e.problems == [
+        "shape mismatch for layers.fc1.weight: the file has (8, 256), the model needs (16, 256)",
+        "shape mismatch for layers.fc1.bias: the file has (8,), the model needs (16,)",
+        "shape mismatch for layers.fc2.weight: the file has (10, 8), the model needs (10, 16)",
+    ]
+
+
+def test_every_kind_of_mismatch_at_once():
+    sd = dict(small_mlp(width=8).state_dict())
+    del sd["layers.fc2.bias"]
+    sd["extra.weight"] = torch.zeros(2)
+    e = refused(fx.torch_bytes(sd), small_mlp(width=16))
+    assert len(e.problems) == 5
+    assert e.missing == ["layers.fc2.bias"] and e.unexpected == ["extra.weight"] and len(e.mismatched) == 3
+
+
+def test_long_key_lists_are_shortened():
+    e = refused(save_state_dict(pinit.build_model("DeepMLP", depth=15, width=4)), small_mlp())
+    unexpected = [p for p in e.problems if p.startswith("unexpected keys")]
+    assert unexpected[0].startswith("unexpected keys (26), the file has them but the model does not: 'layers.fc3.weight'")
+    assert unexpected[0].endswith("'layers.fc12.bias' and 6 more")  # 20 names shown
+    assert e.unexpected[-1] == "layers.fc15.bias" and len(e.unexpected) == 26
+
+
+# --- safetensors (optional) -----------------------------------------------------------
+
+HAS_SAFETENSORS = importlib.util.find_spec("safetensors") is not None
+
+
+@pytest.mark.skipif(not HAS_SAFETENSORS, reason="the optional safetensors package is not installed")
+def test_safetensors_file_loads_when_the_package_is_installed():
+    model = nn.Linear(3, 2)
+    info = load_checkpoint(fx.safetensors_bytes(fx.tiny_linear_state()), model)
+    assert info.format == "safetensors"
+    assert model.bias.tolist() == [0.75, -0.5]
+
+
+@pytest.mark.skipif(HAS_SAFETENSORS, reason="safetensors is installed")
+def test_safetensors_file_without_the_package_is_refused_in_words():
+    e = refused(fx.safetensors_bytes(fx.tiny_linear_state()), nn.Linear(3, 2))
+    assert "looks like a .safetensors file, but the optional 'safetensors' package is not installed" in e.problems[0]
