@@ -8,15 +8,27 @@ The backend of the pinit dashboard, usable on its own from a notebook or script:
     print(pinit.parameter_table(model, pinit.PRESETS["Kaiming (He)"].plan))
 """
 
+from .checkpoint import DEFAULT_MAX_BYTES, CheckpointError, LoadedCheckpoint, load_checkpoint, save_state_dict
 from .distributions import Distribution
 from .errors import PlanError
 from .models import MODELS, ArticleSimpleCNN, DeepMLP, SimpleCNN, build_model
+from .export import export_code
 from .plan import InitPlan, Rule, apply_plan, assignments, check_plan, param_seed
+from .plan_io import PLAN_VERSION, load_plan_file, plan_to_json
 from .presets import PRESETS, Preset
 from .schemes import SCHEMES, Param, Scheme, TensorInfo, fans, gain, get_scheme
 from .stats import Histogram, TensorSummary, histogram, parameter_histograms, parameter_table, summarize
 
 __all__ = [
+    "CheckpointError",
+    "DEFAULT_MAX_BYTES",
+    "LoadedCheckpoint",
+    "PLAN_VERSION",
+    "export_code",
+    "load_checkpoint",
+    "load_plan_file",
+    "plan_to_json",
+    "save_state_dict",
     "ArticleSimpleCNN",
     "DeepMLP",
     "Distribution",

@@ -102,11 +102,9 @@ def export_code(
     * the script imports only ``torch`` (and ``math`` when "default" or "sparse" is used);
     * for a fresh model of the architecture given here, ``init_weights(model)`` leaves
       every parameter bit-identical to ``pinit.apply_plan(model, plan, seed)`` and
-      untouched parameters unchanged; it never touches the global RNG. Exception:
-      "sparse", where torch.nn.init.sparse_ (which pinit calls) draws the zero
-      positions from the global RNG; the script draws them from the parameter's
-      generator instead, so its result is reproducible but differs from apply_plan
-      until pinit's sparse fill passes its generator to torch.randperm too;
+      untouched parameters unchanged; it never touches the global RNG ("sparse"
+      included: like pinit, it draws the zero rows from the parameter's generator,
+      where torch.nn.init.sparse_ would use the global RNG);
     * the plan is checked against that model first (PlanError listing every problem),
       so the exported script never fails halfway on it.
 

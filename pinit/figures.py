@@ -157,7 +157,7 @@ def std_overview_figure(table: pd.DataFrame) -> go.Figure:
         yaxis=dict(autorange="reversed", categoryorder="array", categoryarray=[r["name"] for r in rows]),
         title=dict(text="<b>Measured vs expected std</b>", subtitle=dict(text=sub, font=dict(size=11))),
     )
-    layout["legend"] = dict(_LAYOUT["legend"], y=-0.06 if len(rows) > 8 else -0.15)
+    layout["legend"] = dict(_LAYOUT["legend"], y=-0.12 if len(rows) > 8 else -0.25)
     return go.Figure(dict(data=data, layout=layout))
 
 

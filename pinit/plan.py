@@ -89,7 +89,7 @@ class InitPlan:
         if extra:
             problems.append(f"a plan takes only 'rules' and 'overrides'; unknown keys: {sorted(extra)}")
         rules: dict[str, dict[str, Rule]] = {}
-        raw_rules = d.get("rules", {}) or {}
+        raw_rules = d.get("rules") if d.get("rules") is not None else {}
         if not isinstance(raw_rules, Mapping):
             problems.append("'rules' must map layer types to {slot: rule}")
             raw_rules = {}
@@ -103,7 +103,7 @@ class InitPlan:
                 except PlanError as e:
                     problems.extend(e.problems)
         overrides: dict[str, Rule] = {}
-        raw_over = d.get("overrides", {}) or {}
+        raw_over = d.get("overrides") if d.get("overrides") is not None else {}
         if not isinstance(raw_over, Mapping):
             problems.append("'overrides' must map parameter names to rules")
             raw_over = {}

@@ -355,6 +355,20 @@ def _sparse_zero_fraction(info: TensorInfo, sparsity: float) -> float:
     return math.ceil(sparsity * rows) / rows  # torch zeroes ceil(sparsity * rows) entries per column
 
 
+def _sparse_fill(t: torch.Tensor, sparsity: float, std: float, g: torch.Generator) -> None:
+    """torch.nn.init.sparse_'s algorithm with every draw from `g`.
+
+    sparse_ itself (torch 2.13) picks each column's zero rows with torch.randperm from
+    the global RNG, ignoring `generator`, so its result can't be reproduced from a
+    seed and it moves the global RNG. Same law: ceil(sparsity * rows) zeros per column.
+    """
+    rows, cols = t.shape
+    num_zeros = math.ceil(sparsity * rows)
+    t.normal_(0, std, generator=g)
+    for col in range(cols):
+        t[torch.randperm(rows, generator=g)[:num_zeros], col] = 0
+
+
 def _trunc_law(info: TensorInfo, p: Mapping[str, Any]) -> Distribution:
     return TruncNormal(p["mean"], p["std"], p["a"], p["b"])
 
@@ -548,7 +562,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("sparsity", 0.1, "Fraction of each column set to zero.", low=0.0, high=1.0),
             Param("std", 0.01, "Std of the non-zero entries.", low=0.0, high=_BIG),
         ),
-        fill_fn=lambda t, p, info, g: init.sparse_(t, p["sparsity"], p["std"], generator=g),
+        fill_fn=lambda t, p, info, g: _sparse_fill(t, p["sparsity"], p["std"], g),
         law_fn=lambda info, p: Mixture(
             (
                 (_sparse_zero_fraction(info, p["sparsity"]), PointMass(0.0)),

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
 import json
-import math
 from pathlib import Path
 
 import pytest
@@ -114,36 +112,13 @@ def test_scheme_plans_cover_every_scheme_and_every_scheme_has_code():
 
 
 # torch.nn.init.sparse_ picks its zeros with torch.randperm from the *global* RNG (it
-# ignores `generator` there), so pinit.apply_plan with "sparse" is neither reproducible
-# nor free of global-RNG side effects. The exported script draws every random number
-# from the parameter's generator; it matches apply_plan once pinit's sparse fill does too.
-RANDPERM_BUG = "pinit's sparse fill calls torch.nn.init.sparse_, whose randperm ignores the generator"
-
-
-@pytest.mark.parametrize(
-    "scheme",
-    [pytest.param(s, marks=pytest.mark.xfail(reason=RANDPERM_BUG, strict=True)) if s == "sparse" else s
-     for s in SCHEME_PLANS],
-)
+# ignores `generator` there); pinit's sparse fill and the exported script both draw
+# every random number from the parameter's generator instead, so sparse is covered too.
+@pytest.mark.parametrize("scheme", list(SCHEME_PLANS))
 def test_every_scheme_exports_bit_identical(scheme):
     rules = SCHEME_PLANS[scheme]
     assert {r["scheme"] for slots in rules.values() for r in slots.values()} == {scheme}
     check_export({"rules": rules}, seed=2024)
-
-
-def _sparse_with_generator(t, p, info, g):
-    """The fix proposed for pinit's sparse fill: sparse_'s algorithm, every draw from g."""
-    rows, cols = t.shape
-    num_zeros = math.ceil(p["sparsity"] * rows)
-    t.normal_(0, p["std"], generator=g)
-    for col in range(cols):
-        t[torch.randperm(rows, generator=g)[:num_zeros], col] = 0
-
-
-def test_sparse_export_matches_apply_plan_with_a_generator_only_sparse_fill(monkeypatch):
-    fixed = dataclasses.replace(pinit.SCHEMES["sparse"], fill_fn=_sparse_with_generator)
-    monkeypatch.setitem(pinit.SCHEMES, "sparse", fixed)
-    check_export({"rules": SCHEME_PLANS["sparse"]}, seed=2024)
 
 
 def test_sparse_export_is_reproducible_and_leaves_the_global_rng_alone():
