@@ -20,15 +20,15 @@ from .plan import InitPlan, apply_plan, assignments
 from .schemes import SCHEMES, Scheme
 from .stats import Histogram, describe
 
-__all__ = ["InitReport", "inspect_model", "layer_slots", "schemes_for"]
+__all__ = ["InitReport", "inspect_model", "report_on", "layer_slots", "schemes_for"]
 
 
 @dataclass(frozen=True)
 class InitReport:
     model_name: str
     options: Mapping[str, Any]
-    plan: InitPlan
-    seed: int
+    plan: InitPlan | None  # None: weights that came from elsewhere (a checkpoint)
+    seed: int | None
     table: pd.DataFrame
     histograms: list[Histogram]
     formulas: dict[str, str]  # parameter name -> worked LaTeX, for parameters a rule reached
@@ -53,11 +53,25 @@ def inspect_model(
     options = dict(options or {})
     model = build_model(model_name, seed=seed, **options)
     apply_plan(model, plan, seed)
-    formulas = {
-        a.name: a.rule.scheme_obj.worked(a.info, a.rule.params) for a in assignments(model, plan) if a.rule is not None
-    }
+    return report_on(model, model_name, options, bins, plan, seed)
+
+
+def report_on(
+    model: torch.nn.Module,
+    model_name: str,
+    options: Mapping[str, Any] | None = None,
+    bins: int = 40,
+    plan: InitPlan | None = None,
+    seed: int | None = None,
+) -> InitReport:
+    """Describe weights as they are (e.g. loaded from a checkpoint); `plan` adds expectations."""
+    formulas = {}
+    if plan is not None:
+        formulas = {
+            a.name: a.rule.scheme_obj.worked(a.info, a.rule.params) for a in assignments(model, plan) if a.rule is not None
+        }
     table, histograms = describe(model, plan, bins)
-    return InitReport(model_name, options, plan, seed, table, histograms, formulas)
+    return InitReport(model_name, dict(options or {}), plan, seed, table, histograms, formulas)
 
 
 def layer_slots(model_name: str, options: Mapping[str, Any] | None = None) -> dict[str, dict[str, list[tuple[int, ...]]]]:

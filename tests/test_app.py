@@ -140,14 +140,19 @@ def test_seed_reproduces_and_changes_the_draw(at):
     assert (table(at)["std"] == first).all()
 
 
-def test_override_wins_for_one_parameter(at):
-    at.sidebar.selectbox(key="override.name").set_value("layer4.fc3.weight").run()
-    at.sidebar.selectbox(key="override.scheme").set_value("orthogonal").run()
+def test_overrides_win_for_their_parameters(at):
+    at.sidebar.multiselect(key="overrides").select("layer4.fc3.weight").select("layer1.conv1.bias").run()
+    at.sidebar.selectbox(key="override.layer4.fc3.weight.scheme").set_value("orthogonal").run()
+    at.sidebar.selectbox(key="override.layer1.conv1.bias.scheme").set_value("constant").run()
+    at.sidebar.number_input(key="override.layer1.conv1.bias.val").set_value(0.5).run()
     reinit(at)
     t = table(at)
     assert t.loc["layer4.fc3.weight", "scheme"] == "orthogonal"
     assert t.loc["layer4.fc3.weight", "expected_std"] == pytest.approx(1 / math.sqrt(64))
+    assert t.loc["layer1.conv1.bias", "mean"] == 0.5 and t.loc["layer1.conv1.bias", "std"] == 0
     assert t.loc["layer4.fc2.weight", "scheme"] == "default"
+    # Bias slots are not offered 2-D-only schemes even as an override.
+    assert "orthogonal" not in at.sidebar.selectbox(key="override.layer1.conv1.bias.scheme").options
 
 
 def test_zero_preset_flags_constant_tensors(at):
