@@ -20,7 +20,7 @@ st.set_page_config(page_title="pinit: weight initialization", page_icon="⚖️"
 torch.set_num_threads(1)
 
 DEFAULT_PRESET = "PyTorch default"
-TABS = ["Weights", "Share & export"]
+TABS = ["Weights", "Share and export"]
 
 
 def first_run() -> list[str]:

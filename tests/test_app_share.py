@@ -14,7 +14,7 @@ import pinit
 from tests.fixtures.make_fixtures import evil_torch_save
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-SHARE = "Share & export"
+SHARE = "Share and export"
 
 
 def run(query: dict | None = None, view: str | None = None) -> AppTest:

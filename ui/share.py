@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from urllib.parse import urlencode
 
 import streamlit as st
 import torch
@@ -133,15 +134,14 @@ def share_view(cfg: Config, table) -> None:
     st.subheader("Share this state")
     st.caption("The address bar always holds the whole state: model, plan, seed and tab. "
                "Opening the link in a fresh browser draws the same weights.")
-    query = "&".join(f"{k}={v}" for k, v in st.query_params.to_dict().items())
     base = (st.context.url or "").split("?")[0]
-    st.code(f"{base}?{query}", language=None, wrap_lines=True)
+    st.code(f"{base}?{urlencode(st.query_params.to_dict())}", language=None, wrap_lines=True)
 
     st.subheader("Plan files")
     c1, c2 = st.columns(2)
     c1.download_button("Download plan (JSON)", pinit.plan_to_json(plan, seed, model=model, model_options=options),
                        file_name=f"pinit-plan-{model}-seed{seed}.json", mime="application/json", key="dl_plan")
-    c2.file_uploader("Load a plan file", type=["json"], key="plan_upload", on_change=_plan_uploaded,
+    c2.file_uploader("Load a plan file", type=["json"], key="plan_upload", on_change=_plan_uploaded, max_upload_size=1,
                      help="A file from 'Download plan'. Refused files list each problem and change nothing.")
 
     st.subheader("Take it to your training code")
