@@ -9,6 +9,9 @@
   lesson "named_parameters() shows the structure you really built".
 * `DeepMLP` is a plain stack of equal-width Linear layers with one activation,
   for the classic depth experiments (Glorot & Bengio 2010, He et al. 2015).
+* `WideMLP` (25,194,506 parameters) and `VGGStyle` (105,401,930 parameters) are
+  scale tests: they take SimpleCNN's input (3x32x32, 10 classes) and show whether
+  the dashboard stays fast and small as the model grows ~20x and ~90x.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ __all__ = [
     "SimpleCNN",
     "ArticleSimpleCNN",
     "DeepMLP",
+    "WideMLP",
+    "VGGStyle",
     "ModelSpec",
     "MODELS",
     "ACTIVATIONS",
@@ -153,6 +158,70 @@ class DeepMLP(nn.Module):
         return self.layers(x.flatten(1))
 
 
+class WideMLP(nn.Module):
+    """A wide 4-layer MLP on flattened 3x32x32 images: 25,194,506 parameters (~25M, 96 MiB in float32).
+
+    layers.fc1 (3072 -> 4096) -> ReLU -> fc2 (4096 -> 2048) -> ReLU -> fc3 (2048 -> 2048)
+    -> ReLU -> fc4 (2048 -> 10); 8 tensors, fc1.weight alone 12,582,912 values.
+    A scale test: about 21x SimpleCNN's values in fewer tensors.
+    """
+
+    input_shape = (3, 32, 32)
+    num_classes = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        layers = nn.Sequential()
+        widths = [3 * 32 * 32, 4096, 2048, 2048, 10]
+        for i, (fan_in, out) in enumerate(zip(widths[:-1], widths[1:]), start=1):
+            layers.add_module(f"fc{i}", nn.Linear(fan_in, out))
+            if i < len(widths) - 1:
+                layers.add_module(f"relu{i}", nn.ReLU())
+        self.layers = layers
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layers(x.flatten(1))
+
+
+class VGGStyle(nn.Module):
+    """VGG-style CNN for 3x32x32 images: 105,401,930 parameters (~100M, 402 MiB in float32).
+
+    Four blocks of two conv 3x3 (padding 1) + ReLU, 64/128/256/512 channels, with a
+    MaxPool(2) after blocks 1-3 (32 -> 16 -> 8 -> 4): 4,685,376 conv parameters. Then a
+    big head: classifier.fc1 (8192 -> 8192) -> ReLU -> fc2 (8192 -> 4096) -> ReLU -> fc3
+    (4096 -> 10): 100,716,554 parameters, fc1.weight alone 67,108,864. 22 tensors.
+    A scale test: about 90x SimpleCNN's values.
+    """
+
+    input_shape = (3, 32, 32)
+    num_classes = 10
+
+    def __init__(self) -> None:
+        super().__init__()
+        in_ch = 3
+        for b, out_ch in enumerate((64, 128, 256, 512), start=1):
+            block = nn.Sequential()
+            block.add_module("conv1", nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1))
+            block.add_module("relu1", nn.ReLU())
+            block.add_module("conv2", nn.Conv2d(out_ch, out_ch, kernel_size=3, padding=1))
+            block.add_module("relu2", nn.ReLU())
+            if b < 4:
+                block.add_module("pool", nn.MaxPool2d(2, 2))
+            setattr(self, f"block{b}", block)
+            in_ch = out_ch
+        head = nn.Sequential()
+        head.add_module("fc1", nn.Linear(512 * 4 * 4, 8192))
+        head.add_module("relu1", nn.ReLU())
+        head.add_module("fc2", nn.Linear(8192, 4096))
+        head.add_module("relu2", nn.ReLU())
+        head.add_module("fc3", nn.Linear(4096, 10))
+        self.classifier = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.block4(self.block3(self.block2(self.block1(x))))
+        return self.classifier(x.flatten(1))
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model the dashboard offers: how to build it and which options it takes."""
@@ -185,6 +254,18 @@ MODELS: dict[str, ModelSpec] = {
             DeepMLP,
             "A stack of equal-width Linear layers for vanishing/exploding-signal experiments.",
             {"depth": 10, "width": 256, "activation": "relu"},
+        ),
+        ModelSpec(
+            "WideMLP",
+            "Wide MLP (25M parameters, scale test)",
+            WideMLP,
+            "Four wide Linear layers on flattened 3x32x32 images, 25,194,506 parameters: a scale test.",
+        ),
+        ModelSpec(
+            "VGGStyle",
+            "VGG-style CNN (105M parameters, scale test)",
+            VGGStyle,
+            "Eight conv layers and a big Linear head, 105,401,930 parameters (402 MiB): a scale test.",
         ),
     )
 }
