@@ -1,0 +1,129 @@
+"""Layer-sequential unit-variance init (LSUV; Mishkin & Matas 2015, "All you need is a
+good init", ICLR 2016, Algorithm 1).
+
+1. Fill every Conv/Linear weight with an orthonormal matrix (Saxe et al. 2013) and
+   every bias with 0. Done through `pinit.apply_plan` with the "orthogonal" scheme, so
+   it is seeded per parameter and the global RNG is untouched.
+2. For each Conv/Linear layer L in forward order, on a fixed batch B::
+
+       while |Var(y_L(B)) - 1| >= tol and iterations < max_iters:
+           W_L <- W_L / sqrt(Var(y_L(B)))
+
+   where y_L is the layer's output (before its activation). Earlier layers are already
+   done, so layer L sees inputs of roughly unit scale.
+
+With zero biases y_L is linear in W_L and L's input does not depend on W_L, so one
+division makes the variance 1 up to rounding: expect one iteration per layer (the paper
+reports 1-5, with batch norm or non-zero biases in play). The variance is over every
+entry of the output (batch, channels and positions together), as in the paper.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import pandas as pd
+import torch
+from torch import nn
+
+from .plan import apply_plan
+
+__all__ = ["lsuv", "LSUV_TYPES"]
+
+# The layer types LSUV rescales: whatever holds a weight matrix or kernel.
+LSUV_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+class _Stop(Exception):
+    """Raised from a forward hook to end the pass once the layer of interest has run."""
+
+
+def _check(tol: Any, max_iters: Any) -> None:
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0 < tol < math.inf):
+        raise ValueError(f"tol must be a finite number > 0 (the allowed |variance - 1|), got {tol!r}")
+    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
+        raise ValueError(f"max_iters must be a whole number >= 1, got {max_iters!r}")
+
+
+def _forward_order(model: nn.Module, inputs: torch.Tensor, layers: dict[nn.Module, str]) -> list[nn.Module]:
+    """The LSUV layers in the order the forward pass first calls them (unused ones left out)."""
+    order: list[nn.Module] = []
+    handles = [m.register_forward_hook(lambda m, a, o: order.append(m) if m not in order else None) for m in layers]
+    try:
+        with torch.no_grad():
+            model(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    return order
+
+
+def _output_std(model: nn.Module, inputs: torch.Tensor, layer: nn.Module) -> float:
+    """The std of `layer`'s output on `inputs` (first call); the pass stops right after it."""
+    seen: list[float] = []
+
+    def hook(module: nn.Module, args: Any, output: torch.Tensor) -> None:
+        seen.append(float(output.detach().double().std()))
+        raise _Stop
+
+    handle = layer.register_forward_hook(hook)
+    try:
+        with torch.no_grad():
+            model(inputs)
+    except _Stop:
+        pass
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+def lsuv(model: nn.Module, inputs: torch.Tensor, tol: float = 0.1, max_iters: int = 10, seed: int = 0) -> pd.DataFrame:
+    """Initialize `model` in place by LSUV on the batch `inputs`; return the per-layer log.
+
+    Every weight of a Linear/Conv layer gets orthogonal(gain=1) and every bias of
+    those layers zeros, seeded by `seed` (see `pinit.apply_plan`); then each layer, in
+    forward order, is divided by its output std on `inputs` until |var - 1| < `tol`,
+    at most `max_iters` times. Runs under torch.no_grad() in eval mode (modes restored).
+
+    The log has one row per layer: ``layer``, ``type``, ``iterations`` (divisions made),
+    ``initial_std`` (after the orthogonal init and the earlier layers' rescaling),
+    ``final_std``, ``converged`` (|final_std^2 - 1| < tol). A layer whose output is
+    constant (std 0, e.g. every input zero) or not finite cannot be rescaled: it is
+    logged with converged False and left as it is. Layers the forward pass never calls
+    are not touched.
+    """
+    _check(tol, max_iters)
+    if not isinstance(inputs, torch.Tensor):
+        raise ValueError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
+    layers = {m: name for name, m in model.named_modules() if isinstance(m, LSUV_TYPES)}
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv layer for LSUV to rescale")
+    kinds = sorted({type(m).__name__ for m in layers})
+    plan = {"rules": {k: {"weight": {"scheme": "orthogonal", "gain": 1.0}, "bias": {"scheme": "zeros"}} for k in kinds}}
+    apply_plan(model, plan, seed)
+
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    rows = []
+    try:
+        for layer in _forward_order(model, inputs, layers):
+            std = initial = _output_std(model, inputs, layer)
+            iterations = 0
+            while iterations < max_iters and math.isfinite(std) and std > 0 and abs(std**2 - 1) >= tol:
+                with torch.no_grad():
+                    layer.weight.div_(std)
+                iterations += 1
+                std = _output_std(model, inputs, layer)
+            rows.append({
+                "layer": layers[layer],
+                "type": type(layer).__name__,
+                "iterations": iterations,
+                "initial_std": initial,
+                "final_std": std,
+                "converged": bool(math.isfinite(std) and abs(std**2 - 1) < tol),
+            })
+    finally:
+        for m, was_training in modes.items():
+            m.train(was_training)
+    return pd.DataFrame(rows, columns=["layer", "type", "iterations", "initial_std", "final_std", "converged"])

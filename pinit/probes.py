@@ -1,0 +1,363 @@
+"""Probes: what an init does to the signal going forward and the gradient coming back.
+
+* `probe_batch` / `probe_targets`: a fixed, seeded N(0, 1) input batch and random labels,
+  drawn from a local `torch.Generator` (the global RNG is never touched).
+* `activation_stats`: one row per leaf-module call, in forward order, with the output's
+  mean, std, fraction of exact zeros and a histogram binned here (counts and edges only).
+* `gradient_stats`: one row per parameter after one backward pass of cross-entropy.
+* `predicted_std_trend`: the std each Linear layer's output should have, from the
+  mean-field variance recursion (LeCun et al. 1998; Glorot & Bengio 2010; He et al. 2015;
+  Poole et al. 2016), to draw beside the measured one.
+
+The probes run the model in eval mode (dropout off, batch norm on its running stats),
+so they are deterministic and change no buffer; each module's own mode is restored
+afterwards, as are the .grad fields (gradients are taken with torch.autograd.grad,
+which never writes .grad).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .plan import InitPlan, assignments
+from .stats import MAX_BINS, histogram, summarize
+
+__all__ = [
+    "probe_batch",
+    "probe_targets",
+    "activation_stats",
+    "gradient_stats",
+    "predicted_std_trend",
+    "activation_second_moment",
+    "MAX_PROBE",
+]
+
+MAX_PROBE = 4096  # the largest probe batch: activations of SimpleCNN at n=4096 take ~1 GB
+
+
+def _check_n(n: Any) -> int:
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PROBE:
+        raise ValueError(f"n must be a whole number from 1 to {MAX_PROBE}, got {n!r}")
+    return n
+
+
+def _check_seed(seed: Any) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
+        raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
+    return seed
+
+
+def _model_attr(model: nn.Module, attr: str, what: str) -> Any:
+    value = getattr(model, attr, None)
+    if value is None:
+        raise ValueError(
+            f"{type(model).__name__} has no `{attr}` attribute, so pinit cannot tell {what}; "
+            f"set model.{attr} or build the tensor yourself"
+        )
+    return value
+
+
+def probe_batch(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
+    """A fixed batch of shape (n, *model.input_shape) with entries iid N(0, 1).
+
+    Drawn from a `torch.Generator` seeded with `seed`, so the same (shape, n, seed)
+    gives the same tensor and the global RNG is untouched. Unit variance inputs are
+    the assumption of every variance argument (E[x^2] = 1 at the first layer).
+    """
+    shape = tuple(_model_attr(model, "input_shape", "what inputs it takes"))
+    g = torch.Generator().manual_seed(_check_seed(seed))
+    return torch.randn((_check_n(n), *shape), generator=g)
+
+
+def probe_targets(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
+    """n class labels (int64), uniform over range(model.num_classes), from a seeded generator.
+
+    Uses a generator seeded with `seed + 1` so the labels are not drawn from the same
+    stream as `probe_batch(model, n, seed)`.
+    """
+    classes = int(_model_attr(model, "num_classes", "how many classes it predicts"))
+    g = torch.Generator().manual_seed((_check_seed(seed) + 1) % 2**63)
+    return torch.randint(0, classes, (_check_n(n),), generator=g)
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    modes = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, was_training in modes.items():
+            m.train(was_training)
+
+
+def _first_tensor(output: Any) -> torch.Tensor | None:
+    """The output itself, or the first floating tensor inside a tuple/list/dict output."""
+    if isinstance(output, torch.Tensor):
+        return output if output.is_floating_point() else None
+    items = output.values() if isinstance(output, Mapping) else output if isinstance(output, (tuple, list)) else ()
+    for item in items:
+        t = _first_tensor(item)
+        if t is not None:
+            return t
+    return None
+
+
+def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name or "(model)", m) for name, m in model.named_modules() if next(m.children(), None) is None]
+
+
+def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> pd.DataFrame:
+    """Run `inputs` through `model` once and describe every leaf module's output.
+
+    One row per call of a module with no children (Conv2d, ReLU, MaxPool2d, Linear,
+    ...), in the order the forward pass calls them; a module called twice gives two rows.
+    Columns:
+
+    - ``layer`` (name from named_modules; "(model)" for a model that is itself a leaf),
+      ``type`` (class name), ``depth`` (1-based call index), ``shape`` (output shape)
+    - ``mean``, ``std`` (unbiased), ``min``, ``max`` over the finite entries,
+      ``rms`` = sqrt(mean^2 + std^2) (what variance recursions predict),
+      ``zero_fraction`` (exact zeros / all entries: dead ReLUs, zero init)
+    - ``nonfinite`` (NaN and +-Inf entries: counted, never binned), ``constant``
+    - ``counts`` and ``edges``: `bins` equal bins over the output's own [min, max]
+      (torch.histc; a constant output gets [v - 0.5, v + 0.5]).
+
+    ``df.attrs["input_std"]`` and ``["input_mean"]`` describe `inputs`, for ratios.
+    Runs under torch.no_grad() in eval mode; modes restored and hooks removed even if
+    the forward pass raises. For a tuple output the first floating tensor is described.
+    """
+    if not isinstance(bins, int) or isinstance(bins, bool) or not 1 <= bins <= MAX_BINS:
+        raise ValueError(f"bins must be a whole number from 1 to {MAX_BINS}, got {bins!r}")
+    if not isinstance(inputs, torch.Tensor):
+        raise ValueError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
+    rows: list[dict[str, Any]] = []
+
+    def hook_for(name: str):
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            t = _first_tensor(output)
+            if t is None:
+                return
+            h = histogram(t, bins, name)
+            s = h.summary
+            rows.append({
+                "layer": name,
+                "type": type(module).__name__,
+                "depth": len(rows) + 1,
+                "shape": tuple(t.shape),
+                "mean": s.mean,
+                "std": s.std,
+                "rms": math.sqrt(s.mean**2 + s.std**2) if s.finite else math.nan,
+                "min": s.min,
+                "max": s.max,
+                "zero_fraction": float((t == 0).sum()) / max(t.numel(), 1),
+                "nonfinite": s.nonfinite,
+                "constant": s.constant,
+                "counts": h.counts,
+                "edges": h.edges,
+            })
+
+        return hook
+
+    handles = []
+    try:
+        for name, module in _leaves(model):
+            handles.append(module.register_forward_hook(hook_for(name)))
+        with torch.no_grad(), _eval_mode(model):
+            model(inputs)
+    finally:
+        for h in handles:
+            h.remove()
+    columns = ["layer", "type", "depth", "shape", "mean", "std", "rms", "min", "max",
+               "zero_fraction", "nonfinite", "constant", "counts", "edges"]
+    df = pd.DataFrame(rows, columns=columns)
+    s = summarize(inputs)
+    df.attrs.update(input_mean=s.mean, input_std=s.std)
+    return df
+
+
+def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> pd.DataFrame:
+    """One row per parameter (named_parameters order): the gradient of one cross-entropy pass.
+
+    loss = mean over the batch of cross_entropy(model(inputs), targets); the gradient
+    dloss/dw is taken with torch.autograd.grad, so the model's .grad fields and
+    parameters are exactly as before. Columns: ``name``, ``shape``, ``grad_mean``,
+    ``grad_std`` (unbiased; 0 for one entry), ``grad_norm`` (L2), ``grad_nonfinite``,
+    ``weight_std``, ``grad_to_weight`` = grad_std / weight_std (NaN where weight_std is 0:
+    a constant tensor has no scale to compare with). A parameter the loss does not use
+    has gradient 0; one with requires_grad=False gets NaN. ``df.attrs["loss"]`` is the loss.
+    Runs in eval mode (see the module docstring), modes restored.
+    """
+    if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
+        raise ValueError("inputs and targets must be torch tensors")
+    if targets.dim() != 1 or targets.dtype != torch.int64 or targets.shape[0] != inputs.shape[0]:
+        raise ValueError(f"targets must be int64 class indices of shape ({inputs.shape[0]},), "
+                         f"got {targets.dtype} of shape {tuple(targets.shape)}")
+    named = list(model.named_parameters())
+    trainable = [p for _, p in named if p.requires_grad]
+    with torch.enable_grad(), _eval_mode(model):
+        logits = model(inputs)
+        if logits.dim() != 2 or not 0 <= int(targets.min()) <= int(targets.max()) < logits.shape[1]:
+            raise ValueError(f"targets must lie in 0..{logits.shape[-1] - 1} for logits of shape "
+                             f"{tuple(logits.shape)}, got {int(targets.min())}..{int(targets.max())}")
+        loss = F.cross_entropy(logits, targets)
+        grads = torch.autograd.grad(loss, trainable, allow_unused=True) if trainable else ()
+    by_id = {id(p): g for p, g in zip(trainable, grads)}
+    rows = []
+    for name, p in named:
+        w = summarize(p)
+        row: dict[str, Any] = {"name": name, "shape": tuple(p.shape), "weight_std": w.std}
+        if not p.requires_grad:
+            row.update(grad_mean=math.nan, grad_std=math.nan, grad_norm=math.nan, grad_nonfinite=0)
+        else:
+            g = by_id[id(p)]
+            g = torch.zeros_like(p) if g is None else g.detach()
+            s = summarize(g)
+            row.update(grad_mean=s.mean, grad_std=s.std, grad_norm=float(torch.linalg.vector_norm(g.double())),
+                       grad_nonfinite=s.nonfinite)
+        row["grad_to_weight"] = row["grad_std"] / w.std if w.std > 0 else math.nan
+        rows.append(row)
+    columns = ["name", "shape", "grad_mean", "grad_std", "grad_norm", "grad_nonfinite", "weight_std", "grad_to_weight"]
+    df = pd.DataFrame(rows, columns=columns)
+    df.attrs["loss"] = float(loss.detach())
+    return df
+
+
+# ---------------------------------------------------------------- predicted trend
+
+_EXACT = {nn.Identity: 1.0, nn.Dropout: 1.0, nn.ReLU: 0.5}  # E[phi(y)^2] / q, exact for these
+_ELEMENTWISE = (nn.Identity, nn.Dropout, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU,
+                nn.SELU, nn.CELU, nn.Softplus, nn.Mish, nn.Hardtanh, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid,
+                nn.Softsign, nn.Tanhshrink)
+_HERMITE_X, _HERMITE_W = np.polynomial.hermite.hermgauss(121)
+
+
+def activation_second_moment(activation: nn.Module, q: float) -> float:
+    """E[phi(y)^2] for y ~ N(0, q): the second moment the next layer receives.
+
+    Exact for Identity and Dropout in eval mode (q), ReLU (q / 2) and LeakyReLU(a)
+    ((1 + a^2) q / 2); for a smooth phi (tanh, sigmoid, ...) the Gaussian integral by
+    121-point Gauss-Hermite quadrature,
+    E[phi(y)^2] = sum_i w_i phi(sqrt(2 q) x_i)^2 / sqrt(pi).
+    tanh passes almost all of a small signal (tanh'(0) = 1, so the ratio tends to 1
+    as q -> 0) but only 0.394 of a unit-variance one: saturation.
+    """
+    if not isinstance(activation, _ELEMENTWISE):
+        raise ValueError(f"{type(activation).__name__} is not an elementwise activation pinit knows: "
+                         f"use one of {', '.join(c.__name__ for c in _ELEMENTWISE)}")
+    if not q >= 0:
+        raise ValueError(f"q must be a variance >= 0, got {q!r}")
+    for cls, ratio in _EXACT.items():
+        if type(activation) is cls:
+            return ratio * q
+    if type(activation) is nn.LeakyReLU:
+        return (1.0 + activation.negative_slope**2) / 2 * q
+    y = torch.tensor(math.sqrt(2 * q) * _HERMITE_X, dtype=torch.float64)
+    with torch.no_grad():
+        phi2 = activation(y).double().pow(2).numpy()
+    return float((_HERMITE_W * phi2).sum() / math.sqrt(math.pi))
+
+
+def predicted_std_trend(
+    model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, input_std: float = 1.0
+) -> pd.DataFrame:
+    """The output std each Linear layer of a chain (like DeepMLP) should have.
+
+    For y = W x + b with W's entries iid, zero-mean and independent of x (LeCun et al.
+    1998; Glorot & Bengio 2010, eq. 5; He et al. 2015, eq. 7)::
+
+        E[y^2] = fan_in * E[w^2] * E[x^2] + E[b^2],   x = phi(y_prev),
+        E[x^2] = activation_second_moment(phi, E[y_prev^2])   (y_prev taken as Gaussian),
+
+    starting from E[x^2] = input_std^2 at the first layer (probe_batch's inputs). With
+    equal widths and zero biases the per-layer variance multiplier is
+    fan_in * E[w^2] * E[phi(y)^2] / E[y^2]: ReLU + He (E[w^2] = 2/fan_in): 1;
+    ReLU + Xavier (1/fan_in when fan_in = fan_out): 1/2, so the std falls by 2^(-1/2)
+    per layer; tanh + Xavier: between 0.39 (at E[y^2] = 1) and 1 (small signals), so
+    it settles into a slow decline; tanh + U(+-1/sqrt(fan_in)) (E[w^2] = 1/(3 fan_in)):
+    at most 1/3. Taking pre-activations as Gaussian is the mean-field approximation
+    (Poole et al. 2016), good for wide layers; a finite net wanders around this line by
+    a few percent per layer.
+
+    E[w^2] and E[b^2] come from the plan's law for each parameter the plan reaches,
+    else from the tensor itself (``source`` column: "plan" or "measured"). A weight whose
+    mean is more than 10% of its RMS (constant, ones, a normal with a mean) breaks the
+    zero-mean assumption: that layer and every later one get NaN and a ``note``.
+
+    Returns one row per Linear: ``layer``, ``fan_in``, ``weight_m2`` (E[w^2]),
+    ``bias_m2``, ``activation_in`` (the activation applied to this layer's input),
+    ``multiplier`` (E[y^2] / E[y_prev^2]; for the first layer against input_std^2) and
+    ``predicted_std`` = sqrt(E[y^2]), ``source``, ``note``. Leaf modules are taken in
+    registration order, which must be the forward order (true for nn.Sequential chains);
+    a module other than Linear and elementwise activations raises ValueError, as do two
+    activations in a row (the second would not see a Gaussian input).
+    """
+    if isinstance(input_std, bool) or not isinstance(input_std, (int, float)) or not 0 < input_std < math.inf:
+        raise ValueError(f"input_std must be a positive finite number, got {input_std!r}")
+    laws: dict[str, Any] = {}
+    if plan is not None:
+        for a in assignments(model, plan):
+            if a.rule is not None:
+                laws[a.name] = a.rule.scheme_obj.distribution(a.info, a.rule.params)
+    names = {id(p): n for n, p in model.named_parameters()}
+
+    def moments(p: torch.Tensor | None) -> tuple[float, float, str]:
+        """(E[v^2], E[v], source) of a parameter: its law's if the plan reaches it, else measured."""
+        if p is None:
+            return 0.0, 0.0, "none"
+        law = laws.get(names.get(id(p), ""))
+        if law is not None:
+            return law.std**2 + law.mean**2, law.mean, "plan"
+        v = p.detach().double()
+        return float(v.pow(2).mean()), float(v.mean()), "measured"
+
+    rows = []
+    q = float(input_std) ** 2  # E[y^2] of the previous layer (the input at first)
+    act: nn.Module | None = None  # the activation between the previous Linear and the next
+    note = ""
+    for name, module in _leaves(model):
+        if isinstance(module, nn.Linear):
+            w2, w_mean, source = moments(module.weight)
+            b2, _, _ = moments(module.bias)
+            if not note and w2 > 0 and w_mean**2 > 0.01 * w2:
+                note = f"{name}.weight has mean {w_mean:.3g}, not ~0: the variance recursion does not apply"
+            if note:
+                new_q = math.nan
+            else:
+                x2 = q if act is None else activation_second_moment(act, q)
+                new_q = module.in_features * w2 * x2 + b2
+            rows.append({
+                "layer": name,
+                "fan_in": module.in_features,
+                "weight_m2": w2,
+                "bias_m2": b2,
+                "activation_in": "none" if act is None else type(act).__name__,
+                "multiplier": new_q / q if q > 0 else math.nan,
+                "predicted_std": math.sqrt(new_q) if not math.isnan(new_q) else math.nan,
+                "source": source,
+                "note": note,
+            })
+            q, act = new_q, None
+        elif isinstance(module, _ELEMENTWISE):
+            if isinstance(module, (nn.Identity, nn.Dropout)):
+                continue  # passes the signal on unchanged (dropout in eval mode)
+            if act is not None:
+                raise ValueError(f"predicted_std_trend needs at most one activation between Linear layers; "
+                                 f"{name} ({type(module).__name__}) follows {type(act).__name__}")
+            act = module
+        else:
+            raise ValueError(
+                f"predicted_std_trend handles chains of Linear layers and elementwise activations "
+                f"(like DeepMLP); {name} is a {type(module).__name__}"
+            )
+    return pd.DataFrame(rows, columns=["layer", "fan_in", "weight_m2", "bias_m2", "activation_in",
+                                       "multiplier", "predicted_std", "source", "note"])
