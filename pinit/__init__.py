@@ -12,14 +12,29 @@ from .checkpoint import DEFAULT_MAX_BYTES, CheckpointError, LoadedCheckpoint, lo
 from .distributions import Distribution
 from .errors import PlanError
 from .models import MODELS, ArticleSimpleCNN, DeepMLP, SimpleCNN, build_model
+from .data import CLASS_NAMES, make_dataset
 from .export import export_code
+from .lsuv import lsuv
 from .plan import InitPlan, Rule, apply_plan, assignments, check_plan, param_seed
 from .plan_io import PLAN_VERSION, load_plan_file, plan_to_json
 from .presets import PRESETS, Preset
+from .probes import activation_second_moment, activation_stats, gradient_stats, predicted_std_trend, probe_batch, probe_targets
 from .schemes import SCHEMES, Param, Scheme, TensorInfo, fans, gain, get_scheme
+from .train import evaluate, train
 from .stats import Histogram, TensorSummary, histogram, parameter_histograms, parameter_table, summarize
 
 __all__ = [
+    "CLASS_NAMES",
+    "activation_second_moment",
+    "activation_stats",
+    "evaluate",
+    "gradient_stats",
+    "lsuv",
+    "make_dataset",
+    "predicted_std_trend",
+    "probe_batch",
+    "probe_targets",
+    "train",
     "CheckpointError",
     "DEFAULT_MAX_BYTES",
     "LoadedCheckpoint",

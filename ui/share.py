@@ -35,6 +35,10 @@ def load_from_url() -> list[str]:
     plan = state.plan if state.plan is not None else pinit.PRESETS["PyTorch default"].plan
     show_config(config(state.model, state.options, plan, state.seed))
     request_reinit()
+    # Also what a student sees after the server restarted or the session expired: the
+    # page comes back from the link, and says so (an uploaded checkpoint is not kept).
+    st.toast("Started a new session from the link: model, plan and seed restored "
+             "(uploaded files are not kept).", icon="🔗")
     return warnings
 
 
