@@ -156,7 +156,8 @@ def histogram(t: torch.Tensor, bins: int = 40, name: str = "", law: Any = None, 
     """Bin the finite entries of `t` into `bins` equal bins over [min, max].
 
     A constant tensor gets one-unit-wide range centred on its value so its single
-    spike is visible. `law` (a pinit.distributions.Distribution) adds expected counts.
+    spike is visible (2**-15 |value| wide past 32768, so rounding can't close it).
+    `law` (a pinit.distributions.Distribution) adds expected counts.
     """
     values, summary = _scan(t)
     return _histogram(values, summary, tuple(t.shape), bins, name, law, scheme)
@@ -169,11 +170,17 @@ def _histogram(values: torch.Tensor, summary: TensorSummary, shape: tuple[int, .
     if summary.finite == 0:
         lo, hi = -0.5, 0.5
     elif summary.constant:
-        lo, hi = summary.min - 0.5, summary.max + 0.5
+        # One unit wide; wider where +-0.5 would be lost to rounding (|value| > 32768).
+        half = max(0.5, abs(summary.min) * 2.0**-16)
+        lo, hi = summary.min - half, summary.max + half
     else:
         lo, hi = summary.min, summary.max
     if summary.finite:
-        counts = torch.histc(values.float(), bins=bins, min=lo, max=hi).to(torch.int64).tolist()
+        # float32 binning rounds float64 values and overflows past 3.4e38 (hi - lo = inf
+        # drops every count): bin in float64 there.
+        wide = values.dtype == torch.float64 or max(abs(lo), abs(hi)) > 1e38
+        counts = torch.histc(values.double() if wide else values.float(), bins=bins, min=lo, max=hi)
+        counts = counts.to(torch.int64).tolist()
     else:
         counts = [0] * bins
     step = (hi - lo) / bins
