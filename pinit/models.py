@@ -135,10 +135,9 @@ class DeepMLP(nn.Module):
         num_classes: int = 10,
     ) -> None:
         super().__init__()
-        if not 1 <= depth <= 100:
-            raise ValueError(f"depth must be between 1 and 100, got {depth}")
-        if not 1 <= width <= 4096:
-            raise ValueError(f"width must be between 1 and 4096, got {width}")
+        for name, value, high in (("depth", depth, 100), ("width", width, 4096)):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+                raise ValueError(f"{name} must be a whole number from 1 to {high}, got {value!r}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         self.depth, self.width, self.activation = depth, width, activation

@@ -199,7 +199,9 @@ def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[str
 
 def _check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        raise PlanError(f"seed must be a whole number from 0 to {MAX_SEED}, got {seed!r}")
+        # repr of a huge int fails past 4,300 digits: describe it by its size instead.
+        shown = repr(seed) if not isinstance(seed, int) or abs(seed) < 10**30 else f"an integer of {abs(seed).bit_length()} bits"
+        raise PlanError(f"seed must be a whole number from 0 to {MAX_SEED}, got {shown}")
     return seed
 
 

@@ -213,7 +213,9 @@ def _signal_gain(s: TensorSummary, fan_in: int | None) -> float:
     makes up for a ReLU halving the variance; N(0, 1) on fc1 (fan_in 2048) gives 45."""
     if not fan_in or s.finite == 0:
         return math.nan
-    return math.sqrt(fan_in * (s.std**2 + s.mean**2))
+    n = s.finite
+    population_var = s.std**2 * (n - 1) / n  # s.std is unbiased; E[w^2] wants the population moment
+    return math.sqrt(fan_in * (population_var + s.mean**2))
 
 
 def _row(a: Assignment, s: TensorSummary, law: Any, with_plan: bool) -> dict[str, Any]:

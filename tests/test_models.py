@@ -110,9 +110,11 @@ def test_deep_mlp_depth_one_is_a_single_linear():
 @pytest.mark.parametrize(
     "kwargs, words",
     [
-        ({"depth": 0}, ["depth", "between 1 and 100", "got 0"]),
+        ({"depth": 0}, ["depth", "from 1 to 100", "got 0"]),
+        ({"depth": 2.5}, ["depth", "whole number", "got 2.5"]),
+        ({"depth": True}, ["depth", "whole number", "got True"]),
         ({"depth": 101}, ["depth", "got 101"]),
-        ({"width": 0}, ["width", "between 1 and 4096", "got 0"]),
+        ({"width": 0}, ["width", "from 1 to 4096", "got 0"]),
         ({"width": 5000}, ["width", "got 5000"]),
         ({"activation": "gelu"}, ["activation", "'gelu'", "relu", "tanh"]),
     ],
