@@ -13,6 +13,11 @@ import streamlit as st
 import torch
 
 from ui import share, sidebar, state, weights
+from ui.compare import compare_view
+from ui.depth import depth_view
+from ui.filters import filters_view
+from ui.signal import signal_view
+from ui.train_view import train_view
 
 st.set_page_config(page_title="pinit: weight initialization", page_icon="⚖️", layout="wide")
 
@@ -20,7 +25,7 @@ st.set_page_config(page_title="pinit: weight initialization", page_icon="⚖️"
 torch.set_num_threads(1)
 
 DEFAULT_PRESET = "PyTorch default"
-TABS = ["Weights", "Share and export"]
+TABS = ["Weights", "Signal flow", "Depth lab", "Compare", "Train", "Filters", "Share and export"]
 
 
 def first_run() -> list[str]:
@@ -74,10 +79,26 @@ def main() -> None:
     if pending != cfg:
         st.info("The sidebar has changes not applied yet: press **Re-initialize** to see them.")
     share.write_url(cfg)
-    tab_weights, tab_share = st.tabs(TABS, key="view", bind="query-params", on_change="rerun")
+    tab_weights, tab_signal, tab_depth, tab_compare, tab_train, tab_filters, tab_share = st.tabs(
+        TABS, key="view", bind="query-params", on_change="rerun")
     if tab_weights.open:
         with tab_weights:
             weights_fragment(cfg)
+    if tab_signal.open:
+        with tab_signal:
+            signal_view(cfg)
+    if tab_depth.open:
+        with tab_depth:
+            depth_view(cfg["seed"])
+    if tab_compare.open:
+        with tab_compare:
+            compare_view(cfg)
+    if tab_train.open:
+        with tab_train:
+            train_view(cfg)
+    if tab_filters.open:
+        with tab_filters:
+            filters_view(cfg)
     if tab_share.open:
         with tab_share:
             share.share_view(cfg, state.report_for(cfg, st.session_state.get("bins", 40)).table)

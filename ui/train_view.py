@@ -1,0 +1,279 @@
+"""The Train view: SimpleCNN trained from several plans on the same synthetic data, curves overlaid.
+
+Not a fragment on purpose: pressing Stop (or any widget) reruns the script, which
+interrupts the training loop at its next st.* call (the progress bar). Each step's
+numbers are written to st.session_state before that call, so the partial curves
+survive the interruption. Finished runs are cached with st.cache_data by value
+(plan, seed, steps, data settings), so a class pressing the same button computes once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import streamlit as st
+import torch
+
+import pinit
+from pinit.experiments import TRAIN_DEFAULTS, TrainRun, filter_grid, train_data, train_run
+from pinit.lab_figures import filter_grid_figure, train_curves_figure
+
+from .lab import applied_label, look_for, normalized
+from .state import Config, _j
+
+STEP_CHOICES = [5, 10, 25, 50, 100, 200, 400, 800]
+APPLIED = "A: applied plan"
+DATA_SEED = 0  # the gratings are the same for every plan and every seed: only the init differs
+REDRAW_EVERY = 20  # steps between live redraws of the curves
+
+
+class _NotCached(Exception):
+    pass
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _finished_run(key: str, _run: TrainRun | None = None) -> TrainRun:
+    """The finished run stored under `key` (plain values: plan json, seed, steps, data settings).
+
+    Called with `_run` to store a run that was just trained (with progress shown outside the
+    cache); called without it to look one up, raising _NotCached (exceptions are never
+    cached) when nobody has trained it yet.
+    """
+    if _run is None:
+        raise _NotCached(key)
+    return _run
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def _data(n_train: int, n_test: int, noise: float, seed: int):
+    return train_data(n_train, n_test, noise, seed)
+
+
+def _key(plan: dict, seed: int, steps: int) -> str:
+    d = TRAIN_DEFAULTS
+    return _j({"model": "SimpleCNN", "plan": normalized(plan), "seed": seed, "steps": steps, "batch_size": d["batch_size"],
+               "lr": d["lr"], "n_train": d["n_train"], "n_test": d["n_test"], "noise": d["noise"], "data_seed": DATA_SEED})
+
+
+def _applied_plan_problem(cfg: Config) -> str | None:
+    """Why the applied plan cannot train SimpleCNN, or None."""
+    with torch.device("meta"):
+        problems = pinit.check_plan(pinit.build_model("SimpleCNN"), cfg["plan"])
+    return "; ".join(problems) if problems else None
+
+
+def _plans(cfg: Config) -> dict[str, dict]:
+    out = {}
+    if _applied_plan_problem(cfg) is None:
+        out[APPLIED] = cfg["plan"]
+    out.update({name: p.plan for name, p in pinit.PRESETS.items()})
+    return out
+
+
+def _label(choice: str, cfg: Config) -> str:
+    return applied_label(cfg) if choice == APPLIED else choice
+
+
+def _start(cfg: Config) -> None:
+    plans = _plans(cfg)
+    seed, steps = cfg["seed"], st.session_state["train.steps"]
+    runs, seen = [], set()
+    for choice in st.session_state.get("train.plans", []):
+        if choice not in plans:
+            continue
+        key = _key(plans[choice], seed, steps)
+        if key in seen:
+            continue
+        seen.add(key)
+        runs.append({"label": _label(choice, cfg), "key": key, "plan": plans[choice], "steps": steps})
+    st.session_state["train.request"] = {"runs": runs, "seed": seed, "steps": steps} if runs else None
+    st.session_state["train.shown"] = runs
+    st.session_state["train.active"] = None
+    notes = st.session_state.setdefault("train.notes", {})
+    partial = st.session_state.setdefault("train.partial", {})
+    for r in runs:
+        notes.pop(r["key"], None)
+        partial.pop(r["key"], None)
+
+
+def _stop() -> None:
+    active = st.session_state.get("train.active")
+    if active:
+        rows = st.session_state.get("train.partial", {}).get(active, [])
+        st.session_state.setdefault("train.notes", {})[active] = f"stopped by you after {len(rows)} steps"
+    st.session_state["train.request"] = None
+    st.session_state["train.active"] = None
+
+
+def _partial_log(rows: list[tuple[int, float, float]]) -> pd.DataFrame:
+    df = pd.DataFrame(rows, columns=["step", "loss", "accuracy"])
+    df["running_accuracy"] = df["accuracy"].rolling(20, min_periods=1).mean()
+    return df
+
+
+def controls_ui(cfg: Config) -> None:
+    plans = _plans(cfg)
+    problem = _applied_plan_problem(cfg)
+    choices = list(plans)
+    if "train.plans" not in st.session_state:
+        st.session_state["train.plans"] = [c for c in (APPLIED, "Kaiming (He)", "Article recipe") if c in choices]
+    st.session_state["train.plans"] = [c for c in st.session_state["train.plans"] if c in choices]
+    st.session_state.setdefault("train.steps", TRAIN_DEFAULTS["steps"])
+    c1, c2 = st.columns([3, 1])
+    c1.multiselect("Plans to train", choices, key="train.plans",
+                   format_func=lambda c: f"{applied_label(cfg)} (the sidebar)" if c == APPLIED else c,
+                   help="Each plan trains its own SimpleCNN from the same data, in the same order.")
+    c2.select_slider("SGD steps", STEP_CHOICES, key="train.steps",
+                     help="200 steps (the default) take about 20 s per plan on one core; more when the server is busy.")
+    d = TRAIN_DEFAULTS
+    st.caption(f"SimpleCNN, seed {cfg['seed']} (init and data order). Data: {d['n_train']:,} synthetic gratings, "
+               f"10 classes (orientation × frequency, noise {d['noise']}), held-out {d['n_test']:,}. SGD, "
+               f"momentum 0.9, lr {d['lr']}, batch {d['batch_size']}: no Adam, no clipping, so the init's scale "
+               "shows." + ("" if cfg["model"] == "SimpleCNN" else
+                           f" The applied plan's rules are applied to SimpleCNN (the sidebar shows {cfg['model']})."))
+    if problem:
+        st.caption(f"The applied plan is not offered: it does not fit SimpleCNN ({problem}).")
+    b1, b2, b3 = st.columns([1, 1, 3])
+    b1.button("Train", type="primary", key="train.go", on_click=_start, args=(cfg,), use_container_width=True,
+              disabled=not st.session_state["train.plans"])
+    b2.button("Stop", key="train.stop", on_click=_stop, use_container_width=True,
+              help="Ends the run in progress; its curve so far stays on the page.")
+    b3.toggle("Zoom the loss axis to 0.001–30", key="train.zoom",
+              help="An exploding run's loss (thousands, then inf) squeezes the others flat; zoom in on them. "
+                   "Changing this while training interrupts the run.")
+
+
+def _draw(loss_area, acc_area, shown: list[dict], results: dict, partial: dict, notes: dict, steps: int) -> None:
+    logs, marks = {}, {}
+    for r in shown:
+        if r["key"] in results:
+            logs[r["label"]] = results[r["key"]].log
+        elif partial.get(r["key"]):
+            logs[r["label"]] = _partial_log(partial[r["key"]])
+        if r["key"] in notes:
+            marks[r["label"]] = notes[r["key"]]
+    if not logs:
+        return
+    n = st.session_state["train.draws"] = st.session_state.get("train.draws", 0) + 1  # a fresh key per redraw
+    zoom = st.session_state.get("train.zoom", False)
+    loss_area.plotly_chart(train_curves_figure(logs, "loss", marks, steps, zoom=zoom), key=f"train.loss.{n}")
+    acc_area.plotly_chart(train_curves_figure(logs, "running_accuracy", None, steps), key=f"train.acc.{n}")
+
+
+def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, loss_area, acc_area) -> None:
+    d = TRAIN_DEFAULTS
+    data = None
+    total = len(req["runs"])
+    for i, r in enumerate(req["runs"], start=1):
+        key = r["key"]
+        if key in results:
+            continue
+        try:
+            results[key] = _finished_run(key)
+            continue
+        except _NotCached:
+            pass
+        if data is None:
+            with st.spinner("Drawing the synthetic gratings…"):
+                data = _data(d["n_train"], d["n_test"], d["noise"], DATA_SEED)
+        st.session_state["train.active"] = key
+        rows = partial[key] = []
+        bar = status.progress(0.0, text=f"Run {i} of {total}, {r['label']}: starting")
+        steps = req["steps"]
+
+        def callback(step: int, loss: float, acc: float) -> None:
+            rows.append((step, loss, acc))  # saved before the st.* call that a Stop interrupts
+            bar.progress(step / steps, text=f"Run {i} of {total}, {r['label']}: step {step} / {steps}, "
+                                            f"loss {loss:.4g}")
+            if step % REDRAW_EVERY == 0:
+                _draw(loss_area, acc_area, st.session_state["train.shown"], results, partial, notes, steps)
+
+        run = train_run(r["plan"], req["seed"], steps, d["batch_size"], d["lr"], data, callback=callback)
+        st.session_state["train.active"] = None
+        results[key] = run
+        if run.stop_reason in ("completed", "non-finite loss"):
+            _finished_run(key, run)
+        partial.pop(key, None)
+    status.empty()
+    st.session_state["train.request"] = None
+
+
+def results_ui(shown: list[dict], results: dict, partial: dict, notes: dict) -> None:
+    rows = []
+    for r in shown:
+        run = results.get(r["key"])
+        if run is not None:
+            status = {"completed": "completed", "non-finite loss": "loss not finite: run ended",
+                      "stopped": "stopped"}[run.stop_reason]
+            rows.append({"plan": r["label"], "status": status, "steps": run.steps_done,
+                         "held-out accuracy": run.test_accuracy, "held-out loss": run.test_loss,
+                         "accuracy at init": run.init_test_accuracy, "seconds": run.seconds})
+        elif partial.get(r["key"]):
+            rows.append({"plan": r["label"], "status": notes.get(r["key"], "not finished"),
+                         "steps": len(partial[r["key"]]), "held-out accuracy": math.nan, "held-out loss": math.nan,
+                         "accuracy at init": math.nan, "seconds": math.nan})
+    if not rows:
+        return
+    num = st.column_config.NumberColumn
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train.results",
+                 column_config={"held-out accuracy": num(format="percent"), "accuracy at init": num(format="percent"),
+                                "held-out loss": num(format="%.4g"), "seconds": num("train time (s)", format="%.1f")})
+    look_for("held-out accuracy: images the network never trained on. 10% is chance. A good init reaches high "
+             "accuracy in a few hundred steps; a bad one stays at chance or ends in a non-finite loss.")
+    for r in shown:
+        run = results.get(r["key"])
+        if run is not None and run.stop_reason == "non-finite loss":
+            last = run.log["loss"].iloc[-1]
+            before = run.log["loss"].iloc[0]
+            st.warning(f"**{r['label']}**: the loss was {before:.4g} at step 1 and became {last} at step "
+                       f"{run.steps_done}, so the run ended there (before a NaN could reach the weights). The init "
+                       "made the logits so large that the softmax overflowed: an exploding init is the lesson, "
+                       "not a crash.")
+
+
+def filters_after_ui(shown: list[dict], results: dict) -> None:
+    done = [(r["label"], results[r["key"]]) for r in shown if r["key"] in results and results[r["key"]].conv1 is not None]
+    if not done:
+        return
+    with st.expander("conv1's 32 filters after training"):
+        cols = st.columns(min(len(done), 3))
+        for i, (label, run) in enumerate(done):
+            img, _ = filter_grid(run.conv1, "filter", cols=8)
+            cols[i % len(cols)].plotly_chart(
+                filter_grid_figure(img, label, f"after {run.steps_done} steps; each filter on its own scale", height=260),
+                key=f"train.filters.{i}")
+        look_for("after a good run the filters pick up oriented stripes, the gratings the classes are made of; "
+                 "after a bad run they still look like their random (or constant) init.")
+
+
+def train_view(cfg: Config) -> None:
+    controls_ui(cfg)
+    results = st.session_state.setdefault("train.results_by_key", {})
+    partial = st.session_state.setdefault("train.partial", {})
+    notes = st.session_state.setdefault("train.notes", {})
+    active = st.session_state.get("train.active")
+    if active:  # the last script run was interrupted mid-training by something other than Stop
+        notes[active] = f"interrupted after {len(partial.get(active, []))} steps (the page reran)"
+        st.session_state["train.active"] = None
+        st.session_state["train.request"] = None
+        st.info("Training was interrupted because the page reran (a widget or tab was used). The curves so far "
+                "are kept; press **Train** to start again (finished runs come back at once).")
+    status = st.empty()
+    loss_col, acc_col = st.columns(2)
+    loss_area, acc_area = loss_col.empty(), acc_col.empty()
+    req = st.session_state.get("train.request")
+    shown = st.session_state.get("train.shown", [])
+    if req:
+        _run_request(req, results, partial, notes, status, loss_area, acc_area)
+    if not shown:
+        st.info("Pick the plans to compare and press **Train**.")
+        return
+    _draw(loss_area, acc_area, shown, results, partial, notes, max(r["steps"] for r in shown))
+    with loss_col:
+        look_for("where each loss starts (ln 10 = 2.3 is an unsure network; thousands means exploding logits) "
+                 "and how fast it falls. ✕ marks a loss that became inf or NaN.")
+    with acc_col:
+        look_for("which plan leaves 10% (chance) first, and which never does.")
+    results_ui(shown, results, partial, notes)
+    filters_after_ui(shown, results)
