@@ -1,0 +1,358 @@
+"""A minimal Streamlit client that speaks the browser's websocket protocol (no browser).
+
+A browser tab is, to the server, one websocket on ``/_stcore/stream`` carrying
+protobufs: the tab sends ``BackMsg`` (``rerun_script`` with a ``ClientState``
+holding every widget's current value, plus a ``trigger_value`` for the button
+that was clicked); the server answers with ``ForwardMsg`` (``new_session`` at
+the start of each run, one ``delta`` per element, ``script_finished`` at the
+end). This module does the same with ``websockets`` (a dependency of streamlit
+itself) and streamlit's own generated protobuf classes, so one process can hold
+dozens of sessions where dozens of Chromiums would not fit on two cores.
+
+What was copied from a real Chromium session (recorded with Playwright's
+``page.on("websocket")``, streamlit 1.67):
+
+* the first frame is ``rerun_script`` with empty widget states and a
+  ``context_info`` (timezone, locale, url, color scheme);
+* each later frame carries *all* widget values the page currently shows,
+  keyed by the widget id the server put in the element, plus
+  ``page_script_hash`` from ``new_session``; a click adds
+  ``{id: <button id>, trigger_value: true}``;
+* the subprotocol header is ``streamlit, <xsrf token or PLACEHOLDER_AUTH_TOKEN>[, <session id>]``;
+  the third entry is how a tab that lost its websocket asks for its old session back.
+
+Widgets this client can read and set: selectbox, multiselect, number_input,
+slider, checkbox (and toggle), text_input, button. Others are left out of the client state (the server then
+keeps their last value), which is enough for pinit's page.
+
+    python bench/ws_client.py --url http://127.0.0.1:8501     # one session: load, re-initialize, print what it saw
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlparse
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+FINISHED = ForwardMsg.ScriptFinishedStatus
+WIDGET_TYPES = ("selectbox", "multiselect", "number_input", "slider", "checkbox", "text_input", "button")
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class ProtocolError(RuntimeError):
+    """The server closed the stream, timed out, or sent something a browser would not accept."""
+
+
+@dataclass
+class Widget:
+    kind: str  # "selectbox", "number_input", ...
+    id: str
+    label: str
+    proto: Any  # the element's protobuf (Selectbox, NumberInput, ...)
+
+    @property
+    def key(self) -> str:
+        """The user key Streamlit appended to the id (``$$ID-<hash>-<key>``), or 'None'."""
+        return self.id.rsplit("-", 1)[-1]
+
+    def state(self, value: Any = None, sent: WidgetState | None = None) -> WidgetState | None:
+        """The WidgetState a browser would send for this widget.
+
+        `value` if given; else what this tab last sent for it (`sent`), as the frontend keeps
+        the value a user typed, unless the server overrode it (``set_value``); else the
+        value the element arrived with.
+        """
+        p, ws = self.proto, WidgetState(id=self.id)
+        if self.kind == "button":
+            return None  # a button only appears in the state when clicked (see rerun())
+        if value is None and sent is not None and not getattr(p, "set_value", False):
+            return sent
+        if self.kind == "selectbox":
+            if value is None:
+                value = p.raw_value if p.HasField("raw_value") else (p.options[p.default] if p.HasField("default") else None)
+            if value is None:
+                return None
+            ws.string_value = str(value)
+        elif self.kind == "number_input":
+            if value is None:
+                value = p.value if p.set_value else p.default
+            if p.data_type == type(p).INT:
+                ws.int_value = int(value)
+            else:
+                ws.double_value = float(value)
+        elif self.kind == "slider":
+            if value is None:
+                value = list(p.value) if p.set_value else list(p.default)
+            ws.double_array_value.data.extend(float(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+        elif self.kind == "multiselect":
+            if value is None:
+                value = list(p.raw_values) if p.set_value else [p.options[i] for i in p.default]
+            ws.string_array_value.data.extend(str(v) for v in value)
+        elif self.kind == "text_input":
+            ws.string_value = str((p.value if p.set_value else p.default) if value is None else value)
+        elif self.kind == "checkbox":
+            ws.bool_value = bool((p.value if p.set_value else p.default) if value is None else value)
+        return ws
+
+
+@dataclass
+class RunResult:
+    """One script run as the tab saw it."""
+
+    elapsed: float  # request sent -> script_finished received, seconds
+    status: str  # FINISHED_SUCCESSFULLY, ...
+    elements: list[tuple[str, Any]] = field(default_factory=list)  # (element type, proto) in arrival order
+    bytes_received: int = 0
+
+    def of_type(self, kind: str) -> list[Any]:
+        return [p for k, p in self.elements if k == kind]
+
+    @property
+    def exceptions(self) -> list[str]:
+        return [f"{e.type}: {e.message}" for e in self.of_type("exception")]
+
+    @property
+    def error_alerts(self) -> list[str]:
+        return [a.body for a in self.of_type("alert") if a.format == a.ERROR]
+
+    def metric(self, label: str) -> str | None:
+        for m in self.of_type("metric"):
+            if m.label == label:
+                return m.body
+        return None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "FINISHED_SUCCESSFULLY" and not self.exceptions and not self.error_alerts
+
+
+def check_loopback(url: str) -> None:
+    host = urlparse(url).hostname
+    if host not in LOOPBACK:
+        raise ValueError(f"refusing {url!r}: the load tools only talk to loopback (127.0.0.1, localhost, ::1)")
+
+
+class StreamlitSession:
+    """One browser tab's worth of protocol: connect, rerun with widget values, read the run back."""
+
+    resume_drain = 0.5  # seconds of quiet that end the flush after a reconnect
+
+    def __init__(self, url: str, timeout: float = 120.0):
+        check_loopback(url)
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.ws = None
+        self.session_id: str | None = None
+        self.page_script_hash = ""
+        self.widgets: dict[str, Widget] = {}  # id -> widget, from the last finished run
+        self.sent: dict[str, WidgetState] = {}  # id -> the value this tab last sent (what its page shows)
+        self.query_string = ""  # the address bar's query: the app may write it (page_info_changed)
+        self.bytes_received = 0
+        self.trace: list[str] | None = None  # set to a list to record every message kind (debugging)
+
+    # -- connection ---------------------------------------------------------------------
+
+    async def connect(self, resume_session_id: str | None = None) -> RunResult:
+        """Open the websocket and do the first run, as a freshly loaded tab does.
+
+        With `resume_session_id`, ask for that session back (what the frontend does after a
+        dropped connection); the server resumes it if it is still within its disconnected TTL.
+        """
+        u = urlparse(self.url)
+        ws_url = f"ws://{u.netloc}{u.path}/_stcore/stream"
+        # As the frontend does: ["streamlit", <auth/xsrf token or a placeholder>, <last session id>].
+        protocols = ["streamlit", "PLACEHOLDER_AUTH_TOKEN"] + ([resume_session_id] if resume_session_id else [])
+        self.ws = await asyncio.wait_for(
+            websockets.connect(ws_url, subprotocols=protocols, origin=f"http://{u.netloc}",
+                               max_size=256 * 2**20, open_timeout=self.timeout, ping_interval=None),
+            self.timeout)
+        if resume_session_id:
+            # A tab that reconnects sends the values it still shows, once the server has flushed
+            # what the session produced while it was away.
+            return await self._run(self._rerun_msg({}, None), drain=self.resume_drain)
+        return await self._run(self._rerun_msg({}, None, fresh=True))  # a fresh tab sends no widget states
+
+    async def close(self) -> None:
+        if self.ws is not None:
+            await self.ws.close()
+            self.ws = None
+
+    def abort(self) -> None:
+        """Drop the TCP connection without a websocket close handshake, as a dead network does."""
+        if self.ws is not None:
+            self.ws.transport.abort()
+            self.ws = None
+
+    def _context(self, msg: BackMsg) -> None:
+        ci = msg.rerun_script.context_info
+        ci.timezone, ci.timezone_offset, ci.locale = "UTC", 0, "en-US"
+        ci.url, ci.is_embedded, ci.color_scheme = self.url + "/", False, "light"
+
+    # -- widgets ------------------------------------------------------------------------
+
+    def widget(self, key: str | None = None, label: str | None = None) -> Widget:
+        """The widget with user key `key` (e.g. 'seed') or, for key-less ones, the label."""
+        for w in self.widgets.values():
+            if (key is not None and w.key == key) or (label is not None and w.label == label):
+                return w
+        raise KeyError(f"no widget with key={key!r} label={label!r}; have {[w.key for w in self.widgets.values()]}")
+
+    async def rerun(self, values: dict[str, Any] | None = None, click: str | None = None) -> RunResult:
+        """Send every widget's shown value, `values` (by key) changed, and a click on button `click` (label)."""
+        return await self._run(self._rerun_msg(values or {}, click))
+
+    async def send_rerun(self, values: dict[str, Any] | None = None, click: str | None = None) -> None:
+        """Like rerun() but return as soon as the request is sent (the run is not waited for)."""
+        if self.ws is None:
+            raise ProtocolError("not connected")
+        await self.ws.send(self._rerun_msg(values or {}, click).SerializeToString())
+
+    def _rerun_msg(self, values: dict[str, Any], click: str | None, fresh: bool = False) -> BackMsg:
+        values = dict(values)
+        msg = BackMsg()
+        states = msg.rerun_script.widget_states
+        states.SetInParent()
+        if not fresh:
+            for w in self.widgets.values():
+                st = w.state(values.pop(w.key, None), self.sent.get(w.id))
+                if st is not None:
+                    states.widgets.append(st)
+                    self.sent[w.id] = st
+            if values:
+                raise KeyError(f"no widgets with keys {sorted(values)}")
+            if click is not None:
+                states.widgets.append(WidgetState(id=self.widget(label=click).id, trigger_value=True))
+            msg.rerun_script.page_script_hash = self.page_script_hash
+        msg.rerun_script.query_string = self.query_string
+        self._context(msg)
+        return msg
+
+    # -- one run --------------------------------------------------------------------------
+
+    async def _recv(self, timeout: float) -> ForwardMsg:
+        try:
+            raw = await asyncio.wait_for(self.ws.recv(), timeout)
+        except websockets.ConnectionClosed as e:
+            raise ProtocolError(f"websocket closed by the server: {e}") from e
+        self._nbytes += len(raw)
+        fwd = ForwardMsg()
+        fwd.ParseFromString(raw)
+        return fwd
+
+    async def _drain(self, quiet: float) -> None:
+        """Read whatever the server sends until it has been quiet for `quiet` seconds.
+
+        After a reconnect the server first flushes what the session produced while it had no
+        connection (the tail of the run the dropped connection interrupted, sometimes with
+        that run's own new_session). Those runs are not ours: remember their run ids.
+        """
+        while True:
+            try:
+                fwd = await self._recv(quiet)
+            except TimeoutError:
+                return
+            self._note(fwd, "drained")
+            if fwd.WhichOneof("type") == "page_info_changed":
+                self.query_string = fwd.page_info_changed.query_string
+            if fwd.WhichOneof("type") == "new_session":
+                self._stale_runs.add(fwd.metadata.run.script_run_id)
+
+    def _note(self, fwd: ForwardMsg, t: float | str) -> None:
+        if self.trace is not None:
+            kind = fwd.WhichOneof("type")
+            self.trace.append(f"{t if isinstance(t, str) else f'{t:.3f}'} {kind}"
+                              + (f" {FINISHED.Name(fwd.script_finished)}" if kind == "script_finished" else "")
+                              + (f" run={fwd.metadata.run.script_run_id[:8]}" if fwd.metadata.run.script_run_id else ""))
+
+    async def _run(self, msg: BackMsg, drain: float = 0.0) -> RunResult:
+        """Send `msg` and read until the run it started has finished.
+
+        A run is new_session ... deltas ... script_finished, tagged with a script_run_id.
+        Messages of runs that began before our request (a run our rerun interrupted ends
+        with FINISHED_EARLY_FOR_RERUN; after a reconnect the server flushes the left-over
+        run first) are read and dropped.
+        """
+        if self.ws is None:
+            raise ProtocolError("not connected")
+        self._nbytes = 0
+        self._stale_runs: set[str] = set()
+        if drain:
+            await self._drain(drain)
+        t0 = time.perf_counter()
+        await self.ws.send(msg.SerializeToString())
+        elements: list[tuple[str, Any]] = []
+        widgets: dict[str, Widget] = {}
+        ours: str | None = None  # the script_run_id of the run our request started
+        deadline = t0 + self.timeout
+        while True:
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise ProtocolError(f"no script_finished within {self.timeout:.0f} s")
+            try:
+                fwd = await self._recv(remaining)
+            except TimeoutError:
+                raise ProtocolError(f"no script_finished within {self.timeout:.0f} s") from None
+            self._note(fwd, time.perf_counter() - t0)
+            kind = fwd.WhichOneof("type")
+            run_id = fwd.metadata.run.script_run_id
+            if kind == "new_session":
+                ns = fwd.new_session
+                if ns.HasField("initialize"):
+                    self.session_id = ns.initialize.session_id
+                self.page_script_hash = ns.page_script_hash or ns.main_script_hash or self.page_script_hash
+                ours = None if run_id in self._stale_runs else run_id
+                elements.clear()
+                widgets.clear()
+            elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                el = fwd.delta.new_element
+                et = el.WhichOneof("type")
+                proto = getattr(el, et)
+                elements.append((et, proto))
+                if et in WIDGET_TYPES and proto.id:
+                    widgets[proto.id] = Widget(et, proto.id, proto.label, proto)
+            elif kind == "page_info_changed":
+                self.query_string = fwd.page_info_changed.query_string
+            elif kind == "ref_hash":
+                # Only sent for messages the client said it has cached (cached_message_hashes); we never do.
+                raise ProtocolError("server sent a cached-message reference this client never asked for")
+            elif kind == "script_finished":
+                if ours is None or run_id != ours or fwd.script_finished == FINISHED.FINISHED_EARLY_FOR_RERUN:
+                    # The end of a run that began before our request, or one a later rerun replaced.
+                    ours = None
+                    elements.clear()
+                    widgets.clear()
+                    continue
+                self.widgets = widgets or self.widgets
+                for w in widgets.values():  # the server set these values: the page now shows them
+                    if getattr(w.proto, "set_value", False):
+                        st = w.state()
+                        if st is not None:
+                            self.sent[w.id] = st
+                self.bytes_received += self._nbytes
+                return RunResult(time.perf_counter() - t0, FINISHED.Name(fwd.script_finished), elements, self._nbytes)
+
+
+async def _demo(url: str) -> None:
+    s = StreamlitSession(url)
+    first = await s.connect()
+    print(f"session {s.session_id}: first run {first.elapsed:.2f} s, {first.status}, "
+          f"{len(first.of_type('plotly_chart'))} charts, {first.bytes_received:,} bytes")
+    print("widgets:", ", ".join(f"{w.kind}:{w.key if w.key != 'None' else w.label}" for w in s.widgets.values()))
+    run = await s.rerun({"seed": 123}, click="Re-initialize")
+    print(f"re-initialize with seed 123: {run.elapsed:.2f} s, {run.status}, metric Seed = {run.metric('Seed')}, "
+          f"exceptions {run.exceptions}, errors {run.error_alerts}")
+    await s.close()
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--url", required=True, help="a running dashboard on loopback, e.g. http://127.0.0.1:8501")
+    asyncio.run(_demo(ap.parse_args().url))

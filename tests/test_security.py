@@ -1,0 +1,187 @@
+"""The server settings are what the README says, and nothing a user sends is run as code.
+
+Two kinds of checks:
+
+* .streamlit/config.toml holds the classroom settings (XSRF on, uploads capped,
+  no file watching or run-on-save, no usage stats), every key is a real Streamlit
+  option of the right type, and Streamlit itself reads the file and reports those
+  values (``streamlit config show`` run in the repo, as ``streamlit run`` would be).
+* No shipped Python (app.py, ui/, pinit/, bench/, docs/, deploy/; not tests/,
+  whose export tests exec the scripts pinit generates on purpose) calls eval or
+  exec, unpickles (pickle.load(s), Unpickler, pandas.read_pickle, numpy.load with
+  allow_pickle=True), calls torch.load without weights_only=True, or hands HTML
+  to the browser unescaped (unsafe_allow_html=True, components.html).
+  The scan walks the syntax tree, so a comment or a string naming eval does not count.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = ROOT / ".streamlit" / "config.toml"
+
+EXPECTED = {
+    "server.enableXsrfProtection": True,
+    "server.enableCORS": True,
+    "server.maxUploadSize": 50,
+    "server.runOnSave": False,
+    "server.fileWatcherType": "none",
+    "server.disconnectedSessionTTL": 120,
+    "browser.gatherUsageStats": False,
+}
+
+SKIP_DIRS = {"tests", ".git", ".venv", "venv", "artifacts", "__pycache__", ".pytest_cache", ".ruff_cache",
+             ".hypothesis", "node_modules", "build", "dist"}
+
+
+def flat_config() -> dict[str, object]:
+    data = tomllib.loads(CONFIG.read_text())
+    return {f"{section}.{key}": value for section, table in data.items() for key, value in table.items()}
+
+
+# --- the settings ------------------------------------------------------------------------
+
+def test_config_file_holds_the_classroom_settings():
+    cfg = flat_config()
+    for key, value in EXPECTED.items():
+        assert key in cfg, f"{key} missing from {CONFIG.relative_to(ROOT)}"
+        assert cfg[key] == value and type(cfg[key]) is type(value), f"{key} = {cfg[key]!r}, expected {value!r}"
+
+
+def test_every_key_is_a_real_streamlit_option_of_the_right_type():
+    from streamlit import config
+
+    options = config._config_options_template  # the option registry: name -> ConfigOption
+    for key, value in flat_config().items():
+        assert key in options, f"{key} is not a Streamlit option (typo?): Streamlit would ignore it"
+        opt = options[key]
+        want = opt.type if opt.type is not None else type(opt.default_val)
+        assert isinstance(value, want), f"{key} = {value!r} is not a {want.__name__}"
+        assert not opt.deprecated, f"{key} is deprecated in this Streamlit"
+
+
+def test_streamlit_reads_the_file_and_sees_these_values():
+    """`streamlit config show` in the repo prints the settings `streamlit run app.py` starts with."""
+    out = subprocess.run([sys.executable, "-m", "streamlit", "config", "show"], cwd=ROOT, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    shown: dict[str, str] = {}
+    section = None
+    for line in out.splitlines():
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif section and "=" in line and not line.startswith("#"):
+            k, v = (s.strip() for s in line.split("=", 1))
+            shown[f"{section}.{k}"] = v
+    for key, value in EXPECTED.items():
+        want = str(value).lower() if isinstance(value, bool) else f'"{value}"' if isinstance(value, str) else str(value)
+        assert shown.get(key) == want, f"streamlit sees {key} = {shown.get(key)!r}, the file says {want}"
+
+
+# --- nothing runs as code -------------------------------------------------------------------
+
+def shipped_python() -> list[Path]:
+    files = []
+    for path in ROOT.rglob("*.py"):
+        rel = path.relative_to(ROOT)
+        if not SKIP_DIRS.intersection(rel.parts[:-1]):
+            files.append(path)
+    return sorted(files)
+
+
+def dotted(node: ast.AST) -> str:
+    """'torch.load' for the call target torch.load, 'load' for a bare name, '' otherwise."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return ""
+
+
+def kwarg(call: ast.Call, name: str) -> ast.AST | None:
+    return next((k.value for k in call.keywords if k.arg == name), None)
+
+
+def is_true(node: ast.AST | None) -> bool:
+    return isinstance(node, ast.Constant) and node.value is True
+
+
+def problems_in(source: str, filename: str) -> list[str]:
+    tree = ast.parse(source, filename)
+    # Names bound by `from X import Y [as Z]`: Z -> X.Y, so `from torch import load` is caught too.
+    aliases: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            for a in node.names:
+                aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.asname:
+                    aliases[a.asname] = a.name
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = dotted(node.func)
+        head, _, rest = name.partition(".")
+        full = aliases.get(head, head) + ("." + rest if rest else "")
+        where = f"{filename}:{node.lineno}"
+        if full in {"eval", "exec", "builtins.eval", "builtins.exec"}:
+            found.append(f"{where}: {full}() runs a string as code")
+        elif full in {"pickle.load", "pickle.loads", "pickle.Unpickler", "dill.load", "dill.loads",
+                      "cloudpickle.load", "cloudpickle.loads", "pandas.read_pickle", "pd.read_pickle",
+                      "joblib.load", "marshal.load", "marshal.loads"}:
+            found.append(f"{where}: {full}() can run code while unpickling")
+        elif full == "torch.load" and not is_true(kwarg(node, "weights_only")):
+            found.append(f"{where}: torch.load without weights_only=True can run code while unpickling")
+        elif full in {"numpy.load", "np.load"} and is_true(kwarg(node, "allow_pickle")):
+            found.append(f"{where}: {full}(allow_pickle=True) can run code")
+        elif full in {"yaml.load", "yaml.unsafe_load"} and "Safe" not in ast.unparse(kwarg(node, "Loader") or ast.Constant("")):
+            found.append(f"{where}: {full} without SafeLoader can build arbitrary objects")
+        elif is_true(kwarg(node, "unsafe_allow_html")):
+            found.append(f"{where}: unsafe_allow_html=True sends unescaped HTML to every browser")
+        elif full.endswith(("components.v1.html", "components.html")):
+            found.append(f"{where}: {full} runs arbitrary HTML/JS in the page")
+    return found
+
+
+def test_the_scan_finds_what_it_is_meant_to_find():
+    """The checker itself: each bad pattern is caught, the safe spellings pass."""
+    bad = """
+import pickle, torch
+from torch import load as tl
+import numpy as np
+eval(s); exec(s)
+pickle.loads(b); pickle.load(f)
+torch.load(f); torch.load(f, weights_only=False); tl(f)
+np.load(f, allow_pickle=True)
+st.markdown(x, unsafe_allow_html=True)
+"""
+    assert len(problems_in(bad, "<bad>")) == 9
+    good = """
+import torch, pickle, numpy as np
+torch.load(f, weights_only=True, map_location="cpu")
+np.load(f)
+model.eval()          # a method called eval is not the builtin
+except_ = pickle.UnpicklingError
+text = "eval(x)"      # a string is not a call
+st.markdown(x)
+"""
+    assert problems_in(good, "<good>") == []
+
+
+def test_no_shipped_python_runs_user_input_as_code():
+    files = shipped_python()
+    assert any(p.name == "app.py" for p in files) and any("pinit" in p.parts for p in files)
+    found = []
+    for path in files:
+        found += problems_in(path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)))
+    assert not found, "\n".join(found)
