@@ -81,7 +81,7 @@ def compare(browser, url: str) -> None:
 
 
 def train(browser, url: str) -> None:
-    page = open_view(browser, url, "Train", 1500)
+    page = open_view(browser, url, "Train", 2000)
     page.get_by_role("button", name="Train", exact=True).wait_for()
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('[data-testid=stProgress]').length > 0", timeout=60_000)

@@ -447,10 +447,20 @@ class TrainRun:
     test_loss: float
     init_test_accuracy: float
     conv1: np.ndarray | None  # layer1.conv1.weight after training (32, 3, 3, 3), for the filter grid
+    conv1_init: np.ndarray | None = None  # the same weight before training
 
     @property
     def steps_done(self) -> int:
         return len(self.log)
+
+    @property
+    def conv1_change(self) -> float:
+        """How far training moved conv1: ||w_after - w_init|| / ||w_init|| (NaN without conv1 or for a zero init)."""
+        if self.conv1 is None or self.conv1_init is None:
+            return math.nan
+        norm = float(np.linalg.norm(self.conv1_init.astype(np.float64)))
+        diff = float(np.linalg.norm(self.conv1.astype(np.float64) - self.conv1_init))
+        return diff / norm if norm > 0 else math.nan
 
 
 def train_data(n_train: int, n_test: int, noise: float, seed: int = 0):
@@ -474,14 +484,16 @@ def train_run(plan: Mapping[str, Any], seed: int = 0, steps: int = 200, batch_si
     model = build_model(model_name, seed=seed)
     apply_plan(model, plan, seed)
     init = evaluate(model, test_images, test_labels)
+    conv = first_rgb_conv(model)
+    conv1_init = dict(model.named_parameters())[conv].detach().numpy().copy() if conv else None
     start = time.perf_counter()
     log = train(model, images, labels, steps=steps, batch_size=batch_size, lr=lr, seed=seed,
                 callback=callback, should_stop=should_stop)
     seconds = time.perf_counter() - start
     result = evaluate(model, test_images, test_labels)
-    conv = first_rgb_conv(model)
     conv1 = dict(model.named_parameters())[conv].detach().numpy().copy() if conv else None
-    return TrainRun(log, log.attrs["stop_reason"], seconds, result["accuracy"], result["loss"], init["accuracy"], conv1)
+    return TrainRun(log, log.attrs["stop_reason"], seconds, result["accuracy"], result["loss"], init["accuracy"], conv1,
+                    conv1_init)
 
 
 # ============================================================== weights as pictures

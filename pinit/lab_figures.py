@@ -59,8 +59,9 @@ def _log_axis(title: str, values: Sequence) -> dict:
     lo, hi = lo - max(0.15, 0.05 * span), hi + max(0.25, 0.05 * span)
     step = max(1, math.ceil((hi - lo) / 10))  # at most ~10 labelled decades
     ticks = [t for t in _LOG_TICKS if lo <= math.log10(t) <= hi and round(math.log10(t)) % step == 0]
-    if hi - lo < 2.5:  # a narrow range: 1, 2, 5 per decade, so more than one tick is labelled
-        ticks = [t * m for t in _LOG_TICKS for m in (1, 2, 5) if lo <= math.log10(t * m) <= hi]
+    if hi - lo < 2.5:  # a narrow range: more ticks per decade, so more than one is labelled
+        per = (1, 2, 5) if hi - lo >= 1 else (1, 1.5, 2, 3, 5, 7)
+        ticks = [t * m for t in _LOG_TICKS for m in per if lo <= math.log10(t * m) <= hi]
     return dict(type="log", title=dict(text=title), range=[lo, hi], tickvals=ticks,
                 ticktext=[f"{t:g}" for t in ticks], exponentformat="power")
 
@@ -155,9 +156,11 @@ def activation_heatmap_figure(flow: SignalFlow, mode: str = "std", height: int |
     if mode == "std":
         const = [r.layer for r in a.itertuples() if not (r.std > 0 and math.isfinite(r.std))]
         outside = max((o for o in flow.std_outside if o == o), default=0.0)
+        beyond = (f"Beyond ±{edges[-1]:.3g} std: at most {_pct(outside)} of a layer." if outside > 0
+                  else f"Nothing lies beyond ±{edges[-1]:.3g} std.")
         sub = ("x: each value divided by its own layer's std (the std is in the chart above), so rows show "
-               f"shapes, not scales.<br>Blank: no values there. Beyond ±{edges[-1]:.3g} std: at most "
-               f"{_pct(outside)} of a layer." + (f" Constant (std 0), not drawn: {_names(const)}." if const else ""))
+               f"shapes, not scales.<br>Blank: no values there. {beyond}"
+               + (f" Constant (std 0), not drawn: {_names(const)}." if const else ""))
         xtitle = "value ÷ the layer's std"
     else:
         sub = (f"x: the value itself, one axis for every layer, [{fmt(edges[0])}, {fmt(edges[-1])}] in "
@@ -291,6 +294,8 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
             notes.append(f"{label} constant = {fmt(h.summary.min)} (one spike)")
         if h.summary.nonfinite:
             notes.append(f"{label}: {h.summary.nonfinite} NaN/Inf not drawn")
+    if a.counts == b.counts and a.edges == b.edges:
+        notes.append("A and B are identical here (same rule, same seed): one outline hides the other")
     sa, sb = a.summary.std, b.summary.std
     ratio = sb / sa if sa > 0 else math.nan
     sub = f"σ A {fmt(sa)} · σ B {fmt(sb)} · B/A {fmt(ratio)}" + (("<br>" + "; ".join(notes)) if notes else "")

@@ -260,5 +260,7 @@ def test_train_run_exploding_init_ends_cleanly_kaiming_completes():
     kai = train_run(pinit.PRESETS["Kaiming (He)"].plan, seed=0, steps=3, data=data)
     assert kai.stop_reason == "completed" and kai.log["step"].tolist() == [1, 2, 3]
     assert kai.conv1.shape == (32, 3, 3, 3) and math.isfinite(kai.test_loss)
+    assert 0 < kai.conv1_change < 0.05  # 3 small steps barely move conv1
+    assert np.array_equal(kai.conv1_init, weight_pictures("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, 0)["rgb_weight"])
     again = train_run(pinit.PRESETS["Kaiming (He)"].plan, seed=0, steps=3, data=data)
     assert again.log["loss"].tolist() == kai.log["loss"].tolist()  # same init, same data order

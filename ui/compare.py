@@ -79,9 +79,12 @@ def compare_view(cfg: Config) -> None:
         chosen = st.multiselect("Parameters to overlay", names, default=default, key="compare.params")
     by_b = {h.name: h for h in rb.histograms}
     st.caption(f"Densities (each histogram integrates to 1), so A's and B's bins may differ in width; {BINS} bins "
-               "over each plan's own range.")
+               "over each plan's own range. Parameters where A and B differ come first.")
+    shown = [h for h in ra.histograms if h.name in chosen]
+    same = lambda h: h.counts == by_b[h.name].counts and h.edges == by_b[h.name].edges
+    shown = [h for h in shown if not same(h)] + [h for h in shown if same(h)]  # where A and B differ first
     cols = st.columns(2)
-    for i, h in enumerate(h for h in ra.histograms if h.name in chosen):
+    for i, h in enumerate(shown):
         cols[i % 2].plotly_chart(density_overlay_figure(h, by_b[h.name], label_a, label_b), key=f"compare.hist.{h.name}")
     look_for("how much wider one plan's weights are than the other's (σ B/A in each subtitle), and shape changes: "
              "uniform (flat) against normal (bell), or a single spike for a constant init.")

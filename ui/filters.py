@@ -36,9 +36,9 @@ def rgb_ui(pics: dict) -> None:
     sub = (f"{w.shape[0]} filters of {w.shape[2]}×{w.shape[3]} pixels, RGB = the weights on the R, G and B input "
            f"channels; {which}.<br>Grey is 0, bright is positive, dark is negative (per channel).")
     st.plotly_chart(filter_grid_figure(img, f"{name} as {w.shape[0]} RGB filters", sub), key="filters.grid")
-    look_for("at init the filters are noise: random colours with no structure (that is right: training makes "
-             "the patterns; see the Train tab's filters after training). A constant init makes every filter the "
-             "same flat colour; with one scale for all, a few bright filters and many grey ones mean very "
+    look_for("at init the filters are noise: random colours with no structure, as they should be (random "
+             "weights are what make the 32 filters differ from each other). A constant init makes every filter "
+             "the same flat colour; with one scale for all, a few bright filters and many grey ones mean very "
              "different sizes.")
 
 

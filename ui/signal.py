@@ -30,8 +30,9 @@ def walkthrough_ui() -> None:
                      expanded=False):
         st.markdown(
             "1. **The article's recipe** (Conv2d: kaiming_normal; Linear: `weight.data.normal_()`, i.e. N(0, 1)). "
-            "Watch the blue line jump at `layer4.fc1`: N(0, 1) with fan_in 2048 multiplies the signal's std by "
-            "about √2048 ≈ 45, and fc2 and fc3 multiply it again. The logits' std and the loss below are huge.\n"
+            "Watch the blue line jump at `layer4.fc1`: N(0, 1) with fan_in 2048 multiplies the size (RMS) of its "
+            "input by about √2048 ≈ 45, and the std drawn here jumps by a similar factor; fc2 (×√512 ≈ 23) and fc3 "
+            "(×8) multiply it again. The logits' std and the loss below are huge.\n"
             "2. **Fix with Kaiming (He)**: std √(2/fan_in) for every layer. The line stays flat to the logits; "
             "the logits' std is of order 1 and the loss is a few units, not thousands.\n"
             "3. Optional: **Train** tab, train both: the article's recipe ends in a non-finite loss within a few "
@@ -106,7 +107,8 @@ def signal_fragment(cfg: Config) -> None:
                  "exponentially with depth.")
     else:
         look_for("the blue line should stay roughly level. A jump at one layer is that layer's init multiplying "
-                 "the signal (the article's N(0, 1) on fc1: ×45); a steady slope compounds with depth. "
+                 "the signal (the article's N(0, 1) on fc1 multiplies its input's RMS by √2048 ≈ 45); a steady "
+                 "slope compounds with depth. "
                  + (flow.predicted_note.split(" (")[0] + "." if flow.predicted_note else ""))
     if flow.predicted is not None and flow.predicted_note:
         st.caption(f"Prediction: {flow.predicted_note}")

@@ -9,7 +9,11 @@ survive the interruption. Finished runs are cached with st.cache_data by value
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+import time
+from collections.abc import Callable, Iterator
 
 import pandas as pd
 import streamlit as st
@@ -99,11 +103,14 @@ def _start(cfg: Config) -> None:
 
 def _stop() -> None:
     active = st.session_state.get("train.active")
-    if active:
-        rows = st.session_state.get("train.partial", {}).get(active, [])
-        st.session_state.setdefault("train.notes", {})[active] = f"stopped by you after {len(rows)} steps"
+    if active:  # the step count is read when drawn: the interrupted run may log one more step before it stops
+        st.session_state.setdefault("train.notes", {})[active] = "stopped by you"
     st.session_state["train.request"] = None
     st.session_state["train.active"] = None
+
+
+def _note(note: str, rows: list) -> str:
+    return f"{note} after {len(rows)} steps"
 
 
 def _partial_log(rows: list[tuple[int, float, float]]) -> pd.DataFrame:
@@ -151,14 +158,70 @@ def _draw(loss_area, acc_area, shown: list[dict], results: dict, partial: dict, 
             logs[r["label"]] = results[r["key"]].log
         elif partial.get(r["key"]):
             logs[r["label"]] = _partial_log(partial[r["key"]])
-        if r["key"] in notes:
-            marks[r["label"]] = notes[r["key"]]
+        if r["key"] in notes and r["key"] not in results:
+            marks[r["label"]] = _note(notes[r["key"]], partial.get(r["key"], []))
     if not logs:
         return
     n = st.session_state["train.draws"] = st.session_state.get("train.draws", 0) + 1  # a fresh key per redraw
     zoom = st.session_state.get("train.zoom", False)
     loss_area.plotly_chart(train_curves_figure(logs, "loss", marks, steps, zoom=zoom), key=f"train.loss.{n}")
     acc_area.plotly_chart(train_curves_figure(logs, "running_accuracy", None, steps), key=f"train.acc.{n}")
+
+
+class RunGate:
+    """Process-wide admission for training runs: at most `slots` at once, never the same run twice at once.
+
+    A class pressing the same button at the same moment must not train the same plan
+    thirty times over on two shared cores: the first tab trains it, the others wait for
+    it and then read it from the cache. Runs of different plans queue for the slots.
+    While waiting, `wait(message)` is called every `poll` seconds: on the page it is an
+    st.* call, so a Stop (a rerun) interrupts the wait as it would a run.
+    """
+
+    def __init__(self, slots: int = 1, poll: float = 0.5) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self.poll = poll
+
+    @contextlib.contextmanager
+    def enter(self, key: str, wait: Callable[[str], None], done: Callable[[], bool]) -> Iterator[bool]:
+        """Yield True when this caller should train `key` now, False when `done()` came true meanwhile."""
+        while True:
+            if done():
+                yield False
+                return
+            with self._lock:
+                if key not in self._in_flight:
+                    self._in_flight.add(key)
+                    break
+            wait("Another tab is training this same plan right now; its result will appear here when it finishes.")
+            time.sleep(self.poll)
+        try:
+            if done():  # finished by another tab just before we claimed it
+                yield False
+                return
+            while not self._slots.acquire(timeout=self.poll):
+                wait("Queued: another tab is training on this server (one run at a time keeps the page responsive "
+                     "for everyone); this run starts when it is done.")
+            try:
+                yield True
+            finally:
+                self._slots.release()
+        finally:
+            with self._lock:
+                self._in_flight.discard(key)
+
+
+# One training run at a time on the server: SimpleCNN uses one core, the other stays for everyone's pages.
+GATE = RunGate(slots=1)
+
+
+def _cached(key: str) -> TrainRun | None:
+    try:
+        return _finished_run(key)
+    except _NotCached:
+        return None
 
 
 def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, loss_area, acc_area) -> None:
@@ -169,32 +232,32 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
         key = r["key"]
         if key in results:
             continue
-        try:
-            results[key] = _finished_run(key)
-            continue
-        except _NotCached:
-            pass
-        if data is None:
-            with st.spinner("Drawing the synthetic gratings…"):
-                data = _data(d["n_train"], d["n_test"], d["noise"], DATA_SEED)
-        st.session_state["train.active"] = key
-        rows = partial[key] = []
         bar = status.progress(0.0, text=f"Run {i} of {total}, {r['label']}: starting")
-        steps = req["steps"]
+        with GATE.enter(key, lambda msg: bar.progress(0.0, text=f"Run {i} of {total}, {r['label']}: {msg}"),
+                        lambda: _cached(key) is not None) as mine:
+            if not mine:
+                results[key] = _cached(key)
+                continue
+            if data is None:
+                with st.spinner("Drawing the synthetic gratings…"):
+                    data = _data(d["n_train"], d["n_test"], d["noise"], DATA_SEED)
+            st.session_state["train.active"] = key
+            rows = partial[key] = []
+            steps = req["steps"]
 
-        def callback(step: int, loss: float, acc: float) -> None:
-            rows.append((step, loss, acc))  # saved before the st.* call that a Stop interrupts
-            bar.progress(step / steps, text=f"Run {i} of {total}, {r['label']}: step {step} / {steps}, "
-                                            f"loss {loss:.4g}")
-            if step % REDRAW_EVERY == 0:
-                _draw(loss_area, acc_area, st.session_state["train.shown"], results, partial, notes, steps)
+            def callback(step: int, loss: float, acc: float) -> None:
+                rows.append((step, loss, acc))  # saved before the st.* call that a Stop interrupts
+                bar.progress(step / steps, text=f"Run {i} of {total}, {r['label']}: step {step} / {steps}, "
+                                                f"loss {loss:.4g}")
+                if step % REDRAW_EVERY == 0:
+                    _draw(loss_area, acc_area, st.session_state["train.shown"], results, partial, notes, steps)
 
-        run = train_run(r["plan"], req["seed"], steps, d["batch_size"], d["lr"], data, callback=callback)
-        st.session_state["train.active"] = None
-        results[key] = run
-        if run.stop_reason in ("completed", "non-finite loss"):
-            _finished_run(key, run)
-        partial.pop(key, None)
+            run = train_run(r["plan"], req["seed"], steps, d["batch_size"], d["lr"], data, callback=callback)
+            st.session_state["train.active"] = None
+            results[key] = run
+            if run.stop_reason in ("completed", "non-finite loss"):
+                _finished_run(key, run)
+            partial.pop(key, None)
     status.empty()
     st.session_state["train.request"] = None
 
@@ -210,7 +273,7 @@ def results_ui(shown: list[dict], results: dict, partial: dict, notes: dict) -> 
                          "held-out accuracy": run.test_accuracy, "held-out loss": run.test_loss,
                          "accuracy at init": run.init_test_accuracy, "seconds": run.seconds})
         elif partial.get(r["key"]):
-            rows.append({"plan": r["label"], "status": notes.get(r["key"], "not finished"),
+            rows.append({"plan": r["label"], "status": _note(notes.get(r["key"], "not finished"), partial[r["key"]]),
                          "steps": len(partial[r["key"]]), "held-out accuracy": math.nan, "held-out loss": math.nan,
                          "accuracy at init": math.nan, "seconds": math.nan})
     if not rows:
@@ -240,11 +303,17 @@ def filters_after_ui(shown: list[dict], results: dict) -> None:
         cols = st.columns(min(len(done), 3))
         for i, (label, run) in enumerate(done):
             img, _ = filter_grid(run.conv1, "filter", cols=8)
+            change = run.conv1_change
+            moved = ("—" if math.isnan(change) else f"{change:.1%}" if change < 1
+                     else f"{change:.3g} times its own size")
             cols[i % len(cols)].plotly_chart(
-                filter_grid_figure(img, label, f"after {run.steps_done} steps; each filter on its own scale", height=260),
+                filter_grid_figure(img, label, f"after {run.steps_done} steps: moved {moved}<br>from the init "
+                                   "(‖Δw‖ / ‖w₀‖); each filter on its own scale", height=270),
                 key=f"train.filters.{i}")
-        look_for("after a good run the filters pick up oriented stripes, the gratings the classes are made of; "
-                 "after a bad run they still look like their random (or constant) init.")
+        look_for("how little conv1 moves in a short run (the % in each title): a few hundred small SGD steps change "
+                 "its weights by a few percent, so the pictures still look much like the init (compare the Filters "
+                 "tab). Good accuracy does not need visibly different first-layer filters. An exploding init is "
+                 "the exception: its huge gradients throw conv1 far from where it started within a few steps.")
 
 
 def train_view(cfg: Config) -> None:
@@ -254,7 +323,7 @@ def train_view(cfg: Config) -> None:
     notes = st.session_state.setdefault("train.notes", {})
     active = st.session_state.get("train.active")
     if active:  # the last script run was interrupted mid-training by something other than Stop
-        notes[active] = f"interrupted after {len(partial.get(active, []))} steps (the page reran)"
+        notes[active] = "interrupted by a rerun"
         st.session_state["train.active"] = None
         st.session_state["train.request"] = None
         st.info("Training was interrupted because the page reran (a widget or tab was used). The curves so far "
