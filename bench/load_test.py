@@ -30,7 +30,9 @@ server inherits this process's environment (e.g. MALLOC_ARENA_MAX).
     python bench/load_test.py                              # 30 sessions, 120 s
     python bench/load_test.py --sessions 60 --think 2      # a bigger, calmer class
     MALLOC_ARENA_MAX=2 python bench/load_test.py --quick   # the server inherits the environment
+    python bench/load_test.py --replicas 2 --quick         # 2 replicas behind nginx (needs nginx)
     python bench/load_test.py --url http://127.0.0.1:8501 --pid 1234   # a server you started
+    python bench/load_test.py --url http://127.0.0.1:8080 --pid 11 --pid 12   # replicas behind nginx
 
 Exit status: 0 when every session was held and no error happened, 1 otherwise.
 """
@@ -98,32 +100,40 @@ def start_server(ttl: int, log_path: Path) -> tuple[subprocess.Popen, str]:
         time.sleep(0.3)
 
 
-def rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/statm") as f:
-        return int(f.read().split()[1]) * PAGE_SIZE / 2**20
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of the server processes together (several with replicas behind nginx)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/statm") as f:
+            total += int(f.read().split()[1])
+    return total * PAGE_SIZE / 2**20
 
 
-def cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / CLK_TCK
 
 
-def server_metrics(url: str) -> dict[str, float]:
-    """Sessions connected/reconnected/disconnected and st.cache_data bytes, from /_stcore/metrics."""
+def server_metrics(urls: list[str]) -> dict[str, float]:
+    """Sessions connected/reconnected/disconnected and st.cache_data bytes from /_stcore/metrics, summed."""
     out: dict[str, float] = {"cache_data_bytes": 0.0}
-    try:
-        with urllib.request.urlopen(url + "/_stcore/metrics", timeout=5) as r:
-            text = r.read().decode()
-    except OSError:
-        return out
-    for line in text.splitlines():
-        m = re.match(r'session_events_total\{type="(\w+)"\} (\S+)', line)
-        if m:
-            out[f"session_{m[1]}s"] = float(m[2])
-        m = re.match(r'cache_memory_bytes\{cache_type="st_cache_data",[^}]*\} (\S+)', line)
-        if m:
-            out["cache_data_bytes"] += float(m[1])
+    for url in urls:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/metrics", timeout=5) as r:
+                text = r.read().decode()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            m = re.match(r'session_events_total\{type="(\w+)"\} (\S+)', line)
+            if m:
+                out[f"session_{m[1]}s"] = out.get(f"session_{m[1]}s", 0.0) + float(m[2])
+            m = re.match(r'cache_memory_bytes\{cache_type="st_cache_data",[^}]*\} (\S+)', line)
+            if m:
+                out["cache_data_bytes"] += float(m[1])
     return out
 
 
@@ -225,9 +235,9 @@ def check_run(run, n_charts: int | None, seed: str | None) -> list[str]:
     return problems
 
 
-async def sample_rss(pid: int, samples: list[tuple[float, float]], stop: asyncio.Event) -> None:
+async def sample_rss(pids: list[int], samples: list[tuple[float, float]], stop: asyncio.Event) -> None:
     while not stop.is_set():
-        samples.append((time.monotonic(), rss_mb(pid)))
+        samples.append((time.monotonic(), rss_mb(pids)))
         try:
             await asyncio.wait_for(stop.wait(), 0.2)
         except TimeoutError:
@@ -241,21 +251,24 @@ async def one_visit(url: str, timeout: float) -> None:
     await s.close()
 
 
-async def run_class(args, url: str, pid: int | None) -> dict:
+async def run_class(args, url: str, pids: list[int], servers: list[str] | None = None) -> dict:
+    """`servers`: each server's own URL (the replicas behind nginx), for warm-up and after-close visits."""
+    servers = servers or [url]
     out: dict = {"url": url, "sessions": args.sessions, "duration_s": args.duration, "think_s": args.think,
                  "action": args.action, "drop_every": args.drop_every, "ttl_s": args.ttl,
                  "cpus": os.cpu_count(),
                  "loadavg_before": os.getloadavg()[0]}
-    if pid:
-        out["rss_start_mb"] = rss_mb(pid)
-    await one_visit(url, args.timeout)  # imports torch, plotly, pandas: a fixed cost, not a per-session one
-    if pid:
-        out["rss_warm_mb"] = rss_mb(pid)
-        cpu0 = cpu_seconds(pid)
+    if pids:
+        out["rss_start_mb"] = rss_mb(pids)
+    for server in servers:  # imports torch, plotly, pandas: a fixed cost, not a per-session one
+        await one_visit(server, args.timeout)
+    if pids:
+        out["rss_warm_mb"] = rss_mb(pids)
+        cpu0 = cpu_seconds(pids)
     figs = Figures(sessions_requested=args.sessions, duration_s=args.duration)
     samples: list[tuple[float, float]] = []
     stop = asyncio.Event()
-    sampler = asyncio.create_task(sample_rss(pid, samples, stop)) if pid else None
+    sampler = asyncio.create_task(sample_rss(pids, samples, stop)) if pids else None
     rng = random.Random(args.rng_seed)
     t0 = time.monotonic()
     end_at = t0 + args.ramp + args.duration
@@ -268,24 +281,25 @@ async def run_class(args, url: str, pid: int | None) -> dict:
         t.cancel()
         figs.errors.append("a session did not stop in time (cancelled)")
     wall = time.monotonic() - t0
-    if pid:
+    if pids:
         stop.set()
         await sampler
-        out["server_cpu_s_per_rerun"] = (cpu_seconds(pid) - cpu0) / max(1, figs.reruns + figs.drops)
-        out["server_cpu_share"] = (cpu_seconds(pid) - cpu0) / wall / (os.cpu_count() or 1)
+        out["server_cpu_s_per_rerun"] = (cpu_seconds(pids) - cpu0) / max(1, figs.reruns + figs.drops)
+        out["server_cpu_share"] = (cpu_seconds(pids) - cpu0) / wall / (os.cpu_count() or 1)
         out["rss_peak_mb"] = max(r for _, r in samples)
         out["rss_per_session_mb"] = (out["rss_peak_mb"] - out["rss_warm_mb"]) / args.sessions
-        out["rss_end_of_run_mb"] = rss_mb(pid)
-    out["metrics_at_end"] = server_metrics(url)
+        out["rss_end_of_run_mb"] = rss_mb(pids)
+    out["metrics_at_end"] = server_metrics(servers)
     # After close: wait out the disconnected-session TTL. Streamlit's session store only reaps expired
     # sessions on its next write, so one short visit afterwards stands for "the next student".
-    if pid and args.ttl is not None and args.after_close:
+    if pids and args.ttl is not None and args.after_close:
         await asyncio.sleep(args.ttl + 2)
         try:
-            await one_visit(url, args.timeout)
+            for server in servers:
+                await one_visit(server, args.timeout)
             await asyncio.sleep(3)
-            out["rss_after_close_mb"] = rss_mb(pid)
-            out["metrics_after_close"] = server_metrics(url)
+            out["rss_after_close_mb"] = rss_mb(pids)
+            out["metrics_after_close"] = server_metrics(servers)
         except (OSError, ProtocolError) as e:
             figs.errors.append(f"after close: the server did not answer: {type(e).__name__}: {e}")
     r = sorted(figs.rerun_s)
@@ -342,6 +356,25 @@ def report(o: dict) -> str:
     return "\n".join(lines)
 
 
+def finish(args, out: dict) -> int:
+    print(report(out))
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=2, default=str))
+    return 0 if out["errors"] == 0 and out["sessions_held"] == args.sessions else 1
+
+
+def run_replicas(args) -> int:
+    """The same class against N replicas behind nginx (sticky sessions), RSS and CPU summed over them."""
+    from deploy.replicas import classroom
+
+    args.ttl = args.ttl if args.ttl is not None else 10
+    with classroom(args.replicas, log_dir=ROOT / "artifacts" / "load_test_replicas",
+                   replica_args=["--server.disconnectedSessionTTL", str(args.ttl)]) as c:
+        out = asyncio.run(run_class(args, c.url, [p.pid for p in c.replicas], c.replica_urls))
+    out["replicas"] = args.replicas
+    return finish(args, out)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -356,11 +389,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--drop-every", type=int, default=4,
                     help="every Nth rerun of a session cuts its connection mid-run and resumes (0: never)")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a rerun may take before it is an error")
-    ap.add_argument("--ttl", type=int, default=10, help="server.disconnectedSessionTTL for the server this starts")
+    ap.add_argument("--ttl", type=int, default=None,
+                    help="server.disconnectedSessionTTL: set on the server this starts (default 10); with --url, "
+                         "the server's own value (default 120), waited out before the after-close RSS")
     ap.add_argument("--no-after-close", dest="after_close", action="store_false",
                     help="skip waiting out the TTL for the after-close RSS")
+    ap.add_argument("--replicas", type=int, default=0,
+                    help="start this many replicas behind nginx (deploy/replicas.py) instead of one server")
     ap.add_argument("--url", help="use this running server (loopback only) instead of starting one")
-    ap.add_argument("--pid", type=int, help="with --url: the server's pid, for RSS and CPU figures")
+    ap.add_argument("--pid", type=int, action="append", default=[],
+                    help="with --url: the server's pid, for RSS and CPU figures (repeat for replicas: summed)")
     ap.add_argument("--rng-seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)
@@ -371,17 +409,20 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 < args.duration <= MAX_DURATION:
         ap.error(f"--duration must be within (0, {MAX_DURATION:.0f}] seconds")
     proc = None
+    if args.replicas:
+        return run_replicas(args)
     if args.url:
         check_loopback(args.url)
-        url, pid = args.url.rstrip("/"), args.pid
-        args.ttl = args.ttl if args.pid else None
+        url, pids = args.url.rstrip("/"), args.pid
+        args.ttl = (args.ttl if args.ttl is not None else 120) if args.pid else None
     else:
         log = ROOT / "artifacts" / "load_test_server.log"
         log.parent.mkdir(exist_ok=True)
+        args.ttl = args.ttl if args.ttl is not None else 10
         proc, url = start_server(args.ttl, log)
-        pid = proc.pid
+        pids = [proc.pid]
     try:
-        out = asyncio.run(run_class(args, url, pid))
+        out = asyncio.run(run_class(args, url, pids))
     finally:
         if proc is not None:
             proc.terminate()
@@ -389,10 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 proc.kill()
-    print(report(out))
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=str))
-    return 0 if out["errors"] == 0 and out["sessions_held"] == args.sessions else 1
+    return finish(args, out)
 
 
 if __name__ == "__main__":

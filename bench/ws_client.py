@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import http.cookiejar
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -155,6 +157,7 @@ class StreamlitSession:
         self.widgets: dict[str, Widget] = {}  # id -> widget, from the last finished run
         self.sent: dict[str, WidgetState] = {}  # id -> the value this tab last sent (what its page shows)
         self.query_string = ""  # the address bar's query: the app may write it (page_info_changed)
+        self.cookies: str | None = None  # Cookie header from loading the page (None: not loaded yet)
         self.bytes_received = 0
         self.trace: list[str] | None = None  # set to a list to record every message kind (debugging)
 
@@ -168,10 +171,15 @@ class StreamlitSession:
         """
         u = urlparse(self.url)
         ws_url = f"ws://{u.netloc}{u.path}/_stcore/stream"
+        if self.cookies is None:
+            # Load the page first, as a browser does, and keep its cookies: behind nginx the
+            # sticky-session cookie is what pins this tab (and its reconnections) to one replica.
+            self.cookies = await asyncio.to_thread(self._load_page)
         # As the frontend does: ["streamlit", <auth/xsrf token or a placeholder>, <last session id>].
         protocols = ["streamlit", "PLACEHOLDER_AUTH_TOKEN"] + ([resume_session_id] if resume_session_id else [])
         self.ws = await asyncio.wait_for(
             websockets.connect(ws_url, subprotocols=protocols, origin=f"http://{u.netloc}",
+                               additional_headers={"Cookie": self.cookies} if self.cookies else None,
                                max_size=256 * 2**20, open_timeout=self.timeout, ping_interval=None),
             self.timeout)
         if resume_session_id:
@@ -179,6 +187,13 @@ class StreamlitSession:
             # what the session produced while it was away.
             return await self._run(self._rerun_msg({}, None), drain=self.resume_drain)
         return await self._run(self._rerun_msg({}, None, fresh=True))  # a fresh tab sends no widget states
+
+    def _load_page(self) -> str:
+        jar = http.cookiejar.CookieJar()
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        with opener.open(self.url + "/", timeout=self.timeout) as r:
+            r.read()
+        return "; ".join(f"{c.name}={c.value}" for c in jar)
 
     async def close(self) -> None:
         if self.ws is not None:

@@ -1,0 +1,215 @@
+"""Run pinit for a classroom: N Streamlit replicas of app.py behind nginx, sticky per browser.
+
+One Streamlit process runs every session's script in threads of one Python process, so
+it uses about one core however many students there are (see bench/load_test.py). To
+use a machine's other cores, run one replica per core behind nginx
+(deploy/nginx.conf.template): every browser is pinned to one replica by a cookie, so
+its session, and its reconnections after a wifi blip, stay there.
+
+    python -m deploy.replicas                           # 2 replicas, nginx on http://127.0.0.1:8080
+    python -m deploy.replicas --replicas 3 --listen 0.0.0.0 --port 8080   # a class on the LAN
+    python -m deploy.replicas --print-config            # only show the nginx config it would use
+
+Needs nginx (Debian: apt-get install -y nginx); it runs its own nginx in the
+foreground with a config in a temporary directory, not the system one. Ctrl-C stops
+everything. The replicas listen on 127.0.0.1 only; students reach them through nginx.
+All replicas get the same cookie secret (random unless --cookie-secret), through
+STREAMLIT_SERVER_COOKIE_SECRET: Streamlit refuses --server.cookieSecret on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = Path(__file__).with_name("nginx.conf.template")
+COOKIE = "pinit_replica"
+
+
+def find_nginx() -> str | None:
+    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()),
+                                         None)
+
+
+def max_upload_mb() -> int:
+    """server.maxUploadSize from .streamlit/config.toml (Streamlit's default 200 if unset)."""
+    cfg = ROOT / ".streamlit" / "config.toml"
+    if cfg.exists():
+        return int(tomllib.loads(cfg.read_text()).get("server", {}).get("maxUploadSize", 200))
+    return 200
+
+
+def render_config(run_dir: Path, listen: str, upstream_ports: list[int], upload_mb: int | None = None) -> str:
+    """nginx.conf.template with its {{NAME}} placeholders filled in (comment lines are left as they are)."""
+    values = {"RUN_DIR": str(run_dir), "LISTEN": listen,
+              "UPSTREAM_SERVERS": "\n        ".join(f"server 127.0.0.1:{p} max_fails=0;" for p in upstream_ports),
+              "MAX_UPLOAD_MB": str(upload_mb if upload_mb is not None else max_upload_mb())}
+    lines = []
+    for line in TEMPLATE.read_text().splitlines():
+        if not line.lstrip().startswith("#"):
+            line = re.sub(r"{{([A-Z_]+)}}", lambda m: values[m[1]], line)
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http_ok(url: str, timeout: float, procs: list[subprocess.Popen], what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        for p in procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"{what}: a process exited with {p.returncode} before {url} answered")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{what}: {url} did not answer within {timeout:.0f} s")
+        time.sleep(0.3)
+
+
+def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@dataclass
+class Classroom:
+    url: str  # what students open (nginx)
+    replica_urls: list[str]
+    run_dir: Path
+    nginx: subprocess.Popen
+    replicas: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def access_log(self) -> Path:
+        return self.run_dir / "access.log"
+
+    def reload_nginx(self) -> None:
+        """Re-read the config (SIGHUP): old workers finish, their websockets close, browsers reconnect."""
+        self.nginx.send_signal(signal.SIGHUP)
+
+
+@contextlib.contextmanager
+def classroom(n_replicas: int = 2, port: int | None = None, listen_host: str = "127.0.0.1",
+              replica_ports: list[int] | None = None, cookie_secret: str | None = None,
+              log_dir: Path | None = None, extra_nginx: str = "", timeout: float = 90.0,
+              replica_args: list[str] | None = None) -> Iterator[Classroom]:
+    """Start the replicas (`replica_args`: more `streamlit run` flags) and nginx; stop them all on exit."""
+    nginx_bin = find_nginx()
+    if nginx_bin is None:
+        raise FileNotFoundError("nginx is not installed (Debian: apt-get install -y nginx)")
+    port = port or free_port()
+    replica_ports = replica_ports or [free_port() for _ in range(n_replicas)]
+    cookie_secret = cookie_secret or secrets.token_hex(32)
+    run_dir = Path(tempfile.mkdtemp(prefix="pinit-nginx-"))
+    run_dir.chmod(0o755)  # nginx's workers (not root) create their temp directories in here
+    log_dir = log_dir or run_dir
+    log_dir.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen] = []
+    logs = []
+    nginx = None
+    try:
+        for rport in replica_ports:
+            log = open(log_dir / f"replica-{rport}.log", "w")  # noqa: SIM115 - closed in finally
+            logs.append(log)
+            # Streamlit 1.67 refuses --server.cookieSecret on the command line (so it does not show
+            # in `ps`); the environment variable is the supported way.
+            env = dict(os.environ, STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret)
+            procs.append(subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
+                 "--server.address", "127.0.0.1", "--server.port", str(rport), "--browser.gatherUsageStats", "false",
+                 *(replica_args or [])],
+                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env))
+        conf = run_dir / "nginx.conf"
+        conf.write_text(render_config(run_dir, f"{listen_host}:{port}", replica_ports) + extra_nginx)
+        check = subprocess.run([nginx_bin, "-t", "-p", str(run_dir), "-e", str(run_dir / "error.log"), "-c", str(conf)],
+                               capture_output=True, text=True, check=False)
+        if check.returncode != 0:
+            raise RuntimeError(f"nginx -t refused the config:\n{check.stderr}")
+        nginx = subprocess.Popen([nginx_bin, "-p", str(run_dir), "-e", str(run_dir / "error.log"), "-c", str(conf),
+                                  "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        replica_urls = [f"http://127.0.0.1:{p}" for p in replica_ports]
+        try:
+            for u in replica_urls:
+                wait_http_ok(u + "/_stcore/health", timeout, procs, "streamlit replica")
+        except (RuntimeError, TimeoutError) as e:
+            tails = "\n".join(f"--- {lg.name}:\n" + Path(lg.name).read_text()[-1500:] for lg in logs)
+            raise RuntimeError(f"{e}\n{tails}") from None
+        host = "127.0.0.1" if listen_host in ("0.0.0.0", "::", "[::]") else listen_host
+        url = f"http://{host}:{port}"
+        wait_http_ok(url + "/_stcore/health", 20, procs + [nginx], "nginx")
+        yield Classroom(url, replica_urls, run_dir, nginx, procs)
+    finally:
+        # SIGTERM everything first, then wait: nginx's fast shutdown, the replicas in parallel.
+        for p in ([nginx] if nginx is not None else []) + procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in ([nginx] if nginx is not None else []) + procs:
+            stop(p)
+        for log in logs:
+            log.close()
+        if log_dir != run_dir:
+            with contextlib.suppress(OSError):
+                shutil.copy(run_dir / "access.log", log_dir / "nginx-access.log")
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap.add_argument("--replicas", type=int, default=2, help="Streamlit processes (about one per core)")
+    ap.add_argument("--port", type=int, default=8080, help="nginx's port")
+    ap.add_argument("--listen", default="127.0.0.1", help="nginx's address; 0.0.0.0 to serve the LAN")
+    ap.add_argument("--base-port", type=int, default=8501, help="replica i listens on 127.0.0.1:base+i")
+    ap.add_argument("--cookie-secret", default=os.environ.get("PINIT_COOKIE_SECRET"),
+                    help="the replicas' shared server.cookieSecret (default: random per run, or $PINIT_COOKIE_SECRET)")
+    ap.add_argument("--print-config", action="store_true", help="print the nginx config and exit")
+    args = ap.parse_args(argv)
+    ports = [args.base_port + i for i in range(args.replicas)]
+    if args.print_config:
+        print(render_config(Path("/tmp/pinit-nginx"), f"{args.listen}:{args.port}", ports))
+        return 0
+    with classroom(args.replicas, args.port, args.listen, ports, args.cookie_secret,
+                   log_dir=ROOT / "artifacts" / "replicas") as c:
+        print(f"pinit: {len(ports)} replicas ({', '.join(c.replica_urls)}) behind nginx at {c.url}")
+        print(f"logs: {ROOT / 'artifacts' / 'replicas'}; nginx run dir {c.run_dir}. Ctrl-C stops everything.")
+        try:
+            while all(p.poll() is None for p in [c.nginx, *c.replicas]):
+                time.sleep(1)
+            print("a process exited; stopping", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

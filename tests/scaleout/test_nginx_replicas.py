@@ -1,0 +1,221 @@
+"""Two replicas behind nginx: every student's page works, and every student stays on one replica.
+
+Stickiness is checked three ways: nginx's access log (every request of a browser's
+key went to one upstream), the replicas' own session counts (/_stcore/metrics), and by
+forcing every websocket to reconnect (an nginx reload closes them): each tab must come
+back to the replica that holds its session (a reconnect there, no new session
+anywhere), and still show its state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+from urllib.parse import urlparse
+
+from deploy.replicas import COOKIE, find_nginx, max_upload_mb, render_config
+from tests.harness import ARTIFACTS, wait_for_charts, wait_idle
+
+ROOT = Path(__file__).resolve().parents[2]
+LOG_LINE = re.compile(r'"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) key=(?P<key>\S+) upstream=(?P<up>\S+)')
+ARTICLE_FC1 = "expected σ 1 "
+
+
+def upstreams_by_key(access_log: Path) -> dict[str, set[str]]:
+    seen: dict[str, set[str]] = defaultdict(set)
+    for line in access_log.read_text().splitlines():
+        m = LOG_LINE.search(line)
+        if m and m["up"] != "-":
+            seen[m["key"]].add(m["up"])
+    return seen
+
+
+def session_events(base_url: str) -> dict[str, int]:
+    with urllib.request.urlopen(base_url + "/_stcore/metrics", timeout=10) as r:
+        text = r.read().decode()
+    return {m[1]: int(float(m[2])) for m in re.finditer(r'session_events_total\{type="(\w+)"\} (\S+)', text)}
+
+
+def totals(cls) -> dict[str, dict[str, int]]:
+    return {u: session_events(u) for u in cls.replica_urls}
+
+
+def keys_on_each_replica(cls) -> dict[str, str]:
+    """One cookie value per replica: ask nginx with candidate cookies, read where each went."""
+    found: dict[str, str] = {}
+    for k in range(64):
+        key = f"student-{k}"
+        req = urllib.request.Request(cls.url + "/_stcore/health", headers={"Cookie": f"{COOKIE}={key}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            r.read()
+        time.sleep(0.05)  # let nginx write the log line
+        up = upstreams_by_key(cls.access_log).get(key)
+        if up:
+            found.setdefault(next(iter(up)), key)
+        if len(found) == len(cls.replica_urls):
+            return {u: k for u, k in found.items()}
+    raise AssertionError(f"64 keys did not reach every replica: {found}")
+
+
+def choose(page, label: str, option: str) -> None:
+    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
+    box.scroll_into_view_if_needed()
+    box.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+class RunsFinished:
+    """Counts script_finished messages the page receives, over all its websockets."""
+
+    def __init__(self, page):
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self.n = 0
+
+        def on_frame(payload) -> None:
+            msg = ForwardMsg()
+            msg.ParseFromString(payload)
+            self.n += msg.WhichOneof("type") == "script_finished"
+
+        page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
+
+
+def fc1_subtitle(page) -> str | None:
+    return page.evaluate(
+        """() => {
+            for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
+                const t = chart.querySelector('.gtitle');
+                if (t && t.textContent.startsWith('layer4.fc1.weight ')) return chart.querySelector('.gtitle-subtitle').textContent;
+            }
+            return null;
+        }""")
+
+
+def test_the_template_renders_to_a_config_nginx_accepts(tmp_path):
+    conf = tmp_path / "nginx.conf"
+    conf.write_text(render_config(tmp_path, "127.0.0.1:18080", [18501, 18502]))
+    text = conf.read_text()
+    assert "hash $replica_key consistent;" in text and "proxy_set_header Upgrade $http_upgrade;" in text
+    assert f"client_max_body_size {max_upload_mb()}m;" in text  # the same cap as server.maxUploadSize
+    r = subprocess.run([find_nginx(), "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
+                       capture_output=True, text=True, check=False)
+    assert r.returncode == 0, r.stderr
+
+
+def test_nginx_refuses_an_upload_over_the_cap_before_it_reaches_streamlit(cls):
+    u = urlparse(cls.url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    conn.putrequest("PUT", "/_stcore/upload_file/some-session/some-file")
+    conn.putheader("Content-Length", str((max_upload_mb() + 1) * 2**20))
+    conn.endheaders()
+    assert conn.getresponse().status == 413
+    conn.close()
+
+
+def test_a_dropped_websocket_comes_back_to_its_own_replica_and_session(cls):
+    """Protocol level (bench/ws_client.py): sessions keyed by nginx's own cookie drop and resume."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from ws_client import StreamlitSession
+
+    async def one(i: int) -> tuple[str, str, str]:
+        s = StreamlitSession(cls.url, timeout=90)
+        await s.connect()  # loads the page first: nginx hands out the cookie
+        await s.rerun({"seed": 1000 + i}, click="Re-initialize")
+        first = s.session_id
+        s.abort()  # no close handshake: the connection just dies
+        await asyncio.sleep(0.5)
+        run = await s.connect(resume_session_id=first)
+        await s.close()
+        return first, s.session_id, run.metric("Seed")
+
+    async def all_of_them():
+        return await asyncio.gather(*(one(i) for i in range(6)))
+
+    before = totals(cls)
+    results = asyncio.run(all_of_them())
+    for i, (first, again, seed) in enumerate(results):
+        assert again == first, f"session {i} came back as a new session: its reconnect reached the other replica"
+        assert seed == str(1000 + i)
+    after = totals(cls)
+    new = sum(after[u].get("connect", 0) - before[u].get("connect", 0) for u in cls.replica_urls)
+    back = sum(after[u].get("reconnect", 0) - before[u].get("reconnect", 0) for u in cls.replica_urls)
+    assert (new, back) == (6, 6), (before, after)
+
+
+def test_students_through_nginx_get_working_pages_and_stay_on_their_replica(cls, browser):
+    keys = keys_on_each_replica(cls)  # replica url -> a cookie value nginx sends there
+    before = totals(cls)
+    students = []
+    # Two students pinned to different replicas (so both serve someone), one whose cookie nginx hands out
+    # (the protocol-level test above runs six of those).
+    for cookie in [*keys.values(), None]:
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        if cookie:
+            context.add_cookies([{"name": COOKIE, "value": cookie, "url": cls.url}])
+        page = context.new_page()
+        runs = RunsFinished(page)
+        page.goto(cls.url)
+        students.append((context, page, runs))
+    try:
+        for _, page, _ in students:
+            wait_for_charts(page, 2)
+            assert page.locator("[data-testid=stException]").count() == 0
+        # A widget works through nginx's websocket proxying: one student applies a preset.
+        _, a, a_runs = students[0]
+        choose(a, "Preset", "Article recipe")
+        a.wait_for_function("t => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes(t))",
+                            arg=ARTICLE_FC1, timeout=60_000)
+        wait_idle(a)
+        a.screenshot(path=str(ARTIFACTS / "scaleout-student.png"))
+
+        mine = []
+        for context, _, _ in students:
+            value = next(c["value"] for c in context.cookies(cls.url) if c["name"] == COOKIE)
+            mine.append(value)
+        assert len(set(mine)) == len(mine), f"two students share a replica cookie: {mine}"
+        after_load = totals(cls)
+        new = {u: after_load[u].get("connect", 0) - before[u].get("connect", 0) for u in cls.replica_urls}
+        assert sum(new.values()) == len(students) and all(n >= 1 for n in new.values()), new
+
+        # Every request of each student (page, assets, health checks, the websocket) hit one replica.
+        ups = upstreams_by_key(cls.access_log)
+        for value in mine:
+            assert len(ups[value]) == 1, f"student {value} was served by {ups[value]}"
+        assert {next(iter(ups[k])) for k in keys.values()} == {urlparse(u).netloc for u in cls.replica_urls}
+
+        # Reload nginx: the old worker closes every websocket (worker_shutdown_timeout), every tab
+        # reconnects. Each must land on the replica holding its session: reconnects, no new sessions.
+        cls.reload_nginx()
+        deadline = time.monotonic() + 45
+        while True:
+            now = totals(cls)
+            back = sum(now[u].get("reconnect", 0) - after_load[u].get("reconnect", 0) for u in cls.replica_urls)
+            if back >= len(students) or time.monotonic() > deadline:
+                break
+            a.wait_for_timeout(500)
+        fresh = sum(now[u].get("connect", 0) - after_load[u].get("connect", 0) for u in cls.replica_urls)
+        assert (back, fresh) == (len(students), 0), f"after the reload: {back} reconnects, {fresh} new sessions"
+        for value in mine:
+            assert len(upstreams_by_key(cls.access_log)[value]) == 1
+
+        # The student who chose a preset still has it: a run on the new connection shows it.
+        done = a_runs.n
+        a.get_by_role("button", name="Re-initialize").click()
+        deadline = time.monotonic() + 60
+        while a_runs.n <= done and time.monotonic() < deadline:
+            a.wait_for_timeout(200)  # (a Playwright wait, so the frame events are delivered)
+        assert a_runs.n > done, "the run after the reconnect did not finish"
+        wait_idle(a)
+        assert ARTICLE_FC1 in fc1_subtitle(a)
+        assert a.locator("[data-testid=stException]").count() == 0
+    finally:
+        for context, _, _ in students:
+            context.close()
