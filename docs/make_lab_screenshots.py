@@ -40,13 +40,15 @@ def shot(page, name: str) -> None:
 
 
 def signal(browser, url: str) -> None:
-    for preset, name in (("Article recipe", "lab-signal-article.png"), ("Kaiming (He)", "lab-signal-kaiming.png")):
+    for preset, name, verdict in (("Article recipe", "lab-signal-article.png", "exploding"),
+                                  ("Kaiming (He)", "lab-signal-kaiming.png", "healthy")):
         page = open_view(browser, url, "Signal flow", 2300)
         wait_for_charts(page, 4)
         choose(page, "Preset", preset)
-        page.wait_for_function(
-            "p => [...document.querySelectorAll('[data-testid=stCaptionContainer]')].some(e => e.textContent.includes('A: ' + p))",
-            arg=preset, timeout=90_000)
+        page.wait_for_function(  # the new numbers are on the page (not the previous run's, greyed out)
+            "v => [...document.querySelectorAll('[data-testid=stMetricDelta]')].some(e => e.textContent.includes(v))",
+            arg=verdict, timeout=90_000)
+        wait_idle(page)
         wait_for_charts(page, 4)
         shot(page, name)
         page.close()

@@ -135,8 +135,8 @@ def summary_ui(summary: pd.DataFrame) -> None:
     st.caption("Laws of the Linear weights: " + "; ".join(
         f"**{s}**: {DEPTH_SCHEMES[s].formula}" for s in summary["scheme"]) + ". Every bias is 0.")
     look_for("'× per layer' is the std's average factor per layer (measured) next to the formula's. 1 keeps the "
-             "signal level at any depth; 0.707 halves the variance per layer, so 30 layers lose a factor 2¹⁵ in "
-             "variance; above 1 it explodes.")
+             "signal level at any depth; 0.707 halves the variance per layer, so 30 layers lose a factor 2³⁰ in "
+             "variance (2¹⁵ ≈ 33,000 in std); above 1 it explodes.")
 
 
 def symmetry_ui(depth: int, width: int, activation: str, schemes: list[str], seed: int) -> None:
