@@ -15,6 +15,8 @@ foreground with a config in a temporary directory, not the system one. Ctrl-C st
 everything. The replicas listen on 127.0.0.1 only; students reach them through nginx.
 All replicas get the same cookie secret (random unless --cookie-secret), through
 STREAMLIT_SERVER_COOKIE_SECRET: Streamlit refuses --server.cookieSecret on the command line.
+It signs Streamlit's session-middleware and st.login cookies; XSRF tokens are double-submit
+and work on any replica without it.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ Three kinds of checks:
 * .streamlit/config.toml holds the classroom settings (XSRF on, uploads capped,
   no file watching or run-on-save, no usage stats), every key is a real Streamlit
   option of the right type, and Streamlit itself reads the file and reports those
-  values (``streamlit config show`` run in the repo, as ``streamlit run`` would be).
+  values (``streamlit config show`` run in the repo, as ``streamlit run`` would be);
+  a running server refuses an upload without the XSRF token (403) or over the cap (413).
 * No shipped Python (app.py, ui/, pinit/, bench/, docs/, deploy/; not tests/,
   whose export tests exec the scripts pinit generates on purpose) calls eval or
   exec, unpickles (pickle.load(s), Unpickler, pandas.read_pickle, numpy.load with
@@ -83,6 +84,58 @@ def test_streamlit_reads_the_file_and_sees_these_values():
     for key, value in EXPECTED.items():
         want = str(value).lower() if isinstance(value, bool) else f'"{value}"' if isinstance(value, str) else str(value)
         assert shown.get(key) == want, f"streamlit sees {key} = {shown.get(key)!r}, the file says {want}"
+
+
+def test_the_running_server_enforces_xsrf_and_the_upload_cap():
+    """The settings are in effect, not only in the file: a real server refuses uploads without
+    the XSRF token (double-submit: header = cookie) and above maxUploadSize."""
+    import asyncio
+
+    from tests.harness import streamlit_server
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    from ws_client import StreamlitSession
+
+    async def with_a_session(url: str, check) -> None:
+        s = StreamlitSession(url, timeout=90)
+        await s.connect()  # uploads go to a connected session (else 400 "Invalid session_id")
+        try:
+            await asyncio.to_thread(check, s.session_id)
+        finally:
+            await s.close()
+
+    with streamlit_server() as url:
+        asyncio.run(with_a_session(url, lambda session_id: _uploads(url, session_id)))
+
+
+def _uploads(url: str, session_id: str) -> None:
+    import http.client
+    import urllib.request
+    from urllib.parse import urlparse
+
+    with urllib.request.urlopen(url + "/_stcore/health", timeout=10) as r:
+        set_cookie = r.headers["Set-Cookie"]  # the frontend's health check is what sets the XSRF cookie
+    assert set_cookie.startswith("_streamlit_xsrf=") and "SameSite=Lax" in set_cookie, set_cookie
+    token = set_cookie.split(";")[0].split("=", 1)[1]
+    u = urlparse(url)
+
+    def upload(headers: dict[str, str], size: int = 10) -> int:
+        b = "pinitboundary"
+        body = (f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="odd.pt"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n").encode() + b"x" * size + f"\r\n--{b}--\r\n".encode()
+        conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
+        conn.request("PUT", f"/_stcore/upload_file/{session_id}/f1", body=body,
+                     headers={"Content-Type": f"multipart/form-data; boundary={b}", **headers})
+        status = conn.getresponse().status
+        conn.close()
+        return status
+
+    good = {"X-Xsrftoken": token, "Cookie": f"_streamlit_xsrf={token}"}
+    forged = {"X-Xsrftoken": token, "Cookie": "_streamlit_xsrf=2|00000000|" + "0" * 32 + "|1"}
+    assert upload({}) == 403  # no token: another site's form post
+    assert upload(forged) == 403  # header and cookie disagree
+    assert upload(good) == 204
+    assert upload(good, size=(EXPECTED["server.maxUploadSize"] + 1) * 2**20) == 413
 
 
 # --- nothing runs as code -------------------------------------------------------------------
