@@ -52,9 +52,11 @@ def decode_plan(token: str) -> InitPlan:
         if d.unconsumed_tail:
             raise PlanError("the plan in the link unpacks to more than 200 kB; it is not a plan")
         doc = json.loads(text.decode())
-    except (binascii.Error, ValueError, zlib.error, UnicodeDecodeError) as e:
+    except (binascii.Error, ValueError, zlib.error, UnicodeDecodeError, RecursionError) as e:
         if isinstance(e, PlanError):
             raise
+        if isinstance(e, RecursionError):  # e.g. [[[[...]]]] thousands deep: json.loads recurses
+            raise PlanError("the plan in the link is nested too deeply to be a plan") from None
         raise PlanError("the plan in the link is damaged (not base64url-encoded, zlib-packed JSON)") from None
     return InitPlan.from_dict(doc)
 

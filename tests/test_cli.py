@@ -221,7 +221,7 @@ def test_bad_seed(seed):
 
 def test_model_options_are_checked():
     assert "SimpleCNN takes no option ['depth']" in fails(1, "--depth", "3")
-    assert "depth must be between 1 and 100, got 0" in fails(1, "--model", "DeepMLP", "--depth", "0")
+    assert "depth must be a whole number from 1 to 100, got 0" in fails(1, "--model", "DeepMLP", "--depth", "0")
     assert "activation must be one of" in fails(1, "--model", "DeepMLP", "--activation", "swish")
     assert "argument --depth: invalid int value: 'x'" in fails(2, "--model", "DeepMLP", "--depth", "x")
 
