@@ -83,7 +83,11 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
 
 
-CHARTS_DRAWN_JS = "n => document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= n"
+# Each drawn plotly chart holds several .main-svg layers: count chart containers that have one.
+CHARTS_DRAWN_JS = (
+    "n => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
+    ".filter(c => c.querySelector('.main-svg')).length >= n"
+)
 
 
 def wait_for_charts(page, n: int, timeout_ms: int = 90_000) -> None:

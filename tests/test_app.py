@@ -186,3 +186,13 @@ def test_bins_change_only_the_view(at):
     assert (table(at)["std"] == std).all()
     spec = charts(at)["layer4.fc1.weight"]
     assert len(spec["data"][0]["y"]) == 20
+
+
+def test_models_with_many_tensors_are_paged(at):
+    at.sidebar.selectbox(key="model").set_value("DeepMLP").run()  # depth 10: 20 tensors
+    assert len(table(at)) == 20
+    first = [n for n in charts(at) if n.startswith("layers.")]
+    assert len(first) == 12 and first[0] == "layers.fc1.weight"
+    at.number_input(key="hist_page").set_value(2).run()
+    second = [n for n in charts(at) if n.startswith("layers.")]
+    assert len(second) == 8 and second[-1] == "layers.fc10.bias"

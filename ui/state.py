@@ -8,6 +8,8 @@ st.cache_data and hold no model object, so nothing mutable is shared between tab
 from __future__ import annotations
 
 import json
+import math
+import threading
 from typing import Any
 
 import streamlit as st
@@ -34,9 +36,21 @@ def _report(model_name: str, options_json: str, plan_json: str, seed: int, bins:
     return inspect_model(model_name, json.loads(plan_json), seed, bins, json.loads(options_json))
 
 
+# Building and describing a ~100M-parameter model takes ~2 s and ~400 MB: one such job
+# at a time per server process, so a class picking VGGStyle together queues instead of
+# running the server out of memory. Small models never wait.
+BIG_MODEL_PARAMS = 10_000_000
+_BIG_MODEL_SLOT = threading.BoundedSemaphore(1)
+
+
 def report_for(cfg: Config, bins: int) -> InitReport:
     """The table, histograms and formulas for an applied configuration (PlanError if it doesn't fit)."""
-    return _report(cfg["model"], _j(cfg["options"]), _j(cfg["plan"]), cfg["seed"], bins)
+    args = (cfg["model"], _j(cfg["options"]), _j(cfg["plan"]), cfg["seed"], bins)
+    numel = sum(math.prod(s) for s in parameter_shapes(cfg["model"], cfg["options"]).values())
+    if numel < BIG_MODEL_PARAMS:
+        return _report(*args)
+    with _BIG_MODEL_SLOT:
+        return _report(*args)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)

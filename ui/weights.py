@@ -8,7 +8,9 @@ import pinit
 from pinit.figures import histogram_figure, signal_gain_figure, std_overview_figure
 from pinit.report import InitReport
 
-PAGE_SIZE = 24  # histograms drawn at once: Chromium's drawing of many charts is most of a page's wait
+# Histograms drawn at once: Chromium's drawing of many charts is most of a page's wait
+# (~70-100 ms each here), and 12 keeps a 100M-parameter model's page as light as SimpleCNN's.
+PAGE_SIZE = 12
 
 
 def view_controls() -> tuple[int, bool]:
