@@ -1,0 +1,89 @@
+"""Sharing in a real browser: a link and a downloaded plan file both reproduce the same weights."""
+
+from __future__ import annotations
+
+from tests.harness import wait_for_charts, wait_idle
+
+N_CHARTS = 14
+
+
+def choose(page, label: str, option: str) -> None:
+    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
+    box.click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def subtitles(page) -> dict[str, str]:
+    """Histogram title -> subtitle (measured σ, expected σ, bins, range) for every drawn chart."""
+    return page.evaluate(
+        """() => Object.fromEntries([...document.querySelectorAll('[data-testid=stPlotlyChart]')].map(c => [
+              c.querySelector('.gtitle')?.textContent, c.querySelector('.gtitle-subtitle')?.textContent]))"""
+    )
+
+
+def set_seed(page, seed: int) -> None:
+    box = page.get_by_role("spinbutton", name="Seed")
+    box.fill(str(seed))
+    box.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Re-initialize").click()
+    wait_idle(page)
+
+
+def prepared_page(browser, server_url):
+    """A tab with the Xavier preset and seed 7 applied: a state no fresh tab shows."""
+    page = browser.new_context(accept_downloads=True).new_page()
+    page.set_viewport_size({"width": 1400, "height": 1000})
+    page.goto(server_url)
+    wait_for_charts(page, N_CHARTS)
+    choose(page, "Preset", "Xavier (Glorot)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes('expected σ 0.028'))"
+    )
+    set_seed(page, 7)
+    page.wait_for_function("() => location.search.includes('seed=7')")
+    wait_for_charts(page, N_CHARTS)
+    return page
+
+
+def test_link_opened_in_a_fresh_browser_reproduces_the_weights(browser, server_url, shots):
+    a = prepared_page(browser, server_url)
+    expected = subtitles(a)
+    assert any("expected σ 0.028" in s for s in expected.values())  # Xavier on fc1
+    b = browser.new_context().new_page()
+    b.set_viewport_size({"width": 1400, "height": 1000})
+    b.goto(a.url)
+    wait_for_charts(b, N_CHARTS)
+    assert subtitles(b) == expected
+    assert b.get_by_role("spinbutton", name="Seed").input_value() == "7"
+    b.screenshot(path=str(shots / "share-link-reopened.png"))
+    a.context.close()
+    b.context.close()
+
+
+def test_downloaded_plan_file_reimports_to_the_same_weights(browser, server_url, tmp_path):
+    a = prepared_page(browser, server_url)
+    expected = subtitles(a)
+    a.get_by_role("tab", name="Share and export").click()
+    wait_idle(a)
+    with a.expect_download() as download:
+        a.get_by_role("button", name="Download plan (JSON)").click()
+    plan_file = tmp_path / "plan.json"
+    download.value.save_as(plan_file)
+    assert '"seed": 7' in plan_file.read_text()
+
+    b = browser.new_context().new_page()
+    b.set_viewport_size({"width": 1400, "height": 1000})
+    b.goto(server_url)
+    wait_for_charts(b, N_CHARTS)
+    assert subtitles(b) != expected  # a fresh tab starts from PyTorch's default
+    b.get_by_role("tab", name="Share and export").click()
+    wait_idle(b)
+    b.locator("[data-testid=stFileUploader]").first.locator("input[type=file]").set_input_files(str(plan_file))
+    b.wait_for_function("() => location.search.includes('seed=7')", timeout=60_000)
+    wait_idle(b)
+    b.get_by_role("tab", name="Weights").click()
+    wait_for_charts(b, N_CHARTS)
+    assert subtitles(b) == expected
+    a.context.close()
+    b.context.close()
