@@ -25,7 +25,6 @@ st.set_page_config(page_title="pinit: weight initialization", page_icon="⚖️"
 torch.set_num_threads(1)
 
 DEFAULT_PRESET = "PyTorch default"
-TABS = ["Weights", "Signal flow", "Depth lab", "Compare", "Train", "Filters", "Share and export"]
 
 
 def first_run() -> list[str]:
@@ -61,6 +60,23 @@ def weights_fragment(cfg: state.Config) -> None:
         weights.weights_view(lambda bins: state.report_for(cfg, bins))
 
 
+def share_tab(cfg: state.Config) -> None:
+    share.share_view(cfg, state.report_for(cfg, st.session_state.get("bins", 40)).table)
+
+
+# Tab label (also its value in the URL's "view" parameter) -> the view drawing it.
+TABS = {
+    "Weights": weights_fragment,
+    "Signal flow": signal_view,
+    "Depth lab": lambda cfg: depth_view(cfg["seed"]),
+    "Compare": compare_view,
+    "Train": train_view,
+    "Filters": filters_view,
+    "Share and export": share_tab,
+}
+
+
+
 def main() -> None:
     url_warnings = first_run() if "preset" not in st.session_state else []
     header_ui()
@@ -79,29 +95,11 @@ def main() -> None:
     if pending != cfg:
         st.info("The sidebar has changes not applied yet: press **Re-initialize** to see them.")
     share.write_url(cfg)
-    tab_weights, tab_signal, tab_depth, tab_compare, tab_train, tab_filters, tab_share = st.tabs(
-        TABS, key="view", bind="query-params", on_change="rerun")
-    if tab_weights.open:
-        with tab_weights:
-            weights_fragment(cfg)
-    if tab_signal.open:
-        with tab_signal:
-            signal_view(cfg)
-    if tab_depth.open:
-        with tab_depth:
-            depth_view(cfg["seed"])
-    if tab_compare.open:
-        with tab_compare:
-            compare_view(cfg)
-    if tab_train.open:
-        with tab_train:
-            train_view(cfg)
-    if tab_filters.open:
-        with tab_filters:
-            filters_view(cfg)
-    if tab_share.open:
-        with tab_share:
-            share.share_view(cfg, state.report_for(cfg, st.session_state.get("bins", 40)).table)
+    # Only the open tab runs: the others cost nothing until a person opens them.
+    for tab, view in zip(st.tabs(list(TABS), key="view", bind="query-params", on_change="rerun"), TABS.values()):
+        if tab.open:
+            with tab:
+                view(cfg)
 
 
 main()

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from streamlit.testing.v1 import AppTest
 
 from pinit.experiments import TRAIN_DEFAULTS
@@ -17,12 +16,6 @@ from pinit.experiments import TRAIN_DEFAULTS
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """AppTest runs the script in this process, where app.py sets one thread; restore it afterwards."""
-    before = torch.get_num_threads()
-    yield
-    torch.set_num_threads(before)
 
 
 def goto(at: AppTest, view: str) -> AppTest:

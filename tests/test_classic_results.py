@@ -20,19 +20,6 @@ from pinit.probes import activation_stats, predicted_std_trend, probe_batch
 from pinit.train import evaluate, train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread for these tests, restored afterwards.
-
-    On a shared 2-core machine two OpenMP threads spin against the other load and a
-    SimpleCNN step runs 5-15x slower than on one thread (measured 0.09 s vs 0.5-1.5 s).
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def linear_plan(weight: dict) -> dict:

@@ -30,16 +30,6 @@ class Tiny(nn.Module):
         return self.fc(self.pool(x).flatten(1))
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, restored afterwards: on a shared 2-core machine two OpenMP
-    threads spin against the other load and run 5-15x slower than one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

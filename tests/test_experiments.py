@@ -31,16 +31,6 @@ from pinit.experiments import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One intra-op thread (restored afterwards), set before the module's shared fixtures run:
-    on the shared 2-core box two threads spin against other load and run several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def by_scheme(summary):

@@ -39,16 +39,6 @@ SIMPLE_CNN_LEAVES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread, restored afterwards: on a shared 2-core machine two OpenMP
-    threads spin against the other load and run 5-15x slower than one."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def no_hooks(model: nn.Module) -> bool:

@@ -14,7 +14,6 @@ import pytest
 import torch
 from torch.nn import init
 
-import pinit
 from pinit import SCHEMES, TensorInfo, apply_plan, build_model, fans, gain, get_scheme, param_seed
 from pinit.distributions import Mixture, Normal, PointMass, TruncNormal, Uniform
 
