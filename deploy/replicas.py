@@ -16,7 +16,9 @@ everything. The replicas listen on 127.0.0.1 only; students reach them through n
 All replicas get the same cookie secret (random unless --cookie-secret), through
 STREAMLIT_SERVER_COOKIE_SECRET: Streamlit refuses --server.cookieSecret on the command line.
 It signs Streamlit's session-middleware and st.login cookies; XSRF tokens are double-submit
-and work on any replica without it.
+and work on any replica without it. Students see an error's type but no traceback
+(client.showErrorDetails=type) and no developer menu (client.toolbarMode=viewer: its
+"Clear cache" empties the cache all students share); --show-errors turns both back.
 """
 
 from __future__ import annotations
@@ -124,7 +126,7 @@ class Classroom:
 def classroom(n_replicas: int = 2, port: int | None = None, listen_host: str = "127.0.0.1",
               replica_ports: list[int] | None = None, cookie_secret: str | None = None,
               log_dir: Path | None = None, extra_nginx: str = "", timeout: float = 90.0,
-              replica_args: list[str] | None = None) -> Iterator[Classroom]:
+              replica_args: list[str] | None = None, classroom_mode: bool = True) -> Iterator[Classroom]:
     """Start the replicas (`replica_args`: more `streamlit run` flags) and nginx; stop them all on exit."""
     nginx_bin = find_nginx()
     if nginx_bin is None:
@@ -146,6 +148,12 @@ def classroom(n_replicas: int = 2, port: int | None = None, listen_host: str = "
             # Streamlit 1.67 refuses --server.cookieSecret on the command line (so it does not show
             # in `ps`); the environment variable is the supported way.
             env = dict(os.environ, STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret)
+            if classroom_mode:
+                # Students see an error's type, not a traceback with the server's paths (the full
+                # details go to the replica's log), and no developer menu: its "Clear cache"
+                # would empty the cache every student shares.
+                env.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "type")
+                env.setdefault("STREAMLIT_CLIENT_TOOLBAR_MODE", "viewer")
             procs.append(subprocess.Popen(
                 [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
                  "--server.address", "127.0.0.1", "--server.port", str(rport), "--browser.gatherUsageStats", "false",
@@ -194,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--base-port", type=int, default=8501, help="replica i listens on 127.0.0.1:base+i")
     ap.add_argument("--cookie-secret", default=os.environ.get("PINIT_COOKIE_SECRET"),
                     help="the replicas' shared server.cookieSecret (default: random per run, or $PINIT_COOKIE_SECRET)")
+    ap.add_argument("--show-errors", action="store_true",
+                    help="show students full tracebacks and the developer menu (default: error type only, viewer menu)")
     ap.add_argument("--print-config", action="store_true", help="print the nginx config and exit")
     args = ap.parse_args(argv)
     ports = [args.base_port + i for i in range(args.replicas)]
@@ -201,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         print(render_config(Path("/tmp/pinit-nginx"), f"{args.listen}:{args.port}", ports))
         return 0
     with classroom(args.replicas, args.port, args.listen, ports, args.cookie_secret,
-                   log_dir=ROOT / "artifacts" / "replicas") as c:
+                   log_dir=ROOT / "artifacts" / "replicas", classroom_mode=not args.show_errors) as c:
         print(f"pinit: {len(ports)} replicas ({', '.join(c.replica_urls)}) behind nginx at {c.url}")
         print(f"logs: {ROOT / 'artifacts' / 'replicas'}; nginx run dir {c.run_dir}. Ctrl-C stops everything.")
         try:
