@@ -27,12 +27,27 @@ torch.set_num_threads(1)
 DEFAULT_PRESET = "PyTorch default"
 
 
+def lost_session() -> bool:
+    """True when the browser asked for a session this server does not have (a restart,
+    or a tab away longer than the disconnected-session TTL): Streamlit's frontend names
+    its old session as the third entry of the websocket's Sec-WebSocket-Protocol."""
+    parts = [p.strip() for p in (st.context.headers.get("Sec-Websocket-Protocol") or "").split(",")]
+    return len(parts) >= 3 and bool(parts[2])
+
+
 def first_run() -> list[str]:
     """A new tab: the state in the link if there is one, else the default preset."""
     st.session_state["preset"] = DEFAULT_PRESET
     st.session_state["seed"] = 0
     st.session_state["model"] = "SimpleCNN"
-    warnings = share.load_from_url()
+    try:
+        warnings = share.load_from_url()
+    except Exception:  # a parser bug must never cost a student the page
+        warnings = ["the link could not be read at all, so the page opened with the defaults"]
+    if lost_session():
+        warnings.append("this page lost its session (the server restarted, or the tab was away for over two "
+                        "minutes) and was rebuilt from its link; uploaded files and view settings were reset, "
+                        "so if you had just clicked something, click it again")
     if not st.session_state.get("reinit_requested"):
         sidebar.apply_preset()
     return warnings
@@ -81,7 +96,7 @@ def main() -> None:
     url_warnings = first_run() if "preset" not in st.session_state else []
     header_ui()
     for w in url_warnings:
-        st.warning(f"The link was partly unreadable: {w}. The page loaded without that part.")
+        st.warning(w[0].upper() + w[1:] + ".")
     share.messages_ui()
     pending = sidebar.sidebar_ui()
     if st.session_state.pop("reinit_requested", False) or state.applied() is None:

@@ -178,3 +178,16 @@ def test_checkpoint_with_wrong_keys_lists_them():
     at.file_uploader(key="ckpt_upload").upload("linear.pt", pinit.save_state_dict(other), "application/octet-stream").run()
     text = at.error[0].value
     assert "linear.pt was not loaded" in text and "layer1.conv1.weight" in text
+
+
+def test_a_link_names_its_preset_in_the_preset_box_or_says_custom():
+    a = run()
+    a.sidebar.selectbox(key="preset").set_value("Article recipe").run()
+    b = run({k: a.query_params[k] for k in a.query_params})
+    assert b.sidebar.selectbox(key="preset").value == "Article recipe"
+    a.sidebar.selectbox(key="Linear.bias.scheme").set_value("zeros").run()
+    a.sidebar.button[0].click().run()
+    c = run({k: a.query_params[k] for k in a.query_params})
+    assert c.sidebar.selectbox(key="preset").value.startswith("(custom")
+    assert c.sidebar.selectbox(key="Linear.bias.scheme").value == "zeros"
+    assert (table(c)["std"] == table(a)["std"]).all()

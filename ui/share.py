@@ -32,6 +32,7 @@ def load_from_url() -> list[str]:
     if not {"model", "plan", "seed", "opts"} & set(params):
         return []
     state, warnings = state_from_query(params)
+    warnings = [f"the link was partly unreadable: {w}; the page loaded without that part" for w in warnings]
     plan = state.plan if state.plan is not None else pinit.PRESETS["PyTorch default"].plan
     show_config(config(state.model, state.options, plan, state.seed))
     request_reinit()

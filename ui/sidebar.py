@@ -19,6 +19,26 @@ from pinit.report import schemes_for
 from .state import Config, config, parameter_shapes, request_reinit, slots_for
 
 UNTOUCHED = "untouched"  # "no rule: keep the constructor's values"
+CUSTOM = "(custom: see the rules below)"  # the preset box when a link or plan file matches no preset
+
+
+def matching_preset(model: str, options: dict, plan: dict) -> str:
+    """The preset whose plan, on this model, is `plan`; CUSTOM if none is."""
+    slots = slots_for(model, options)
+
+    def on_model(p: dict) -> dict:
+        p = pinit.InitPlan.from_dict(p).to_dict()
+        return {"rules": {lt: {s: r for s, r in rules.items() if s in slots.get(lt, {})}
+                          for lt, rules in p["rules"].items() if lt in slots}, "overrides": p["overrides"]}
+
+    target = on_model(plan)
+    target["rules"] = {lt: r for lt, r in target["rules"].items() if r}
+    for name, preset in pinit.PRESETS.items():
+        candidate = on_model(preset.plan)
+        candidate["rules"] = {lt: r for lt, r in candidate["rules"].items() if r}
+        if candidate == target:
+            return name
+    return CUSTOM
 
 
 def current_model() -> tuple[str, dict[str, Any]]:
@@ -50,10 +70,15 @@ def show_config(cfg: Config) -> None:
     st.session_state["overrides"] = list(plan["overrides"])
     for name, rule in plan["overrides"].items():
         _set_rule(f"override.{name}", rule)
+    # The preset box must not claim a preset the rules are not (e.g. after a restart
+    # the state comes back from the link while the box would reset to its default).
+    st.session_state["preset"] = matching_preset(cfg["model"], cfg.get("options", {}), plan)
 
 
 def apply_preset() -> None:
     """Callback of the preset picker: every rule from the preset, then re-initialize."""
+    if st.session_state["preset"] == CUSTOM:
+        return
     name, options = current_model()
     preset = pinit.PRESETS[st.session_state["preset"]]
     show_config(config(name, options, preset.plan, st.session_state.get("seed", 0)))
@@ -134,9 +159,11 @@ def sidebar_ui() -> Config:
     with st.sidebar:
         st.header("Initialization")
         model_name, options = model_ui()
-        st.selectbox("Preset", list(pinit.PRESETS), key="preset", on_change=apply_preset,
+        presets = list(pinit.PRESETS) + ([CUSTOM] if st.session_state.get("preset") == CUSTOM else [])
+        st.selectbox("Preset", presets, key="preset", on_change=apply_preset,
                      help="Sets every rule below in one click and re-initializes.")
-        st.caption(pinit.PRESETS[st.session_state["preset"]].lesson)
+        if st.session_state["preset"] in pinit.PRESETS:
+            st.caption(pinit.PRESETS[st.session_state["preset"]].lesson)
         rules = rules_ui(slots_for(model_name, options))
         overrides = overrides_ui(parameter_shapes(model_name, options))
         seed = st.number_input("Seed", 0, 2**31 - 1, step=1, key="seed",
