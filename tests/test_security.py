@@ -36,6 +36,8 @@ EXPECTED = {
     "server.fileWatcherType": "none",
     "server.disconnectedSessionTTL": 120,
     "browser.gatherUsageStats": False,
+    "server.headless": True,
+    "client.showErrorDetails": "type",
 }
 
 SKIP_DIRS = {"tests", ".git", ".venv", "venv", "artifacts", "__pycache__", ".pytest_cache", ".ruff_cache",
