@@ -101,3 +101,28 @@ def wait_idle(page, timeout_ms: int = 90_000) -> None:
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout_ms
     )
+
+
+# --- page helpers shared by the browser tests ------------------------------------------
+
+def choose(page, label: str, option: str) -> None:
+    """Pick `option` in the selectbox labelled `label` (typing filters the list, which is virtualized)."""
+    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
+    box.scroll_into_view_if_needed()
+    box.click()
+    page.keyboard.type(option)
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def subtitle_of(page, name: str) -> str | None:
+    """The subtitle (measured σ, expected σ, bins, range) of the histogram titled `name`."""
+    return page.evaluate(
+        """name => {
+            for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
+                const t = chart.querySelector('.gtitle');
+                if (t && t.textContent.startsWith(name + ' ')) return chart.querySelector('.gtitle-subtitle').textContent;
+            }
+            return null;
+        }""",
+        name,
+    )

@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.app_driver import goto
+
 from pinit.experiments import TRAIN_DEFAULTS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -18,13 +20,6 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 
-def goto(at: AppTest, view: str) -> AppTest:
-    """Switch tabs as a click would: the tabs are bound to the "view" query parameter."""
-    at.query_params["view"] = view
-    at.session_state["view"] = view
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def start(view: str) -> AppTest:

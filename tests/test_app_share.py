@@ -10,6 +10,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
+from tests.app_driver import goto
+
 import pinit
 from tests.fixtures.make_fixtures import evil_torch_save
 
@@ -32,13 +34,6 @@ def table(at: AppTest):
     return at.dataframe[0].value.set_index("name")
 
 
-def goto(at: AppTest, view: str) -> AppTest:
-    """Switch tabs as a click would: the tabs are bound to the "view" query parameter."""
-    at.query_params["view"] = view
-    at.session_state["view"] = view
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def weights_of_plan(model: str, plan: dict, seed: int, **options) -> dict[str, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import wait_for_charts, wait_idle
+from tests.harness import choose, subtitle_of, wait_for_charts, wait_idle
 
 N_CHARTS = 14  # 12 parameter histograms + 2 overview charts for SimpleCNN
 
@@ -11,25 +11,8 @@ def chart_titles(page) -> list[str]:
     return page.eval_on_selector_all("[data-testid=stPlotlyChart] .gtitle", "els => els.map(e => e.textContent)")
 
 
-def subtitle_of(page, name: str) -> str:
-    """The subtitle text of the histogram titled `name`."""
-    return page.evaluate(
-        """name => {
-            for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
-                const t = chart.querySelector('.gtitle');
-                if (t && t.textContent.startsWith(name + ' ')) return chart.querySelector('.gtitle-subtitle').textContent;
-            }
-            return null;
-        }""",
-        name,
-    )
 
 
-def choose(page, label: str, option: str) -> None:
-    """Pick `option` in the Streamlit selectbox labelled `label`."""
-    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def test_page_draws_every_chart_titled_by_name_and_shape(browser, server_url, shots):

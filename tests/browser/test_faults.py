@@ -37,6 +37,8 @@ from tests.harness import (
     ARTIFACTS,
     free_port,
     streamlit_server,
+    choose,
+    subtitle_of,
     wait_for_charts,
     wait_idle,
 )
@@ -145,13 +147,6 @@ class CutProxy:
 
 # --- page helpers ------------------------------------------------------------------------------
 
-def choose(page, label: str, option: str) -> None:
-    """Pick `option` in the selectbox labelled `label` (typing filters the list, which is virtualized)."""
-    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
-    box.scroll_into_view_if_needed()
-    box.click()
-    page.keyboard.type(option)
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def selectbox_value(page, label: str) -> str:
@@ -163,17 +158,6 @@ def selectbox_value(page, label: str) -> str:
     return text
 
 
-def subtitle_of(page, name: str) -> str | None:
-    return page.evaluate(
-        """name => {
-            for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
-                const t = chart.querySelector('.gtitle');
-                if (t && t.textContent.startsWith(name + ' ')) return chart.querySelector('.gtitle-subtitle').textContent;
-            }
-            return null;
-        }""",
-        name,
-    )
 
 
 def wait_subtitle(page, text: str, timeout_ms: int = 60_000) -> None:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from tests.harness import wait_for_charts, wait_idle
+from tests.harness import choose, wait_for_charts, wait_idle
 
 N_CHARTS = 14
 
 
-def choose(page, label: str, option: str) -> None:
-    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
-    box.click()
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 def subtitles(page) -> dict[str, str]:
