@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from tests.harness import ARTIFACTS, chromium_available, launch_chromium, streamlit_server
+from tests.harness import ARTIFACTS, chromium_available, streamlit_server
 
 
 def pytest_collection_modifyitems(config, items):
@@ -25,16 +25,6 @@ def pytest_collection_modifyitems(config, items):
 def server_url():
     with streamlit_server() as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import os
 import pytest
 
 from deploy.replicas import classroom, find_nginx
-from tests.harness import ARTIFACTS, chromium_available, launch_chromium
+from tests.harness import ARTIFACTS, chromium_available
 
 MISSING = {
     "nginx": lambda: find_nginx() is not None,
@@ -36,13 +36,3 @@ def cls():
     """Two replicas sharing one cookie secret, behind nginx with sticky sessions, all on loopback."""
     with classroom(2, log_dir=ARTIFACTS / "scaleout") as c:
         yield c
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()

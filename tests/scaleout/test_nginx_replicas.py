@@ -21,7 +21,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from deploy.replicas import COOKIE, find_nginx, max_upload_mb, render_config
-from tests.harness import ARTIFACTS, wait_for_charts, wait_idle
+from tests.harness import ARTIFACTS, choose, wait_for_charts, wait_idle
 
 ROOT = Path(__file__).resolve().parents[2]
 LOG_LINE = re.compile(r'"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) key=(?P<key>\S+) upstream=(?P<up>\S+)')
@@ -63,13 +63,6 @@ def keys_on_each_replica(cls) -> dict[str, str]:
             return {u: k for u, k in found.items()}
     raise AssertionError(f"64 keys did not reach every replica: {found}")
 
-
-def choose(page, label: str, option: str) -> None:
-    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
-    box.scroll_into_view_if_needed()
-    box.click()
-    page.keyboard.type(option)
-    page.get_by_role("option", name=option, exact=True).click()
 
 
 class RunsFinished:
