@@ -25,7 +25,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import pinit  # noqa: E402
+import pinit
 
 st.set_page_config(page_title="weights (beginner's page)", layout="wide")
 

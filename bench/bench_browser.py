@@ -43,20 +43,20 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import torch  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+import torch
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-import pinit  # noqa: E402
-from tests.harness import chromium_available, launch_chromium, streamlit_server  # noqa: E402
+import pinit
+from tests.harness import chromium_available, launch_chromium, streamlit_server
 
 try:
-    from ui.weights import PAGE_SIZE  # histograms pinit's page draws at once
-except Exception:  # noqa: BLE001
+    from pinit.dashboard.weights import PAGE_SIZE  # histograms pinit's page draws at once
+except Exception:
     PAGE_SIZE = 10**9
 
 try:
-    from pinit.urlstate import state_to_query
-except Exception:  # noqa: BLE001 - without the link format, the model is chosen in the sidebar
+    from pinit.share.urlstate import state_to_query
+except Exception:
     state_to_query = None
 
 PAGES = ("pinit", "beginner")
@@ -90,16 +90,19 @@ Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3})
 """
 
 STATE_JS = """() => ({
-  charts: [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].filter(c => c.querySelector('.main-svg')).length,
+  charts: [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
+    .filter(c => c.querySelector('.main-svg')).length,
   last: window.__chartMut, first: window.__firstChart, now: performance.now(),
   wsFirst: window.__wsFirst, wsLast: window.__wsLast,
   running: !!document.querySelector('[data-testid="stStatusWidget"]'),
-  exception: [...document.querySelectorAll('[data-testid="stException"]')].map(e => e.innerText.slice(0, 200)).join(' | '),
+  exception: [...document.querySelectorAll('[data-testid="stException"]')]
+    .map(e => e.innerText.slice(0, 200)).join(' | '),
   heap: (performance.memory && performance.memory.usedJSHeapSize) || 0,
 })"""
 
 
 # --- servers ---------------------------------------------------------------------------------
+
 
 def server_pid(port: int) -> int | None:
     """The streamlit process listening on `port` (started by the harness for this run)."""
@@ -130,6 +133,7 @@ def rss_mb(pid: int | None) -> float:
 
 # --- one page visit ----------------------------------------------------------------------------
 
+
 class Visit:
     """One browser tab on one page: counts websocket bytes and script runs, waits for charts."""
 
@@ -156,7 +160,7 @@ class Visit:
             msg.ParseFromString(bytes(data))
             if msg.WhichOneof("type") == "script_finished":
                 self.finished += 1
-        except Exception:  # noqa: BLE001 - not a ForwardMsg: only its size counts
+        except Exception:
             pass
 
     def state(self) -> dict:
@@ -172,14 +176,26 @@ class Visit:
             s = self.state()
             if s["exception"]:
                 return {"error": "failed: " + s["exception"].replace("\n", " ")[:160], "server_peak_mb": peak}
-            if (self.finished > runs_before and s["charts"] >= n and s["last"] > since_ms
-                    and not s["running"] and s["now"] - s["last"] >= self.quiet):
-                return {"ms": s["last"] - since_ms, "first_ms": s["first"] - since_ms if since_ms == 0 else None,
-                        "ws_first_ms": s["wsFirst"] - since_ms, "ws_last_ms": s["wsLast"] - since_ms,
-                        "heap_mb": s["heap"] / 2**20, "server_peak_mb": peak}
+            if (
+                self.finished > runs_before
+                and s["charts"] >= n
+                and s["last"] > since_ms
+                and not s["running"]
+                and s["now"] - s["last"] >= self.quiet
+            ):
+                return {
+                    "ms": s["last"] - since_ms,
+                    "first_ms": s["first"] - since_ms if since_ms == 0 else None,
+                    "ws_first_ms": s["wsFirst"] - since_ms,
+                    "ws_last_ms": s["wsLast"] - since_ms,
+                    "heap_mb": s["heap"] / 2**20,
+                    "server_peak_mb": peak,
+                }
             if time.monotonic() > deadline:
-                return {"error": f"did not finish in {self.timeout:.0f} s ({s['charts']} of {n} charts)",
-                        "server_peak_mb": peak}
+                return {
+                    "error": f"did not finish in {self.timeout:.0f} s ({s['charts']} of {n} charts)",
+                    "server_peak_mb": peak,
+                }
 
     def wait_run(self, runs_before: int) -> None:
         """Wait for the script run started by the last input to finish (untimed)."""
@@ -212,7 +228,7 @@ def open_select(page, label: str, option: str):
         try:
             item.wait_for(state="visible", timeout=3000)
             return item
-        except Exception:  # noqa: BLE001 - the list did not open: try again
+        except Exception:
             page.keyboard.press("Escape")
     return item
 
@@ -225,7 +241,11 @@ def set_seed(v: Visit, seed: int) -> dict:
     """Type a seed into pinit's sidebar (a rerun that applies nothing yet), wait until the
     page is quiet again; return that rerun's bytes and time to its last websocket frame."""
     v.bytes, runs = 0, v.finished
-    box = v.page.locator("[data-testid=stNumberInput]").filter(has=v.page.get_by_text("Seed", exact=True)).locator("input")
+    box = (
+        v.page.locator("[data-testid=stNumberInput]")
+        .filter(has=v.page.get_by_text("Seed", exact=True))
+        .locator("input")
+    )
     box.fill(str(seed))
     t0 = v.page.evaluate("window.__wsFirst = 0, performance.now()")
     box.press("Enter")
@@ -245,8 +265,9 @@ def pinit_url(base: str, model: str, preset: str, seed: int) -> str:
     return base + "/?" + urlencode(state_to_query(model, {}, pinit.PRESETS[preset].plan, seed))
 
 
-def visit(kind: str, browser, url: str, pid: int | None, model: str, n_charts: int, seed: int,
-          presets: tuple[str, str], args) -> dict:
+def visit(
+    kind: str, browser, url: str, pid: int | None, model: str, n_charts: int, seed: int, presets: tuple[str, str], args
+) -> dict:
     """Navigate, re-initialize, choose a preset; the figures of each phase."""
     v = Visit(browser, pid, args.timeout, args.quiet)
     out: dict = {"server_idle_mb": rss_mb(pid)}
@@ -279,7 +300,7 @@ def visit(kind: str, browser, url: str, pid: int | None, model: str, n_charts: i
         item = open_select(v.page, "Preset", presets[1])
         out["preset"] = v.timed(item.click, n_charts)
         return out
-    except Exception as e:  # noqa: BLE001 - a broken page is a result, not a crash of the run
+    except Exception as e:
         out[phase] = {"error": "failed: " + str(e).splitlines()[0][:160], "bytes": v.bytes}
         return out
     finally:
@@ -287,6 +308,7 @@ def visit(kind: str, browser, url: str, pid: int | None, model: str, n_charts: i
 
 
 # --- report -----------------------------------------------------------------------------------------
+
 
 def med(rows: list[dict], phase: str, key: str) -> float | None:
     vals = [r[phase][key] for r in rows if phase in r and key in r[phase] and r[phase][key] is not None]
@@ -311,17 +333,26 @@ def fmt(x: float | None, unit: str = "ms") -> str:
 
 
 def report(model: str, results: dict[str, list[dict]], n_charts: dict[str, int]) -> dict:
-    print(f"\n## {model} (pinit {len(results['pinit'])} visits, {n_charts['pinit']} charts; "
-          f"beginner {len(results['beginner'])} visits, {n_charts['beginner']} charts)\n")
+    print(
+        f"\n## {model} (pinit {len(results['pinit'])} visits, {n_charts['pinit']} charts; "
+        f"beginner {len(results['beginner'])} visits, {n_charts['beginner']} charts)\n"
+    )
     print("| phase | figure | pinit | beginner | pinit / beginner |")
     print("|---|---|---:|---:|---:|")
     summary = {}
-    for phase, label in (("nav", "navigation -> all charts"), ("reinit", "Re-initialize -> all charts"),
-                         ("preset", "preset -> all charts")):
-        for key, unit, name in (("ws_first_ms", "ms", "first websocket frame (ms)"),
-                                ("ws_last_ms", "ms", "last websocket frame: server done (ms)"),
-                                ("ms", "ms", "all charts drawn (ms)"), ("bytes", "kB", "websocket bytes (kB)"),
-                                ("server_peak_mb", "MB", "server RSS peak (MB)"), ("heap_mb", "MB", "JS heap (MB)")):
+    for phase, label in (
+        ("nav", "navigation -> all charts"),
+        ("reinit", "Re-initialize -> all charts"),
+        ("preset", "preset -> all charts"),
+    ):
+        for key, unit, name in (
+            ("ws_first_ms", "ms", "first websocket frame (ms)"),
+            ("ws_last_ms", "ms", "last websocket frame: server done (ms)"),
+            ("ms", "ms", "all charts drawn (ms)"),
+            ("bytes", "kB", "websocket bytes (kB)"),
+            ("server_peak_mb", "MB", "server RSS peak (MB)"),
+            ("heap_mb", "MB", "JS heap (MB)"),
+        ):
             a, b = med(results["pinit"], phase, key), med(results["beginner"], phase, key)
             fa, fb = failure(results["pinit"], phase), failure(results["beginner"], phase)
             sa = fmt(a, unit) if a is not None or not fa else "did not finish"
@@ -334,11 +365,18 @@ def report(model: str, results: dict[str, list[dict]], n_charts: dict[str, int])
             print(f"| {label} | first chart (ms) | {fmt(a)} | {fmt(b)} | {f'{a / b:.3f}' if a and b else '—'} |")
     seed_bytes, seed_ms = med(results["pinit"], "seed", "bytes"), med(results["pinit"], "seed", "ws_last_ms")
     if seed_bytes is not None:
-        print(f"\npinit, typing a seed (a sidebar rerun that applies nothing): {seed_bytes / 1e3:,.1f} kB received, "
-              f"last frame after {seed_ms:,.0f} ms")
+        print(
+            f"\npinit, typing a seed (a sidebar rerun that applies nothing): {seed_bytes / 1e3:,.1f} kB received, "
+            f"last frame after {seed_ms:,.0f} ms"
+        )
     idle = [r["server_idle_mb"] for k in PAGES for r in results[k]]
-    print(f"\nserver RSS when a visit starts: pinit {statistics.median(r['server_idle_mb'] for r in results['pinit']):,.0f} MB, "
-          f"beginner {statistics.median(r['server_idle_mb'] for r in results['beginner']):,.0f} MB" if idle else "")
+    print(
+        f"\nserver RSS when a visit starts: "
+        f"pinit {statistics.median(r['server_idle_mb'] for r in results['pinit']):,.0f} MB, "
+        f"beginner {statistics.median(r['server_idle_mb'] for r in results['beginner']):,.0f} MB"
+        if idle
+        else ""
+    )
     for k in PAGES:
         for phase in ("nav", "reinit", "preset"):
             f = failure(results[k], phase)
@@ -353,8 +391,9 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per phase before 'did not finish'")
     ap.add_argument("--quiet", type=float, default=750.0, help="ms without chart changes that count as done")
-    ap.add_argument("--presets", default="Kaiming (He),Xavier (Glorot)",
-                    help="the preset to open with, and the one to choose")
+    ap.add_argument(
+        "--presets", default="Kaiming (He),Xavier (Glorot)", help="the preset to open with, and the one to choose"
+    )
     args = ap.parse_args()
     if not chromium_available():
         sys.exit("Debian's chromium is not installed (/usr/bin/chromium)")
@@ -363,8 +402,10 @@ def main() -> None:
     assert len(presets) == 2 and all(p in pinit.PRESETS for p in presets), presets
     from playwright.sync_api import sync_playwright
 
-    print(f"{args.repeats} visits per page and model, pages interleaved; timeout {args.timeout:.0f} s per phase; "
-          f"quiet {args.quiet:.0f} ms; presets {presets[0]!r} -> {presets[1]!r}; load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"{args.repeats} visits per page and model, pages interleaved; timeout {args.timeout:.0f} s per phase; "
+        f"quiet {args.quiet:.0f} ms; presets {presets[0]!r} -> {presets[1]!r}; load average {os.getloadavg()[0]:.2f}"
+    )
     summaries = {}
     with sync_playwright() as p:
         browser = launch_chromium(p)
@@ -374,8 +415,10 @@ def main() -> None:
                     n_tensors = len(list(pinit.build_model(model).parameters()))
                 n_charts = {"pinit": 2 + min(n_tensors, PAGE_SIZE), "beginner": n_tensors}
                 with contextlib.ExitStack() as stack:  # fresh servers per model: a stuck page dies with its server
-                    urls = {"pinit": stack.enter_context(streamlit_server("app.py")),
-                            "beginner": stack.enter_context(streamlit_server("bench/beginner_app.py"))}
+                    urls = {
+                        "pinit": stack.enter_context(streamlit_server("app.py")),
+                        "beginner": stack.enter_context(streamlit_server("bench/beginner_app.py")),
+                    }
                     pids = {k: server_pid(int(u.rsplit(":", 1)[1])) for k, u in urls.items()}
                     for k in PAGES:  # warm-up: the first run imports torch and plotly in the server
                         visit(k, browser, urls[k], pids[k], "SimpleCNN", 14 if k == "pinit" else 12, 7, presets, args)
@@ -386,7 +429,9 @@ def main() -> None:
                             if any("error" in r.get(ph, {}) for r in results[k] for ph in ("nav", "reinit", "preset")):
                                 continue  # did not finish once: not repeated
                             seed = 10_000 + 100 * i + 10 * models.index(model)
-                            results[k].append(visit(k, browser, urls[k], pids[k], model, n_charts[k], seed, presets, args))
+                            results[k].append(
+                                visit(k, browser, urls[k], pids[k], model, n_charts[k], seed, presets, args)
+                            )
                     summaries[model] = report(model, results, n_charts)
         finally:
             browser.close()
@@ -409,8 +454,10 @@ def main() -> None:
 
         for model in models:
             s = summaries[model]
-            print(f"| {model} | {pair(s, ('nav', 'ms'))} | {growth(s, ('nav', 'ms'))} | {pair(s, ('reinit', 'ms'))} "
-                  f"| {growth(s, ('reinit', 'ms'))} | {pair(s, ('nav', 'bytes'), 'kB')} | {growth(s, ('nav', 'bytes'))} |")
+            print(
+                f"| {model} | {pair(s, ('nav', 'ms'))} | {growth(s, ('nav', 'ms'))} | {pair(s, ('reinit', 'ms'))} "
+                f"| {growth(s, ('reinit', 'ms'))} | {pair(s, ('nav', 'bytes'), 'kB')} | {growth(s, ('nav', 'bytes'))} |"
+            )
 
 
 if __name__ == "__main__":

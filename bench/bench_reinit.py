@@ -36,27 +36,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import plotly.express as px  # noqa: E402
-import torch  # noqa: E402
+import plotly.express as px
+import torch
 
-import pinit  # noqa: E402
-from pinit.figures import histogram_figure, signal_gain_figure, std_overview_figure  # noqa: E402
-from pinit.stats import describe  # noqa: E402
+import pinit
+from pinit.figures import histogram_figure, signal_gain_figure, std_overview_figure
+from pinit.stats import describe
 
 try:  # the page's own page size, so "bytes per page" is what a page really sends
-    from ui.weights import PAGE_SIZE  # noqa: E402
-except Exception:  # noqa: BLE001 - ui/ may be missing or renamed; the figure is then "all histograms"
+    from pinit.dashboard.weights import PAGE_SIZE
+except Exception:
     PAGE_SIZE = None
 
 try:
-    from streamlit.dataframe_util import convert_pandas_df_to_arrow_bytes  # noqa: E402
-except Exception:  # noqa: BLE001
+    from streamlit.dataframe_util import convert_pandas_df_to_arrow_bytes
+except Exception:
     convert_pandas_df_to_arrow_bytes = None
 
 MB = 1e6
 
 
 # --- the two paths ---------------------------------------------------------------------
+
 
 def pinit_page(model_name: str, plan: dict, seed: int, bins: int) -> tuple[dict[str, float], dict[str, int]]:
     t: dict[str, float] = {}
@@ -110,7 +111,7 @@ def in_script_thread(fn, *args):
     def run() -> None:
         try:
             out["value"] = fn(*args)
-        except BaseException as e:  # noqa: BLE001 - re-raised in the caller
+        except BaseException as e:
             out["error"] = e
 
     th = threading.Thread(target=run, name="bench.scriptThread")
@@ -134,6 +135,7 @@ def model_size(name: str) -> tuple[int, int, int]:
 
 
 # --- memory: one fresh process per (model, path) -------------------------------------------
+
 
 def _rss_kb(pid: int | str = "self", field: str = "VmRSS") -> int:
     with open(f"/proc/{pid}/status") as f:
@@ -159,8 +161,19 @@ def memory_child(model_name: str, path: str, preset: str, bins: int) -> None:
 
 
 def measure_memory(model_name: str, path: str, args) -> dict:
-    cmd = [sys.executable, __file__, "--memory-child", model_name, path, "--preset", args.preset,
-           "--bins", str(args.bins), "--threads", str(args.threads)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--memory-child",
+        model_name,
+        path,
+        "--preset",
+        args.preset,
+        "--bins",
+        str(args.bins),
+        "--threads",
+        str(args.threads),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     limit_kb = args.memory_limit_gb * 1e6
     deadline = time.monotonic() + args.timeout
@@ -183,6 +196,7 @@ def measure_memory(model_name: str, path: str, args) -> dict:
 
 
 # --- threads: 1 against 2 --------------------------------------------------------------------
+
 
 def concurrent_round(model_name: str, plan: dict, sessions: int, bins: int, seed0: int) -> tuple[float, list[float]]:
     """`sessions` re-inits at once, each in a new thread (as Streamlit runs each script run)."""
@@ -207,14 +221,17 @@ def concurrent_round(model_name: str, plan: dict, sessions: int, bins: int, seed
 
 def compare_threads(models: list[str], plan: dict, args) -> None:
     print("\n## torch.set_num_threads(1) against 2 (pinit's path, interleaved in one process)\n")
-    print("Each run in a fresh thread, as Streamlit runs scripts; 'main' rows run in the main thread (a CLI or notebook).\n")
+    print(
+        "Each run in a fresh thread, as Streamlit runs scripts; "
+        "'main' rows run in the main thread (a CLI or notebook).\n"
+    )
     before = torch.get_num_threads()
     print("| model | stage | 1 thread (ms) | 2 threads (ms) | 1/2 |")
     print("|---|---|---:|---:|---:|")
     for name in models:
         runs: dict[tuple[str, int], list] = {(w, n): [] for w in ("thread", "main") for n in (1, 2)}
         for i in range(args.repeats):
-            for n in ((1, 2) if i % 2 == 0 else (2, 1)):
+            for n in (1, 2) if i % 2 == 0 else (2, 1):
                 torch.set_num_threads(n)
                 runs[("thread", n)].append(in_script_thread(pinit_page, name, plan, 100 + i, args.bins)[0])
                 runs[("main", n)].append(pinit_page(name, plan, 100 + i, args.bins)[0])
@@ -226,25 +243,30 @@ def compare_threads(models: list[str], plan: dict, args) -> None:
                 label = k if where == "thread" else f"{k} (main thread)"
                 print(f"| {name} | {label} | {m1[k] * 1e3:.1f} | {m2[k] * 1e3:.1f} | {m1[k] / m2[k]:.2f} |")
     name = args.concurrent_model
-    print(f"\nConcurrent sessions ({name}; each session one re-initialize, in its own thread; "
-          f"median over {args.repeats} rounds):\n")
+    print(
+        f"\nConcurrent sessions ({name}; each session one re-initialize, in its own thread; "
+        f"median over {args.repeats} rounds):\n"
+    )
     print("| sessions | threads | per re-init p50 (ms) | max (ms) | round wall (ms) | re-inits/s |")
     print("|---:|---:|---:|---:|---:|---:|")
     for sessions in args.sessions:
         res: dict[int, list] = {1: [], 2: []}
         for i in range(args.repeats):
-            for n in ((1, 2) if i % 2 == 0 else (2, 1)):
+            for n in (1, 2) if i % 2 == 0 else (2, 1):
                 torch.set_num_threads(n)
                 res[n].append(concurrent_round(name, plan, sessions, args.bins, 1000 * i))
         for n in (1, 2):
             per = statistics.median(t for _, ts in res[n] for t in ts)
             worst = statistics.median(max(ts) for _, ts in res[n])
             wall = statistics.median(w for w, _ in res[n])
-            print(f"| {sessions} | {n} | {per * 1e3:.0f} | {worst * 1e3:.0f} | {wall * 1e3:.0f} | {sessions / wall:.1f} |")
+            print(
+                f"| {sessions} | {n} | {per * 1e3:.0f} | {worst * 1e3:.0f} | {wall * 1e3:.0f} | {sessions / wall:.1f} |"
+            )
     torch.set_num_threads(before)
 
 
 # --- a proposed change, measured: skip the constructor's draw when the plan overwrites everything ---
+
 
 def skip_default_draw(models: list[str], plan: dict, args) -> None:
     """build_model(seed) draws PyTorch's default init for every parameter, then apply_plan
@@ -286,6 +308,7 @@ def skip_default_draw(models: list[str], plan: dict, args) -> None:
 
 # --- main ------------------------------------------------------------------------------------
 
+
 def fmt_ms(x: float | None) -> str:
     return "—" if x is None else f"{x * 1e3:,.1f}"
 
@@ -297,21 +320,39 @@ def main() -> None:
     ap.add_argument("--preset", default="Kaiming (He)", choices=list(pinit.PRESETS))
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--bins", type=int, default=40)
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch.set_num_threads for the main tables (default 1, as app.py sets; 0: torch's own)")
-    ap.add_argument("--beginner-budget", type=float, default=120.0,
-                    help="stop repeating the beginner's path for a model once its runs took this many seconds")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch.set_num_threads for the main tables (default 1, as app.py sets; 0: torch's own)",
+    )
+    ap.add_argument(
+        "--beginner-budget",
+        type=float,
+        default=120.0,
+        help="stop repeating the beginner's path for a model once its runs took this many seconds",
+    )
     ap.add_argument("--memory", action="store_true", help="peak RSS of each path, one fresh process each")
     ap.add_argument("--memory-limit-gb", type=float, default=8.0, help="kill a memory child above this RSS")
     ap.add_argument("--timeout", type=float, default=300.0, help="seconds per memory child")
     ap.add_argument("--compare-threads", action="store_true", help="time 1 against 2 torch threads")
-    ap.add_argument("--sessions", type=lambda s: [int(x) for x in s.split(",")], default=[2, 4],
-                    help="concurrent sessions for --compare-threads (default 2,4)")
+    ap.add_argument(
+        "--sessions",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[2, 4],
+        help="concurrent sessions for --compare-threads (default 2,4)",
+    )
     ap.add_argument("--concurrent-model", default="SimpleCNN")
-    ap.add_argument("--no-tables", action="store_true",
-                    help="skip the pinit/beginner tables (run only --memory, --skip-default-draw, --compare-threads)")
-    ap.add_argument("--skip-default-draw", action="store_true",
-                    help="also time the proposed meta-device build for plans that reach every parameter")
+    ap.add_argument(
+        "--no-tables",
+        action="store_true",
+        help="skip the pinit/beginner tables (run only --memory, --skip-default-draw, --compare-threads)",
+    )
+    ap.add_argument(
+        "--skip-default-draw",
+        action="store_true",
+        help="also time the proposed meta-device build for plans that reach every parameter",
+    )
     ap.add_argument("--memory-child", nargs=2, metavar=("MODEL", "PATH"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.threads:
@@ -324,14 +365,16 @@ def main() -> None:
     if unknown:
         ap.error(f"unknown model(s) {unknown}; choose from {', '.join(pinit.MODELS)}")
     plan = pinit.PRESETS[args.preset].plan
-    print(f"preset {args.preset!r}, {args.repeats} runs per path (interleaved, each in a fresh thread as Streamlit "
-          f"runs scripts), torch threads {torch.get_num_threads()}, "
-          f"page size {PAGE_SIZE or 'all'} histograms, load average {os.getloadavg()[0]:.2f}")
+    print(
+        f"preset {args.preset!r}, {args.repeats} runs per path (interleaved, each in a fresh thread as Streamlit "
+        f"runs scripts), torch threads {torch.get_num_threads()}, "
+        f"page size {PAGE_SIZE or 'all'} histograms, load average {os.getloadavg()[0]:.2f}"
+    )
     in_script_thread(pinit_page, "SimpleCNN", plan, 0, args.bins)  # warm-up: imports, allocator, plotly validators
     in_script_thread(beginner_page, "SimpleCNN", plan, 0)
 
     summary = {}
-    for name in ([] if args.no_tables else models):
+    for name in [] if args.no_tables else models:
         n_params, n_tensors, n_bytes = model_size(name)
         ours, theirs = [], []
         spent = 0.0
@@ -346,51 +389,77 @@ def main() -> None:
         mo, mt = medians([r for r, _ in ours]), medians([r for r, _ in theirs])
         bo, bt = ours[0][1], theirs[0][1]
         page_bytes = bo["figures on the page"] + bo.get("table (Arrow)", 0)
-        summary[name] = dict(params=n_params, tensors=n_tensors, bytes=n_bytes, ours=mo, theirs=mt,
-                             page=page_bytes, fig=bo["figures on the page"], table=bo.get("table (Arrow)"),
-                             hists=bo["histograms"], beginner=bt["figures on the page"], n_theirs=len(theirs))
-        print(f"\n## {name}: {n_params:,} parameters in {n_tensors} tensors, {n_bytes / 2**20:.0f} MiB "
-              f"(pinit {len(ours)} runs, beginner {len(theirs)} runs)\n")
+        summary[name] = dict(
+            params=n_params,
+            tensors=n_tensors,
+            bytes=n_bytes,
+            ours=mo,
+            theirs=mt,
+            page=page_bytes,
+            fig=bo["figures on the page"],
+            table=bo.get("table (Arrow)"),
+            hists=bo["histograms"],
+            beginner=bt["figures on the page"],
+            n_theirs=len(theirs),
+        )
+        print(
+            f"\n## {name}: {n_params:,} parameters in {n_tensors} tensors, {n_bytes / 2**20:.0f} MiB "
+            f"(pinit {len(ours)} runs, beginner {len(theirs)} runs)\n"
+        )
         print("| stage | pinit (ms) | beginner (ms) |")
         print("|---|---:|---:|")
         for k in ("build", "apply_plan", "describe", "figures+json", "re-init+stats", "total"):
             print(f"| {k} | {fmt_ms(mo[k])} | {fmt_ms(mt.get(k))} |")
         print(f"\nserver time ratio pinit/beginner: {mo['total'] / mt['total']:.3f}")
-        print(f"bytes per page: pinit {page_bytes / 1e3:,.1f} kB ({bo['figures on the page'] / 1e3:,.1f} kB figures: "
-              f"2 overviews + {bo['histograms']} of {bo['tensors']} histograms; "
-              f"{(bo.get('table (Arrow)') or 0) / 1e3:,.1f} kB table), beginner {bt['figures on the page'] / MB:,.2f} MB "
-              f"figure JSON; ratio {page_bytes / bt['figures on the page']:.4f}")
+        print(
+            f"bytes per page: pinit {page_bytes / 1e3:,.1f} kB ({bo['figures on the page'] / 1e3:,.1f} kB figures: "
+            f"2 overviews + {bo['histograms']} of {bo['tensors']} histograms; "
+            f"{(bo.get('table (Arrow)') or 0) / 1e3:,.1f} kB table), beginner {bt['figures on the page'] / MB:,.2f} MB "
+            f"figure JSON; ratio {page_bytes / bt['figures on the page']:.4f}"
+        )
 
     if len(summary) > 1:
         first = summary[models[0]]
         print(f"\n## Scale (growth against {models[0]})\n")
-        print("| model | params | tensors | pinit total (ms) | growth | re-init+stats (ms) | pinit bytes/page (kB) | growth "
-              "| beginner total (ms) | growth | beginner bytes (MB) | growth |")
+        print(
+            "| model | params | tensors | pinit total (ms) | growth | re-init+stats (ms) "
+            "| pinit bytes/page (kB) | growth "
+            "| beginner total (ms) | growth | beginner bytes (MB) | growth |"
+        )
         print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         for name in models:
             s = summary[name]
-            print(f"| {name} | {s['params']:,} ({s['params'] / first['params']:.0f}x) | {s['tensors']} "
-                  f"| {fmt_ms(s['ours']['total'])} | {s['ours']['total'] / first['ours']['total']:.1f}x "
-                  f"| {fmt_ms(s['ours']['re-init+stats'])} "
-                  f"| {s['page'] / 1e3:,.1f} | {s['page'] / first['page']:.2f}x "
-                  f"| {fmt_ms(s['theirs']['total'])} | {s['theirs']['total'] / first['theirs']['total']:.1f}x "
-                  f"| {s['beginner'] / MB:,.2f} | {s['beginner'] / first['beginner']:.1f}x |")
+            print(
+                f"| {name} | {s['params']:,} ({s['params'] / first['params']:.0f}x) | {s['tensors']} "
+                f"| {fmt_ms(s['ours']['total'])} | {s['ours']['total'] / first['ours']['total']:.1f}x "
+                f"| {fmt_ms(s['ours']['re-init+stats'])} "
+                f"| {s['page'] / 1e3:,.1f} | {s['page'] / first['page']:.2f}x "
+                f"| {fmt_ms(s['theirs']['total'])} | {s['theirs']['total'] / first['theirs']['total']:.1f}x "
+                f"| {s['beginner'] / MB:,.2f} | {s['beginner'] / first['beginner']:.1f}x |"
+            )
 
     if args.memory:
         print("\n## Peak memory (fresh process per path; base = RSS after imports and a SimpleCNN warm-up)\n")
-        print("| model | model bytes (MiB) | path | base (MiB) | peak - base (MiB) | (peak - base) / model bytes | time (s) |")
+        print(
+            "| model | model bytes (MiB) | path | base (MiB) | peak - base (MiB) "
+            "| (peak - base) / model bytes | time (s) |"
+        )
         print("|---|---:|---|---:|---:|---:|---:|")
         for name in models:
             n_bytes = model_size(name)[2]
             for path in ("pinit", "beginner"):
                 r = measure_memory(name, path, args)
                 if "error" in r:
-                    print(f"| {name} | {n_bytes / 2**20:,.0f} | {path} | — | {r.get('peak_kb', 0) / 1024:,.0f}+ | "
-                          f"{r['error']} | — |")
+                    print(
+                        f"| {name} | {n_bytes / 2**20:,.0f} | {path} | — | {r.get('peak_kb', 0) / 1024:,.0f}+ | "
+                        f"{r['error']} | — |"
+                    )
                     continue
                 extra = (r["peak_kb"] - r["base_kb"]) * 1024
-                print(f"| {name} | {n_bytes / 2**20:,.0f} | {path} | {r['base_kb'] / 1024:,.0f} | {extra / 2**20:,.0f} "
-                      f"| {extra / n_bytes:.2f} | {r['seconds']:.1f} |")
+                print(
+                    f"| {name} | {n_bytes / 2**20:,.0f} | {path} | {r['base_kb'] / 1024:,.0f} | {extra / 2**20:,.0f} "
+                    f"| {extra / n_bytes:.2f} | {r['seconds']:.1f} |"
+                )
 
     if args.skip_default_draw:
         skip_default_draw(models, plan, args)

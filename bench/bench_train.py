@@ -23,13 +23,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-import pinit  # noqa: E402
-from pinit.data import make_dataset  # noqa: E402
-from pinit.lsuv import lsuv  # noqa: E402
-from pinit.probes import activation_stats, gradient_stats, probe_batch, probe_targets  # noqa: E402
-from pinit.train import evaluate, train  # noqa: E402
+import pinit
+from pinit.lab.data import make_dataset
+from pinit.lab.lsuv import lsuv
+from pinit.lab.probes import activation_stats, gradient_stats, probe_batch, probe_targets
+from pinit.lab.train import evaluate, train
 
 DEFAULT_PRESETS = [
     "Kaiming (He)",
@@ -52,9 +52,12 @@ def run(preset: str | None, data, args) -> tuple[dict, float]:
     log = train(model, images, labels, steps=args.steps, batch_size=args.batch_size, seed=args.seed)
     seconds = time.perf_counter() - t0
     result = evaluate(model, test_images, test_labels)
-    result.update(steps=len(log), stop=log.attrs["stop_reason"],
-                  final_batch_loss=float(log["loss"].iloc[-1]),
-                  running_accuracy=float(log["running_accuracy"].iloc[-1]))
+    result.update(
+        steps=len(log),
+        stop=log.attrs["stop_reason"],
+        final_batch_loss=float(log["loss"].iloc[-1]),
+        running_accuracy=float(log["running_accuracy"].iloc[-1]),
+    )
     return result, seconds
 
 
@@ -71,27 +74,35 @@ def main() -> None:
     parser.add_argument("--no-lsuv", action="store_true", help="skip the LSUV row")
     args = parser.parse_args()
 
-    print(f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
-          f"torch threads at start {torch.get_num_threads()}")
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+        f"torch threads at start {torch.get_num_threads()}"
+    )
     t0 = time.perf_counter()
-    data = (make_dataset(args.n_train, seed=args.seed, noise=args.noise),
-            make_dataset(args.n_test, seed=args.seed + 1, noise=args.noise))
+    data = (
+        make_dataset(args.n_train, seed=args.seed, noise=args.noise),
+        make_dataset(args.n_test, seed=args.seed + 1, noise=args.noise),
+    )
     print(f"make_dataset({args.n_train} + {args.n_test}): {time.perf_counter() - t0:.2f} s")
 
     print(f"\nDefault run (Kaiming, {args.steps} steps of {args.batch_size}), wall time by thread count:")
     for threads in args.threads:
         torch.set_num_threads(threads)
         result, seconds = run("Kaiming (He)", data, args)
-        print(f"  {threads} thread(s): {seconds:6.1f} s train ({seconds / max(result['steps'], 1) * 1000:.0f} ms/step), "
-              f"held-out accuracy {result['accuracy']:.3f}, load average now {os.getloadavg()[0]:.2f}")
+        print(
+            f"  {threads} thread(s): {seconds:6.1f} s train ({seconds / max(result['steps'], 1) * 1000:.0f} ms/step), "
+            f"held-out accuracy {result['accuracy']:.3f}, load average now {os.getloadavg()[0]:.2f}"
+        )
 
     torch.set_num_threads(min(args.threads))
     model = pinit.build_model("SimpleCNN", seed=args.seed)
     pinit.apply_plan(model, pinit.PRESETS["Kaiming (He)"].plan, seed=args.seed)
     x, y = probe_batch(model, 64), probe_targets(model, 64)
-    for name, fn in (("activation_stats (64 images)", lambda: activation_stats(model, x)),
-                     ("gradient_stats (64 images)", lambda: gradient_stats(model, x, y)),
-                     ("lsuv (64 images)", lambda: lsuv(model, x))):
+    for name, fn in (
+        ("activation_stats (64 images)", lambda: activation_stats(model, x)),
+        ("gradient_stats (64 images)", lambda: gradient_stats(model, x, y)),
+        ("lsuv (64 images)", lambda: lsuv(model, x)),
+    ):
         t0 = time.perf_counter()
         fn()
         print(f"  {name}: {time.perf_counter() - t0:.2f} s")
@@ -101,8 +112,10 @@ def main() -> None:
     rows = [(p, p) for p in args.presets] + ([] if args.no_lsuv else [("LSUV (orthogonal + rescale)", None)])
     for label, preset in rows:
         result, seconds = run(preset, data, args)
-        print(f"  {label:28s} {seconds:7.1f} {result['steps']:5d} {result['stop']:16s} "
-              f"{result['accuracy']:12.3f} {result['loss']:9.3g}")
+        print(
+            f"  {label:28s} {seconds:7.1f} {result['steps']:5d} {result['stop']:16s} "
+            f"{result['accuracy']:12.3f} {result['loss']:9.3g}"
+        )
 
 
 if __name__ == "__main__":

@@ -28,7 +28,8 @@ Bounded: at most 200 sessions and 30 minutes; every rerun has a --timeout; it on
 talks to loopback. The server it starts gets ``--server.disconnectedSessionTTL``
 (--ttl, default 30 s instead of Streamlit's 120 s) so the after-close figure can be
 taken within the run. Not much shorter: under heavy load the server handles a reconnect
-seconds late, and a session stored for less than that lag is gone when its tab returns. Torch's thread count is app.py's (torch.set_num_threads(1)); the
+seconds late, and a session stored for less than that lag is gone when its tab returns.
+Torch's thread count is the page's (torch.set_num_threads(1)); the
 server inherits this process's environment (e.g. MALLOC_ARENA_MAX).
 
     python bench/load_test.py --quick                      # 30 sessions, 20 s (about a minute in all)
@@ -62,6 +63,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import contextlib
+
 from ws_client import ProtocolError, StreamlitSession, check_loopback
 
 from tests.harness import free_port
@@ -74,20 +77,42 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # --- the server ------------------------------------------------------------------------
 
+
 def start_server(ttl: int, log_path: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
     env = dict(os.environ)  # e.g. MALLOC_ARENA_MAX=2 python bench/load_test.py ... reaches the server
-    argv = ["streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-            "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-            "--server.fileWatcherType", "none", "--server.disconnectedSessionTTL", str(ttl)]
+    argv = [
+        "streamlit",
+        "run",
+        str(ROOT / "app.py"),
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+        "--server.disconnectedSessionTTL",
+        str(ttl),
+    ]
     # The command line says "pinit-load-test-server", not "streamlit run": on a shared machine,
     # someone's `pkill -f "streamlit run"` must not end a two-minute measurement half way.
     env["PINIT_LOAD_TEST_ARGV"] = "\x1f".join(argv)
-    code = ("import os, runpy, sys; sys.argv = os.environ['PINIT_LOAD_TEST_ARGV'].split('\\x1f'); "
-            "runpy.run_module(sys.argv[0], run_name='__main__')")
+    code = (
+        "import os, runpy, sys; sys.argv = os.environ['PINIT_LOAD_TEST_ARGV'].split('\\x1f'); "
+        "runpy.run_module(sys.argv[0], run_name='__main__')"
+    )
     with open(log_path, "w") as log:
-        proc = subprocess.Popen([sys.executable, "-c", code, "pinit-load-test-server"],
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", code, "pinit-load-test-server"],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -144,6 +169,7 @@ def server_metrics(urls: list[str]) -> dict[str, float]:
 
 # --- the class -------------------------------------------------------------------------
 
+
 @dataclass
 class Figures:
     sessions_requested: int = 0
@@ -165,7 +191,7 @@ async def student(i: int, url: str, args, figs: Figures, start_at: float, end_at
     s = StreamlitSession(url, timeout=args.timeout)
     try:
         first = await s.connect()
-    except Exception as e:  # noqa: BLE001 - any failure to load the page is an error to report
+    except Exception as e:
         figs.errors.append(f"session {i}: page load failed: {type(e).__name__}: {e}")
         return
     figs.first_load_s.append(first.elapsed)
@@ -197,7 +223,7 @@ async def student(i: int, url: str, args, figs: Figures, start_at: float, end_at
     except ProtocolError as e:
         figs.errors.append(f"session {i} rerun {k}: {e}")
         held = False
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         figs.errors.append(f"session {i} rerun {k}: {type(e).__name__}: {e}")
         held = False
     finally:
@@ -205,8 +231,9 @@ async def student(i: int, url: str, args, figs: Figures, start_at: float, end_at
         await s.close()
 
 
-async def drop_and_resume(i: int, s: StreamlitSession, values: dict, shown_seed: str | None, seed: int | None,
-                          figs: Figures, wait: float) -> str | None:
+async def drop_and_resume(
+    i: int, s: StreamlitSession, values: dict, shown_seed: str | None, seed: int | None, figs: Figures, wait: float
+) -> str | None:
     """Ask for a re-init, cut the TCP connection mid-run (no close handshake), reconnect for the old session.
 
     If the reply to the reconnect does not come within `wait` seconds, the student clicks
@@ -243,7 +270,9 @@ async def drop_and_resume(i: int, s: StreamlitSession, values: dict, shown_seed:
     allowed = {shown_seed} | ({str(seed)} if seed is not None else set())
     problems = check_run(run, None, None)
     if run.metric("Seed") not in allowed:
-        problems.append(f"after reconnecting the page shows seed {run.metric('Seed')}, expected one of {sorted(allowed)}")
+        problems.append(
+            f"after reconnecting the page shows seed {run.metric('Seed')}, expected one of {sorted(allowed)}"
+        )
     if problems:
         figs.errors.append(f"session {i} resume: {problems}")
     return run.metric("Seed")
@@ -276,10 +305,8 @@ def check_run(run, n_charts: int | None, seed: str | None) -> list[str]:
 async def sample_rss(pids: list[int], samples: list[tuple[float, float]], stop: asyncio.Event) -> None:
     while not stop.is_set():
         samples.append((time.monotonic(), rss_mb(pids)))
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), 0.2)
-        except TimeoutError:
-            pass
 
 
 async def one_visit(url: str, timeout: float) -> None:
@@ -292,10 +319,17 @@ async def one_visit(url: str, timeout: float) -> None:
 async def run_class(args, url: str, pids: list[int], servers: list[str] | None = None) -> dict:
     """`servers`: each server's own URL (the replicas behind nginx), for warm-up and after-close visits."""
     servers = servers or [url]
-    out: dict = {"url": url, "sessions": args.sessions, "duration_s": args.duration, "think_s": args.think,
-                 "action": args.action, "drop_every": args.drop_every, "ttl_s": args.ttl,
-                 "cpus": os.cpu_count(),
-                 "loadavg_before": os.getloadavg()[0]}
+    out: dict = {
+        "url": url,
+        "sessions": args.sessions,
+        "duration_s": args.duration,
+        "think_s": args.think,
+        "action": args.action,
+        "drop_every": args.drop_every,
+        "ttl_s": args.ttl,
+        "cpus": os.cpu_count(),
+        "loadavg_before": os.getloadavg()[0],
+    }
     if pids:
         out["rss_start_mb"] = rss_mb(pids)
     for server in servers:  # imports torch, plotly, pandas: a fixed cost, not a per-session one
@@ -310,9 +344,12 @@ async def run_class(args, url: str, pids: list[int], servers: list[str] | None =
     rng = random.Random(args.rng_seed)
     t0 = time.monotonic()
     end_at = t0 + args.ramp + args.duration
-    tasks = [asyncio.create_task(student(i, url, args, figs, t0 + args.ramp * i / args.sessions, end_at,
-                                         random.Random(rng.random())))
-             for i in range(args.sessions)]
+    tasks = [
+        asyncio.create_task(
+            student(i, url, args, figs, t0 + args.ramp * i / args.sessions, end_at, random.Random(rng.random()))
+        )
+        for i in range(args.sessions)
+    ]
     # Every session stops by itself at end_at (each rerun is bounded by --timeout); this is a backstop.
     _done, pending = await asyncio.wait(tasks, timeout=args.ramp + args.duration + 2 * args.timeout + 30)
     for t in pending:
@@ -342,18 +379,26 @@ async def run_class(args, url: str, pids: list[int], servers: list[str] | None =
             figs.errors.append(f"after close: the server did not answer: {type(e).__name__}: {e}")
     r = sorted(figs.rerun_s)
     fl = sorted(figs.first_load_s)
-    out.update({
-        "sessions_held": figs.sessions_held,
-        "reruns": figs.reruns,
-        "reruns_per_s": figs.reruns / max(1e-9, wall),
-        "rerun_p50_s": pct(r, 50), "rerun_p95_s": pct(r, 95), "rerun_max_s": r[-1] if r else None,
-        "first_load_p50_s": pct(fl, 50), "first_load_p95_s": pct(fl, 95),
-        "bytes_per_rerun": statistics.median(figs.bytes_per_rerun) if figs.bytes_per_rerun else None,
-        "drops": figs.drops, "resumed": figs.resumed,
-        "lost_replies_after_reconnect": len(figs.lost_replies), "lost_reply_samples": figs.lost_replies[:5],
-        "errors": len(figs.errors), "error_samples": figs.errors[:20],
-        "client_cpu_s": time.process_time(),
-    })
+    out.update(
+        {
+            "sessions_held": figs.sessions_held,
+            "reruns": figs.reruns,
+            "reruns_per_s": figs.reruns / max(1e-9, wall),
+            "rerun_p50_s": pct(r, 50),
+            "rerun_p95_s": pct(r, 95),
+            "rerun_max_s": r[-1] if r else None,
+            "first_load_p50_s": pct(fl, 50),
+            "first_load_p95_s": pct(fl, 95),
+            "bytes_per_rerun": statistics.median(figs.bytes_per_rerun) if figs.bytes_per_rerun else None,
+            "drops": figs.drops,
+            "resumed": figs.resumed,
+            "lost_replies_after_reconnect": len(figs.lost_replies),
+            "lost_reply_samples": figs.lost_replies[:5],
+            "errors": len(figs.errors),
+            "error_samples": figs.errors[:20],
+            "client_cpu_s": time.process_time(),
+        }
+    )
     return out
 
 
@@ -368,15 +413,20 @@ def pct(xs: list[float], p: float) -> float | None:
 def report(o: dict) -> str:
     f = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"
     lines = [
-        (f"server {o['url']}  cpus: {o['cpus']}  "
-         f"load average before: {o['loadavg_before']:.2f}"),
-        (f"sessions: {o['sessions_held']} held of {o['sessions']}  duration {o['duration_s']:.0f} s  "
-         f"think {o['think_s']} s  action {o['action']}  drop every {o['drop_every'] or '-'}"),
-        (f"reruns: {o['reruns']} ({o['reruns_per_s']:.1f}/s)  p50 {f(o['rerun_p50_s'])} s  "
-         f"p95 {f(o['rerun_p95_s'])} s  max {f(o['rerun_max_s'])} s  bytes/rerun {o['bytes_per_rerun']}"),
+        (f"server {o['url']}  cpus: {o['cpus']}  load average before: {o['loadavg_before']:.2f}"),
+        (
+            f"sessions: {o['sessions_held']} held of {o['sessions']}  duration {o['duration_s']:.0f} s  "
+            f"think {o['think_s']} s  action {o['action']}  drop every {o['drop_every'] or '-'}"
+        ),
+        (
+            f"reruns: {o['reruns']} ({o['reruns_per_s']:.1f}/s)  p50 {f(o['rerun_p50_s'])} s  "
+            f"p95 {f(o['rerun_p95_s'])} s  max {f(o['rerun_max_s'])} s  bytes/rerun {o['bytes_per_rerun']}"
+        ),
         f"first page load: p50 {f(o['first_load_p50_s'])} s  p95 {f(o['first_load_p95_s'])} s",
-        (f"dropped mid-run: {o['drops']}, resumed their own session: {o['resumed']}; reply to the reconnect "
-         f"lost (the next click worked): {o['lost_replies_after_reconnect']}"),
+        (
+            f"dropped mid-run: {o['drops']}, resumed their own session: {o['resumed']}; reply to the reconnect "
+            f"lost (the next click worked): {o['lost_replies_after_reconnect']}"
+        ),
         f"errors: {o['errors']}",
     ]
     lines += [f"  {e}" for e in o["error_samples"]]
@@ -385,15 +435,23 @@ def report(o: dict) -> str:
         lines.append(
             f"server RSS MB: start {o['rss_start_mb']:.0f}  warm {o['rss_warm_mb']:.0f}  peak {o['rss_peak_mb']:.0f}  "
             f"per session {o['rss_per_session_mb']:.1f}  end of run {o['rss_end_of_run_mb']:.0f}  "
-            f"after close (TTL {o['ttl_s']} s passed) {f(o.get('rss_after_close_mb'), 0)}")
-        lines.append(f"server CPU: {o['server_cpu_s_per_rerun']:.3f} s per rerun, "
-                     f"{100 * o['server_cpu_share']:.0f}% of the machine; client CPU {o['client_cpu_s']:.0f} s")
+            f"after close (TTL {o['ttl_s']} s passed) {f(o.get('rss_after_close_mb'), 0)}"
+        )
+        lines.append(
+            f"server CPU: {o['server_cpu_s_per_rerun']:.3f} s per rerun, "
+            f"{100 * o['server_cpu_share']:.0f}% of the machine; client CPU {o['client_cpu_s']:.0f} s"
+        )
     m = o.get("metrics_at_end", {})
-    lines.append(f"st.cache_data bytes at end {m.get('cache_data_bytes', 0):,.0f}"
-                 + (f", after close {o['metrics_after_close'].get('cache_data_bytes', 0):,.0f}"
-                    if "metrics_after_close" in o else "")
-                 + f"; sessions connected {m.get('session_connects', 0):.0f}, "
-                   f"reconnected {m.get('session_reconnects', 0):.0f}")
+    lines.append(
+        f"st.cache_data bytes at end {m.get('cache_data_bytes', 0):,.0f}"
+        + (
+            f", after close {o['metrics_after_close'].get('cache_data_bytes', 0):,.0f}"
+            if "metrics_after_close" in o
+            else ""
+        )
+        + f"; sessions connected {m.get('session_connects', 0):.0f}, "
+        f"reconnected {m.get('session_reconnects', 0):.0f}"
+    )
     return "\n".join(lines)
 
 
@@ -409,39 +467,76 @@ def run_replicas(args) -> int:
     from deploy.replicas import classroom
 
     args.ttl = args.ttl if args.ttl is not None else 30
-    with classroom(args.replicas, log_dir=ROOT / "artifacts" / "load_test_replicas",
-                   replica_args=["--server.disconnectedSessionTTL", str(args.ttl)]) as c:
+    with classroom(
+        args.replicas,
+        log_dir=ROOT / "artifacts" / "load_test_replicas",
+        replica_args=["--server.disconnectedSessionTTL", str(args.ttl)],
+    ) as c:
         out = asyncio.run(run_class(args, c.url, [p.pid for p in c.replicas], c.replica_urls))
     out["replicas"] = args.replicas
     return finish(args, out)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--sessions", type=int, default=30, help="concurrent sessions (max %(default)s..200)")
     ap.add_argument("--duration", type=float, default=120.0, help="seconds each session keeps re-initializing")
     ap.add_argument("--quick", action="store_true", help="20 s instead of --duration")
-    ap.add_argument("--think", type=float, default=1.0,
-                    help="mean seconds between a session's reruns (uniform 0.5x..1.5x); 0 = click as fast as the server answers")
+    ap.add_argument(
+        "--think",
+        type=float,
+        default=1.0,
+        help="mean seconds between a session's reruns (uniform 0.5x..1.5x); 0 = click as fast as the server answers",
+    )
     ap.add_argument("--ramp", type=float, default=5.0, help="seconds over which the sessions open")
-    ap.add_argument("--action", choices=["seed", "click"], default="seed",
-                    help="seed: new seed + Re-initialize (a cache miss every time); click: Re-initialize only (cache hits)")
-    ap.add_argument("--drop-every", type=int, default=4,
-                    help="every Nth rerun of a session cuts its connection mid-run and resumes (0: never)")
+    ap.add_argument(
+        "--action",
+        choices=["seed", "click"],
+        default="seed",
+        help="seed: new seed + Re-initialize (a cache miss every time); click: Re-initialize only (cache hits)",
+    )
+    ap.add_argument(
+        "--drop-every",
+        type=int,
+        default=4,
+        help="every Nth rerun of a session cuts its connection mid-run and resumes (0: never)",
+    )
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds a rerun may take before it is an error")
-    ap.add_argument("--reconnect-wait", type=float, default=30.0,
-                    help="seconds to wait for the reply after a reconnect before clicking again (a lost reply)")
-    ap.add_argument("--ttl", type=int, default=None,
-                    help="server.disconnectedSessionTTL: set on the server this starts (default 30); with --url, "
-                         "the server's own value (default 120), waited out before the after-close RSS")
-    ap.add_argument("--no-after-close", dest="after_close", action="store_false",
-                    help="skip waiting out the TTL for the after-close RSS")
-    ap.add_argument("--replicas", type=int, default=0,
-                    help="start this many replicas behind nginx (deploy/replicas.py) instead of one server")
+    ap.add_argument(
+        "--reconnect-wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the reply after a reconnect before clicking again (a lost reply)",
+    )
+    ap.add_argument(
+        "--ttl",
+        type=int,
+        default=None,
+        help="server.disconnectedSessionTTL: set on the server this starts (default 30); with --url, "
+        "the server's own value (default 120), waited out before the after-close RSS",
+    )
+    ap.add_argument(
+        "--no-after-close",
+        dest="after_close",
+        action="store_false",
+        help="skip waiting out the TTL for the after-close RSS",
+    )
+    ap.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="start this many replicas behind nginx (deploy/replicas.py) instead of one server",
+    )
     ap.add_argument("--url", help="use this running server (loopback only) instead of starting one")
-    ap.add_argument("--pid", type=int, action="append", default=[],
-                    help="with --url: the server's pid, for RSS and CPU figures (repeat for replicas: summed)")
+    ap.add_argument(
+        "--pid",
+        type=int,
+        action="append",
+        default=[],
+        help="with --url: the server's pid, for RSS and CPU figures (repeat for replicas: summed)",
+    )
     ap.add_argument("--rng-seed", type=int, default=0)
     ap.add_argument("--json", type=Path, help="also write the figures here")
     args = ap.parse_args(argv)

@@ -79,7 +79,11 @@ class Widget:
             return sent
         if self.kind == "selectbox":
             if value is None:
-                value = p.raw_value if p.HasField("raw_value") else (p.options[p.default] if p.HasField("default") else None)
+                value = (
+                    p.raw_value
+                    if p.HasField("raw_value")
+                    else (p.options[p.default] if p.HasField("default") else None)
+                )
             if value is None:
                 return None
             ws.string_value = str(value)
@@ -93,7 +97,9 @@ class Widget:
         elif self.kind == "slider":
             if value is None:
                 value = list(p.value) if p.set_value else list(p.default)
-            ws.double_array_value.data.extend(float(v) for v in (value if isinstance(value, (list, tuple)) else [value]))
+            ws.double_array_value.data.extend(
+                float(v) for v in (value if isinstance(value, (list, tuple)) else [value])
+            )
         elif self.kind == "multiselect":
             if value is None:
                 value = list(p.raw_values) if p.set_value else [p.options[i] for i in p.default]
@@ -178,10 +184,17 @@ class StreamlitSession:
         # As the frontend does: ["streamlit", <auth/xsrf token or a placeholder>, <last session id>].
         protocols = ["streamlit", "PLACEHOLDER_AUTH_TOKEN"] + ([resume_session_id] if resume_session_id else [])
         self.ws = await asyncio.wait_for(
-            websockets.connect(ws_url, subprotocols=protocols, origin=f"http://{u.netloc}",
-                               additional_headers={"Cookie": self.cookies} if self.cookies else None,
-                               max_size=256 * 2**20, open_timeout=self.timeout, ping_interval=None),
-            self.timeout)
+            websockets.connect(
+                ws_url,
+                subprotocols=protocols,
+                origin=f"http://{u.netloc}",
+                additional_headers={"Cookie": self.cookies} if self.cookies else None,
+                max_size=256 * 2**20,
+                open_timeout=self.timeout,
+                ping_interval=None,
+            ),
+            self.timeout,
+        )
         if resume_session_id:
             # A tab that reconnects sends the values it still shows, once the server has flushed
             # what the session produced while it was away.
@@ -283,9 +296,11 @@ class StreamlitSession:
     def _note(self, fwd: ForwardMsg, t: float | str) -> None:
         if self.trace is not None:
             kind = fwd.WhichOneof("type")
-            self.trace.append(f"{t if isinstance(t, str) else f'{t:.3f}'} {kind}"
-                              + (f" {FINISHED.Name(fwd.script_finished)}" if kind == "script_finished" else "")
-                              + (f" run={fwd.metadata.run.script_run_id[:8]}" if fwd.metadata.run.script_run_id else ""))
+            self.trace.append(
+                f"{t if isinstance(t, str) else f'{t:.3f}'} {kind}"
+                + (f" {FINISHED.Name(fwd.script_finished)}" if kind == "script_finished" else "")
+                + (f" run={fwd.metadata.run.script_run_id[:8]}" if fwd.metadata.run.script_run_id else "")
+            )
 
     async def _run(self, msg: BackMsg, drain: float = 0.0) -> RunResult:
         """Send `msg` and read until the run it started has finished.
@@ -358,12 +373,16 @@ class StreamlitSession:
 async def _demo(url: str) -> None:
     s = StreamlitSession(url)
     first = await s.connect()
-    print(f"session {s.session_id}: first run {first.elapsed:.2f} s, {first.status}, "
-          f"{len(first.of_type('plotly_chart'))} charts, {first.bytes_received:,} bytes")
+    print(
+        f"session {s.session_id}: first run {first.elapsed:.2f} s, {first.status}, "
+        f"{len(first.of_type('plotly_chart'))} charts, {first.bytes_received:,} bytes"
+    )
     print("widgets:", ", ".join(f"{w.kind}:{w.key if w.key != 'None' else w.label}" for w in s.widgets.values()))
     run = await s.rerun({"seed": 123}, click="Re-initialize")
-    print(f"re-initialize with seed 123: {run.elapsed:.2f} s, {run.status}, metric Seed = {run.metric('Seed')}, "
-          f"exceptions {run.exceptions}, errors {run.error_alerts}")
+    print(
+        f"re-initialize with seed 123: {run.elapsed:.2f} s, {run.status}, metric Seed = {run.metric('Seed')}, "
+        f"exceptions {run.exceptions}, errors {run.error_alerts}"
+    )
     await s.close()
 
 

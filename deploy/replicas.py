@@ -47,8 +47,9 @@ COOKIE = "pinit_replica"
 
 
 def find_nginx() -> str | None:
-    return shutil.which("nginx") or next((p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()),
-                                         None)
+    return shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if Path(p).exists()), None
+    )
 
 
 def max_upload_mb() -> int:
@@ -61,9 +62,12 @@ def max_upload_mb() -> int:
 
 def render_config(run_dir: Path, listen: str, upstream_ports: list[int], upload_mb: int | None = None) -> str:
     """nginx.conf.template with its {{NAME}} placeholders filled in (comment lines are left as they are)."""
-    values = {"RUN_DIR": str(run_dir), "LISTEN": listen,
-              "UPSTREAM_SERVERS": "\n        ".join(f"server 127.0.0.1:{p} max_fails=0;" for p in upstream_ports),
-              "MAX_UPLOAD_MB": str(upload_mb if upload_mb is not None else max_upload_mb())}
+    values = {
+        "RUN_DIR": str(run_dir),
+        "LISTEN": listen,
+        "UPSTREAM_SERVERS": "\n        ".join(f"server 127.0.0.1:{p} max_fails=0;" for p in upstream_ports),
+        "MAX_UPLOAD_MB": str(upload_mb if upload_mb is not None else max_upload_mb()),
+    }
     lines = []
     for line in TEMPLATE.read_text().splitlines():
         if not line.lstrip().startswith("#"):
@@ -123,10 +127,18 @@ class Classroom:
 
 
 @contextlib.contextmanager
-def classroom(n_replicas: int = 2, port: int | None = None, listen_host: str = "127.0.0.1",
-              replica_ports: list[int] | None = None, cookie_secret: str | None = None,
-              log_dir: Path | None = None, extra_nginx: str = "", timeout: float = 90.0,
-              replica_args: list[str] | None = None, classroom_mode: bool = True) -> Iterator[Classroom]:
+def classroom(
+    n_replicas: int = 2,
+    port: int | None = None,
+    listen_host: str = "127.0.0.1",
+    replica_ports: list[int] | None = None,
+    cookie_secret: str | None = None,
+    log_dir: Path | None = None,
+    extra_nginx: str = "",
+    timeout: float = 90.0,
+    replica_args: list[str] | None = None,
+    classroom_mode: bool = True,
+) -> Iterator[Classroom]:
     """Start the replicas (`replica_args`: more `streamlit run` flags) and nginx; stop them all on exit."""
     nginx_bin = find_nginx()
     if nginx_bin is None:
@@ -154,19 +166,45 @@ def classroom(n_replicas: int = 2, port: int | None = None, listen_host: str = "
                 # would empty the cache every student shares.
                 env.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "type")
                 env.setdefault("STREAMLIT_CLIENT_TOOLBAR_MODE", "viewer")
-            procs.append(subprocess.Popen(
-                [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-                 "--server.address", "127.0.0.1", "--server.port", str(rport), "--browser.gatherUsageStats", "false",
-                 *(replica_args or [])],
-                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "streamlit",
+                        "run",
+                        str(ROOT / "app.py"),
+                        "--server.headless",
+                        "true",
+                        "--server.address",
+                        "127.0.0.1",
+                        "--server.port",
+                        str(rport),
+                        "--browser.gatherUsageStats",
+                        "false",
+                        *(replica_args or []),
+                    ],
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                )
+            )
         conf = run_dir / "nginx.conf"
         conf.write_text(render_config(run_dir, f"{listen_host}:{port}", replica_ports) + extra_nginx)
-        check = subprocess.run([nginx_bin, "-t", "-p", str(run_dir), "-e", str(run_dir / "error.log"), "-c", str(conf)],
-                               capture_output=True, text=True, check=False)
+        check = subprocess.run(
+            [nginx_bin, "-t", "-p", str(run_dir), "-e", str(run_dir / "error.log"), "-c", str(conf)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if check.returncode != 0:
             raise RuntimeError(f"nginx -t refused the config:\n{check.stderr}")
-        nginx = subprocess.Popen([nginx_bin, "-p", str(run_dir), "-e", str(run_dir / "error.log"), "-c", str(conf),
-                                  "-g", "daemon off;"], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        nginx = subprocess.Popen(
+            [nginx_bin, "-p", str(run_dir), "-e", str(run_dir / "error.log"), "-c", str(conf), "-g", "daemon off;"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         replica_urls = [f"http://127.0.0.1:{p}" for p in replica_ports]
         try:
             for u in replica_urls:
@@ -194,24 +232,38 @@ def classroom(n_replicas: int = 2, port: int | None = None, listen_host: str = "
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     ap.add_argument("--replicas", type=int, default=2, help="Streamlit processes (about one per core)")
     ap.add_argument("--port", type=int, default=8080, help="nginx's port")
     ap.add_argument("--listen", default="127.0.0.1", help="nginx's address; 0.0.0.0 to serve the LAN")
     ap.add_argument("--base-port", type=int, default=8501, help="replica i listens on 127.0.0.1:base+i")
-    ap.add_argument("--cookie-secret", default=os.environ.get("PINIT_COOKIE_SECRET"),
-                    help="the replicas' shared server.cookieSecret (default: random per run, or $PINIT_COOKIE_SECRET)")
-    ap.add_argument("--show-errors", action="store_true",
-                    help="show students full tracebacks and the developer menu (default: error type only, viewer menu)")
+    ap.add_argument(
+        "--cookie-secret",
+        default=os.environ.get("PINIT_COOKIE_SECRET"),
+        help="the replicas' shared server.cookieSecret (default: random per run, or $PINIT_COOKIE_SECRET)",
+    )
+    ap.add_argument(
+        "--show-errors",
+        action="store_true",
+        help="show students full tracebacks and the developer menu (default: error type only, viewer menu)",
+    )
     ap.add_argument("--print-config", action="store_true", help="print the nginx config and exit")
     args = ap.parse_args(argv)
     ports = [args.base_port + i for i in range(args.replicas)]
     if args.print_config:
         print(render_config(Path("/tmp/pinit-nginx"), f"{args.listen}:{args.port}", ports))
         return 0
-    with classroom(args.replicas, args.port, args.listen, ports, args.cookie_secret,
-                   log_dir=ROOT / "artifacts" / "replicas", classroom_mode=not args.show_errors) as c:
+    with classroom(
+        args.replicas,
+        args.port,
+        args.listen,
+        ports,
+        args.cookie_secret,
+        log_dir=ROOT / "artifacts" / "replicas",
+        classroom_mode=not args.show_errors,
+    ) as c:
         print(f"pinit: {len(ports)} replicas ({', '.join(c.replica_urls)}) behind nginx at {c.url}")
         print(f"logs: {ROOT / 'artifacts' / 'replicas'}; nginx run dir {c.run_dir}. Ctrl-C stops everything.")
         try:

@@ -1,7 +1,7 @@
 """Regenerate docs/lab-*.png: the Init effects lab's views, in headless Chromium.
 
-    python docs/make_lab_screenshots.py            # every view (the Train view trains for a minute or two)
-    python docs/make_lab_screenshots.py signal depth
+python docs/make_lab_screenshots.py            # every view (the Train view trains for a minute or two)
+python docs/make_lab_screenshots.py signal depth
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from playwright.sync_api import sync_playwright  # noqa: E402
+from playwright.sync_api import sync_playwright
 
-from tests.harness import launch_chromium, streamlit_server, wait_for_charts, wait_idle  # noqa: E402
+from tests.harness import launch_chromium, streamlit_server, wait_for_charts, wait_idle
 
 DOCS = ROOT / "docs"
 
@@ -40,14 +40,18 @@ def shot(page, name: str) -> None:
 
 
 def signal(browser, url: str) -> None:
-    for preset, name, verdict in (("Article recipe", "lab-signal-article.png", "exploding"),
-                                  ("Kaiming (He)", "lab-signal-kaiming.png", "healthy")):
+    for preset, name, verdict in (
+        ("Article recipe", "lab-signal-article.png", "exploding"),
+        ("Kaiming (He)", "lab-signal-kaiming.png", "healthy"),
+    ):
         page = open_view(browser, url, "Signal flow", 2300)
         wait_for_charts(page, 4)
         choose(page, "Preset", preset)
         page.wait_for_function(  # the new numbers are on the page (not the previous run's, greyed out)
             "v => [...document.querySelectorAll('[data-testid=stMetricDelta]')].some(e => e.textContent.includes(v))",
-            arg=verdict, timeout=90_000)
+            arg=verdict,
+            timeout=90_000,
+        )
         wait_idle(page)
         wait_for_charts(page, 4)
         shot(page, name)
@@ -55,10 +59,12 @@ def signal(browser, url: str) -> None:
 
 
 def depth(browser, url: str) -> None:
-    for button, name, n in (("He et al. 2015 (ReLU)", "lab-depth-he.png", 1),
-                            ("Glorot & Bengio 2010 (tanh)", "lab-depth-glorot.png", 1),
-                            ("Zero init: symmetry", "lab-depth-symmetry.png", 1),
-                            ("LSUV (Mishkin & Matas 2015)", "lab-depth-lsuv.png", 1)):
+    for button, name, n in (
+        ("He et al. 2015 (ReLU)", "lab-depth-he.png", 1),
+        ("Glorot & Bengio 2010 (tanh)", "lab-depth-glorot.png", 1),
+        ("Zero init: symmetry", "lab-depth-symmetry.png", 1),
+        ("LSUV (Mishkin & Matas 2015)", "lab-depth-lsuv.png", 1),
+    ):
         page = open_view(browser, url, "Depth lab", 1900)
         wait_for_charts(page, 1)
         page.get_by_role("button", name=button).click()
@@ -74,7 +80,9 @@ def compare(browser, url: str) -> None:
     wait_for_charts(page, 4)
     choose(page, "Preset", "Article recipe")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes('B/A'))", timeout=90_000)
+        "() => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes('B/A'))",
+        timeout=90_000,
+    )
     page.wait_for_timeout(1500)
     wait_idle(page)
     wait_for_charts(page, 4)
@@ -87,8 +95,7 @@ def train(browser, url: str) -> None:
     page.get_by_role("button", name="Train", exact=True).wait_for()
     page.get_by_role("button", name="Train", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('[data-testid=stProgress]').length > 0", timeout=60_000)
-    page.wait_for_function("() => document.querySelectorAll('[data-testid=stProgress]').length == 0",
-                           timeout=900_000)
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=stProgress]').length == 0", timeout=900_000)
     wait_idle(page, 900_000)
     wait_for_charts(page, 2)
     page.get_by_text("conv1's 32 filters after training").click()

@@ -8,68 +8,75 @@ The backend of the pinit dashboard, usable on its own from a notebook or script:
     print(pinit.parameter_table(model, pinit.PRESETS["Kaiming (He)"].plan))
 """
 
-from .checkpoint import DEFAULT_MAX_BYTES, CheckpointError, LoadedCheckpoint, load_checkpoint, save_state_dict
 from .distributions import Distribution
 from .errors import PlanError
+from .lab.data import CLASS_NAMES, make_dataset
+from .lab.lsuv import lsuv
+from .lab.probes import (
+    activation_second_moment,
+    activation_stats,
+    gradient_stats,
+    predicted_std_trend,
+    probe_batch,
+    probe_targets,
+)
+from .lab.train import evaluate, train
 from .models import MODELS, ArticleSimpleCNN, DeepMLP, SimpleCNN, build_model
-from .data import CLASS_NAMES, make_dataset
-from .export import export_code
-from .lsuv import lsuv
 from .plan import InitPlan, Rule, apply_plan, assignments, check_plan, param_seed
-from .plan_io import PLAN_VERSION, load_plan_file, plan_to_json
 from .presets import PRESETS, Preset
-from .probes import activation_second_moment, activation_stats, gradient_stats, predicted_std_trend, probe_batch, probe_targets
 from .schemes import SCHEMES, Param, Scheme, TensorInfo, fans, gain, get_scheme
-from .train import evaluate, train
+from .share.checkpoint import DEFAULT_MAX_BYTES, CheckpointError, LoadedCheckpoint, load_checkpoint, save_state_dict
+from .share.export import export_code
+from .share.plan_io import PLAN_VERSION, load_plan_file, plan_to_json
 from .stats import Histogram, TensorSummary, histogram, parameter_histograms, parameter_table, summarize
 
 __all__ = [
     "CLASS_NAMES",
-    "activation_second_moment",
-    "activation_stats",
-    "evaluate",
-    "gradient_stats",
-    "lsuv",
-    "make_dataset",
-    "predicted_std_trend",
-    "probe_batch",
-    "probe_targets",
-    "train",
-    "CheckpointError",
     "DEFAULT_MAX_BYTES",
-    "LoadedCheckpoint",
+    "MODELS",
     "PLAN_VERSION",
-    "export_code",
-    "load_checkpoint",
-    "load_plan_file",
-    "plan_to_json",
-    "save_state_dict",
+    "PRESETS",
+    "SCHEMES",
     "ArticleSimpleCNN",
+    "CheckpointError",
     "DeepMLP",
     "Distribution",
     "Histogram",
     "InitPlan",
-    "MODELS",
-    "PRESETS",
+    "LoadedCheckpoint",
     "Param",
     "PlanError",
     "Preset",
     "Rule",
-    "SCHEMES",
     "Scheme",
     "SimpleCNN",
     "TensorInfo",
     "TensorSummary",
+    "activation_second_moment",
+    "activation_stats",
     "apply_plan",
     "assignments",
     "build_model",
     "check_plan",
+    "evaluate",
+    "export_code",
     "fans",
     "gain",
     "get_scheme",
+    "gradient_stats",
     "histogram",
+    "load_checkpoint",
+    "load_plan_file",
+    "lsuv",
+    "make_dataset",
     "param_seed",
     "parameter_histograms",
     "parameter_table",
+    "plan_to_json",
+    "predicted_std_trend",
+    "probe_batch",
+    "probe_targets",
+    "save_state_dict",
     "summarize",
+    "train",
 ]

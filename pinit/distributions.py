@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-__all__ = ["Distribution", "Uniform", "Normal", "TruncNormal", "PointMass", "Mixture", "normal_cdf", "normal_mass"]
+__all__ = ["Distribution", "Mixture", "Normal", "PointMass", "TruncNormal", "Uniform", "normal_cdf", "normal_mass"]
 
 _SQRT2 = math.sqrt(2.0)
 

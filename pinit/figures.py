@@ -15,7 +15,7 @@ import plotly.graph_objects as go
 
 from .stats import Histogram
 
-__all__ = ["histogram_figure", "std_overview_figure", "signal_gain_figure", "fmt"]
+__all__ = ["fmt", "histogram_figure", "signal_gain_figure", "std_overview_figure"]
 
 MEASURED = "#1f77b4"
 EXPECTED = "#d62728"
@@ -107,7 +107,9 @@ def histogram_figure(h: Histogram, log_y: bool = False, height: int = 330) -> go
         _LAYOUT,
         height=height,
         shapes=shapes,
-        title=dict(text=f"<b>{h.name}</b> {shape}", subtitle=dict(text=subtitle, font=dict(size=11)), font=dict(size=14)),
+        title=dict(
+            text=f"<b>{h.name}</b> {shape}", subtitle=dict(text=subtitle, font=dict(size=11)), font=dict(size=14)
+        ),
         yaxis=dict(title=dict(text="count"), type="log" if log_y else "linear"),
         showlegend=True,
     )
@@ -137,15 +139,32 @@ def std_overview_figure(table: pd.DataFrame) -> go.Figure:
     rows = table.to_dict("records")
     positive = [r for r in rows if r["std"] > 0]
     zero = [r["name"] for r in rows if not r["std"] > 0]
-    data = [dict(type="bar", orientation="h", y=[r["name"] for r in positive], x=[r["std"] for r in positive],
-                 name="measured σ", marker=dict(color=MEASURED), hovertemplate="%{y}: σ %{x:.4g}<extra></extra>")]
+    data = [
+        dict(
+            type="bar",
+            orientation="h",
+            y=[r["name"] for r in positive],
+            x=[r["std"] for r in positive],
+            name="measured σ",
+            marker=dict(color=MEASURED),
+            hovertemplate="%{y}: σ %{x:.4g}<extra></extra>",
+        )
+    ]
     values = [r["std"] for r in positive]
     if "expected_std" in table:
         exp = [r for r in positive if r["expected_std"] > 0]
         values += [r["expected_std"] for r in exp]
-        data.append(dict(type="scatter", mode="markers", y=[r["name"] for r in exp], x=[r["expected_std"] for r in exp],
-                         name="expected σ (formula)", hovertemplate="%{y}: expected σ %{x:.4g}<extra></extra>",
-                         marker=dict(symbol="diamond", size=11, color=EXPECTED, line=dict(color="white", width=1))))
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                y=[r["name"] for r in exp],
+                x=[r["expected_std"] for r in exp],
+                name="expected σ (formula)",
+                hovertemplate="%{y}: expected σ %{x:.4g}<extra></extra>",
+                marker=dict(symbol="diamond", size=11, color=EXPECTED, line=dict(color="white", width=1)),
+            )
+        )
     sub = "Log scale. Each bar should reach its red diamond."
     if zero:
         shown = ", ".join(zero[:4]) + (f" and {len(zero) - 4} more" if len(zero) > 4 else "")
@@ -169,9 +188,20 @@ def signal_gain_figure(table: pd.DataFrame) -> go.Figure:
     rows = [r for r in table[["name", "signal_gain"]].to_dict("records") if pd.notna(r["signal_gain"])]
     gains = [r["signal_gain"] for r in rows]
     product = math.prod(gains) if gains else math.nan
-    data = [dict(type="bar", orientation="h", y=[r["name"] for r in rows], x=gains, marker=dict(color=MEASURED),
-                 name="signal gain", text=[f"×{g:.3g}" for g in gains], textposition="outside", cliponaxis=False,
-                 hovertemplate="%{y}: multiplies its input's RMS by %{x:.3g}<extra></extra>")]
+    data = [
+        dict(
+            type="bar",
+            orientation="h",
+            y=[r["name"] for r in rows],
+            x=gains,
+            marker=dict(color=MEASURED),
+            name="signal gain",
+            text=[f"×{g:.3g}" for g in gains],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: multiplies its input's RMS by %{x:.3g}<extra></extra>",
+        )
+    ]
     layout = dict(
         _LAYOUT,
         margin=dict(l=50, r=20, t=105, b=40),
@@ -180,9 +210,14 @@ def signal_gain_figure(table: pd.DataFrame) -> go.Figure:
         shapes=[_vline(x, "#555", "dash") for x in (1.0, math.sqrt(2))],
         xaxis=_log_axis("", [g for g in gains if g > 0] + [1.0, math.sqrt(2)]),
         yaxis=dict(autorange="reversed"),
-        title=dict(text="<b>How much each layer scales the signal</b>",
-                   subtitle=dict(text=f"√(fan_in · E[w²]), log scale; product over layers ×{product:.3g}.<br>"
-                                      "Dashed lines: 1 keeps a linear/tanh signal level, √2 a ReLU one. Far from them at "
-                                      "every layer,<br>the signal explodes or vanishes with depth.", font=dict(size=11))),
+        title=dict(
+            text="<b>How much each layer scales the signal</b>",
+            subtitle=dict(
+                text=f"√(fan_in · E[w²]), log scale; product over layers ×{product:.3g}.<br>"
+                "Dashed lines: 1 keeps a linear/tanh signal level, √2 a ReLU one. Far from them at "
+                "every layer,<br>the signal explodes or vanishes with depth.",
+                font=dict(size=11),
+            ),
+        ),
     )
     return go.Figure(dict(data=data, layout=layout))

@@ -16,21 +16,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 __all__ = [
-    "SimpleCNN",
+    "ACTIVATIONS",
+    "MODELS",
     "ArticleSimpleCNN",
     "DeepMLP",
-    "WideMLP",
-    "VGGStyle",
     "ModelSpec",
-    "MODELS",
-    "ACTIVATIONS",
+    "SimpleCNN",
+    "VGGStyle",
+    "WideMLP",
     "build_model",
 ]
 

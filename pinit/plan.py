@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ from torch import nn
 from .errors import PlanError
 from .schemes import Scheme, TensorInfo, get_scheme
 
-__all__ = ["Rule", "InitPlan", "Assignment", "assignments", "check_plan", "apply_plan", "param_seed", "MAX_SEED"]
+__all__ = ["MAX_SEED", "Assignment", "InitPlan", "Rule", "apply_plan", "assignments", "check_plan", "param_seed"]
 
 MAX_SEED = 2**63 - 1
 
@@ -42,7 +43,7 @@ class Rule:
     params: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: Any, where: str) -> "Rule":
+    def from_dict(cls, d: Any, where: str) -> Rule:
         """Parse {"scheme": name, **kwargs}; `where` names the rule in error messages."""
         if isinstance(d, str):
             d = {"scheme": d}
@@ -78,7 +79,7 @@ class InitPlan:
     overrides: Mapping[str, Rule] = field(default_factory=dict)
 
     @classmethod
-    def from_dict(cls, d: Any) -> "InitPlan":
+    def from_dict(cls, d: Any) -> InitPlan:
         """Parse and check a plan dict; PlanError lists every problem found."""
         if isinstance(d, InitPlan):
             return d
@@ -181,8 +182,10 @@ def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[As
         out.append(Assignment(name, mod_name, layer_type, slot, p, info, rule, source))
     for name in plan.overrides:
         if name not in names:
-            problems.append(f"override names {name!r}, which is not a parameter of {type(model).__name__}; "
-                            f"its parameters are: {', '.join(sorted(names))}")
+            problems.append(
+                f"override names {name!r}, which is not a parameter of {type(model).__name__}; "
+                f"its parameters are: {', '.join(sorted(names))}"
+            )
     if problems:
         raise PlanError(problems)
     return out
@@ -200,7 +203,11 @@ def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[str
 def _check_seed(seed: Any) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
         # repr of a huge int fails past 4,300 digits: describe it by its size instead.
-        shown = repr(seed) if not isinstance(seed, int) or abs(seed) < 10**30 else f"an integer of {abs(seed).bit_length()} bits"
+        shown = (
+            repr(seed)
+            if not isinstance(seed, int) or abs(seed) < 10**30
+            else f"an integer of {abs(seed).bit_length()} bits"
+        )
         raise PlanError(f"seed must be a whole number from 0 to {MAX_SEED}, got {shown}")
     return seed
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["Preset", "PRESETS"]
+__all__ = ["PRESETS", "Preset"]
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "Article recipe",
             "The seed article: Conv2d kaiming_normal weights and zero bias; Linear weight.normal_() = N(0, 1) "
-            "with the bias untouched. N(0, 1) on fc1 (fan_in 2048) multiplies the signal's std by about sqrt(2048) = 45.",
+            "with the bias untouched. N(0, 1) on fc1 (fan_in 2048) multiplies the signal's std "
+            "by about sqrt(2048) = 45.",
             {
                 "rules": {
                     "Conv2d": {"weight": {"scheme": "kaiming_normal"}, "bias": {"scheme": "zeros"}},

@@ -9,8 +9,9 @@ no model object ever leaves it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import torch
@@ -20,7 +21,7 @@ from .plan import InitPlan, apply_plan, assignments
 from .schemes import SCHEMES, Scheme
 from .stats import Histogram, describe
 
-__all__ = ["InitReport", "inspect_model", "report_on", "layer_slots", "schemes_for"]
+__all__ = ["InitReport", "inspect_model", "layer_slots", "report_on", "schemes_for"]
 
 
 @dataclass(frozen=True)
@@ -68,13 +69,17 @@ def report_on(
     formulas = {}
     if plan is not None:
         formulas = {
-            a.name: a.rule.scheme_obj.worked(a.info, a.rule.params) for a in assignments(model, plan) if a.rule is not None
+            a.name: a.rule.scheme_obj.worked(a.info, a.rule.params)
+            for a in assignments(model, plan)
+            if a.rule is not None
         }
     table, histograms = describe(model, plan, bins)
     return InitReport(model_name, dict(options or {}), plan, seed, table, histograms, formulas)
 
 
-def layer_slots(model_name: str, options: Mapping[str, Any] | None = None) -> dict[str, dict[str, list[tuple[int, ...]]]]:
+def layer_slots(
+    model_name: str, options: Mapping[str, Any] | None = None
+) -> dict[str, dict[str, list[tuple[int, ...]]]]:
     """{layer type: {slot: [shapes]}} for a registered model, in first-seen order.
 
     Built on the meta device: no memory is allocated and no random number drawn,

@@ -15,8 +15,9 @@ leaky_relu sqrt(2 / (1 + a^2)), selu 3/4.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import torch
 from torch.nn import init
@@ -25,14 +26,14 @@ from .distributions import Distribution, Mixture, Normal, PointMass, TruncNormal
 from .errors import PlanError
 
 __all__ = [
-    "Param",
-    "TensorInfo",
-    "Scheme",
-    "SCHEMES",
     "NONLINEARITIES",
-    "get_scheme",
+    "SCHEMES",
+    "Param",
+    "Scheme",
+    "TensorInfo",
     "fans",
     "gain",
+    "get_scheme",
 ]
 
 # Every finite number a scheme takes is bounded: a huge std or gain would give inf
@@ -116,7 +117,9 @@ class Param:
         try:
             finite = math.isfinite(value)
         except OverflowError:  # an int too big for a float, e.g. 10**400
-            raise ValueError(f"{self.name} is a {value.bit_length()}-bit integer, out of range; use {self.allowed()}") from None
+            raise ValueError(
+                f"{self.name} is a {value.bit_length()}-bit integer, out of range; use {self.allowed()}"
+            ) from None
         if not finite:
             raise ValueError(f"{self.name}={value} is not finite; use {self.allowed()}")
         if self.kind == "int":
@@ -239,7 +242,8 @@ class Scheme:
             accept = _trunc_acceptance(p["mean"], p["std"], p["a"], p["b"])
             if accept < _TRUNC_MIN_ACCEPT:
                 return [
-                    f"trunc_normal with mean={_n(p['mean'])}, std={_n(p['std'])} on [a, b] = [{_n(p['a'])}, {_n(p['b'])}] "
+                    f"trunc_normal with mean={_n(p['mean'])}, std={_n(p['std'])} "
+                    f"on [a, b] = [{_n(p['a'])}, {_n(p['b'])}] "
                     f"keeps only {accept:.2%} of torch's draws, so a big tensor would take seconds to minutes; "
                     f"use an [a, b] where at least {_TRUNC_MIN_ACCEPT:.0%} are kept (narrower, or nearer the mean)"
                 ]
@@ -254,7 +258,9 @@ class Scheme:
             return self.extra_check(info, params)
         return None
 
-    def fill(self, tensor: torch.Tensor, params: Mapping[str, Any], info: TensorInfo, generator: torch.Generator) -> None:
+    def fill(
+        self, tensor: torch.Tensor, params: Mapping[str, Any], info: TensorInfo, generator: torch.Generator
+    ) -> None:
         """Fill `tensor` in place (call under torch.no_grad()); params already resolved."""
         self.fill_fn(tensor, params, info, generator)
 
@@ -262,7 +268,9 @@ class Scheme:
         """The law one entry is drawn from, for this tensor and these parameters."""
         return self.law_fn(info, self.resolve(params))
 
-    def expected_std(self, shape: tuple[int, ...], params: Mapping[str, Any] | None = None, layer_fan_in: int | None = None) -> float:
+    def expected_std(
+        self, shape: tuple[int, ...], params: Mapping[str, Any] | None = None, layer_fan_in: int | None = None
+    ) -> float:
         """Expected std of the entries, from the formula (population std)."""
         return self.distribution(TensorInfo(tuple(shape), layer_fan_in), params).std
 
@@ -273,17 +281,34 @@ class Scheme:
 
 # --- shared pieces --------------------------------------------------------------------
 
+
 def _std_tex(expr: str, value: float) -> str:
     return rf"\sigma = {expr} = {_n(value)}"
 
 
 def _gain_param(default: float = 1.0) -> Param:
-    return Param("gain", default, "Multiplies the std; use the gain of the activation that follows.", low=0.0, high=_BIG)
+    return Param(
+        "gain", default, "Multiplies the std; use the gain of the activation that follows.", low=0.0, high=_BIG
+    )
 
 
-_MODE = Param("mode", "fan_in", "fan_in keeps the forward signal's variance, fan_out the backward gradient's.", kind="choice", choices=("fan_in", "fan_out"))
-_NONLIN = Param("nonlinearity", "leaky_relu", "The activation after this layer; sets the gain (relu: sqrt(2)).", kind="choice", choices=NONLINEARITIES)
-_SLOPE = Param("a", 0.0, "Negative slope of the leaky_relu after this layer (only used with leaky_relu).", low=0.0, high=_BIG)
+_MODE = Param(
+    "mode",
+    "fan_in",
+    "fan_in keeps the forward signal's variance, fan_out the backward gradient's.",
+    kind="choice",
+    choices=("fan_in", "fan_out"),
+)
+_NONLIN = Param(
+    "nonlinearity",
+    "leaky_relu",
+    "The activation after this layer; sets the gain (relu: sqrt(2)).",
+    kind="choice",
+    choices=NONLINEARITIES,
+)
+_SLOPE = Param(
+    "a", 0.0, "Negative slope of the leaky_relu after this layer (only used with leaky_relu).", low=0.0, high=_BIG
+)
 
 
 def _kaiming_std(info: TensorInfo, p: Mapping[str, Any]) -> tuple[float, float, int]:
@@ -294,7 +319,7 @@ def _kaiming_std(info: TensorInfo, p: Mapping[str, Any]) -> tuple[float, float, 
 
 def _kaiming_worked(uniform: bool) -> Worked:
     def worked(info: TensorInfo, p: Mapping[str, Any]) -> str:
-        std, g, fan = _kaiming_std(info, p)
+        std, _g, fan = _kaiming_std(info, p)
         gtex = _gain_tex(p["nonlinearity"], p["a"])
         mode = p["mode"].replace("_", r"\_")
         text = _std_tex(rf"\frac{{{gtex}}}{{\sqrt{{\text{{{mode}}}}}}} = \frac{{{gtex}}}{{\sqrt{{{fan}}}}}", std)
@@ -323,7 +348,9 @@ def _default_bound(info: TensorInfo) -> float:
 
 def _default_check(info: TensorInfo, p: Mapping[str, Any]) -> str | None:
     if len(info.shape) < 2 and info.layer_fan_in is None:
-        return "default draws a 1-D tensor from its layer's weight fan_in, and this layer has no weight of 2 or more dims"
+        return (
+            "default draws a 1-D tensor from its layer's weight fan_in, and this layer has no weight of 2 or more dims"
+        )
     return None
 
 
@@ -408,13 +435,17 @@ def _orth_std(info: TensorInfo, p: Mapping[str, Any]) -> float:
     return p["gain"] / math.sqrt(max(rows, cols))
 
 
+_HE_2015 = "He et al. 2015, Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification"
+_XAVIER_SIGMA = r"\sigma = \text{gain}\cdot\sqrt{\tfrac{2}{\text{fan\_in} + \text{fan\_out}}}"
+
 _SCHEME_LIST: tuple[Scheme, ...] = (
     Scheme(
         name="default",
         summary="What nn.Linear / nn.Conv*d draw in reset_parameters(): kaiming_uniform(a=sqrt(5)) for the weight, "
         "which is U(+-1/sqrt(fan_in)) (std 1/sqrt(3 fan_in), not LeCun's 1/sqrt(fan_in)); the bias U(+-1/sqrt(fan_in)) "
         "with the weight's fan_in.",
-        formula=r"w \sim U\!\left(-\tfrac{1}{\sqrt{\text{fan\_in}}}, \tfrac{1}{\sqrt{\text{fan\_in}}}\right),\ \sigma = \tfrac{1}{\sqrt{3\,\text{fan\_in}}}",
+        formula=r"w \sim U\!\left(-\tfrac{1}{\sqrt{\text{fan\_in}}}, \tfrac{1}{\sqrt{\text{fan\_in}}}\right),\ "
+        r"\sigma = \tfrac{1}{\sqrt{3\,\text{fan\_in}}}",
         fill_fn=_default_fill,
         law_fn=lambda info, p: Uniform(-_default_bound(info), _default_bound(info)),
         worked_fn=_default_worked,
@@ -431,7 +462,9 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         ),
         fill_fn=lambda t, p, info, g: init.uniform_(t, p["a"], p["b"], generator=g),
         law_fn=lambda info, p: Uniform(p["a"], p["b"]),
-        worked_fn=lambda info, p: _std_tex(rf"\frac{{{_n(p['b'])} - ({_n(p['a'])})}}{{\sqrt{{12}}}}", (p["b"] - p["a"]) / math.sqrt(12)),
+        worked_fn=lambda info, p: _std_tex(
+            rf"\frac{{{_n(p['b'])} - ({_n(p['a'])})}}{{\sqrt{{12}}}}", (p["b"] - p["a"]) / math.sqrt(12)
+        ),
     ),
     Scheme(
         name="normal",
@@ -443,7 +476,9 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         ),
         fill_fn=lambda t, p, info, g: init.normal_(t, p["mean"], p["std"], generator=g),
         law_fn=lambda info, p: Normal(p["mean"], p["std"]),
-        worked_fn=lambda info, p: rf"w \sim \mathcal{{N}}({_n(p['mean'])}, {_n(p['std'])}^2),\quad \sigma = {_n(p['std'])}",
+        worked_fn=lambda info, p: (
+            rf"w \sim \mathcal{{N}}({_n(p['mean'])}, {_n(p['std'])}^2),\quad \sigma = {_n(p['std'])}"
+        ),
     ),
     Scheme(
         name="trunc_normal",
@@ -458,8 +493,10 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         ),
         fill_fn=lambda t, p, info, g: init.trunc_normal_(t, p["mean"], p["std"], p["a"], p["b"], generator=g),
         law_fn=_trunc_law,
-        worked_fn=lambda info, p: rf"\mathcal{{N}}({_n(p['mean'])}, {_n(p['std'])}^2)\ \text{{on}}\ [{_n(p['a'])}, {_n(p['b'])}],"
-        rf"\quad \sigma = {_n(_trunc_law(info, p).std)}",
+        worked_fn=lambda info, p: (
+            rf"\mathcal{{N}}({_n(p['mean'])}, {_n(p['std'])}^2)\ \text{{on}}\ [{_n(p['a'])}, {_n(p['b'])}],"
+            rf"\quad \sigma = {_n(_trunc_law(info, p).std)}"
+        ),
     ),
     Scheme(
         name="constant",
@@ -482,7 +519,8 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
     ),
     Scheme(
         name="zeros",
-        summary="Every value 0: right for biases; for weights, the symmetry trap (no unit can differ from its neighbours).",
+        summary="Every value 0: right for biases; for weights, the symmetry trap "
+        "(no unit can differ from its neighbours).",
         formula=r"w = 0",
         fill_fn=lambda t, p, info, g: init.zeros_(t),
         law_fn=lambda info, p: PointMass(0.0),
@@ -495,7 +533,10 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"W = I",
         fill_fn=lambda t, p, info, g: init.eye_(t),
         law_fn=lambda info, p: _ones_fraction_law(min(info.shape), info.numel),
-        worked_fn=lambda info, p: rf"W = I:\ {min(info.shape)}\ \text{{ones among}}\ {info.numel}\ \text{{entries}},\quad \sigma = {_n(_ones_fraction_law(min(info.shape), info.numel).std)}",
+        worked_fn=lambda info, p: (
+            rf"W = I:\ {min(info.shape)}\ \text{{ones among}}\ {info.numel}\ \text{{entries}},"
+            rf"\quad \sigma = {_n(_ones_fraction_law(min(info.shape), info.numel).std)}"
+        ),
         min_dims=2,
         max_dims=2,
         random=False,
@@ -504,11 +545,15 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         name="dirac",
         summary="The identity convolution: each output channel copies one input channel (3- to 5-D only).",
         formula=r"W[g\cdot\tfrac{out}{groups} + d,\ d,\ \text{centre}] = 1",
-        params=(Param("groups", 1, "Number of groups; size(0) must be divisible by it.", kind="int", low=1, high=4096),),
+        params=(
+            Param("groups", 1, "Number of groups; size(0) must be divisible by it.", kind="int", low=1, high=4096),
+        ),
         fill_fn=lambda t, p, info, g: init.dirac_(t, p["groups"]),
         law_fn=lambda info, p: _ones_fraction_law(_dirac_ones(info, p["groups"]), info.numel),
-        worked_fn=lambda info, p: rf"{_dirac_ones(info, p['groups'])}\ \text{{ones among}}\ {info.numel}\ \text{{entries}},"
-        rf"\quad \sigma = {_n(_ones_fraction_law(_dirac_ones(info, p['groups']), info.numel).std)}",
+        worked_fn=lambda info, p: (
+            rf"{_dirac_ones(info, p['groups'])}\ \text{{ones among}}\ {info.numel}\ \text{{entries}},"
+            rf"\quad \sigma = {_n(_ones_fraction_law(_dirac_ones(info, p['groups']), info.numel).std)}"
+        ),
         min_dims=3,
         max_dims=5,
         random=False,
@@ -517,8 +562,9 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
     ),
     Scheme(
         name="xavier_uniform",
-        summary="Glorot's normalized init: keeps activation and gradient variance level through tanh/linear layers. Also known as Glorot uniform.",
-        formula=r"w \sim U(\pm\sqrt{3}\,\sigma),\ \sigma = \text{gain}\cdot\sqrt{\tfrac{2}{\text{fan\_in} + \text{fan\_out}}}",
+        summary="Glorot's normalized init: keeps activation and gradient variance level through tanh/linear layers. "
+        "Also known as Glorot uniform.",
+        formula=r"w \sim U(\pm\sqrt{3}\,\sigma),\ " + _XAVIER_SIGMA,
         params=(_gain_param(),),
         fill_fn=lambda t, p, info, g: init.xavier_uniform_(t, p["gain"], generator=g),
         law_fn=lambda info, p: Uniform(-math.sqrt(3) * _xavier_std(info, p), math.sqrt(3) * _xavier_std(info, p)),
@@ -529,7 +575,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
     Scheme(
         name="xavier_normal",
         summary="Glorot's init drawn from a normal. Also known as Glorot normal.",
-        formula=r"w \sim \mathcal{N}(0, \sigma^2),\ \sigma = \text{gain}\cdot\sqrt{\tfrac{2}{\text{fan\_in} + \text{fan\_out}}}",
+        formula=r"w \sim \mathcal{N}(0, \sigma^2),\ " + _XAVIER_SIGMA,
         params=(_gain_param(),),
         fill_fn=lambda t, p, info, g: init.xavier_normal_(t, p["gain"], generator=g),
         law_fn=lambda info, p: Normal(0.0, _xavier_std(info, p)),
@@ -543,42 +589,50 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim U(\pm\sqrt{3}\,\sigma),\ \sigma = \frac{\text{gain}}{\sqrt{\text{fan}}}",
         params=(_SLOPE, _MODE, _NONLIN),
         fill_fn=lambda t, p, info, g: init.kaiming_uniform_(t, p["a"], p["mode"], p["nonlinearity"], generator=g),
-        law_fn=lambda info, p: Uniform(-math.sqrt(3) * _kaiming_std(info, p)[0], math.sqrt(3) * _kaiming_std(info, p)[0]),
+        law_fn=lambda info, p: Uniform(
+            -math.sqrt(3) * _kaiming_std(info, p)[0], math.sqrt(3) * _kaiming_std(info, p)[0]
+        ),
         worked_fn=_kaiming_worked(uniform=True),
         min_dims=2,
-        paper="He et al. 2015, Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification",
+        paper=_HE_2015,
     ),
     Scheme(
         name="kaiming_normal",
-        summary="He init, normal: std sqrt(2 / fan_in) for ReLU keeps activations level through 30+ layers. Also known as He normal.",
+        summary="He init, normal: std sqrt(2 / fan_in) for ReLU keeps activations level through 30+ layers. "
+        "Also known as He normal.",
         formula=r"w \sim \mathcal{N}(0, \sigma^2),\ \sigma = \frac{\text{gain}}{\sqrt{\text{fan}}}",
         params=(_SLOPE, _MODE, _NONLIN),
         fill_fn=lambda t, p, info, g: init.kaiming_normal_(t, p["a"], p["mode"], p["nonlinearity"], generator=g),
         law_fn=lambda info, p: Normal(0.0, _kaiming_std(info, p)[0]),
         worked_fn=_kaiming_worked(uniform=False),
         min_dims=2,
-        paper="He et al. 2015, Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification",
+        paper=_HE_2015,
     ),
     Scheme(
         name="lecun_normal",
-        summary="N(0, 1/fan_in): kaiming_normal with gain 1. Often confused with PyTorch's default, which is 1/sqrt(3 fan_in).",
+        summary="N(0, 1/fan_in): kaiming_normal with gain 1. "
+        "Often confused with PyTorch's default, which is 1/sqrt(3 fan_in).",
         formula=r"w \sim \mathcal{N}(0, \sigma^2),\ \sigma = \frac{1}{\sqrt{\text{fan\_in}}}",
         fill_fn=lambda t, p, info, g: init.kaiming_normal_(t, mode="fan_in", nonlinearity="linear", generator=g),
         law_fn=lambda info, p: Normal(0.0, 1.0 / math.sqrt(info.fan_in) if info.fan_in else 0.0),
-        worked_fn=lambda info, p: _std_tex(rf"\frac{{1}}{{\sqrt{{{info.fan_in}}}}}", 1.0 / math.sqrt(info.fan_in) if info.fan_in else 0.0),
+        worked_fn=lambda info, p: _std_tex(
+            rf"\frac{{1}}{{\sqrt{{{info.fan_in}}}}}", 1.0 / math.sqrt(info.fan_in) if info.fan_in else 0.0
+        ),
         min_dims=2,
         paper="LeCun et al. 1998, Efficient BackProp",
     ),
     Scheme(
         name="orthogonal",
         summary="A (semi-)orthogonal matrix times gain: rows or columns orthonormal, so no direction is amplified.",
-        formula=r"W^\top W = \text{gain}^2 I\ \text{(or } W W^\top\text{)},\ \sigma = \frac{\text{gain}}{\sqrt{\max(\text{rows}, \text{cols})}}",
+        formula=r"W^\top W = \text{gain}^2 I\ \text{(or } W W^\top\text{)},\ "
+        r"\sigma = \frac{\text{gain}}{\sqrt{\max(\text{rows}, \text{cols})}}",
         params=(_gain_param(),),
         fill_fn=lambda t, p, info, g: init.orthogonal_(t, p["gain"], generator=g),
         # The entries' RMS is exactly gain/sqrt(max(rows, cols)); their law is only near-normal.
         law_fn=lambda info, p: Normal(0.0, _orth_std(info, p), approximate=True),
         worked_fn=lambda info, p: _std_tex(
-            rf"\frac{{{_n(p['gain'])}}}{{\sqrt{{\max({info.shape[0]}, {info.numel // info.shape[0]})}}}}", _orth_std(info, p)
+            rf"\frac{{{_n(p['gain'])}}}{{\sqrt{{\max({info.shape[0]}, {info.numel // info.shape[0]})}}}}",
+            _orth_std(info, p),
         ),
         min_dims=2,
         paper="Saxe et al. 2013, Exact solutions to the nonlinear dynamics of learning in deep linear neural networks",
@@ -598,9 +652,11 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
                 (1 - _sparse_zero_fraction(info, p["sparsity"]), Normal(0.0, p["std"])),
             )
         ),
-        worked_fn=lambda info, p: rf"{_n(_sparse_zero_fraction(info, p['sparsity']))}\ \text{{zeros}},\quad"
-        rf"\sigma = {_n(p['std'])}\sqrt{{1 - {_n(_sparse_zero_fraction(info, p['sparsity']))}}} = "
-        rf"{_n(p['std'] * math.sqrt(1 - _sparse_zero_fraction(info, p['sparsity'])))}",
+        worked_fn=lambda info, p: (
+            rf"{_n(_sparse_zero_fraction(info, p['sparsity']))}\ \text{{zeros}},\quad"
+            rf"\sigma = {_n(p['std'])}\sqrt{{1 - {_n(_sparse_zero_fraction(info, p['sparsity']))}}} = "
+            rf"{_n(p['std'] * math.sqrt(1 - _sparse_zero_fraction(info, p['sparsity'])))}"
+        ),
         min_dims=2,
         max_dims=2,
         paper="Martens 2010, Deep learning via Hessian-free optimization",

@@ -10,8 +10,9 @@ under the scheme's exact law: numel * (F(right) - F(left)).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import pandas as pd
 import torch
@@ -19,7 +20,17 @@ from torch import nn
 
 from .plan import Assignment, InitPlan, assignments
 
-__all__ = ["TensorSummary", "Histogram", "summarize", "histogram", "bins_for", "describe", "parameter_table", "parameter_histograms", "MAX_BINS"]
+__all__ = [
+    "MAX_BINS",
+    "Histogram",
+    "TensorSummary",
+    "bins_for",
+    "describe",
+    "histogram",
+    "parameter_histograms",
+    "parameter_table",
+    "summarize",
+]
 
 MAX_BINS = 500
 
@@ -163,8 +174,15 @@ def histogram(t: torch.Tensor, bins: int = 40, name: str = "", law: Any = None, 
     return _histogram(values, summary, tuple(t.shape), bins, name, law, scheme)
 
 
-def _histogram(values: torch.Tensor, summary: TensorSummary, shape: tuple[int, ...], bins: int, name: str,
-               law: Any, scheme: str | None) -> Histogram:
+def _histogram(
+    values: torch.Tensor,
+    summary: TensorSummary,
+    shape: tuple[int, ...],
+    bins: int,
+    name: str,
+    law: Any,
+    scheme: str | None,
+) -> Histogram:
     if not isinstance(bins, int) or isinstance(bins, bool) or not 1 <= bins <= MAX_BINS:
         raise ValueError(f"bins must be a whole number from 1 to {MAX_BINS}, got {bins!r}")
     if summary.finite == 0:
@@ -249,8 +267,9 @@ def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return df
 
 
-def describe(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None,
-             bins: int | None = 40) -> tuple[pd.DataFrame, list[Histogram]]:
+def describe(
+    model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, bins: int | None = 40
+) -> tuple[pd.DataFrame, list[Histogram]]:
     """The parameter table and the histograms in one pass over each tensor.
 
     `bins=None` skips the histograms. Each histogram gets `bins_for(numel, bins)` bins.
@@ -261,12 +280,23 @@ def describe(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None,
         law = _law(a)
         rows.append(_row(a, s, law, plan is not None))
         if bins is not None:
-            hists.append(_histogram(values, s, a.info.shape, bins_for(a.info.numel, bins), a.name, law,
-                                    a.rule.scheme if a.rule else None))
+            hists.append(
+                _histogram(
+                    values,
+                    s,
+                    a.info.shape,
+                    bins_for(a.info.numel, bins),
+                    a.name,
+                    law,
+                    a.rule.scheme if a.rule else None,
+                )
+            )
     return _frame(rows), hists
 
 
-def parameter_histograms(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, bins: int = 40) -> list[Histogram]:
+def parameter_histograms(
+    model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, bins: int = 40
+) -> list[Histogram]:
     """One Histogram per parameter, in named_parameters() order, with `bins_for` bins."""
     return describe(model, plan, bins)[1]
 

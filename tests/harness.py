@@ -9,13 +9,10 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+
+from pinit.serve import free_port, running
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("PINIT_CHROMIUM", "/usr/bin/chromium")
@@ -36,47 +33,17 @@ def chromium_available() -> bool:
     return Path(CHROMIUM).exists() or shutil.which(CHROMIUM) is not None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
-def streamlit_server(app: str = "app.py", port: int | None = None, extra_args: list[str] | None = None,
-                     timeout: float = 60.0) -> Iterator[str]:
-    """Run `streamlit run app` on loopback; yield its URL once /_stcore/health answers ok."""
+def streamlit_server(app: str = "app.py", port: int | None = None, timeout: float = 60.0) -> Iterator[str]:
+    """Run `app` (a path under the repo) with the shipped settings on loopback (pinit.serve);
+    yield its URL once /_stcore/health answers ok. Its output goes to artifacts/streamlit-PORT.log."""
     port = port or free_port()
-    log = open(ARTIFACTS.mkdir(exist_ok=True) or ARTIFACTS / f"streamlit-{port}.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / app), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none", *(extra_args or [])],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"streamlit did not become healthy in {timeout:.0f}s; see {log.name}")
-            time.sleep(0.3)
+    ARTIFACTS.mkdir(exist_ok=True)
+    with (
+        open(ARTIFACTS / f"streamlit-{port}.log", "w") as log,
+        running(port, script=ROOT / app, log=log, cwd=ROOT, timeout=timeout) as (url, _),
+    ):
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def launch_chromium(playwright):
@@ -98,12 +65,11 @@ def wait_for_charts(page, n: int, timeout_ms: int = 90_000) -> None:
 
 def wait_idle(page, timeout_ms: int = 90_000) -> None:
     """Wait for Streamlit's 'running' indicator to go away (the rerun has finished)."""
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout_ms
-    )
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout_ms)
 
 
 # --- page helpers shared by the browser tests ------------------------------------------
+
 
 def choose(page, label: str, option: str) -> None:
     """Pick `option` in the selectbox labelled `label` (typing filters the list, which is virtualized)."""
@@ -120,7 +86,8 @@ def subtitle_of(page, name: str) -> str | None:
         """name => {
             for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
                 const t = chart.querySelector('.gtitle');
-                if (t && t.textContent.startsWith(name + ' ')) return chart.querySelector('.gtitle-subtitle').textContent;
+                if (t && t.textContent.startsWith(name + ' '))
+                    return chart.querySelector('.gtitle-subtitle').textContent;
             }
             return null;
         }""",

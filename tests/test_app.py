@@ -159,8 +159,11 @@ def test_zero_preset_flags_constant_tensors(at):
     at.sidebar.selectbox(key="preset").set_value("Zeros (the symmetry trap)").run()
     spec = charts(at)["layer1.conv1.weight"]
     assert "constant: all 864 values = 0" in spec["layout"]["title"]["subtitle"]["text"]
-    overview = next(json.loads(e.proto.spec) for e in at.get("plotly_chart")
-                    if "Measured vs expected" in json.loads(e.proto.spec)["layout"]["title"]["text"])
+    overview = next(
+        json.loads(e.proto.spec)
+        for e in at.get("plotly_chart")
+        if "Measured vs expected" in json.loads(e.proto.spec)["layout"]["title"]["text"]
+    )
     assert "σ = 0" in overview["layout"]["title"]["subtitle"]["text"]
 
 

@@ -11,15 +11,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from pinit.lab.training import TRAIN_DEFAULTS
 from tests.app_driver import goto
 
-from pinit.experiments import TRAIN_DEFAULTS
-
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-
-
 
 
 def start(view: str) -> AppTest:
@@ -59,8 +54,12 @@ def frame(at: AppTest, column: str):
 
 def test_signal_flow_shows_exploding_logits_for_the_article_recipe_and_order_one_for_kaiming():
     at = start("Signal flow")
-    assert set(charts(at)) == {"Activation std, layer by layer", "Activation histograms, layers × bins",
-                               "Gradient norm per parameter", "Dead ReLUs"}
+    assert set(charts(at)) == {
+        "Activation std, layer by layer",
+        "Activation histograms, layers × bins",
+        "Gradient norm per parameter",
+        "Dead ReLUs",
+    }
     assert sum(c.startswith("**What to look for:**") for c in captions(at)) == 4
     preset(at, "Article recipe")
     std = charts(at)["Activation std, layer by layer"]
@@ -89,8 +88,12 @@ def test_signal_flow_of_a_deep_mlp_draws_the_predicted_trend():
 
 def test_a_lab_view_with_a_configuration_that_cannot_be_built_says_so_in_words():
     at = start("Signal flow")
-    bad = dict(at.session_state["applied"], model="DeepMLP", options={"depth": 0, "width": 8, "activation": "relu"},
-               plan={"rules": {}, "overrides": {}})
+    bad = dict(
+        at.session_state["applied"],
+        model="DeepMLP",
+        options={"depth": 0, "width": 8, "activation": "relu"},
+        plan={"rules": {}, "overrides": {}},
+    )
     at.session_state["applied"] = bad
     for view in ("Signal flow", "Compare", "Filters", "Train"):
         goto(at, view)
@@ -119,7 +122,10 @@ def test_depth_lab_he_preset_kaiming_stays_level_xavier_decays():
     assert float(s.loc["Xavier (Glorot)", "ratio last/first"]) < 1e-3
     spec = charts(at)["Activation std vs depth"]
     solid = {t["name"]: t for t in spec["data"]}
-    assert len(solid["Kaiming (He) (measured)"]["y"]) == 30 and solid["Xavier (Glorot) (predicted)"]["line"]["dash"] == "dash"
+    assert (
+        len(solid["Kaiming (He) (measured)"]["y"]) == 30
+        and solid["Xavier (Glorot) (predicted)"]["line"]["dash"] == "dash"
+    )
     assert any("He et al. 2015" in i.value for i in at.info)
 
 
@@ -202,7 +208,10 @@ def test_train_two_plans_marks_the_exploding_one_and_caches_finished_runs(monkey
     other.multiselect(key="train.plans").set_value(["Kaiming (He)"]).run()
     other.select_slider(key="train.steps").set_value(5).run()
     other.button(key="train.go").click().run()
-    assert frame(other, "held-out accuracy").set_index("plan").loc["Kaiming (He)", "seconds"] == r.loc["Kaiming (He)", "seconds"]
+    assert (
+        frame(other, "held-out accuracy").set_index("plan").loc["Kaiming (He)", "seconds"]
+        == r.loc["Kaiming (He)", "seconds"]
+    )
 
 
 def test_stop_keeps_the_partial_curve():
@@ -216,7 +225,10 @@ def test_stop_keeps_the_partial_curve():
     r = frame(at, "held-out accuracy").set_index("plan")
     assert r.loc["Kaiming (He)", "status"] == "stopped by you after 3 steps" and r.loc["Kaiming (He)", "steps"] == 3
     loss = charts(at)["Training loss"]
-    assert loss["data"][0]["x"] == [1, 2, 3] and "stopped by you after 3 steps" in loss["layout"]["title"]["subtitle"]["text"]
+    assert (
+        loss["data"][0]["x"] == [1, 2, 3]
+        and "stopped by you after 3 steps" in loss["layout"]["title"]["subtitle"]["text"]
+    )
 
 
 # ---------------------------------------------------------------- filters
@@ -237,49 +249,11 @@ def test_filters_draw_conv1_and_a_bounded_linear_heatmap():
     assert decode(heat["data"][0]["z"]).shape == (128, 128)
     assert "block of 4 × 16 weights" in heat["layout"]["title"]["subtitle"]["text"]
     at.radio(key="filters.norm").set_value("one scale for all filters").run()
-    assert "all filters scaled by the largest |w|" in charts(at)["layer1.conv1.weight as 32 RGB filters"]["layout"]["title"]["subtitle"]["text"]
+    assert (
+        "all filters scaled by the largest |w|"
+        in charts(at)["layer1.conv1.weight as 32 RGB filters"]["layout"]["title"]["subtitle"]["text"]
+    )
     at.selectbox(key="filters.param").set_value("layer4.fc3.weight").run()
     assert decode(charts(at)["layer4.fc3.weight"]["data"][0]["z"]).shape == (10, 64)
     at.sidebar.selectbox(key="model").set_value("DeepMLP").run()
     assert not at.exception and any("no conv layer reading RGB" in i.value for i in at.info)
-
-
-# ---------------------------------------------------------------- one class, one button
-
-
-def test_run_gate_trains_a_plan_once_when_many_tabs_ask_and_queues_the_rest():
-    import threading
-    import time
-
-    from ui.train_view import RunGate
-
-    gate = RunGate(slots=1, poll=0.01)
-    finished: set[str] = set()
-    log: list[tuple[str, object]] = []
-    waits: dict[str, list[str]] = {}
-
-    def tab(name: str, key: str, hold: float) -> None:
-        with gate.enter(key, lambda m: waits.setdefault(name, []).append(m), lambda: key in finished) as mine:
-            log.append((name, mine))
-            if mine:
-                time.sleep(hold)
-                finished.add(key)
-
-    first = threading.Thread(target=tab, args=("first", "kaiming", 0.3))
-    first.start()
-    time.sleep(0.05)
-    others = [threading.Thread(target=tab, args=(f"same{i}", "kaiming", 0.0)) for i in range(5)]
-    other_plan = threading.Thread(target=tab, args=("other", "xavier", 0.0))
-    for t in others + [other_plan]:
-        t.start()
-    for t in [first, other_plan] + others:
-        t.join(5)
-    assert dict(log)["first"] is True and dict(log)["other"] is True
-    assert all(dict(log)[f"same{i}"] is False for i in range(5))  # trained once, read five times
-    assert any("same plan" in m for m in waits["same0"])
-    assert any("Queued" in m for m in waits["other"])  # one slot: the other plan waited its turn
-    with pytest.raises(RuntimeError):  # a run that fails (or a Stop) frees its slot and its claim
-        with gate.enter("boom", lambda m: None, lambda: False):
-            raise RuntimeError
-    with gate.enter("boom", lambda m: pytest.fail("still claimed"), lambda: False) as mine:
-        assert mine

@@ -10,9 +10,8 @@ import pytest
 import torch
 from streamlit.testing.v1 import AppTest
 
-from tests.app_driver import goto
-
 import pinit
+from tests.app_driver import goto
 from tests.fixtures.make_fixtures import evil_torch_save
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
@@ -32,8 +31,6 @@ def run(query: dict | None = None, view: str | None = None) -> AppTest:
 
 def table(at: AppTest):
     return at.dataframe[0].value.set_index("name")
-
-
 
 
 def weights_of_plan(model: str, plan: dict, seed: int, **options) -> dict[str, torch.Tensor]:
@@ -73,7 +70,7 @@ def test_link_with_model_options_reproduces_a_deep_mlp():
         ({"plan": "not-a-plan!!"}, "plan in the link is damaged"),
         ({"seed": "-3"}, "seed"),
         ({"model": "ResNet9000"}, "ResNet9000"),
-        ({"opts": "{\"depth\": 9999}", "model": "DeepMLP"}, "model options"),
+        ({"opts": '{"depth": 9999}', "model": "DeepMLP"}, "model options"),
     ],
 )
 def test_garbage_in_the_link_is_ignored_with_a_warning(query, says):
@@ -94,8 +91,12 @@ def test_share_tab_exports_code_that_reproduces_the_weights_bit_for_bit():
     for k, v in model.state_dict().items():
         assert torch.equal(v, expected[k]), k
     labels = [d.label for d in at.get("download_button")]
-    assert labels == ["Download plan (JSON)", "Download script (.py)", "Download table (CSV)",
-                      "Download weights (state_dict .pt)"]
+    assert labels == [
+        "Download plan (JSON)",
+        "Download script (.py)",
+        "Download table (CSV)",
+        "Download weights (state_dict .pt)",
+    ]
 
 
 def test_uploaded_plan_file_sets_the_sidebar_and_the_weights():
@@ -119,9 +120,9 @@ def test_uploaded_plan_file_sets_the_sidebar_and_the_weights():
     [
         (b"\xff\xfe\x00 binary", "not UTF-8"),
         (b"rules: yaml?", "not valid JSON"),
-        (b"{\"rules\": {\"Linear\": {\"weight\": {\"scheme\": \"glorious\"}}}}", "unknown scheme 'glorious'"),
-        (b"{\"rules\": {\"Linear\": {\"weight\": {\"scheme\": \"normal\", \"std\": -1}}}}", "std=-1 is out of range"),
-        (b"{\"rules\": {\"Conv2d\": {\"weight\": {\"scheme\": \"eye\"}}}}", "eye needs a 2-D tensor"),
+        (b'{"rules": {"Linear": {"weight": {"scheme": "glorious"}}}}', "unknown scheme 'glorious'"),
+        (b'{"rules": {"Linear": {"weight": {"scheme": "normal", "std": -1}}}}', "std=-1 is out of range"),
+        (b'{"rules": {"Conv2d": {"weight": {"scheme": "eye"}}}}', "eye needs a 2-D tensor"),
     ],
 )
 def test_bad_plan_files_are_refused_in_words_and_change_nothing(content, says):
@@ -170,7 +171,9 @@ def test_malicious_checkpoint_runs_nothing_and_keeps_the_state(tmp_path, monkeyp
 def test_checkpoint_with_wrong_keys_lists_them():
     other = torch.nn.Linear(3, 2)
     at = run(view=SHARE)
-    at.file_uploader(key="ckpt_upload").upload("linear.pt", pinit.save_state_dict(other), "application/octet-stream").run()
+    at.file_uploader(key="ckpt_upload").upload(
+        "linear.pt", pinit.save_state_dict(other), "application/octet-stream"
+    ).run()
     text = at.error[0].value
     assert "linear.pt was not loaded" in text and "layer1.conv1.weight" in text
 

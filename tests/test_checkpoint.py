@@ -14,7 +14,13 @@ import torch
 from torch import nn
 
 import pinit
-from pinit.checkpoint import DEFAULT_MAX_BYTES, CheckpointError, LoadedCheckpoint, load_checkpoint, save_state_dict
+from pinit.share.checkpoint import (
+    DEFAULT_MAX_BYTES,
+    CheckpointError,
+    LoadedCheckpoint,
+    load_checkpoint,
+    save_state_dict,
+)
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 _spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
@@ -62,6 +68,7 @@ def small_mlp(width: int = 8) -> nn.Module:
 
 
 # --- accepted -------------------------------------------------------------------------
+
 
 def test_round_trip_is_bit_exact(cnn_bytes, cnn):
     source = pinit.build_model("SimpleCNN", seed=1)
@@ -133,6 +140,7 @@ def test_other_float_dtypes_are_converted_to_the_models():
 
 # --- refused --------------------------------------------------------------------------
 
+
 def test_size_cap_is_checked_before_reading(cnn_bytes, cnn):
     assert DEFAULT_MAX_BYTES == 200 * 1024 * 1024
     e = refused(cnn_bytes, cnn, max_bytes=1_000_000)
@@ -171,7 +179,10 @@ def test_truncated_legacy_format():
         (fx.torch_bytes(torch.zeros(3)), "the file holds a tensor of shape (3,), not a state_dict"),
         (fx.torch_bytes([torch.zeros(3)]), "the file holds a list, not a state_dict"),
         (fx.torch_bytes({}), "the file holds an empty dict: no weights to load"),
-        (fx.torch_bytes({"epoch": 3, "lr": 0.1}), "the file is not a dict of tensors ('epoch' holds a int; 'lr' holds a float)"),
+        (
+            fx.torch_bytes({"epoch": 3, "lr": 0.1}),
+            "the file is not a dict of tensors ('epoch' holds a int; 'lr' holds a float)",
+        ),
         (fx.torch_bytes({"state_dict": [1, 2]}), "has no 'state_dict' or 'model' entry holding one"),
     ],
 )
@@ -191,7 +202,10 @@ def test_integer_values_for_float_parameters_are_refused():
     sd = {k: v.to(torch.int64) for k, v in small_mlp().state_dict().items()}
     e = refused(fx.torch_bytes(sd), small_mlp())
     assert len(e.problems) == 4
-    assert "layers.fc1.weight: the file has dtype torch.int64; the model needs floating-point values (torch.float32)" in e.problems
+    assert (
+        "layers.fc1.weight: the file has dtype torch.int64; the model needs floating-point values (torch.float32)"
+        in e.problems
+    )
 
 
 @pytest.mark.parametrize("make", [fx.evil_pickle, fx.evil_torch_save])
@@ -268,7 +282,9 @@ def test_every_kind_of_mismatch_at_once():
 def test_long_key_lists_are_shortened():
     e = refused(save_state_dict(pinit.build_model("DeepMLP", depth=15, width=4)), small_mlp())
     unexpected = [p for p in e.problems if p.startswith("unexpected keys")]
-    assert unexpected[0].startswith("unexpected keys (26), the file has them but the model does not: 'layers.fc3.weight'")
+    assert unexpected[0].startswith(
+        "unexpected keys (26), the file has them but the model does not: 'layers.fc3.weight'"
+    )
     assert unexpected[0].endswith("'layers.fc12.bias' and 6 more")  # 20 names shown
     assert e.unexpected[-1] == "layers.fc15.bias" and len(e.unexpected) == 26
 

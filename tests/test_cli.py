@@ -1,4 +1,4 @@
-"""`python -m pinit`: pinit.cli.main(argv) in-process, plus one real subprocess for --help."""
+"""`python -m pinit`: pinit.share.cli.main(argv) in-process, plus one real subprocess for --help."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 import torch
 
 import pinit
-from pinit.checkpoint import save_state_dict
-from pinit.cli import main
-from pinit.plan_io import load_plan_file, plan_to_json
+from pinit.share.checkpoint import save_state_dict
+from pinit.share.cli import main
+from pinit.share.plan_io import load_plan_file, plan_to_json
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -25,9 +25,18 @@ fx = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fx)
 
 PARAM_NAMES = [
-    "layer1.conv1.weight", "layer1.conv1.bias", "layer2.conv2.weight", "layer2.conv2.bias",
-    "layer3.conv3.weight", "layer3.conv3.bias", "layer4.fc1.weight", "layer4.fc1.bias",
-    "layer4.fc2.weight", "layer4.fc2.bias", "layer4.fc3.weight", "layer4.fc3.bias",
+    "layer1.conv1.weight",
+    "layer1.conv1.bias",
+    "layer2.conv2.weight",
+    "layer2.conv2.bias",
+    "layer3.conv3.weight",
+    "layer3.conv3.bias",
+    "layer4.fc1.weight",
+    "layer4.fc1.bias",
+    "layer4.fc2.weight",
+    "layer4.fc2.bias",
+    "layer4.fc3.weight",
+    "layer4.fc3.bias",
 ]
 
 
@@ -54,12 +63,26 @@ def reference(preset: str, seed: int, name: str = "SimpleCNN", **options) -> tor
 
 # --- help and listings ----------------------------------------------------------------
 
+
 def test_help_in_a_real_subprocess_teaches_the_plan_format():
-    proc = subprocess.run([sys.executable, "-m", "pinit", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-m", "pinit", "--help"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("usage: python -m pinit")
-    for text in ('"rules"', '"overrides"', '"scheme": "kaiming_normal"', '"version": 1', "layer4.fc3.weight",
-                 "--plan FILE", "--preset NAME", "--seed N", "--export-code PATH", "--list-schemes", "examples"):
+    assert proc.stdout.startswith("usage: pinit")
+    for text in (
+        '"rules"',
+        '"overrides"',
+        '"scheme": "kaiming_normal"',
+        '"version": 1',
+        "layer4.fc3.weight",
+        "--plan FILE",
+        "--preset NAME",
+        "--seed N",
+        "--export-code PATH",
+        "--list-schemes",
+        "examples",
+    ):
         assert text in proc.stdout, text
     # The epilog's example is itself a valid plan file.
     start = proc.stdout.index("    {\n")
@@ -97,6 +120,7 @@ def test_list_presets_and_models():
 
 # --- the table --------------------------------------------------------------------------
 
+
 def test_preset_prints_every_parameter_with_measured_and_expected_std():
     code, out, err = run("--preset", "Kaiming (He)", "--seed", "4")
     assert code == 0 and err == ""
@@ -120,8 +144,24 @@ def test_no_plan_shows_the_model_as_built():
 
 def test_csv_and_json_hold_the_same_table_as_the_library(tmp_path):
     csv, js = tmp_path / "t.csv", tmp_path / "t.json"
-    code, out, err = run("--model", "DeepMLP", "--depth", "3", "--width", "32", "--activation", "tanh",
-                         "--preset", "Xavier (Glorot)", "--seed", "9", "--csv", str(csv), "--json", str(js))
+    code, out, err = run(
+        "--model",
+        "DeepMLP",
+        "--depth",
+        "3",
+        "--width",
+        "32",
+        "--activation",
+        "tanh",
+        "--preset",
+        "Xavier (Glorot)",
+        "--seed",
+        "9",
+        "--csv",
+        str(csv),
+        "--json",
+        str(js),
+    )
     assert code == 0
     assert f"wrote the table (CSV) to {csv}" in err and f"wrote the table (JSON) to {js}" in err
     assert out.startswith("DeepMLP, depth=3, width=32, activation=tanh: 6 parameters")
@@ -154,8 +194,13 @@ def test_save_plan_then_plan_file_reproduces_the_same_table(tmp_path):
 
 def test_plan_file_for_deep_mlp_takes_its_model_options(tmp_path):
     plan_file = tmp_path / "mlp.json"
-    plan_file.write_text(plan_to_json({"rules": {"Linear": {"weight": "lecun_normal"}}}, seed=3,
-                                                    model=pinit.build_model("DeepMLP", depth=4, width=16)))
+    plan_file.write_text(
+        plan_to_json(
+            {"rules": {"Linear": {"weight": "lecun_normal"}}},
+            seed=3,
+            model=pinit.build_model("DeepMLP", depth=4, width=16),
+        )
+    )
     code, out, _ = run("--plan", str(plan_file))
     assert code == 0 and out.startswith("DeepMLP, depth=4, width=16, activation=relu: 8 parameters")
     code, out, _ = run("--plan", str(plan_file), "--depth", "2")  # a flag overrides one option
@@ -164,8 +209,10 @@ def test_plan_file_for_deep_mlp_takes_its_model_options(tmp_path):
 
 def test_plan_file_warnings_go_to_stderr(tmp_path):
     plan_file = tmp_path / "p.json"
-    plan_file.write_text('{"model": "DeepMLP", "rules": {"Linear": {"weight": "zeros"}, "Conv3d": {"weight": "zeros"}}}')
-    code, out, err = run("--plan", str(plan_file), "--model", "SimpleCNN")
+    plan_file.write_text(
+        '{"model": "DeepMLP", "rules": {"Linear": {"weight": "zeros"}, "Conv3d": {"weight": "zeros"}}}'
+    )
+    code, _out, err = run("--plan", str(plan_file), "--model", "SimpleCNN")
     assert code == 0
     assert "warning: the plan was saved for model DeepMLP; it is applied to SimpleCNN" in err
     assert "warning: rules for Conv3d reach nothing" in err
@@ -197,6 +244,7 @@ def test_checkpoint_is_loaded_and_its_nonfinite_values_noted(tmp_path):
 
 
 # --- errors: words on stderr, non-zero exit, no traceback -------------------------------
+
 
 def test_unknown_preset():
     err = fails(1, "--preset", "Kaiming")
@@ -278,5 +326,5 @@ def test_plan_sources_are_mutually_exclusive():
 
 
 def test_unwritable_output_path(tmp_path):
-    code, out, err = run("--preset", "Kaiming (He)", "--csv", str(tmp_path / "no" / "such" / "dir.csv"))
+    code, _out, err = run("--preset", "Kaiming (He)", "--csv", str(tmp_path / "no" / "such" / "dir.csv"))
     assert code == 1 and "cannot write the table (CSV) to" in err and "Traceback" not in err

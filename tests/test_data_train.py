@@ -9,8 +9,8 @@ import torch
 from torch import nn
 
 import pinit
-from pinit.data import CLASS_NAMES, make_dataset
-from pinit.train import evaluate, train
+from pinit.lab.data import CLASS_NAMES, make_dataset
+from pinit.lab.train import evaluate, train
 
 
 class Tiny(nn.Module):
@@ -23,13 +23,12 @@ class Tiny(nn.Module):
         super().__init__()
         self.pool = nn.AvgPool2d(4)
         self.fc = nn.Linear(3 * 8 * 8, 10)
-        pinit.apply_plan(self, {"rules": {"Linear": {"weight": {"scheme": "xavier_normal"},
-                                                     "bias": {"scheme": "zeros"}}}}, seed)
+        pinit.apply_plan(
+            self, {"rules": {"Linear": {"weight": {"scheme": "xavier_normal"}, "bias": {"scheme": "zeros"}}}}, seed
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.pool(x).flatten(1))
-
-
 
 
 @pytest.fixture(scope="module")
@@ -81,12 +80,15 @@ def test_clean_classes_are_gratings_of_their_own_orientation() -> None:
         assert min(abs(angle - expected), 180 - abs(angle - expected)) < 20
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"n": 0}, "n must be a whole number"),
-    ({"n": 2.5}, "n must be a whole number"),
-    ({"n": 10, "noise": -1}, "noise must be a number from 0 to 100"),
-    ({"n": 10, "seed": -1}, "seed must be a whole number"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n": 0}, "n must be a whole number"),
+        ({"n": 2.5}, "n must be a whole number"),
+        ({"n": 10, "noise": -1}, "noise must be a number from 0 to 100"),
+        ({"n": 10, "seed": -1}, "seed must be a whole number"),
+    ],
+)
 def test_dataset_refuses_bad_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         make_dataset(**kwargs)
@@ -145,8 +147,15 @@ def test_callback_and_stop_button(data) -> None:
         polls.append(1)
         return len(polls) > 4
 
-    log = train(Tiny(), images, labels, steps=50, batch_size=16,
-                callback=lambda step, loss, acc: calls.append((step, loss, acc)), should_stop=should_stop)
+    log = train(
+        Tiny(),
+        images,
+        labels,
+        steps=50,
+        batch_size=16,
+        callback=lambda step, loss, acc: calls.append((step, loss, acc)),
+        should_stop=should_stop,
+    )
     assert len(log) == 4 and log.attrs["stop_reason"] == "stopped"
     assert [c[0] for c in calls] == [1, 2, 3, 4]
     assert [c[1] for c in calls] == log["loss"].tolist()
@@ -185,14 +194,17 @@ def test_train_works_under_no_grad(data) -> None:
     assert len(log) == 3
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"steps": 0}, "steps must be a whole number"),
-    ({"batch_size": 0}, "batch_size must be a whole number"),
-    ({"lr": 0}, "lr must be in"),
-    ({"lr": math.nan}, "lr must be a finite number"),
-    ({"momentum": 1.0}, "momentum must be in"),
-    ({"seed": -1}, "seed must be a whole number"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"steps": 0}, "steps must be a whole number"),
+        ({"batch_size": 0}, "batch_size must be a whole number"),
+        ({"lr": 0}, "lr must be in"),
+        ({"lr": math.nan}, "lr must be a finite number"),
+        ({"momentum": 1.0}, "momentum must be in"),
+        ({"seed": -1}, "seed must be a whole number"),
+    ],
+)
 def test_train_refuses_bad_arguments(data, kwargs: dict, message: str) -> None:
     images, labels = data
     with pytest.raises(ValueError, match=message):

@@ -1,4 +1,4 @@
-"""pinit.experiments, the lab's backend glue, with the numbers it measures.
+"""pinit.lab (depth, signal, compare, training, pictures), the lab's backend glue, with the numbers it measures.
 
 Networks are pinit's own (DeepMLP, SimpleCNN) on pinit.probe_batch; the numbers in the
 comments were measured on torch 2.13 CPU, one thread, seed 0.
@@ -13,24 +13,11 @@ import pytest
 import torch
 
 import pinit
-from pinit.experiments import (
-    DEPTH_SCHEMES,
-    compare_activations,
-    compare_gradients,
-    density,
-    depth_plan,
-    depth_summary,
-    depth_sweep,
-    downsample,
-    filter_grid,
-    signal_flow,
-    symmetry_table,
-    train_data,
-    train_run,
-    weight_pictures,
-)
-
-
+from pinit.lab.compare import compare_activations, compare_gradients, density
+from pinit.lab.depth import DEPTH_SCHEMES, depth_plan, depth_summary, depth_sweep, symmetry_table
+from pinit.lab.pictures import downsample, filter_grid, weight_pictures
+from pinit.lab.signal import signal_flow
+from pinit.lab.training import train_data, train_run
 
 
 def by_scheme(summary):
@@ -51,7 +38,9 @@ def test_he_2015_kaiming_level_xavier_halves_default_loses_more(he_sweep):
     assert rows.groupby("scheme").size().tolist() == [30, 30, 30]
     s = by_scheme(depth_summary(rows))
     # Kaiming: fc1 gets 256 * (2/256) * E[x^2] = 2, std sqrt(2); fc29 / fc1 measured 0.686 (prediction 1).
-    assert rows.query("scheme == 'Kaiming (He)' and layer == 'fc1'")["std"].item() == pytest.approx(math.sqrt(2), rel=0.02)
+    assert rows.query("scheme == 'Kaiming (He)' and layer == 'fc1'")["std"].item() == pytest.approx(
+        math.sqrt(2), rel=0.02
+    )
     assert s.loc["Kaiming (He)", "last"] == "fc29"
     assert 0.5 <= s.loc["Kaiming (He)", "ratio"] <= 2.0
     assert s.loc["Kaiming (He)", "predicted_per_layer"] == pytest.approx(1.0, abs=1e-9)
@@ -126,8 +115,10 @@ def test_depth_lab_refuses_bad_input_in_words():
 
 @pytest.fixture(scope="module")
 def flows():
-    return {name: signal_flow("SimpleCNN", pinit.PRESETS[name].plan, seed=0, n=64)
-            for name in ("Article recipe", "Kaiming (He)", "Zeros (the symmetry trap)")}
+    return {
+        name: signal_flow("SimpleCNN", pinit.PRESETS[name].plan, seed=0, n=64)
+        for name in ("Article recipe", "Kaiming (He)", "Zeros (the symmetry trap)")
+    }
 
 
 def test_signal_flow_article_recipe_explodes_the_logits_kaiming_keeps_them_order_one(flows):
@@ -165,7 +156,9 @@ def test_signal_flow_histograms_dead_units_and_gradients_add_up(flows):
 
 def test_signal_flow_deep_mlp_has_the_predicted_trend_and_leaves_the_global_rng_alone():
     state = torch.get_rng_state()
-    f = signal_flow("DeepMLP", pinit.PRESETS["Kaiming (He)"].plan, 0, 64, {"depth": 6, "width": 128, "activation": "relu"})
+    f = signal_flow(
+        "DeepMLP", pinit.PRESETS["Kaiming (He)"].plan, 0, 64, {"depth": 6, "width": 128, "activation": "relu"}
+    )
     assert torch.equal(torch.get_rng_state(), state)
     assert f.predicted["predicted_std"].tolist() == pytest.approx([math.sqrt(2)] * 6)
     assert (f.activations["type"] == "Linear").sum() == 6
@@ -195,7 +188,7 @@ def test_density_integrates_to_one_whatever_the_bins():
 
 def test_filter_grid_tiles_filters_with_zero_grey_and_says_its_scale():
     w = torch.zeros(32, 3, 3, 3)
-    w[0, 0, 0, 0] = 2.0   # filter 0: red +max at its top-left pixel
+    w[0, 0, 0, 0] = 2.0  # filter 0: red +max at its top-left pixel
     w[1, 2, 1, 1] = -0.5  # filter 1: blue -max at its centre
     w[2, 1, 2, 2] = float("nan")
     img, scales = filter_grid(w, "filter", cols=8, pad=1)
@@ -228,8 +221,14 @@ def test_downsample_pools_big_matrices_to_at_most_128_by_128():
 def test_weight_pictures_of_simplecnn():
     pics = weight_pictures("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, seed=0)
     assert pics["rgb_conv"] == "layer1.conv1.weight" and pics["rgb_weight"].shape == (32, 3, 3, 3)
-    assert list(pics["matrices"]) == ["layer1.conv1.weight", "layer2.conv2.weight", "layer3.conv3.weight",
-                                      "layer4.fc1.weight", "layer4.fc2.weight", "layer4.fc3.weight"]
+    assert list(pics["matrices"]) == [
+        "layer1.conv1.weight",
+        "layer2.conv2.weight",
+        "layer3.conv3.weight",
+        "layer4.fc1.weight",
+        "layer4.fc2.weight",
+        "layer4.fc3.weight",
+    ]
     fc1 = pics["matrices"]["layer4.fc1.weight"]
     assert fc1["mean"].shape == (128, 128) and fc1["block"] == (4.0, 16.0)
     assert float(np.sqrt((fc1["rms"].astype(np.float64) ** 2).mean())) == pytest.approx(math.sqrt(2 / 2048), rel=0.01)
@@ -251,6 +250,8 @@ def test_train_run_exploding_init_ends_cleanly_kaiming_completes():
     assert kai.stop_reason == "completed" and kai.log["step"].tolist() == [1, 2, 3]
     assert kai.conv1.shape == (32, 3, 3, 3) and math.isfinite(kai.test_loss)
     assert 0 < kai.conv1_change < 0.05  # 3 small steps barely move conv1
-    assert np.array_equal(kai.conv1_init, weight_pictures("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, 0)["rgb_weight"])
+    assert np.array_equal(
+        kai.conv1_init, weight_pictures("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, 0)["rgb_weight"]
+    )
     again = train_run(pinit.PRESETS["Kaiming (He)"].plan, seed=0, steps=3, data=data)
     assert again.log["loss"].tolist() == kai.log["loss"].tolist()  # same init, same data order

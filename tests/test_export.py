@@ -11,13 +11,14 @@ import torch
 
 import pinit
 from pinit.errors import PlanError
-from pinit.export import FILL_SOURCE, export_code
-from pinit.plan_io import PLAN_VERSION, load_plan_file, plan_to_json
+from pinit.share.export import FILL_SOURCE, export_code
+from pinit.share.plan_io import PLAN_VERSION, load_plan_file, plan_to_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
 # --- helpers --------------------------------------------------------------------------
+
 
 def bits(t: torch.Tensor) -> torch.Tensor:
     """The raw bits of a float32 tensor, so -0.0 != 0.0 and NaN == NaN compare as stored."""
@@ -70,6 +71,7 @@ def check_export(plan, seed: int, model_name: str = "SimpleCNN", **options) -> s
 
 # --- export_code: bit-identical to apply_plan ---------------------------------------------
 
+
 @pytest.mark.parametrize("preset", list(pinit.PRESETS))
 def test_every_preset_exports_bit_identical(preset):
     check_export(pinit.PRESETS[preset].plan, seed=11)
@@ -78,30 +80,51 @@ def test_every_preset_exports_bit_identical(preset):
 # One plan per scheme on SimpleCNN, with non-default arguments where the scheme takes any,
 # so the script must pass every argument exactly as pinit does.
 SCHEME_PLANS = {
-    "default": {"Conv2d": {"weight": {"scheme": "default"}, "bias": {"scheme": "default"}},
-                "Linear": {"weight": {"scheme": "default"}, "bias": {"scheme": "default"}}},
-    "uniform": {"Conv2d": {"weight": {"scheme": "uniform", "a": -0.3, "b": 0.1}, "bias": {"scheme": "uniform"}},
-                "Linear": {"bias": {"scheme": "uniform", "a": -1e-3, "b": 2e-3}}},
+    "default": {
+        "Conv2d": {"weight": {"scheme": "default"}, "bias": {"scheme": "default"}},
+        "Linear": {"weight": {"scheme": "default"}, "bias": {"scheme": "default"}},
+    },
+    "uniform": {
+        "Conv2d": {"weight": {"scheme": "uniform", "a": -0.3, "b": 0.1}, "bias": {"scheme": "uniform"}},
+        "Linear": {"bias": {"scheme": "uniform", "a": -1e-3, "b": 2e-3}},
+    },
     "normal": {"Linear": {"weight": {"scheme": "normal", "mean": 0.1, "std": 0.02}, "bias": {"scheme": "normal"}}},
-    "trunc_normal": {"Conv2d": {"weight": {"scheme": "trunc_normal", "mean": 0.05, "std": 0.3, "a": -0.2, "b": 0.4}},
-                     "Linear": {"bias": {"scheme": "trunc_normal"}}},
-    "constant": {"Conv2d": {"bias": {"scheme": "constant", "val": 0.1}},
-                 "Linear": {"weight": {"scheme": "constant", "val": -0.003}}},
+    "trunc_normal": {
+        "Conv2d": {"weight": {"scheme": "trunc_normal", "mean": 0.05, "std": 0.3, "a": -0.2, "b": 0.4}},
+        "Linear": {"bias": {"scheme": "trunc_normal"}},
+    },
+    "constant": {
+        "Conv2d": {"bias": {"scheme": "constant", "val": 0.1}},
+        "Linear": {"weight": {"scheme": "constant", "val": -0.003}},
+    },
     "ones": {"Conv2d": {"bias": {"scheme": "ones"}}, "Linear": {"weight": {"scheme": "ones"}}},
     "zeros": {"Conv2d": {"weight": {"scheme": "zeros"}}, "Linear": {"bias": {"scheme": "zeros"}}},
     "eye": {"Linear": {"weight": {"scheme": "eye"}}},
     "dirac": {"Conv2d": {"weight": {"scheme": "dirac", "groups": 2}}},
-    "xavier_uniform": {"Conv2d": {"weight": {"scheme": "xavier_uniform", "gain": 5 / 3}},
-                       "Linear": {"weight": {"scheme": "xavier_uniform"}}},
-    "xavier_normal": {"Conv2d": {"weight": {"scheme": "xavier_normal"}},
-                      "Linear": {"weight": {"scheme": "xavier_normal", "gain": 0.7}}},
-    "kaiming_uniform": {"Conv2d": {"weight": {"scheme": "kaiming_uniform", "a": 0.2, "mode": "fan_out"}},
-                        "Linear": {"weight": {"scheme": "kaiming_uniform", "nonlinearity": "relu"}}},
-    "kaiming_normal": {"Conv2d": {"weight": {"scheme": "kaiming_normal", "mode": "fan_out", "nonlinearity": "relu"}},
-                       "Linear": {"weight": {"scheme": "kaiming_normal", "a": 0.1}}},
-    "lecun_normal": {"Conv2d": {"weight": {"scheme": "lecun_normal"}}, "Linear": {"weight": {"scheme": "lecun_normal"}}},
-    "orthogonal": {"Conv2d": {"weight": {"scheme": "orthogonal", "gain": 1.5}},
-                   "Linear": {"weight": {"scheme": "orthogonal"}}},
+    "xavier_uniform": {
+        "Conv2d": {"weight": {"scheme": "xavier_uniform", "gain": 5 / 3}},
+        "Linear": {"weight": {"scheme": "xavier_uniform"}},
+    },
+    "xavier_normal": {
+        "Conv2d": {"weight": {"scheme": "xavier_normal"}},
+        "Linear": {"weight": {"scheme": "xavier_normal", "gain": 0.7}},
+    },
+    "kaiming_uniform": {
+        "Conv2d": {"weight": {"scheme": "kaiming_uniform", "a": 0.2, "mode": "fan_out"}},
+        "Linear": {"weight": {"scheme": "kaiming_uniform", "nonlinearity": "relu"}},
+    },
+    "kaiming_normal": {
+        "Conv2d": {"weight": {"scheme": "kaiming_normal", "mode": "fan_out", "nonlinearity": "relu"}},
+        "Linear": {"weight": {"scheme": "kaiming_normal", "a": 0.1}},
+    },
+    "lecun_normal": {
+        "Conv2d": {"weight": {"scheme": "lecun_normal"}},
+        "Linear": {"weight": {"scheme": "lecun_normal"}},
+    },
+    "orthogonal": {
+        "Conv2d": {"weight": {"scheme": "orthogonal", "gain": 1.5}},
+        "Linear": {"weight": {"scheme": "orthogonal"}},
+    },
     "sparse": {"Linear": {"weight": {"scheme": "sparse", "sparsity": 0.3, "std": 0.05}}},
 }
 
@@ -135,9 +158,13 @@ def test_sparse_export_is_reproducible_and_leaves_the_global_rng_alone():
 
 
 def test_overrides_and_seed_matter():
-    plan = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"}}},
-            "overrides": {"layer4.fc3.weight": {"scheme": "normal", "std": 0.01},
-                          "layer1.conv1.bias": {"scheme": "constant", "val": 0.5}}}
+    plan = {
+        "rules": {"Linear": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"}}},
+        "overrides": {
+            "layer4.fc3.weight": {"scheme": "normal", "std": 0.01},
+            "layer1.conv1.bias": {"scheme": "constant", "val": 0.5},
+        },
+    }
     src0 = check_export(plan, seed=0)
     src1 = check_export(plan, seed=1)
     assert src0 != src1
@@ -148,8 +175,10 @@ def test_overrides_and_seed_matter():
 
 
 def test_article_model_name_with_trailing_space():
-    plan = {"rules": pinit.PRESETS["Kaiming (He)"].plan["rules"],
-            "overrides": {"layer4.fc2 .weight": {"scheme": "orthogonal", "gain": 2.0}}}
+    plan = {
+        "rules": pinit.PRESETS["Kaiming (He)"].plan["rules"],
+        "overrides": {"layer4.fc2 .weight": {"scheme": "orthogonal", "gain": 2.0}},
+    }
     src = check_export(plan, seed=5, model_name="ArticleSimpleCNN")
     assert "'layer4.fc2 .weight'" in src
 
@@ -191,8 +220,10 @@ def test_script_leaves_the_global_rng_alone():
 
 
 def test_script_refuses_a_model_it_has_no_seeds_for_and_changes_nothing():
-    plan = {"rules": {"Linear": {"weight": {"scheme": "zeros"}}},
-            "overrides": {"layer4.fc2.weight": {"scheme": "ones"}}}
+    plan = {
+        "rules": {"Linear": {"weight": {"scheme": "zeros"}}},
+        "overrides": {"layer4.fc2.weight": {"scheme": "ones"}},
+    }
     init_weights = run_script(export_code(plan, 0, "SimpleCNN"))["init_weights"]
     other = pinit.build_model("ArticleSimpleCNN", seed=0)
     before = {n: p.detach().clone() for n, p in other.named_parameters()}
@@ -218,10 +249,15 @@ def test_export_needs_a_model_and_a_fitting_plan():
 
 # --- plan files -----------------------------------------------------------------------
 
+
 def test_plan_file_round_trip_with_meta():
     model = pinit.build_model("DeepMLP", depth=3, width=16, activation="tanh")
-    plan = pinit.InitPlan.from_dict({"rules": {"Linear": {"weight": {"scheme": "xavier_uniform", "gain": 5 / 3}}},
-                                     "overrides": {"layers.fc3.bias": {"scheme": "constant", "val": 0.1}}})
+    plan = pinit.InitPlan.from_dict(
+        {
+            "rules": {"Linear": {"weight": {"scheme": "xavier_uniform", "gain": 5 / 3}}},
+            "overrides": {"layers.fc3.bias": {"scheme": "constant", "val": 0.1}},
+        }
+    )
     text = plan_to_json(plan, seed=42, model=model)
     doc = json.loads(text)
     assert doc["format"] == "pinit-plan" and doc["version"] == PLAN_VERSION == 1
@@ -230,8 +266,13 @@ def test_plan_file_round_trip_with_meta():
     assert doc["rules"]["Linear"]["weight"] == {"scheme": "xavier_uniform", "gain": 5 / 3}
     loaded, meta = load_plan_file(text.encode())
     assert loaded == plan
-    assert meta == {"version": 1, "seed": 42, "model": "DeepMLP",
-                    "model_options": {"depth": 3, "width": 16, "activation": "tanh"}, "warnings": []}
+    assert meta == {
+        "version": 1,
+        "seed": 42,
+        "model": "DeepMLP",
+        "model_options": {"depth": 3, "width": 16, "activation": "tanh"},
+        "warnings": [],
+    }
     # str input, and the model check, pass as well.
     assert load_plan_file(text, model=model)[0] == plan
 
@@ -281,7 +322,10 @@ def problems_of(data, **kw) -> list[str]:
         (b'{"overrides": "zeros"}', "'overrides' must map parameter names"),
         (b'{"rules": {"Linear": "zeros"}}', "rules['Linear'] must map slots"),
         (b'{"rules": {"Linear": {"weight": 3}}}', "Linear.weight: a rule must be an object with a 'scheme' key"),
-        (b'{"rules": {"Linear": {"weight": {"std": 1}}}}', "Linear.weight: a rule must be an object with a 'scheme' key"),
+        (
+            b'{"rules": {"Linear": {"weight": {"std": 1}}}}',
+            "Linear.weight: a rule must be an object with a 'scheme' key",
+        ),
         (b'{"rules": {"Linear": {"weight": {"scheme": "he"}}}}', "Linear.weight: unknown scheme 'he'"),
         (b'{"rules": {"Linear": {"weight": {"scheme": ["zeros"]}}}}', "unknown scheme ['zeros']"),
         (b'{"rule": {}}', "unknown key(s) ['rule']"),
@@ -293,12 +337,21 @@ def problems_of(data, **kw) -> list[str]:
         (b'{"seed": true, "rules": {}}', "got True"),
         (b'{"seed": 9223372036854775808, "rules": {}}', "got 9223372036854775808"),
         (b'{"model": 3, "rules": {}}', "'model' must be a model name"),
-        (b'{"model": "DeepMLP", "model_options": {"heads": 2}, "rules": {}}', "model DeepMLP takes no option(s) ['heads']"),
+        (
+            b'{"model": "DeepMLP", "model_options": {"heads": 2}, "rules": {}}',
+            "model DeepMLP takes no option(s) ['heads']",
+        ),
         (b'{"model_options": [1], "rules": {}}', "'model_options' must be an object"),
-        (b'{"overrides": {"layer4.fc3.weight": {"scheme": "normal", "std": -1}}}', "override layer4.fc3.weight: normal: std=-1 is out of range"),
+        (
+            b'{"overrides": {"layer4.fc3.weight": {"scheme": "normal", "std": -1}}}',
+            "override layer4.fc3.weight: normal: std=-1 is out of range",
+        ),
         (b'{"overrides": {"x": {"scheme": "normal", "std": 1e300}}}', "std=1e+300 is out of range"),
         (b'{"overrides": {"x": {"scheme": "uniform", "a": 1, "b": 0}}}', "uniform needs a < b"),
-        (b'{"overrides": {"x": {"scheme": "kaiming_normal", "mode": "fan_avg"}}}', "mode='fan_avg' is not allowed; use one of fan_in, fan_out"),
+        (
+            b'{"overrides": {"x": {"scheme": "kaiming_normal", "mode": "fan_avg"}}}',
+            "mode='fan_avg' is not allowed; use one of fan_in, fan_out",
+        ),
         (b'{"overrides": {"x": {"scheme": "dirac", "groups": 1.5}}}', "groups=1.5 is not a whole number"),
         (b'{"overrides": {"x": {"scheme": "normal", "std": "1"}}}', "std='1' is not a number"),
     ],
@@ -318,12 +371,18 @@ def test_every_problem_is_listed_separately():
 
 
 def test_plan_for_the_wrong_model_is_refused_when_a_model_is_given():
-    data = json.dumps({"rules": {"Conv2d": {"weight": {"scheme": "sparse"}}},
-                       "overrides": {"layer4.fc2 .weight": {"scheme": "zeros"}}})
+    data = json.dumps(
+        {
+            "rules": {"Conv2d": {"weight": {"scheme": "sparse"}}},
+            "overrides": {"layer4.fc2 .weight": {"scheme": "zeros"}},
+        }
+    )
     # Without a model only the file itself is checked: fine.
     load_plan_file(data)
     problems = problems_of(data, model=pinit.build_model("SimpleCNN"))
-    assert any(p.startswith("override names 'layer4.fc2 .weight', which is not a parameter of SimpleCNN") for p in problems)
+    assert any(
+        p.startswith("override names 'layer4.fc2 .weight', which is not a parameter of SimpleCNN") for p in problems
+    )
     assert sum("sparse needs a 2-D tensor" in p for p in problems) == 3  # one per Conv2d weight
     assert len(problems) == 4
     # The article's listing has that name, but still no 2-D conv weight.
@@ -336,7 +395,8 @@ def test_warnings_for_allowed_but_probably_unmeant_plans():
     _, meta = load_plan_file(data, model=pinit.build_model("SimpleCNN"))
     assert meta["warnings"] == [
         "the plan was saved for model DeepMLP; it is applied to SimpleCNN",
-        "rules for Conv3d reach nothing: SimpleCNN has no Conv3d layer with parameters (its layer types: Conv2d, Linear)",
+        "rules for Conv3d reach nothing: SimpleCNN has no Conv3d layer with parameters "
+        "(its layer types: Conv2d, Linear)",
         "rule Linear.gamma reaches nothing: Linear has parameters bias, weight",
     ]
 

@@ -1,4 +1,4 @@
-"""pinit.lab_figures: the lab's charts carry the numbers they claim, say what they cannot draw, and stay small."""
+"""pinit.lab.figures: the lab's charts carry the numbers they claim, say what they cannot draw, and stay small."""
 
 from __future__ import annotations
 
@@ -12,15 +12,9 @@ import pytest
 import torch
 
 import pinit
-from pinit.experiments import (
-    compare_activations,
-    depth_summary,
-    depth_sweep,
-    filter_grid,
-    signal_flow,
-    weight_pictures,
-)
-from pinit.lab_figures import (
+from pinit.lab.compare import compare_activations
+from pinit.lab.depth import depth_summary, depth_sweep
+from pinit.lab.figures import (
     activation_heatmap_figure,
     activation_std_figure,
     compare_std_figure,
@@ -32,8 +26,8 @@ from pinit.lab_figures import (
     train_curves_figure,
     weight_heatmap_figure,
 )
-
-
+from pinit.lab.pictures import filter_grid, weight_pictures
+from pinit.lab.signal import signal_flow
 
 
 def spec(fig) -> dict:
@@ -56,13 +50,17 @@ def subtitle(s: dict) -> str:
 
 @pytest.fixture(scope="module")
 def mlp():
-    return signal_flow("DeepMLP", pinit.PRESETS["Xavier (Glorot)"].plan, 0, 32, {"depth": 8, "width": 64, "activation": "relu"})
+    return signal_flow(
+        "DeepMLP", pinit.PRESETS["Xavier (Glorot)"].plan, 0, 32, {"depth": 8, "width": 64, "activation": "relu"}
+    )
 
 
 @pytest.fixture(scope="module")
 def cnn():
-    return {name: signal_flow("SimpleCNN", pinit.PRESETS[name].plan, 0, 16)
-            for name in ("Article recipe", "Zeros (the symmetry trap)")}
+    return {
+        name: signal_flow("SimpleCNN", pinit.PRESETS[name].plan, 0, 16)
+        for name in ("Article recipe", "Zeros (the symmetry trap)")
+    }
 
 
 def test_activation_std_figure_plots_every_layer_and_the_prediction(mlp):
@@ -118,8 +116,13 @@ def test_depth_figure_solid_measured_dashed_predicted_and_notes():
     summary = depth_summary(rows)
     s = spec(depth_std_figure(rows, summary, "DeepMLP: 50 layers"))
     names = [t["name"] for t in s["data"]]
-    assert names == ["Kaiming (He) (measured)", "Kaiming (He) (predicted)", "N(0, 1) (measured)",
-                     "N(0, 1) (predicted)", "LSUV (measured)"]  # LSUV has no formula: no dashed line
+    assert names == [
+        "Kaiming (He) (measured)",
+        "Kaiming (He) (predicted)",
+        "N(0, 1) (measured)",
+        "N(0, 1) (predicted)",
+        "LSUV (measured)",
+    ]  # LSUV has no formula: no dashed line
     assert s["data"][1]["line"]["dash"] == "dash" and "dash" not in s["data"][0]["line"]
     assert s["data"][0]["y"] == pytest.approx(rows.query("scheme == 'Kaiming (He)'")["std"].tolist())
     assert "N(0, 1): overflowed to ±inf from fc" in subtitle(s)
@@ -144,10 +147,17 @@ def test_density_overlay_and_compare_curves(cnn):
 
 
 def test_train_curves_mark_a_non_finite_loss_and_zoom():
-    ok = pd.DataFrame({"step": [1, 2, 3], "loss": [2.3, 2.0, 1.5], "accuracy": [0.1, 0.2, 0.3],
-                       "running_accuracy": [0.1, 0.15, 0.2]})
-    bad = pd.DataFrame({"step": [1, 2, 3], "loss": [1e7, 1e21, math.nan], "accuracy": [0.1, 0.1, 0.1],
-                        "running_accuracy": [0.1, 0.1, 0.1]})
+    ok = pd.DataFrame(
+        {"step": [1, 2, 3], "loss": [2.3, 2.0, 1.5], "accuracy": [0.1, 0.2, 0.3], "running_accuracy": [0.1, 0.15, 0.2]}
+    )
+    bad = pd.DataFrame(
+        {
+            "step": [1, 2, 3],
+            "loss": [1e7, 1e21, math.nan],
+            "accuracy": [0.1, 0.1, 0.1],
+            "running_accuracy": [0.1, 0.1, 0.1],
+        }
+    )
     s = spec(train_curves_figure({"Kaiming": ok, "N(0, 1)": bad}, "loss", total_steps=200))
     marks = [t for t in s["data"] if t.get("mode") == "markers+text"]
     assert len(marks) == 1 and marks[0]["x"] == [3] and marks[0]["y"] == [1e21]

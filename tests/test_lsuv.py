@@ -9,17 +9,20 @@ import torch
 from torch import nn
 
 import pinit
-from pinit.lsuv import lsuv
-from pinit.probes import activation_stats, probe_batch
-
-
+from pinit.lab.lsuv import lsuv
+from pinit.lab.probes import activation_stats, probe_batch
 
 
 def small_cnn() -> nn.Module:
     torch.manual_seed(0)  # only the constructor's init, which lsuv overwrites anyway
     return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 4 * 4, 10),
+        nn.Conv2d(3, 8, 3, padding=1),
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(16 * 4 * 4, 10),
     )
 
 
@@ -57,7 +60,9 @@ def test_lsuv_orthogonal_pre_init_zero_bias_and_seeding() -> None:
         w = fc.weight.detach().double()
         # orthogonal then scaled by one number: the rows (or columns) stay orthogonal with equal norms
         gram = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
-        assert torch.allclose(gram, gram[0, 0] * torch.eye(gram.shape[0], dtype=torch.float64), atol=1e-5 * float(gram[0, 0]))
+        assert torch.allclose(
+            gram, gram[0, 0] * torch.eye(gram.shape[0], dtype=torch.float64), atol=1e-5 * float(gram[0, 0])
+        )
     c = pinit.build_model("DeepMLP", depth=3, width=32, activation="relu")
     lsuv(c, x, seed=6)
     assert not torch.equal(c.layers.fc1.weight, a.layers.fc1.weight)

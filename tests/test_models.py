@@ -87,8 +87,16 @@ def test_article_listing_computes_the_same_function_as_simple_cnn():
     assert float(s.abs().max()) > 0  # not a vacuous comparison of zeros
 
 
-@pytest.mark.parametrize("activation, cls", [("relu", nn.ReLU), ("tanh", nn.Tanh), ("sigmoid", nn.Sigmoid),
-                                             ("leaky_relu", nn.LeakyReLU), ("linear", nn.Identity)])
+@pytest.mark.parametrize(
+    "activation, cls",
+    [
+        ("relu", nn.ReLU),
+        ("tanh", nn.Tanh),
+        ("sigmoid", nn.Sigmoid),
+        ("leaky_relu", nn.LeakyReLU),
+        ("linear", nn.Identity),
+    ],
+)
 def test_deep_mlp_depth_width_activation(activation, cls):
     model = build_model("DeepMLP", depth=5, width=32, activation=activation)
     linears = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Linear)]
@@ -103,8 +111,10 @@ def test_deep_mlp_depth_width_activation(activation, cls):
 
 def test_deep_mlp_depth_one_is_a_single_linear():
     model = DeepMLP(depth=1, width=8)
-    assert [(n, tuple(p.shape)) for n, p in model.named_parameters()] == [("layers.fc1.weight", (10, 256)),
-                                                                         ("layers.fc1.bias", (10,))]
+    assert [(n, tuple(p.shape)) for n, p in model.named_parameters()] == [
+        ("layers.fc1.weight", (10, 256)),
+        ("layers.fc1.bias", (10,)),
+    ]
 
 
 @pytest.mark.parametrize(

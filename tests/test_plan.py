@@ -11,7 +11,18 @@ import torch
 from torch import nn
 
 import pinit
-from pinit import PRESETS, SCHEMES, InitPlan, PlanError, Rule, apply_plan, assignments, build_model, check_plan, param_seed
+from pinit import (
+    PRESETS,
+    SCHEMES,
+    InitPlan,
+    PlanError,
+    Rule,
+    apply_plan,
+    assignments,
+    build_model,
+    check_plan,
+    param_seed,
+)
 from pinit.plan import MAX_SEED
 
 KAIMING = PRESETS["Kaiming (He)"].plan
@@ -63,7 +74,9 @@ def test_different_seeds_give_different_draws():
 @pytest.mark.parametrize("scheme", list(SCHEMES))
 def test_global_rng_is_never_touched(scheme):
     model = build_model("SimpleCNN", seed=0)
-    plan = {"overrides": {n: {"scheme": scheme} for n in CNN_NAMES if not check_plan(model, {"overrides": {n: scheme}})}}
+    plan = {
+        "overrides": {n: {"scheme": scheme} for n in CNN_NAMES if not check_plan(model, {"overrides": {n: scheme}})}
+    }
     assert plan["overrides"]
     torch.manual_seed(2024)
     state, initial = torch.get_rng_state(), torch.initial_seed()
@@ -81,9 +94,12 @@ def test_global_rng_state_does_not_change_the_result():
 
 
 def test_changing_the_linear_rule_never_rerolls_conv2d():
-    base = {"rules": {"Conv2d": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"},
-                                 "bias": {"scheme": "default"}},
-                      "Linear": {"weight": {"scheme": "normal", "std": 1.0}}}}
+    base = {
+        "rules": {
+            "Conv2d": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"}, "bias": {"scheme": "default"}},
+            "Linear": {"weight": {"scheme": "normal", "std": 1.0}},
+        }
+    }
     other = json.loads(json.dumps(base))
     other["rules"]["Linear"]["weight"] = {"scheme": "xavier_uniform"}
     a = snapshot(apply_plan(build_model("SimpleCNN", seed=0), base, seed=3))
@@ -107,6 +123,7 @@ def test_param_seed_is_sha256_of_seed_and_name():
 
 # --- apply_plan: what is and is not touched -------------------------------------------------
 
+
 def test_untouched_parameters_keep_their_values():
     model = build_model("SimpleCNN", seed=0)
     before = snapshot(model)
@@ -117,8 +134,10 @@ def test_untouched_parameters_keep_their_values():
 
 
 def test_overrides_win_over_rules():
-    plan = {"rules": {"Linear": {"weight": {"scheme": "normal", "mean": 0.0, "std": 1.0}}},
-            "overrides": {"layer4.fc3.weight": {"scheme": "constant", "val": 0.25}}}
+    plan = {
+        "rules": {"Linear": {"weight": {"scheme": "normal", "mean": 0.0, "std": 1.0}}},
+        "overrides": {"layer4.fc3.weight": {"scheme": "constant", "val": 0.25}},
+    }
     model = apply_plan(build_model("SimpleCNN", seed=0), plan, seed=0)
     assert torch.equal(model.layer4.fc3.weight.detach(), torch.full((10, 64), 0.25))
     assert float(model.layer4.fc1.weight.detach().std()) == pytest.approx(1.0, abs=0.005)
@@ -134,9 +153,19 @@ def test_assignments_describe_every_parameter():
     assert [a.name for a in rows] == CNN_NAMES
     a = rows[0]
     assert (a.layer, a.layer_type, a.slot, a.info.shape, a.info.layer_fan_in) == (
-        "layer1.conv1", "Conv2d", "weight", (32, 3, 3, 3), 27)
+        "layer1.conv1",
+        "Conv2d",
+        "weight",
+        (32, 3, 3, 3),
+        27,
+    )
     bias = rows[7]
-    assert (bias.name, bias.info.shape, bias.info.layer_fan_in, bias.info.fan_in) == ("layer4.fc1.bias", (512,), 2048, None)
+    assert (bias.name, bias.info.shape, bias.info.layer_fan_in, bias.info.fan_in) == (
+        "layer4.fc1.bias",
+        (512,),
+        2048,
+        None,
+    )
 
 
 def test_apply_plan_works_on_any_module():
@@ -144,19 +173,27 @@ def test_apply_plan_works_on_any_module():
     with torch.no_grad():
         model[1].weight.fill_(2.0)
         model[1].running_mean.fill_(0.5)
-    plan = {"rules": {"Linear": {"weight": {"scheme": "xavier_normal"}, "bias": {"scheme": "zeros"}},
-                      "BatchNorm1d": {"weight": {"scheme": "ones"}, "bias": {"scheme": "constant", "val": 0.1}}},
-            "overrides": {"3.weight": {"scheme": "eye"}}}
+    plan = {
+        "rules": {
+            "Linear": {"weight": {"scheme": "xavier_normal"}, "bias": {"scheme": "zeros"}},
+            "BatchNorm1d": {"weight": {"scheme": "ones"}, "bias": {"scheme": "constant", "val": 0.1}},
+        },
+        "overrides": {"3.weight": {"scheme": "eye"}},
+    }
     apply_plan(model, plan, seed=0)
     assert torch.equal(model[1].weight.detach(), torch.ones(30))
     assert torch.equal(model[1].bias.detach(), torch.full((30,), 0.1))
     assert torch.equal(model[1].running_mean, torch.full((30,), 0.5))  # buffers are not parameters
     assert torch.equal(model[0].bias.detach(), torch.zeros(30)) and torch.equal(model[3].bias.detach(), torch.zeros(5))
     assert torch.equal(model[3].weight.detach(), torch.eye(5, 30))
-    ref = torch.nn.init.xavier_normal_(torch.empty(30, 20), generator=torch.Generator().manual_seed(param_seed(0, "0.weight")))
+    ref = torch.nn.init.xavier_normal_(
+        torch.empty(30, 20), generator=torch.Generator().manual_seed(param_seed(0, "0.weight"))
+    )
     assert torch.equal(model[0].weight.detach(), ref)
     # BatchNorm's 1-D weight has no fan_in: 'default' can't draw it, and says so.
-    with pytest.raises(PlanError, match=r"default draws a 1-D tensor from its layer's weight fan_in.*1\.weight has shape \(30,\)"):
+    with pytest.raises(
+        PlanError, match=r"default draws a 1-D tensor from its layer's weight fan_in.*1\.weight has shape \(30,\)"
+    ):
         apply_plan(model, {"rules": {"BatchNorm1d": {"weight": {"scheme": "default"}}}})
 
 
@@ -190,8 +227,11 @@ def _expected_refusal(scheme: str, ndim: int) -> bool:
 def test_every_scheme_on_every_slot_is_finite_or_refused_atomically(scheme):
     model = build_model("SimpleCNN", seed=0)
     for layer_type, slot in SLOTS:
-        reached = [(n, p) for n, p in model.named_parameters()
-                   if n.endswith(slot) and (("conv" in n) == (layer_type == "Conv2d"))]
+        reached = [
+            (n, p)
+            for n, p in model.named_parameters()
+            if n.endswith(slot) and (("conv" in n) == (layer_type == "Conv2d"))
+        ]
         ndim = reached[0][1].dim()
         before = snapshot(model)
         plan = {"rules": {layer_type: {slot: {"scheme": scheme}}}}
@@ -221,15 +261,18 @@ def test_eye_on_a_conv_weight_names_parameter_scheme_and_problem():
     assert exc.value.problems == ["eye needs a 2-D tensor; layer1.conv1.weight has shape (32, 3, 3, 3)"]
     with pytest.raises(PlanError) as exc:
         apply_plan(model, {"overrides": {"layer1.conv1.bias": {"scheme": "kaiming_normal"}}})
-    assert exc.value.problems == ["kaiming_normal needs a 2-D or higher tensor (fan_in and fan_out need 2 dims); "
-                                  "layer1.conv1.bias has shape (32,)"]
+    assert exc.value.problems == [
+        "kaiming_normal needs a 2-D or higher tensor (fan_in and fan_out need 2 dims); "
+        "layer1.conv1.bias has shape (32,)"
+    ]
     with pytest.raises(PlanError) as exc:
         apply_plan(model, {"overrides": {"layer4.fc1.weight": {"scheme": "dirac"}}})
     assert exc.value.problems == ["dirac needs a 3-D to 5-D tensor; layer4.fc1.weight has shape (512, 2048)"]
     with pytest.raises(PlanError) as exc:
         apply_plan(model, {"overrides": {"layer1.conv1.weight": {"scheme": "dirac", "groups": 5}}})
-    assert exc.value.problems == ["dirac needs size(0) divisible by groups; size(0) = 32, groups = 5; "
-                                  "layer1.conv1.weight has shape (32, 3, 3, 3)"]
+    assert exc.value.problems == [
+        "dirac needs size(0) divisible by groups; size(0) = 32, groups = 5; layer1.conv1.weight has shape (32, 3, 3, 3)"
+    ]
 
 
 # --- refusals: each a PlanError (a ValueError) that echoes the value and says what is allowed --
@@ -260,8 +303,10 @@ REFUSED = [
     ({"scheme": "trunc_normal", "std": 0.0}, ["std=0 is out of range", "(0, 10000]"]),
     ({"scheme": "trunc_normal", "mean": 10.0}, ["mean within 2 std of [a, b] = [-2, 2]", "got mean=10, std=1"]),
     # One tail 99 std wide: torch's rejection sampler keeps 0.66% of its draws (73 s on fc1).
-    ({"scheme": "trunc_normal", "a": 1.0, "b": 100.0}, ["keeps only 0.66% of torch's draws", "at least 20%",
-                                                        "[a, b] = [1, 100]"]),
+    (
+        {"scheme": "trunc_normal", "a": 1.0, "b": 100.0},
+        ["keeps only 0.66% of torch's draws", "at least 20%", "[a, b] = [1, 100]"],
+    ),
     ({"scheme": "sparse", "sparsity": 1.5}, ["sparsity=1.5 is out of range", "[0, 1]"]),
     ({"scheme": "sparse", "sparsity": -0.1}, ["sparsity=-0.1 is out of range", "[0, 1]"]),
     ({"scheme": "kaiming_normal", "mode": "fan_avg"}, ["mode='fan_avg' is not allowed", "one of fan_in, fan_out"]),
@@ -331,8 +376,10 @@ def test_trunc_normal_tail_that_torch_samples_quickly_is_accepted():
 
 
 def test_every_problem_is_reported_at_once():
-    plan = {"rules": {"Linear": {"weight": {"scheme": "normal", "std": -1}, "bias": {"scheme": "nope"}}},
-            "overrides": {"layer9.weight": "zeros", "layer4.fc1.weight": {"scheme": "uniform", "a": 1, "b": 0}}}
+    plan = {
+        "rules": {"Linear": {"weight": {"scheme": "normal", "std": -1}, "bias": {"scheme": "nope"}}},
+        "overrides": {"layer9.weight": "zeros", "layer4.fc1.weight": {"scheme": "uniform", "a": 1, "b": 0}},
+    }
     with pytest.raises(PlanError) as exc:
         InitPlan.from_dict(plan)
     assert len(exc.value.problems) == 3  # the unknown override name is a problem of plan vs model
@@ -342,15 +389,19 @@ def test_every_problem_is_reported_at_once():
     with pytest.raises(PlanError) as exc:
         apply_plan(build_model("SimpleCNN"), fixed)
     (problem,) = exc.value.problems
-    assert problem.startswith("override names 'layer9.weight', which is not a parameter of SimpleCNN; its parameters are: ")
+    assert problem.startswith(
+        "override names 'layer9.weight', which is not a parameter of SimpleCNN; its parameters are: "
+    )
     assert "layer1.conv1.weight" in problem and "layer4.fc3.bias" in problem
 
 
 def test_unknown_override_name_changes_nothing():
     model = build_model("SimpleCNN", seed=0)
     before = snapshot(model)
-    plan = {"rules": {"Linear": {"weight": "zeros"}}, "overrides": {"layer4.fc2.weight": "ones",
-                                                                    "layer4.fc4.weight": "zeros"}}
+    plan = {
+        "rules": {"Linear": {"weight": "zeros"}},
+        "overrides": {"layer4.fc2.weight": "ones", "layer4.fc4.weight": "zeros"},
+    }
     with pytest.raises(PlanError, match="override names 'layer4.fc4.weight'"):
         apply_plan(model, plan, seed=0)
     assert unchanged(model, before) == []
@@ -362,14 +413,17 @@ def test_a_plan_must_be_an_object(bad):
         InitPlan.from_dict(bad)
 
 
-@pytest.mark.parametrize("plan, words", [
-    ({"rule": {}}, ["unknown keys: ['rule']"]),
-    ({"rules": []}, ["'rules' must map layer types"]),
-    ({"rules": {"Linear": "zeros"}}, ["rules['Linear'] must map slots"]),
-    ({"overrides": ["x"]}, ["'overrides' must map parameter names"]),
-    ({"rules": {"Linear": {"weight": 5}}}, ["Linear.weight: a rule must be an object with a 'scheme' key, got 5"]),
-    ({"rules": {"Linear": {"weight": {"std": 1.0}}}}, ["a rule must be an object with a 'scheme' key"]),
-])
+@pytest.mark.parametrize(
+    "plan, words",
+    [
+        ({"rule": {}}, ["unknown keys: ['rule']"]),
+        ({"rules": []}, ["'rules' must map layer types"]),
+        ({"rules": {"Linear": "zeros"}}, ["rules['Linear'] must map slots"]),
+        ({"overrides": ["x"]}, ["'overrides' must map parameter names"]),
+        ({"rules": {"Linear": {"weight": 5}}}, ["Linear.weight: a rule must be an object with a 'scheme' key, got 5"]),
+        ({"rules": {"Linear": {"weight": {"std": 1.0}}}}, ["a rule must be an object with a 'scheme' key"]),
+    ],
+)
 def test_malformed_plans_are_refused(plan, words):
     with pytest.raises(PlanError) as exc:
         apply_plan(build_model("SimpleCNN"), plan)
@@ -400,6 +454,7 @@ def test_extreme_good_seeds_are_accepted():
 
 # --- InitPlan round trips ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("preset", list(PRESETS))
 def test_every_preset_round_trips_through_dict_and_json(preset):
     plan = InitPlan.from_dict(PRESETS[preset].plan)
@@ -423,8 +478,10 @@ def test_from_dict_fills_in_defaults_and_reads_shorthand():
     assert "bias" not in plan.rules["Linear"]  # the article leaves the Linear bias alone
     short = InitPlan.from_dict({"rules": {"Linear": {"bias": "zeros"}}, "overrides": {"layer4.fc3.weight": "eye"}})
     assert short.rules["Linear"]["bias"] == Rule("zeros", {})
-    assert short.to_dict() == {"rules": {"Linear": {"bias": {"scheme": "zeros"}}},
-                               "overrides": {"layer4.fc3.weight": {"scheme": "eye"}}}
+    assert short.to_dict() == {
+        "rules": {"Linear": {"bias": {"scheme": "zeros"}}},
+        "overrides": {"layer4.fc3.weight": {"scheme": "eye"}},
+    }
     # Numbers are stored as floats, whole numbers as ints.
     r = Rule.from_dict({"scheme": "dirac", "groups": 2.0}, "x")
     assert r.params == {"groups": 2} and type(r.params["groups"]) is int

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import pinit
-from pinit.probes import (
+from pinit.lab.probes import (
     activation_second_moment,
     activation_stats,
     gradient_stats,
@@ -19,7 +19,9 @@ from pinit.probes import (
     probe_targets,
 )
 
-HE = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"}, "bias": {"scheme": "zeros"}}}}
+HE = {
+    "rules": {"Linear": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"}, "bias": {"scheme": "zeros"}}}
+}
 XAVIER = {"rules": {"Linear": {"weight": {"scheme": "xavier_normal"}, "bias": {"scheme": "zeros"}}}}
 SIMPLE_CNN_LEAVES = [
     ("layer1.conv1", "Conv2d", (8, 32, 32, 32)),
@@ -37,8 +39,6 @@ SIMPLE_CNN_LEAVES = [
     ("layer4.fc_relu2", "ReLU", (8, 64)),
     ("layer4.fc3", "Linear", (8, 10)),
 ]
-
-
 
 
 def no_hooks(model: nn.Module) -> bool:
@@ -272,8 +272,9 @@ def test_predicted_trend_xavier_relu_halves() -> None:
 
 def test_predicted_trend_tanh_standard_and_xavier() -> None:
     model = pinit.build_model("DeepMLP", depth=5, width=256, activation="tanh")
-    standard = {"rules": {"Linear": {"weight": {"scheme": "uniform", "a": -1 / 16, "b": 1 / 16},
-                                     "bias": {"scheme": "zeros"}}}}
+    standard = {
+        "rules": {"Linear": {"weight": {"scheme": "uniform", "a": -1 / 16, "b": 1 / 16}, "bias": {"scheme": "zeros"}}}
+    }
     s = predicted_std_trend(model, standard)
     assert s["multiplier"].iloc[0] == pytest.approx(1 / 3)
     assert (s["multiplier"].iloc[1:] < 1 / 3).all()

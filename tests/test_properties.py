@@ -21,16 +21,39 @@ from pinit.schemes import NONLINEARITIES
 
 MODEL = pinit.build_model("SimpleCNN", seed=0)  # shared: every example starts from the last one's result
 NAMES = [n for n, _ in MODEL.named_parameters()]
-SHAPES = {n: (tuple(p.shape), fi) for n, p, fi in
-          [(a.name, a.param, a.info.layer_fan_in) for a in assignments(MODEL, {})]}
+SHAPES = {
+    n: (tuple(p.shape), fi) for n, p, fi in [(a.name, a.param, a.info.layer_fan_in) for a in assignments(MODEL, {})]
+}
 LAYER_TYPES = ["Conv2d", "Linear", "ReLU", "MaxPool2d", "Sequential", "SimpleCNN", "BatchNorm1d"]
 PARAM_NAMES = sorted({p.name for s in SCHEMES.values() for p in s.params})
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 nasty_numbers = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from([0, 0.0, -0.0, 1, -1, 2, 0.5, -0.5, 1e-300, 5e-324, 1e4, 1e4 + 1e-9, -1e4, 1e5, 1e300,
-                     math.nan, math.inf, -math.inf, 2**63, 10**400]),
+    st.sampled_from(
+        [
+            0,
+            0.0,
+            -0.0,
+            1,
+            -1,
+            2,
+            0.5,
+            -0.5,
+            1e-300,
+            5e-324,
+            1e4,
+            1e4 + 1e-9,
+            -1e4,
+            1e5,
+            1e300,
+            math.nan,
+            math.inf,
+            -math.inf,
+            2**63,
+            10**400,
+        ]
+    ),
     st.integers(min_value=-(10**6), max_value=10**6),
 )
 nasty_values = st.one_of(
@@ -53,8 +76,16 @@ def valid_value(param) -> st.SearchStrategy:
 
 @st.composite
 def rules(draw):
-    name = draw(st.one_of(st.sampled_from(list(SCHEMES)), st.sampled_from(list(SCHEMES)), st.sampled_from(list(SCHEMES)),
-                          st.text(max_size=8), st.none(), st.integers()))
+    name = draw(
+        st.one_of(
+            st.sampled_from(list(SCHEMES)),
+            st.sampled_from(list(SCHEMES)),
+            st.sampled_from(list(SCHEMES)),
+            st.text(max_size=8),
+            st.none(),
+            st.integers(),
+        )
+    )
     scheme = SCHEMES.get(name) if isinstance(name, str) else None
     params = list(scheme.params) if scheme else []
     rule = {"scheme": name}
@@ -76,16 +107,28 @@ def rules(draw):
     return rule
 
 
-plans = st.fixed_dictionaries({}, optional={
-    "rules": st.dictionaries(
-        st.one_of(st.sampled_from(LAYER_TYPES), st.text(max_size=5)),
-        st.dictionaries(st.one_of(st.sampled_from(["weight", "bias"]), st.text(max_size=3)), rules(), max_size=2),
-        max_size=3,
-    ),
-    "overrides": st.dictionaries(st.one_of(st.sampled_from(NAMES), st.text(max_size=6)), rules(), max_size=3),
-})
-seeds = st.one_of(st.integers(0, MAX_SEED), st.integers(0, MAX_SEED), st.integers(0, MAX_SEED), st.integers(0, MAX_SEED),
-                  st.integers(), st.floats(), st.booleans(), st.text(max_size=3), st.none())
+plans = st.fixed_dictionaries(
+    {},
+    optional={
+        "rules": st.dictionaries(
+            st.one_of(st.sampled_from(LAYER_TYPES), st.text(max_size=5)),
+            st.dictionaries(st.one_of(st.sampled_from(["weight", "bias"]), st.text(max_size=3)), rules(), max_size=2),
+            max_size=3,
+        ),
+        "overrides": st.dictionaries(st.one_of(st.sampled_from(NAMES), st.text(max_size=6)), rules(), max_size=3),
+    },
+)
+seeds = st.one_of(
+    st.integers(0, MAX_SEED),
+    st.integers(0, MAX_SEED),
+    st.integers(0, MAX_SEED),
+    st.integers(0, MAX_SEED),
+    st.integers(),
+    st.floats(),
+    st.booleans(),
+    st.text(max_size=3),
+    st.none(),
+)
 
 
 _BUFFERS = {n: torch.empty_like(p) for n, p in MODEL.named_parameters()}  # reused: no 4.7 MB allocation per example
@@ -98,7 +141,11 @@ def snapshot() -> dict[str, torch.Tensor]:
 
 def changed_since(snap: dict[str, torch.Tensor]) -> set[str]:
     """Parameters that differ bit for bit from `snap`."""
-    return {n for n, p in MODEL.named_parameters() if not torch.equal(p.detach().view(torch.int32), snap[n].view(torch.int32))}
+    return {
+        n
+        for n, p in MODEL.named_parameters()
+        if not torch.equal(p.detach().view(torch.int32), snap[n].view(torch.int32))
+    }
 
 
 @SETTINGS

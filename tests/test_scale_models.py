@@ -64,10 +64,14 @@ def test_vgg_style_takes_simplecnns_input_and_gives_logits():
 def test_wide_mlp_shapes():
     shapes = {n: tuple(p.shape) for n, p in _meta("WideMLP").named_parameters()}
     assert shapes == {
-        "layers.fc1.weight": (4096, 3072), "layers.fc1.bias": (4096,),
-        "layers.fc2.weight": (2048, 4096), "layers.fc2.bias": (2048,),
-        "layers.fc3.weight": (2048, 2048), "layers.fc3.bias": (2048,),
-        "layers.fc4.weight": (10, 2048), "layers.fc4.bias": (10,),
+        "layers.fc1.weight": (4096, 3072),
+        "layers.fc1.bias": (4096,),
+        "layers.fc2.weight": (2048, 4096),
+        "layers.fc2.bias": (2048,),
+        "layers.fc3.weight": (2048, 2048),
+        "layers.fc3.bias": (2048,),
+        "layers.fc4.weight": (10, 2048),
+        "layers.fc4.bias": (10,),
     }
 
 

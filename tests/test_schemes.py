@@ -37,8 +37,19 @@ DETERMINISTIC = [name for name, s in SCHEMES.items() if not s.random]
 
 
 def test_registry_holds_every_torch_init_scheme():
-    assert set(RANDOM) == {"default", "uniform", "normal", "trunc_normal", "xavier_uniform", "xavier_normal",
-                           "kaiming_uniform", "kaiming_normal", "lecun_normal", "orthogonal", "sparse"}
+    assert set(RANDOM) == {
+        "default",
+        "uniform",
+        "normal",
+        "trunc_normal",
+        "xavier_uniform",
+        "xavier_normal",
+        "kaiming_uniform",
+        "kaiming_normal",
+        "lecun_normal",
+        "orthogonal",
+        "sparse",
+    }
     assert set(DETERMINISTIC) == {"constant", "ones", "zeros", "eye", "dirac"}
     for name, scheme in SCHEMES.items():
         assert scheme.name == name
@@ -134,6 +145,7 @@ def test_measured_std_and_mean_match_the_formula(scheme, params):
 
 # --- hand-computed values ----------------------------------------------------------------
 
+
 def test_kaiming_normal_relu_on_conv1():
     s = get_scheme("kaiming_normal")
     expected = math.sqrt(2) / math.sqrt(27)
@@ -142,7 +154,8 @@ def test_kaiming_normal_relu_on_conv1():
     # kaiming's default nonlinearity is leaky_relu with a = 0, which is the same gain.
     assert s.expected_std((32, 3, 3, 3)) == pytest.approx(expected, rel=1e-14)
     assert s.expected_std((32, 3, 3, 3), {"nonlinearity": "relu", "mode": "fan_out"}) == pytest.approx(
-        math.sqrt(2 / 288), rel=1e-14)
+        math.sqrt(2 / 288), rel=1e-14
+    )
 
 
 def test_default_is_pytorchs_uniform_not_lecun():
@@ -157,8 +170,9 @@ def test_default_is_pytorchs_uniform_not_lecun():
     assert get_scheme("lecun_normal").expected_std((512, 2048)) == pytest.approx(1 / math.sqrt(2048), rel=1e-14)
 
 
-@pytest.mark.parametrize("module", [lambda: torch.nn.Linear(64, 10), lambda: torch.nn.Conv2d(3, 32, 3, padding=1)],
-                         ids=["Linear", "Conv2d"])
+@pytest.mark.parametrize(
+    "module", [lambda: torch.nn.Linear(64, 10), lambda: torch.nn.Conv2d(3, 32, 3, padding=1)], ids=["Linear", "Conv2d"]
+)
 def test_default_draws_exactly_what_reset_parameters_draws(module):
     """reset_parameters() draws weight then bias from the global RNG; pinit's default,
     from a generator seeded the same way, draws the same numbers."""
@@ -207,13 +221,21 @@ def test_orthogonal_is_exactly_orthogonal(name):
     rms = float(w.pow(2).mean().sqrt())
     assert rms == pytest.approx(g / math.sqrt(max(rows, cols)), rel=1e-5)
     assert get_scheme("orthogonal").expected_std(shape, {"gain": g}) == pytest.approx(
-        g / math.sqrt(max(rows, cols)), rel=1e-14)
+        g / math.sqrt(max(rows, cols)), rel=1e-14
+    )
 
 
-@pytest.mark.parametrize("name, sparsity, zeros_per_column",
-                         [("layer4.fc2.weight", 0.1, 7), ("layer4.fc3.weight", 0.25, 3),
-                          ("layer4.fc3.weight", 0.1, 1), ("layer4.fc1.weight", 0.5, 256),
-                          ("layer4.fc3.weight", 0.0, 0), ("layer4.fc3.weight", 1.0, 10)])
+@pytest.mark.parametrize(
+    "name, sparsity, zeros_per_column",
+    [
+        ("layer4.fc2.weight", 0.1, 7),
+        ("layer4.fc3.weight", 0.25, 3),
+        ("layer4.fc3.weight", 0.1, 1),
+        ("layer4.fc1.weight", 0.5, 256),
+        ("layer4.fc3.weight", 0.0, 0),
+        ("layer4.fc3.weight", 1.0, 10),
+    ],
+)
 def test_sparse_zeroes_ceil_sparsity_times_rows_in_every_column(name, sparsity, zeros_per_column):
     t, info, p = _fill("sparse", {"sparsity": sparsity, "std": 1.0}, name)
     assert math.ceil(sparsity * info.shape[0]) == zeros_per_column
@@ -235,7 +257,9 @@ def test_sparse_draws_only_from_the_plan_generator():
     c, _, _ = _fill("sparse", {"sparsity": 0.3, "std": 1.0}, "layer4.fc2.weight", seed=2)
     assert not torch.equal((a == 0), (c == 0))
     # The values that are not zeroed are torch's own normal_ draw from the same generator.
-    ref = torch.empty(64, 512).normal_(0, 1.0, generator=torch.Generator().manual_seed(param_seed(1, "layer4.fc2.weight")))
+    ref = torch.empty(64, 512).normal_(
+        0, 1.0, generator=torch.Generator().manual_seed(param_seed(1, "layer4.fc2.weight"))
+    )
     kept = a != 0
     assert torch.equal(a[kept], ref[kept])
 
@@ -262,7 +286,9 @@ def test_eye_and_dirac_exact_values():
     assert int(t.sum()) == 3 and all(t[d, d, 1, 1] == 1 for d in range(3))
 
 
-@pytest.mark.parametrize("scheme, params, value", [("zeros", {}, 0.0), ("ones", {}, 1.0), ("constant", {"val": -2.5}, -2.5)])
+@pytest.mark.parametrize(
+    "scheme, params, value", [("zeros", {}, 0.0), ("ones", {}, 1.0), ("constant", {"val": -2.5}, -2.5)]
+)
 def test_constant_fills(scheme, params, value):
     t, info, p = _fill(scheme, params, "layer4.fc2.weight")
     assert torch.equal(t, torch.full((64, 512), value))
@@ -271,6 +297,7 @@ def test_constant_fills(scheme, params, value):
 
 
 # --- bit-identical to torch.nn.init with the same seed ---------------------------------------
+
 
 def _torch_reference(scheme: str, params: dict, shape: tuple, layer_fan_in: int, seed: int) -> torch.Tensor:
     t = torch.empty(shape)
@@ -316,6 +343,7 @@ def test_apply_plan_fill_is_bit_identical_to_torch_init(scheme, params):
 
 
 # --- worked formulas carry the numbers --------------------------------------------------------
+
 
 def test_worked_formulas_show_this_tensors_numbers():
     conv1 = TensorInfo((32, 3, 3, 3))
@@ -393,17 +421,20 @@ def _trunc_moments(mu: float, sigma: float, a: float, b: float, n: int = 400_001
     return float(m), float(v.sqrt())
 
 
-@pytest.mark.parametrize("mu, sigma, a, b", [
-    (0.0, 1.0, -2.0, 2.0),
-    (0.5, 2.0, -1.0, 3.0),
-    (0.0, 1.0, 1.0, 3.0),
-    (1.0, 0.5, -4.0, 6.0),
-    (0.0, 1.0, 0.0, 0.5),
-    (0.0, 1.0, 0.0, 0.01),     # narrow: the closed form cancels catastrophically here
-    (0.0, 1.0, 0.3, 0.300001),
-    (0.0, 1.0, 1.9, 1.9 + 1e-9),
-    (2.0, 1.0, 0.0, 1e-12),
-])
+@pytest.mark.parametrize(
+    "mu, sigma, a, b",
+    [
+        (0.0, 1.0, -2.0, 2.0),
+        (0.5, 2.0, -1.0, 3.0),
+        (0.0, 1.0, 1.0, 3.0),
+        (1.0, 0.5, -4.0, 6.0),
+        (0.0, 1.0, 0.0, 0.5),
+        (0.0, 1.0, 0.0, 0.01),  # narrow: the closed form cancels catastrophically here
+        (0.0, 1.0, 0.3, 0.300001),
+        (0.0, 1.0, 1.9, 1.9 + 1e-9),
+        (2.0, 1.0, 0.0, 1e-12),
+    ],
+)
 def test_trunc_normal_moments_against_numerical_integration(mu, sigma, a, b):
     law = TruncNormal(mu, sigma, a, b)
     m, s = _trunc_moments(mu, sigma, a, b)
@@ -442,8 +473,11 @@ def test_trunc_normal_and_mixture_std_against_monte_carlo():
     assert mix.mean == pytest.approx(1.0)
     assert mix.std == pytest.approx(math.sqrt(0.3 * 5 + 0.7 * (16 / 12 + 1) - 1), rel=1e-14)
     pick = torch.rand(n, generator=g, dtype=torch.float64) < 0.3
-    y = torch.where(pick, torch.randn(n, generator=g, dtype=torch.float64) * 2 + 1,
-                    torch.rand(n, generator=g, dtype=torch.float64) * 4 - 1)
+    y = torch.where(
+        pick,
+        torch.randn(n, generator=g, dtype=torch.float64) * 2 + 1,
+        torch.rand(n, generator=g, dtype=torch.float64) * 4 - 1,
+    )
     assert float(y.std()) == pytest.approx(mix.std, rel=5 / math.sqrt(n) * 2)
     assert float(y.mean()) == pytest.approx(mix.mean, abs=5 * mix.std / math.sqrt(n))
 

@@ -7,7 +7,7 @@ Three kinds of checks:
   option of the right type, and Streamlit itself reads the file and reports those
   values (``streamlit config show`` run in the repo, as ``streamlit run`` would be);
   a running server refuses an upload without the XSRF token (403) or over the cap (413).
-* No shipped Python (app.py, ui/, pinit/, bench/, docs/, deploy/; not tests/,
+* No shipped Python (app.py, pinit/, bench/, docs/, deploy/; not tests/,
   whose export tests exec the scripts pinit generates on purpose) calls eval or
   exec, unpickles (pickle.load(s), Unpickler, pandas.read_pickle, numpy.load with
   allow_pickle=True), calls torch.load without weights_only=True, or hands HTML
@@ -40,8 +40,20 @@ EXPECTED = {
     "client.showErrorDetails": "type",
 }
 
-SKIP_DIRS = {"tests", ".git", ".venv", "venv", "artifacts", "__pycache__", ".pytest_cache", ".ruff_cache",
-             ".hypothesis", "node_modules", "build", "dist"}
+SKIP_DIRS = {
+    "tests",
+    ".git",
+    ".venv",
+    "venv",
+    "artifacts",
+    "__pycache__",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".hypothesis",
+    "node_modules",
+    "build",
+    "dist",
+}
 
 
 def flat_config() -> dict[str, object]:
@@ -50,6 +62,7 @@ def flat_config() -> dict[str, object]:
 
 
 # --- the settings ------------------------------------------------------------------------
+
 
 def test_config_file_holds_the_classroom_settings():
     cfg = flat_config()
@@ -72,8 +85,14 @@ def test_every_key_is_a_real_streamlit_option_of_the_right_type():
 
 def test_streamlit_reads_the_file_and_sees_these_values():
     """`streamlit config show` in the repo prints the settings `streamlit run app.py` starts with."""
-    out = subprocess.run([sys.executable, "-m", "streamlit", "config", "show"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "streamlit", "config", "show"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     shown: dict[str, str] = {}
     section = None
     for line in out.splitlines():
@@ -123,11 +142,21 @@ def _uploads(url: str, session_id: str) -> None:
 
     def upload(headers: dict[str, str], size: int = 10) -> int:
         b = "pinitboundary"
-        body = (f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="odd.pt"\r\n'
-                "Content-Type: application/octet-stream\r\n\r\n").encode() + b"x" * size + f"\r\n--{b}--\r\n".encode()
+        body = (
+            (
+                f'--{b}\r\nContent-Disposition: form-data; name="file"; filename="odd.pt"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            ).encode()
+            + b"x" * size
+            + f"\r\n--{b}--\r\n".encode()
+        )
         conn = http.client.HTTPConnection(u.hostname, u.port, timeout=60)
-        conn.request("PUT", f"/_stcore/upload_file/{session_id}/f1", body=body,
-                     headers={"Content-Type": f"multipart/form-data; boundary={b}", **headers})
+        conn.request(
+            "PUT",
+            f"/_stcore/upload_file/{session_id}/f1",
+            body=body,
+            headers={"Content-Type": f"multipart/form-data; boundary={b}", **headers},
+        )
         status = conn.getresponse().status
         conn.close()
         return status
@@ -141,6 +170,7 @@ def _uploads(url: str, session_id: str) -> None:
 
 
 # --- nothing runs as code -------------------------------------------------------------------
+
 
 def shipped_python() -> list[Path]:
     files = []
@@ -193,15 +223,28 @@ def problems_in(source: str, filename: str) -> list[str]:
         where = f"{filename}:{node.lineno}"
         if full in {"eval", "exec", "builtins.eval", "builtins.exec"}:
             found.append(f"{where}: {full}() runs a string as code")
-        elif full in {"pickle.load", "pickle.loads", "pickle.Unpickler", "dill.load", "dill.loads",
-                      "cloudpickle.load", "cloudpickle.loads", "pandas.read_pickle", "pd.read_pickle",
-                      "joblib.load", "marshal.load", "marshal.loads"}:
+        elif full in {
+            "pickle.load",
+            "pickle.loads",
+            "pickle.Unpickler",
+            "dill.load",
+            "dill.loads",
+            "cloudpickle.load",
+            "cloudpickle.loads",
+            "pandas.read_pickle",
+            "pd.read_pickle",
+            "joblib.load",
+            "marshal.load",
+            "marshal.loads",
+        }:
             found.append(f"{where}: {full}() can run code while unpickling")
         elif full == "torch.load" and not is_true(kwarg(node, "weights_only")):
             found.append(f"{where}: torch.load without weights_only=True can run code while unpickling")
         elif full in {"numpy.load", "np.load"} and is_true(kwarg(node, "allow_pickle")):
             found.append(f"{where}: {full}(allow_pickle=True) can run code")
-        elif full in {"yaml.load", "yaml.unsafe_load"} and "Safe" not in ast.unparse(kwarg(node, "Loader") or ast.Constant("")):
+        elif full in {"yaml.load", "yaml.unsafe_load"} and "Safe" not in ast.unparse(
+            kwarg(node, "Loader") or ast.Constant("")
+        ):
             found.append(f"{where}: {full} without SafeLoader can build arbitrary objects")
         elif is_true(kwarg(node, "unsafe_allow_html")):
             found.append(f"{where}: unsafe_allow_html=True sends unescaped HTML to every browser")
@@ -248,6 +291,7 @@ def test_no_shipped_python_runs_user_input_as_code():
 # A link is user input too: a student pastes one into the class chat and everyone who opens it
 # runs app.py's first run on it. Every part that is not valid must be ignored with a warning.
 
+
 def _token(raw: bytes) -> str:
     import base64
     import zlib
@@ -278,13 +322,13 @@ def test_a_crafted_link_is_ignored_in_words_never_raised():
     which decode_plan did not catch: everyone opening it got a traceback instead of the page
     (fixed in pinit/urlstate.py, cf2824e; kept here as a regression check).
     """
-    from pinit.urlstate import state_from_query
+    from pinit.share.urlstate import state_from_query
 
     failures = {}
     for name, params in HOSTILE_LINKS.items():
         try:
             _state, warnings = state_from_query(params)
-        except Exception as e:  # noqa: BLE001 - any exception is the failure being tested for
+        except Exception as e:
             failures[name] = f"{type(e).__name__}: {str(e)[:120]}"
             continue
         if not warnings:

@@ -13,8 +13,21 @@ from pinit import apply_plan, build_model, histogram, parameter_histograms, para
 from pinit.distributions import Normal, PointMass
 from pinit.stats import bins_for, describe
 
-BASE_COLUMNS = ["name", "layer", "type", "shape", "numel", "fan_in", "fan_out", "mean", "std", "min", "max",
-                "nonfinite", "signal_gain"]
+BASE_COLUMNS = [
+    "name",
+    "layer",
+    "type",
+    "shape",
+    "numel",
+    "fan_in",
+    "fan_out",
+    "mean",
+    "std",
+    "min",
+    "max",
+    "nonfinite",
+    "signal_gain",
+]
 PLAN_COLUMNS = BASE_COLUMNS + ["scheme", "expected_std", "std_ratio"]
 KAIMING = pinit.PRESETS["Kaiming (He)"].plan
 
@@ -120,6 +133,7 @@ def test_table_of_the_article_listing_shows_its_quirky_names():
 
 # --- histograms ------------------------------------------------------------------------------
 
+
 def _chi_square(counts: list[int], expected: list[float]) -> tuple[float, int]:
     stat, df = 0.0, 0
     for o, e in zip(counts, expected):
@@ -166,8 +180,15 @@ def test_parameter_histograms_expected_counts_follow_the_plan():
     assert bias.bins == bins_for(512, 40) == 40
 
 
-@pytest.mark.parametrize("scheme, name", [("eye", "layer4.fc3.weight"), ("dirac", "layer2.conv2.weight"),
-                                          ("zeros", "layer4.fc2.weight"), ("constant", "layer1.conv1.bias")])
+@pytest.mark.parametrize(
+    "scheme, name",
+    [
+        ("eye", "layer4.fc3.weight"),
+        ("dirac", "layer2.conv2.weight"),
+        ("zeros", "layer4.fc2.weight"),
+        ("constant", "layer1.conv1.bias"),
+    ],
+)
 def test_point_mass_laws_predict_the_exact_counts(scheme, name):
     plan = {"overrides": {name: {"scheme": scheme}}}
     model = apply_plan(build_model("SimpleCNN", seed=0), plan, seed=0)

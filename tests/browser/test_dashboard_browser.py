@@ -11,10 +11,6 @@ def chart_titles(page) -> list[str]:
     return page.eval_on_selector_all("[data-testid=stPlotlyChart] .gtitle", "els => els.map(e => e.textContent)")
 
 
-
-
-
-
 def test_page_draws_every_chart_titled_by_name_and_shape(browser, server_url, shots):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.goto(server_url)
@@ -53,7 +49,8 @@ def test_two_tabs_never_see_each_others_reinit(browser, server_url):
         wait_for_charts(page, N_CHARTS)
     choose(a, "Preset", "Zeros (the symmetry trap)")
     a.wait_for_function(
-        "() => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes('constant: all 864'))",
+        "() => [...document.querySelectorAll('.gtitle-subtitle')]"
+        ".some(e => e.textContent.includes('constant: all 864'))",
         timeout=60_000,
     )
     # b reruns (changes its own view) and still shows its own default weights.

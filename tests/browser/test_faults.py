@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import selectors
 import socket
@@ -35,9 +36,9 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.harness import (
     ARTIFACTS,
+    choose,
     free_port,
     streamlit_server,
-    choose,
     subtitle_of,
     wait_for_charts,
     wait_idle,
@@ -50,6 +51,7 @@ DEFAULT_FC1 = "expected σ 0.0128"  # PyTorch default on fc1: 1/sqrt(3 * 2048)
 
 
 # --- a proxy that can drop the connection ------------------------------------------------
+
 
 class CutProxy:
     """TCP proxy 127.0.0.1:port -> 127.0.0.1:upstream that can reset every connection and go offline."""
@@ -72,10 +74,8 @@ class CutProxy:
     @staticmethod
     def _reset(sock: socket.socket) -> None:
         """Close with SO_LINGER 0: the peer gets a TCP RST, no close handshake."""
-        try:
+        with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
         sock.close()
 
     def _drop(self, sock: socket.socket, reset: bool) -> None:
@@ -84,10 +84,8 @@ class CutProxy:
             if s is None:
                 continue
             self._peers.pop(s, None)
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 self._sel.unregister(s)
-            except (KeyError, ValueError):
-                pass
             self._reset(s) if reset else s.close()
 
     def _loop(self) -> None:
@@ -148,7 +146,6 @@ class CutProxy:
 # --- page helpers ------------------------------------------------------------------------------
 
 
-
 def selectbox_value(page, label: str) -> str:
     box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
     inputs = box.locator("input")
@@ -158,19 +155,20 @@ def selectbox_value(page, label: str) -> str:
     return text
 
 
-
-
 def wait_subtitle(page, text: str, timeout_ms: int = 60_000) -> None:
     page.wait_for_function(
         "t => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes(t))",
-        arg=text, timeout=timeout_ms)
+        arg=text,
+        timeout=timeout_ms,
+    )
 
 
 def connection_status(page) -> str:
     """What the page says about its connection: '' when connected, else e.g. 'CONNECTING'."""
     return page.evaluate(
         """() => [...document.querySelectorAll('[data-testid=stConnectionStatus], [data-testid=stStatusWidget]')]
-                 .map(e => e.innerText.trim()).filter(Boolean).join(' | ')""")
+                 .map(e => e.innerText.trim()).filter(Boolean).join(' | ')"""
+    )
 
 
 def wait_reconnected(page, sockets: Sockets, n_before: int, charts: int, timeout_ms: int = 60_000) -> None:
@@ -179,7 +177,9 @@ def wait_reconnected(page, sockets: Sockets, n_before: int, charts: int, timeout
     page.wait_for_function(
         """n => !document.querySelector('[data-testid=stConnectionStatus]')
                && document.querySelectorAll('[data-testid=stPlotlyChart] .main-svg').length >= n""",
-        arg=charts, timeout=timeout_ms)
+        arg=charts,
+        timeout=timeout_ms,
+    )
     wait_idle(page, timeout_ms)
 
 
@@ -358,10 +358,15 @@ def test_a_dropped_connection_comes_back_to_the_same_session_and_its_state(tab, 
     proxy.offline = False
 
     wait_reconnected(page, tab.sockets, n_sockets, MIN_CHARTS)
-    after = wait_until(lambda: (e := session_events(server.url)).get("reconnect", 0) > before.get("reconnect", 0) and e,
-                       30, "the server to count a reconnect")
+    after = wait_until(
+        lambda: (e := session_events(server.url)).get("reconnect", 0) > before.get("reconnect", 0) and e,
+        30,
+        "the server to count a reconnect",
+    )
     # The same session came back: the handshake asked for it, and the server made no new one.
-    assert any(lost_session_id(p) for p in protocols[n_handshakes:]), f"no reconnect handshake named a session: {protocols}"
+    assert any(lost_session_id(p) for p in protocols[n_handshakes:]), (
+        f"no reconnect handshake named a session: {protocols}"
+    )
     assert after.get("connect", 0) == before.get("connect", 0), (before, after)
     # A run on the new connection still has the session's state, and the page still works.
     click_reinitialize(page, tab.sockets)
@@ -391,8 +396,12 @@ def test_b_a_restarted_server_gives_a_working_page(tab, server):
     # The next click is the new server's first run for this tab.
     page.get_by_role("button", name="Re-initialize").click()
     # A toast, if the app shows one, lasts a few seconds: read it as soon as it appears (or the run ends).
-    wait_until(lambda: sockets.runs_finished_on_newest() > 0 or page.locator("[data-testid=stToast]").count(),
-               60, "the first run on the restarted server", page)
+    wait_until(
+        lambda: sockets.runs_finished_on_newest() > 0 or page.locator("[data-testid=stToast]").count(),
+        60,
+        "the first run on the restarted server",
+        page,
+    )
     toast = " | ".join(page.eval_on_selector_all("[data-testid=stToast]", "els => els.map(e => e.innerText)"))
     wait_until(lambda: sockets.runs_finished_on_newest() > 0, 60, "the first run on the restarted server", page)
     wait_idle(page)
@@ -414,15 +423,18 @@ def test_b_a_restarted_server_gives_a_working_page(tab, server):
     (ARTIFACTS / "fault-server-restarted.txt").write_text(
         "After a server restart the tab reconnected by itself and kept showing the old server's page.\n"
         f"After one click (Re-initialize) on the new server: preset shown {preset!r}; fc1 subtitle {fc1!r}; "
-        f"toast {toast!r}; alerts {alerts!r}.\n")
+        f"toast {toast!r}; alerts {alerts!r}.\n"
+    )
     # And it keeps working: a new preset redraws.
     choose(page, "Preset", "Zeros (the symmetry trap)")
     try:
         wait_subtitle(page, "constant: all 864")
     except PlaywrightTimeout:
         page.screenshot(path=str(ARTIFACTS / "fault-server-restarted-then-zeros.png"))
-        raise AssertionError(f"the Zeros preset was not drawn; preset shows {selectbox_value(page, 'Preset')!r}; "
-                             f"websockets: {sockets.log}") from None
+        raise AssertionError(
+            f"the Zeros preset was not drawn; preset shows {selectbox_value(page, 'Preset')!r}; "
+            f"websockets: {sockets.log}"
+        ) from None
     assert page.locator("[data-testid=stException]").count() == 0
 
 

@@ -7,8 +7,6 @@ from tests.harness import choose, wait_for_charts, wait_idle
 N_CHARTS = 14
 
 
-
-
 def subtitles(page) -> dict[str, str]:
     """Histogram title -> subtitle (measured σ, expected σ, bins, range) for every drawn chart."""
     return page.evaluate(

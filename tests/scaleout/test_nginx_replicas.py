@@ -64,7 +64,6 @@ def keys_on_each_replica(cls) -> dict[str, str]:
     raise AssertionError(f"64 keys did not reach every replica: {found}")
 
 
-
 class RunsFinished:
     """Counts script_finished messages the page receives, over all its websockets."""
 
@@ -86,10 +85,12 @@ def fc1_subtitle(page) -> str | None:
         """() => {
             for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
                 const t = chart.querySelector('.gtitle');
-                if (t && t.textContent.startsWith('layer4.fc1.weight ')) return chart.querySelector('.gtitle-subtitle').textContent;
+                if (t && t.textContent.startsWith('layer4.fc1.weight '))
+                    return chart.querySelector('.gtitle-subtitle').textContent;
             }
             return null;
-        }""")
+        }"""
+    )
 
 
 def test_the_template_renders_to_a_config_nginx_accepts(tmp_path):
@@ -98,8 +99,12 @@ def test_the_template_renders_to_a_config_nginx_accepts(tmp_path):
     text = conf.read_text()
     assert "hash $replica_key consistent;" in text and "proxy_set_header Upgrade $http_upgrade;" in text
     assert f"client_max_body_size {max_upload_mb()}m;" in text  # the same cap as server.maxUploadSize
-    r = subprocess.run([find_nginx(), "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
-                       capture_output=True, text=True, check=False)
+    r = subprocess.run(
+        [find_nginx(), "-t", "-p", str(tmp_path), "-e", str(tmp_path / "error.log"), "-c", str(conf)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -164,8 +169,11 @@ def test_students_through_nginx_get_working_pages_and_stay_on_their_replica(cls,
         # A widget works through nginx's websocket proxying: one student applies a preset.
         _, a, a_runs = students[0]
         choose(a, "Preset", "Article recipe")
-        a.wait_for_function("t => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes(t))",
-                            arg=ARTICLE_FC1, timeout=60_000)
+        a.wait_for_function(
+            "t => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes(t))",
+            arg=ARTICLE_FC1,
+            timeout=60_000,
+        )
         wait_idle(a)
         a.screenshot(path=str(ARTIFACTS / "scaleout-student.png"))
 

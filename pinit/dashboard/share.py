@@ -16,7 +16,7 @@ import torch
 
 import pinit
 from pinit.report import InitReport, report_on
-from pinit.urlstate import state_from_query, state_to_query
+from pinit.share.urlstate import state_from_query, state_to_query
 
 from .sidebar import show_config
 from .state import Config, _j, config, request_reinit
@@ -25,6 +25,7 @@ CHECKPOINT_MAX_MB = 50  # per upload; SimpleCNN's state_dict is 4.7 MB. Also ser
 
 
 # --- the link ------------------------------------------------------------------------
+
 
 def load_from_url() -> list[str]:
     """On a tab's first run: the state named in the URL, if any. Returns warnings in words."""
@@ -38,8 +39,9 @@ def load_from_url() -> list[str]:
     request_reinit()
     # Also what a student sees after the server restarted or the session expired: the
     # page comes back from the link, and says so (an uploaded checkpoint is not kept).
-    st.toast("Started a new session from the link: model, plan and seed restored "
-             "(uploaded files are not kept).", icon="🔗")
+    st.toast(
+        "Started a new session from the link: model, plan and seed restored (uploaded files are not kept).", icon="🔗"
+    )
     return warnings
 
 
@@ -53,6 +55,7 @@ def write_url(cfg: Config) -> None:
 
 
 # --- uploads (callbacks) -----------------------------------------------------------------
+
 
 def _plan_uploaded() -> None:
     file = st.session_state.get("plan_upload")
@@ -99,6 +102,7 @@ def _checkpoint_uploaded() -> None:
 
 # --- cached exports ----------------------------------------------------------------------
 
+
 @st.cache_data(max_entries=32, show_spinner=False)
 def _state_dict_bytes(model: str, options_json: str, plan_json: str, seed: int) -> bytes:
     m = pinit.build_model(model, seed=seed, **json.loads(options_json))
@@ -124,6 +128,7 @@ def checkpoint_report(ckpt: dict, bins: int) -> InitReport:
 
 # --- the view ------------------------------------------------------------------------------
 
+
 def messages_ui() -> None:
     """Results of the last upload, shown once."""
     problem = st.session_state.pop("share_problems", None)
@@ -137,33 +142,65 @@ def messages_ui() -> None:
 def share_view(cfg: Config, table) -> None:
     model, options, plan, seed = cfg["model"], cfg["options"], cfg["plan"], cfg["seed"]
     st.subheader("Share this state")
-    st.caption("The address bar always holds the whole state: model, plan, seed and tab. "
-               "Opening the link in a fresh browser draws the same weights.")
+    st.caption(
+        "The address bar always holds the whole state: model, plan, seed and tab. "
+        "Opening the link in a fresh browser draws the same weights."
+    )
     base = (st.context.url or "").split("?")[0]
     st.code(f"{base}?{urlencode(st.query_params.to_dict())}", language=None, wrap_lines=True)
 
     st.subheader("Plan files")
     c1, c2 = st.columns(2)
-    c1.download_button("Download plan (JSON)", pinit.plan_to_json(plan, seed, model=model, model_options=options),
-                       file_name=f"pinit-plan-{model}-seed{seed}.json", mime="application/json", key="dl_plan")
-    c2.file_uploader("Load a plan file", type=["json"], key="plan_upload", on_change=_plan_uploaded, max_upload_size=1,
-                     help="A file from 'Download plan'. Refused files list each problem and change nothing.")
+    c1.download_button(
+        "Download plan (JSON)",
+        pinit.plan_to_json(plan, seed, model=model, model_options=options),
+        file_name=f"pinit-plan-{model}-seed{seed}.json",
+        mime="application/json",
+        key="dl_plan",
+    )
+    c2.file_uploader(
+        "Load a plan file",
+        type=["json"],
+        key="plan_upload",
+        on_change=_plan_uploaded,
+        max_upload_size=1,
+        help="A file from 'Download plan'. Refused files list each problem and change nothing.",
+    )
 
     st.subheader("Take it to your training code")
     code = _code(model, _j(options), _j(plan), seed)
-    st.caption("A standalone script (imports only torch): `init_weights(model)` gives bit-identical weights "
-               "to this page for this seed.")
+    st.caption(
+        "A standalone script (imports only torch): `init_weights(model)` gives bit-identical weights "
+        "to this page for this seed."
+    )
     st.code(code, language="python", height=320)
     d1, d2, d3 = st.columns(3)
     d1.download_button("Download script (.py)", code, file_name="init_weights.py", mime="text/x-python", key="dl_code")
-    d2.download_button("Download table (CSV)", table.to_csv(index=False), file_name=f"pinit-{model}-seed{seed}.csv",
-                       mime="text/csv", key="dl_csv")
-    d3.download_button("Download weights (state_dict .pt)", lambda: _state_dict_bytes(model, _j(options), _j(plan), seed),
-                       file_name=f"pinit-{model}-seed{seed}.pt", mime="application/octet-stream", key="dl_pt")
+    d2.download_button(
+        "Download table (CSV)",
+        table.to_csv(index=False),
+        file_name=f"pinit-{model}-seed{seed}.csv",
+        mime="text/csv",
+        key="dl_csv",
+    )
+    d3.download_button(
+        "Download weights (state_dict .pt)",
+        lambda: _state_dict_bytes(model, _j(options), _j(plan), seed),
+        file_name=f"pinit-{model}-seed{seed}.pt",
+        mime="application/octet-stream",
+        key="dl_pt",
+    )
 
     st.subheader("Inspect a checkpoint")
-    st.caption(f"Upload a state_dict of {model} (.pt read with torch.load(weights_only=True): nothing in it is run; "
-               f"at most {CHECKPOINT_MAX_MB} MB). Its weights replace the plan's on the Weights tab until you "
-               "re-initialize.")
-    st.file_uploader("Checkpoint", type=["pt", "pth", "bin", "safetensors"], key="ckpt_upload",
-                     on_change=_checkpoint_uploaded, max_upload_size=CHECKPOINT_MAX_MB)
+    st.caption(
+        f"Upload a state_dict of {model} (.pt read with torch.load(weights_only=True): nothing in it is run; "
+        f"at most {CHECKPOINT_MAX_MB} MB). Its weights replace the plan's on the Weights tab until you "
+        "re-initialize."
+    )
+    st.file_uploader(
+        "Checkpoint",
+        type=["pt", "pth", "bin", "safetensors"],
+        key="ckpt_upload",
+        on_change=_checkpoint_uploaded,
+        max_upload_size=CHECKPOINT_MAX_MB,
+    )

@@ -20,13 +20,14 @@ import pickle
 import re
 import struct
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
 
-__all__ = ["CheckpointError", "LoadedCheckpoint", "DEFAULT_MAX_BYTES", "load_checkpoint", "save_state_dict"]
+__all__ = ["DEFAULT_MAX_BYTES", "CheckpointError", "LoadedCheckpoint", "load_checkpoint", "save_state_dict"]
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # 200 MiB: far above SimpleCNN's 4.7 MB, far below a server's memory
 
@@ -126,9 +127,7 @@ def _read_torch(data: bytes) -> Any:
             why = msg.split(". ")[0]
         raise CheckpointError(f"the file is not a readable PyTorch checkpoint: {why}") from None
     except Exception as e:  # anything else torch.load can throw on garbage: KeyError, ValueError, ...
-        raise CheckpointError(
-            f"the file is not a readable PyTorch checkpoint ({type(e).__name__}: {e})"
-        ) from None
+        raise CheckpointError(f"the file is not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
 
 
 def _describe(x: Any) -> str:
@@ -164,7 +163,7 @@ def _strip_prefix(sd: Mapping[str, Any], expected: Mapping[str, Any]) -> tuple[d
     prefix = "module."
     keys = [k for k in sd if isinstance(k, str)]
     if keys and all(k.startswith(prefix) for k in keys) and not any(k.startswith(prefix) for k in expected):
-        return {k[len(prefix):]: v for k, v in sd.items()}, prefix
+        return {k[len(prefix) :]: v for k, v in sd.items()}, prefix
     return dict(sd), ""
 
 
@@ -230,10 +229,14 @@ def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_
             continue
         if tuple(v.shape) != tuple(target.shape):
             mismatched[k] = (tuple(v.shape), tuple(target.shape))
-            problems.append(f"shape mismatch for {k}: the file has {tuple(v.shape)}, the model needs {tuple(target.shape)}")
+            problems.append(
+                f"shape mismatch for {k}: the file has {tuple(v.shape)}, the model needs {tuple(target.shape)}"
+            )
             continue
         if target.is_floating_point() and not v.is_floating_point():
-            problems.append(f"{k}: the file has dtype {v.dtype}; the model needs floating-point values ({target.dtype})")
+            problems.append(
+                f"{k}: the file has dtype {v.dtype}; the model needs floating-point values ({target.dtype})"
+            )
             continue
         converted[k] = v.to(device=target.device, dtype=target.dtype)
         if converted[k].is_floating_point():

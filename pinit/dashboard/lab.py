@@ -13,7 +13,7 @@ from typing import Any
 import streamlit as st
 
 import pinit
-from pinit.experiments import SignalFlow, signal_flow
+from pinit.lab.signal import SignalFlow, signal_flow
 
 from .state import Config, _j, slots_for
 

@@ -15,22 +15,41 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .experiments import RELU_TYPES, SignalFlow, density
-from .figures import fmt
-from .stats import Histogram
+from ..figures import fmt
+from ..stats import Histogram
+from .compare import density
+from .signal import RELU_TYPES, SignalFlow
 
 __all__ = [
-    "activation_std_figure", "activation_heatmap_figure", "gradient_norm_figure", "dead_relu_figure",
-    "depth_std_figure", "density_overlay_figure", "compare_std_figure", "compare_grad_figure",
-    "train_curves_figure", "filter_grid_figure", "weight_heatmap_figure", "SCHEME_COLORS", "PLAN_COLORS",
+    "PLAN_COLORS",
+    "SCHEME_COLORS",
+    "activation_heatmap_figure",
+    "activation_std_figure",
+    "compare_grad_figure",
+    "compare_std_figure",
+    "dead_relu_figure",
+    "density_overlay_figure",
+    "depth_std_figure",
+    "filter_grid_figure",
+    "gradient_norm_figure",
+    "train_curves_figure",
+    "weight_heatmap_figure",
 ]
 
 A_COLOR, B_COLOR, PRED = "#1f77b4", "#ff7f0e", "#d62728"
 PLAN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
 SCHEME_COLORS = {
-    "Kaiming (He)": "#1f77b4", "Xavier (Glorot)": "#ff7f0e", "Xavier, tanh gain 5/3": "#bcbd22",
-    "PyTorch default": "#2ca02c", "LeCun": "#17becf", "Orthogonal": "#8c564b", "N(0, 0.01)": "#9467bd",
-    "N(0, 1)": "#d62728", "Zeros": "#7f7f7f", "Constant 0.05": "#e377c2", "LSUV": "#000000",
+    "Kaiming (He)": "#1f77b4",
+    "Xavier (Glorot)": "#ff7f0e",
+    "Xavier, tanh gain 5/3": "#bcbd22",
+    "PyTorch default": "#2ca02c",
+    "LeCun": "#17becf",
+    "Orthogonal": "#8c564b",
+    "N(0, 0.01)": "#9467bd",
+    "N(0, 1)": "#d62728",
+    "Zeros": "#7f7f7f",
+    "Constant 0.05": "#e377c2",
+    "LSUV": "#000000",
 }
 _LAYOUT = dict(
     margin=dict(l=60, r=20, t=85, b=70),
@@ -62,8 +81,14 @@ def _log_axis(title: str, values: Sequence) -> dict:
     if hi - lo < 2.5:  # a narrow range: more ticks per decade, so more than one is labelled
         per = (1, 2, 5) if hi - lo >= 1 else (1, 1.5, 2, 3, 5, 7)
         ticks = [t * m for t in _LOG_TICKS for m in per if lo <= math.log10(t * m) <= hi]
-    return dict(type="log", title=dict(text=title), range=[lo, hi], tickvals=ticks,
-                ticktext=[f"{t:g}" for t in ticks], exponentformat="power")
+    return dict(
+        type="log",
+        title=dict(text=title),
+        range=[lo, hi],
+        tickvals=ticks,
+        ticktext=[f"{t:g}" for t in ticks],
+        exponentformat="power",
+    )
 
 
 def _names(items: Sequence[str], limit: int = 4) -> str:
@@ -88,35 +113,67 @@ def activation_std_figure(flow: SignalFlow, height: int = 430) -> go.Figure:
     """The std of every layer's output in forward order (log y); DeepMLP adds the predicted trend."""
     a = flow.activations
     labels = [f"{r.layer} ({r.type})" for r in a.itertuples()]
-    data = [dict(type="scatter", mode="lines+markers", x=[0] + a["index"].tolist(),
-                 y=[_pos(flow.input_std)] + [_pos(s) for s in a["std"]], name="every layer's output",
-                 line=dict(color="#bbbbbb", width=1), marker=dict(size=5, color="#999999"),
-                 text=["input (probe batch)"] + labels, hovertemplate="%{text}: std %{y:.4g}<extra></extra>")]
+    data = [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            x=[0] + a["index"].tolist(),
+            y=[_pos(flow.input_std)] + [_pos(s) for s in a["std"]],
+            name="every layer's output",
+            line=dict(color="#bbbbbb", width=1),
+            marker=dict(size=5, color="#999999"),
+            text=["input (probe batch)"] + labels,
+            hovertemplate="%{text}: std %{y:.4g}<extra></extra>",
+        )
+    ]
     w = a[a["type"].isin(WEIGHT_TYPES)]
-    data.append(dict(type="scatter", mode="lines+markers", x=w["index"].tolist(), y=[_pos(s) for s in w["std"]],
-                     name="Conv/Linear outputs (measured)", line=dict(color=A_COLOR, width=2),
-                     marker=dict(size=8, color=A_COLOR), text=[labels[i - 1] for i in w["index"]],
-                     hovertemplate="%{text}: std %{y:.4g}<extra></extra>"))
+    data.append(
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            x=w["index"].tolist(),
+            y=[_pos(s) for s in w["std"]],
+            name="Conv/Linear outputs (measured)",
+            line=dict(color=A_COLOR, width=2),
+            marker=dict(size=8, color=A_COLOR),
+            text=[labels[i - 1] for i in w["index"]],
+            hovertemplate="%{text}: std %{y:.4g}<extra></extra>",
+        )
+    )
     values = [flow.input_std] + a["std"].tolist()
     if flow.predicted is not None and len(flow.predicted):
         lin = a[a["type"] == "Linear"]
         pred = flow.predicted["predicted_std"].tolist()[: len(lin)]
-        data.append(dict(type="scatter", mode="lines", x=lin["index"].tolist()[: len(pred)], y=[_pos(p) for p in pred],
-                         name="predicted by the scheme (mean-field)", line=dict(color=PRED, dash="dash", width=2),
-                         hovertemplate="predicted std %{y:.4g}<extra></extra>"))
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=lin["index"].tolist()[: len(pred)],
+                y=[_pos(p) for p in pred],
+                name="predicted by the scheme (mean-field)",
+                line=dict(color=PRED, dash="dash", width=2),
+                hovertemplate="predicted std %{y:.4g}<extra></extra>",
+            )
+        )
         values += pred
     zero = a[(a["std"] == 0)]["layer"].tolist()
     bad = a[a["nonfinite"] > 0]["layer"].tolist()
     last = a.iloc[-1]
-    sub = (f"Log scale. Logits ({last['layer']}) std <b>{fmt(flow.logits_std)}</b>; input std {fmt(flow.input_std)}. "
-           f"Probe batch: {flow.n} N(0, 1) inputs, seed {flow.seed}.")
+    sub = (
+        f"Log scale. Logits ({last['layer']}) std <b>{fmt(flow.logits_std)}</b>; input std {fmt(flow.input_std)}. "
+        f"Probe batch: {flow.n} N(0, 1) inputs, seed {flow.seed}."
+    )
     if zero:
         sub += f"<br>std 0 (off the log axis): {_names(zero)}"
     if bad:
         sub += f"<br><b>overflowed to ±inf/NaN in {_names(bad)}</b>"
-    layout = dict(_LAYOUT, height=height, title=_title("Activation std, layer by layer", sub),
-                  yaxis=_log_axis("std of the layer's output", values),
-                  xaxis=dict(range=[-0.5, len(a) + 0.5], **_category_ticks(labels)))
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title("Activation std, layer by layer", sub),
+        yaxis=_log_axis("std of the layer's output", values),
+        xaxis=dict(range=[-0.5, len(a) + 0.5], **_category_ticks(labels)),
+    )
     if len(labels) <= 24:
         layout["xaxis"]["tickvals"] = [0] + layout["xaxis"]["tickvals"]
         layout["xaxis"]["ticktext"] = ["input"] + layout["xaxis"]["ticktext"]
@@ -143,28 +200,48 @@ def activation_heatmap_figure(flow: SignalFlow, mode: str = "std", height: int |
     rows = flow.heat_std if mode == "std" else flow.heat_raw
     centers = [(x + y) / 2 for x, y in zip(edges[:-1], edges[1:])]
     # float32 arrays travel as packed binary (plotly's typed arrays): a 199-layer heatmap stays ~40 KB.
-    z = np.array([[math.log10(f) if f and f > 0 and math.isfinite(f) else np.nan for f in row] for row in rows],
-                 dtype=np.float32).reshape(len(rows), len(edges) - 1)
+    z = np.array(
+        [[math.log10(f) if f and f > 0 and math.isfinite(f) else np.nan for f in row] for row in rows], dtype=np.float32
+    ).reshape(len(rows), len(edges) - 1)
     pct = [[_pct(f) if f == f else "—" for f in row] for row in rows]  # f == f: not NaN
     labels = [f"{r.index}. {r.layer} ({r.type})" for r in a.itertuples()]
     lo = -4
     ticks = list(range(lo, 1))
-    data = [dict(type="heatmap", x=centers, y=labels, z=z, zmin=lo, zmax=0, colorscale="Viridis",
-                 customdata=pct, hovertemplate="%{y}<br>bin at %{x:.3g}: %{customdata} of the outputs<extra></extra>",
-                 colorbar=dict(title=dict(text="share of<br>outputs"), tickvals=ticks,
-                               ticktext=[_pct(10.0**t) for t in ticks], len=0.8))]
+    data = [
+        dict(
+            type="heatmap",
+            x=centers,
+            y=labels,
+            z=z,
+            zmin=lo,
+            zmax=0,
+            colorscale="Viridis",
+            customdata=pct,
+            hovertemplate="%{y}<br>bin at %{x:.3g}: %{customdata} of the outputs<extra></extra>",
+            colorbar=dict(
+                title=dict(text="share of<br>outputs"), tickvals=ticks, ticktext=[_pct(10.0**t) for t in ticks], len=0.8
+            ),
+        )
+    ]
     if mode == "std":
         const = [r.layer for r in a.itertuples() if not (r.std > 0 and math.isfinite(r.std))]
         outside = max((o for o in flow.std_outside if o == o), default=0.0)
-        beyond = (f"Beyond ±{edges[-1]:.3g} std: at most {_pct(outside)} of a layer." if outside > 0
-                  else f"Nothing lies beyond ±{edges[-1]:.3g} std.")
-        sub = ("x: each value divided by its own layer's std (the std is in the chart above), so rows show "
-               f"shapes, not scales.<br>Blank: no values there. {beyond}"
-               + (f" Constant (std 0), not drawn: {_names(const)}." if const else ""))
+        beyond = (
+            f"Beyond ±{edges[-1]:.3g} std: at most {_pct(outside)} of a layer."
+            if outside > 0
+            else f"Nothing lies beyond ±{edges[-1]:.3g} std."
+        )
+        sub = (
+            "x: each value divided by its own layer's std (the std is in the chart above), so rows show "
+            f"shapes, not scales.<br>Blank: no values there. {beyond}"
+            + (f" Constant (std 0), not drawn: {_names(const)}." if const else "")
+        )
         xtitle = "value ÷ the layer's std"
     else:
-        sub = (f"x: the value itself, one axis for every layer, [{fmt(edges[0])}, {fmt(edges[-1])}] in "
-               f"{len(centers)} bins.<br>A layer whose values all fall in one bin is tiny next to the biggest layer.")
+        sub = (
+            f"x: the value itself, one axis for every layer, [{fmt(edges[0])}, {fmt(edges[-1])}] in "
+            f"{len(centers)} bins.<br>A layer whose values all fall in one bin is tiny next to the biggest layer."
+        )
         xtitle = "value"
     bad = a[a["nonfinite"] > 0]["layer"].tolist()
     if bad:
@@ -175,8 +252,13 @@ def activation_heatmap_figure(flow: SignalFlow, mode: str = "std", height: int |
         yaxis.update(tickmode="array", tickvals=labels, ticktext=labels)
     else:
         yaxis.update(showticklabels=False, title=dict(text=f"{len(labels)} layers, first at the top (hover for names)"))
-    layout = dict(_LAYOUT, height=h, title=_title("Activation histograms, layers × bins", sub),
-                  xaxis=dict(title=dict(text=xtitle)), yaxis=yaxis)
+    layout = dict(
+        _LAYOUT,
+        height=h,
+        title=_title("Activation histograms, layers × bins", sub),
+        xaxis=dict(title=dict(text=xtitle)),
+        yaxis=yaxis,
+    )
     layout["margin"] = dict(_LAYOUT["margin"], t=95, b=50)
     return go.Figure(dict(data=data, layout=layout))
 
@@ -189,20 +271,36 @@ def gradient_norm_figure(flow: SignalFlow, height: int = 400) -> go.Figure:
     for kind, color, symbol in (("weight", A_COLOR, "circle"), ("bias", "#2ca02c", "diamond")):
         part = g[[n.endswith("." + kind) or n == kind for n in g["name"]]]
         if len(part):
-            data.append(dict(type="scatter", mode="lines+markers", x=part["pos"].tolist(),
-                             y=[_pos(v) for v in part["grad_norm"]], name=f"{kind}s", text=part["name"].tolist(),
-                             line=dict(color=color), marker=dict(color=color, symbol=symbol, size=8),
-                             hovertemplate="%{text}: ‖grad‖ %{y:.4g}<extra></extra>"))
+            data.append(
+                dict(
+                    type="scatter",
+                    mode="lines+markers",
+                    x=part["pos"].tolist(),
+                    y=[_pos(v) for v in part["grad_norm"]],
+                    name=f"{kind}s",
+                    text=part["name"].tolist(),
+                    line=dict(color=color),
+                    marker=dict(color=color, symbol=symbol, size=8),
+                    hovertemplate="%{text}: ‖grad‖ %{y:.4g}<extra></extra>",
+                )
+            )
     zero = g[g["grad_norm"] == 0]["name"].tolist()
     bad = g[g["grad_nonfinite"] > 0]["name"].tolist()
-    sub = (f"Log scale. One backward pass of cross-entropy on the probe batch; loss {fmt(flow.loss)} "
-           f"(ln {flow.num_classes} = {flow.chance_loss:.3g} for logits that say nothing).")
+    sub = (
+        f"Log scale. One backward pass of cross-entropy on the probe batch; loss {fmt(flow.loss)} "
+        f"(ln {flow.num_classes} = {flow.chance_loss:.3g} for logits that say nothing)."
+    )
     if zero:
         sub += f"<br>gradient exactly 0 (off the log axis): {_names(zero)}"
     if bad:
         sub += f"<br><b>NaN/Inf gradient in {_names(bad)}</b>"
-    layout = dict(_LAYOUT, height=height, title=_title("Gradient norm per parameter", sub),
-                  yaxis=_log_axis("‖dloss/dw‖", g["grad_norm"]), xaxis=_category_ticks(g["name"].tolist()))
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title("Gradient norm per parameter", sub),
+        yaxis=_log_axis("‖dloss/dw‖", g["grad_norm"]),
+        xaxis=_category_ticks(g["name"].tolist()),
+    )
     if len(g) <= 24:
         layout["margin"] = dict(_LAYOUT["margin"], b=150)
         layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
@@ -213,44 +311,85 @@ def dead_relu_figure(flow: SignalFlow, height: int = 360) -> go.Figure:
     """After each ReLU: the share of outputs that are exactly 0, and of units 0 on the whole batch."""
     r = flow.activations[flow.activations["type"].isin(RELU_TYPES)]
     labels = r["layer"].tolist()
-    data = [dict(type="bar", x=labels, y=r["zero_fraction"].tolist(), name="outputs that are exactly 0",
-                 marker=dict(color=A_COLOR), hovertemplate="%{x}: %{y:.1%} of outputs are 0<extra></extra>"),
-            dict(type="scatter", mode="markers", x=labels, y=r["dead_units"].tolist(),
-                 name="dead units: 0 for every example in the batch", marker=dict(color=PRED, symbol="x", size=11),
-                 hovertemplate="%{x}: %{y:.1%} of units dead on this batch<extra></extra>")]
+    data = [
+        dict(
+            type="bar",
+            x=labels,
+            y=r["zero_fraction"].tolist(),
+            name="outputs that are exactly 0",
+            marker=dict(color=A_COLOR),
+            hovertemplate="%{x}: %{y:.1%} of outputs are 0<extra></extra>",
+        ),
+        dict(
+            type="scatter",
+            mode="markers",
+            x=labels,
+            y=r["dead_units"].tolist(),
+            name="dead units: 0 for every example in the batch",
+            marker=dict(color=PRED, symbol="x", size=11),
+            hovertemplate="%{x}: %{y:.1%} of units dead on this batch<extra></extra>",
+        ),
+    ]
     if len(r):
         worst = r.loc[r["dead_units"].idxmax()]
-        sub = (f"Dashed line: ½, a healthy ReLU on zero-mean input. Most dead units: {worst['layer']} "
-               f"({worst['dead_units']:.0%}).<br>A unit is a channel of a conv output or a feature of a Linear one.")
+        sub = (
+            f"Dashed line: ½, a healthy ReLU on zero-mean input. Most dead units: {worst['layer']} "
+            f"({worst['dead_units']:.0%}).<br>A unit is a channel of a conv output or a feature of a Linear one."
+        )
     else:
         sub = "This model has no ReLU: nothing here can die (look for saturation in the heatmap instead)."
-    layout = dict(_LAYOUT, height=height, title=_title("Dead ReLUs", sub),
-                  yaxis=dict(range=[0, 1.05], tickformat=".0%", title=dict(text="share")),
-                  shapes=[dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5,
-                               line=dict(color="#555", dash="dash", width=1))],
-                  xaxis=dict(tickangle=-30, showticklabels=len(labels) <= 30))
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title("Dead ReLUs", sub),
+        yaxis=dict(range=[0, 1.05], tickformat=".0%", title=dict(text="share")),
+        shapes=[
+            dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(color="#555", dash="dash", width=1))
+        ],
+        xaxis=dict(tickangle=-30, showticklabels=len(labels) <= 30),
+    )
     return go.Figure(dict(data=data, layout=layout))
 
 
 # ------------------------------------------------------------------ depth lab
 
 
-def depth_std_figure(rows: pd.DataFrame, summary: pd.DataFrame | None = None, title_extra: str = "",
-                     height: int = 520) -> go.Figure:
+def depth_std_figure(
+    rows: pd.DataFrame, summary: pd.DataFrame | None = None, title_extra: str = "", height: int = 520
+) -> go.Figure:
     """Activation std after each Linear layer of the DeepMLP, per scheme: measured solid, predicted dashed."""
     data, values = [], []
     for i, (scheme, g) in enumerate(rows.groupby("scheme", sort=False)):
         color = SCHEME_COLORS.get(scheme, PLAN_COLORS[i % len(PLAN_COLORS)])
-        data.append(dict(type="scatter", mode="lines+markers" if len(g) <= 40 else "lines", x=g["index"].tolist(),
-                         y=[_pos(v) for v in g["std"]], name=f"{scheme} (measured)", legendgroup=scheme,
-                         line=dict(color=color, width=2), marker=dict(color=color, size=5), text=g["layer"].tolist(),
-                         hovertemplate=f"{scheme}<br>%{{text}}: std %{{y:.4g}}<extra></extra>"))
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines+markers" if len(g) <= 40 else "lines",
+                x=g["index"].tolist(),
+                y=[_pos(v) for v in g["std"]],
+                name=f"{scheme} (measured)",
+                legendgroup=scheme,
+                line=dict(color=color, width=2),
+                marker=dict(color=color, size=5),
+                text=g["layer"].tolist(),
+                hovertemplate=f"{scheme}<br>%{{text}}: std %{{y:.4g}}<extra></extra>",
+            )
+        )
         values += g["std"].tolist()
         if (g["predicted_std"] > 0).any():  # NaN (no formula) or all 0 (zero weights): nothing to draw
-            data.append(dict(type="scatter", mode="lines", x=g["index"].tolist(), y=[_pos(v) for v in g["predicted_std"]],
-                             name=f"{scheme} (predicted)", legendgroup=scheme, line=dict(color=color, dash="dash", width=1.5),
-                             text=g["layer"].tolist(),
-                             hovertemplate=f"{scheme} predicted<br>%{{text}}: std %{{y:.4g}}<extra></extra>"))
+            data.append(
+                dict(
+                    type="scatter",
+                    mode="lines",
+                    x=g["index"].tolist(),
+                    y=[_pos(v) for v in g["predicted_std"]],
+                    name=f"{scheme} (predicted)",
+                    legendgroup=scheme,
+                    line=dict(color=color, dash="dash", width=1.5),
+                    text=g["layer"].tolist(),
+                    hovertemplate=f"{scheme} predicted<br>%{{text}}: std %{{y:.4g}}<extra></extra>",
+                )
+            )
             values += g["predicted_std"].tolist()
     sub = "Log scale. Solid: measured on the probe batch. Dashed: what the scheme's formula predicts (mean-field)."
     if summary is not None:
@@ -259,9 +398,13 @@ def depth_std_figure(rows: pd.DataFrame, summary: pd.DataFrame | None = None, ti
             sub += "<br>" + "; ".join(notes)
     if title_extra:
         sub += "<br>" + title_extra
-    layout = dict(_LAYOUT, height=height, title=_title("Activation std vs depth", sub),
-                  xaxis=dict(title=dict(text="Linear layer (fc1 … fc depth)"), rangemode="tozero"),
-                  yaxis=_log_axis("std of the layer's output", values))
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title("Activation std vs depth", sub),
+        xaxis=dict(title=dict(text="Linear layer (fc1 … fc depth)"), rangemode="tozero"),
+        yaxis=_log_axis("std of the layer's output", values),
+    )
     layout["margin"] = dict(_LAYOUT["margin"], t=110)
     layout["legend"] = dict(_LAYOUT["legend"], y=-0.14)
     return go.Figure(dict(data=data, layout=layout))
@@ -286,8 +429,19 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
     data = []
     for h, label, color in ((a, label_a, A_COLOR), (b, label_b, B_COLOR)):
         xs, ys = _step(*density(h))
-        data.append(dict(type="scatter", mode="lines", x=xs, y=ys, name=label, line=dict(color=color, width=1.5),
-                         fill="tozeroy", opacity=0.5, hovertemplate=f"{label}: density %{{y:.4g}}<extra></extra>"))
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=xs,
+                y=ys,
+                name=label,
+                line=dict(color=color, width=1.5),
+                fill="tozeroy",
+                opacity=0.5,
+                hovertemplate=f"{label}: density %{{y:.4g}}<extra></extra>",
+            )
+        )
     notes = []
     for h, label in ((a, "A"), (b, "B")):
         if h.summary.constant:
@@ -300,40 +454,65 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
     ratio = sb / sa if sa > 0 else math.nan
     sub = f"σ A {fmt(sa)} · σ B {fmt(sb)} · B/A {fmt(ratio)}" + (("<br>" + "; ".join(notes)) if notes else "")
     shape = "(" + ", ".join(map(str, a.shape)) + ("," if len(a.shape) == 1 else "") + ")"
-    layout = dict(_LAYOUT, height=height, title=_title(f"{a.name}</b> {shape}<b>", sub),
-                  yaxis=dict(title=dict(text="density")), xaxis=dict(title=dict(text="weight value")))
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title(f"{a.name}</b> {shape}<b>", sub),
+        yaxis=dict(title=dict(text="density")),
+        xaxis=dict(title=dict(text="weight value")),
+    )
     layout["legend"] = dict(_LAYOUT["legend"], y=-0.3)
     return go.Figure(dict(data=data, layout=layout))
 
 
 def _ab_lines(x_labels: Sequence[str], ya: Sequence, yb: Sequence, label_a: str, label_b: str, what: str) -> list[dict]:
     xs = list(range(1, len(x_labels) + 1))
-    return [dict(type="scatter", mode="lines+markers", x=xs, y=[_pos(v) for v in ys], name=label, text=list(x_labels),
-                 line=dict(color=color, dash=dash), marker=dict(color=color, size=7),
-                 hovertemplate=f"{label}<br>%{{text}}: {what} %{{y:.4g}}<extra></extra>")
-            for ys, label, color, dash in ((ya, label_a, A_COLOR, "solid"), (yb, label_b, B_COLOR, "dot"))]
+    return [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            x=xs,
+            y=[_pos(v) for v in ys],
+            name=label,
+            text=list(x_labels),
+            line=dict(color=color, dash=dash),
+            marker=dict(color=color, size=7),
+            hovertemplate=f"{label}<br>%{{text}}: {what} %{{y:.4g}}<extra></extra>",
+        )
+        for ys, label, color, dash in ((ya, label_a, A_COLOR, "solid"), (yb, label_b, B_COLOR, "dot"))
+    ]
 
 
 def compare_std_figure(table: pd.DataFrame, label_a: str, label_b: str, height: int = 420) -> go.Figure:
-    labels = [f"{l} ({t})" for l, t in zip(table["layer"], table["type"])]
+    labels = [f"{name} ({t})" for name, t in zip(table["layer"], table["type"])]
     data = _ab_lines(labels, table["std_a"], table["std_b"], label_a, label_b, "std")
     last = table.iloc[-1]
     sub = f"Log scale. Logits std: A {fmt(last['std_a'])}, B {fmt(last['std_b'])}. Same probe batch, same seed."
-    layout = dict(_LAYOUT, height=height, title=_title("Activation std: A vs B", sub),
-                  yaxis=_log_axis("std", list(table["std_a"]) + list(table["std_b"])), xaxis=_category_ticks(labels))
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title("Activation std: A vs B", sub),
+        yaxis=_log_axis("std", list(table["std_a"]) + list(table["std_b"])),
+        xaxis=_category_ticks(labels),
+    )
     if len(labels) <= 24:
         layout["margin"] = dict(_LAYOUT["margin"], b=150)
         layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
     return go.Figure(dict(data=data, layout=layout))
 
 
-def compare_grad_figure(table: pd.DataFrame, label_a: str, label_b: str, loss_a: float, loss_b: float,
-                        height: int = 420) -> go.Figure:
+def compare_grad_figure(
+    table: pd.DataFrame, label_a: str, label_b: str, loss_a: float, loss_b: float, height: int = 420
+) -> go.Figure:
     data = _ab_lines(table["name"].tolist(), table["grad_a"], table["grad_b"], label_a, label_b, "‖grad‖")
     sub = f"Log scale. Loss on the probe batch: A {fmt(loss_a)}, B {fmt(loss_b)} (ln 10 = 2.3 says nothing)."
-    layout = dict(_LAYOUT, height=height, title=_title("Gradient norm: A vs B", sub),
-                  yaxis=_log_axis("‖dloss/dw‖", list(table["grad_a"]) + list(table["grad_b"])),
-                  xaxis=_category_ticks(table["name"].tolist()))
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title("Gradient norm: A vs B", sub),
+        yaxis=_log_axis("‖dloss/dw‖", list(table["grad_a"]) + list(table["grad_b"])),
+        xaxis=_category_ticks(table["name"].tolist()),
+    )
     if len(table) <= 24:
         layout["margin"] = dict(_LAYOUT["margin"], b=150)
         layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
@@ -343,26 +522,52 @@ def compare_grad_figure(table: pd.DataFrame, label_a: str, label_b: str, loss_a:
 # ------------------------------------------------------------------ training
 
 
-def train_curves_figure(logs: Mapping[str, pd.DataFrame], metric: str = "loss", notes: Mapping[str, str] | None = None,
-                        total_steps: int | None = None, height: int = 420, zoom: bool = False) -> go.Figure:
+def train_curves_figure(
+    logs: Mapping[str, pd.DataFrame],
+    metric: str = "loss",
+    notes: Mapping[str, str] | None = None,
+    total_steps: int | None = None,
+    height: int = 420,
+    zoom: bool = False,
+) -> go.Figure:
     """Loss (log y) or running accuracy per step, one line per plan; a non-finite loss is marked ✕."""
+    value = "loss %{y:.4g}" if metric == "loss" else "accuracy %{y:.1%}"
     if metric not in ("loss", "running_accuracy"):
         raise ValueError(f"metric must be 'loss' or 'running_accuracy', got {metric!r}")
     data, values, ends = [], [], []
     for i, (label, log) in enumerate(logs.items()):
         color = PLAN_COLORS[i % len(PLAN_COLORS)]
         y = [(_pos(v) if metric == "loss" else v) for v in log[metric]]
-        data.append(dict(type="scatter", mode="lines", x=log["step"].tolist(), y=y, name=label,
-                         line=dict(color=color, width=2), legendgroup=label,
-                         hovertemplate=f"{label}<br>step %{{x}}: {'loss %{y:.4g}' if metric == 'loss' else 'accuracy %{y:.1%}'}<extra></extra>"))
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=log["step"].tolist(),
+                y=y,
+                name=label,
+                line=dict(color=color, width=2),
+                legendgroup=label,
+                hovertemplate=f"{label}<br>step %{{x}}: {value}<extra></extra>",
+            )
+        )
         values += [v for v in log["loss"]] if metric == "loss" else []
         if metric == "loss" and len(log) and not math.isfinite(float(log["loss"].iloc[-1])):
             finite = log[np.isfinite(log["loss"])]
             y_end = float(finite["loss"].iloc[-1]) if len(finite) else 1.0
-            data.append(dict(type="scatter", mode="markers+text", x=[int(log["step"].iloc[-1])], y=[y_end],
-                             marker=dict(symbol="x", size=14, color=color), text=["loss not finite"],
-                             textposition="top right", showlegend=False, legendgroup=label,
-                             hovertemplate=f"{label}: the loss became {log['loss'].iloc[-1]} here; the run ended<extra></extra>"))
+            data.append(
+                dict(
+                    type="scatter",
+                    mode="markers+text",
+                    x=[int(log["step"].iloc[-1])],
+                    y=[y_end],
+                    marker=dict(symbol="x", size=14, color=color),
+                    text=["loss not finite"],
+                    textposition="top right",
+                    showlegend=False,
+                    legendgroup=label,
+                    hovertemplate=f"{label}: the loss became {log['loss'].iloc[-1]} here; the run ended<extra></extra>",
+                )
+            )
             ends.append(f"{label}: not finite at step {int(log['step'].iloc[-1])}")
     if metric == "loss":
         sub = "Minibatch cross-entropy, log scale. ln 10 = 2.3 (dotted) is what a network that knows nothing scores."
@@ -372,13 +577,24 @@ def train_curves_figure(logs: Mapping[str, pd.DataFrame], metric: str = "loss", 
             clipped = [k for k, log in logs.items() if (np.asarray(log["loss"], dtype=float) > 30).any()]
             if clipped:
                 sub += f"<br>Zoomed to 0.001–30: {_names(clipped)} go off the top."
-        shapes = [dict(type="line", xref="paper", x0=0, x1=1, y0=math.log(10), y1=math.log(10),
-                       line=dict(color="#555", dash="dot", width=1))]
+        shapes = [
+            dict(
+                type="line",
+                xref="paper",
+                x0=0,
+                x1=1,
+                y0=math.log(10),
+                y1=math.log(10),
+                line=dict(color="#555", dash="dot", width=1),
+            )
+        ]
         title = "Training loss"
     else:
         sub = "Mean minibatch accuracy over the last 20 steps. 10% (dotted) is chance for 10 classes."
         yaxis = dict(range=[0, 1.02], tickformat=".0%", title=dict(text="accuracy"))
-        shapes = [dict(type="line", xref="paper", x0=0, x1=1, y0=0.1, y1=0.1, line=dict(color="#555", dash="dot", width=1))]
+        shapes = [
+            dict(type="line", xref="paper", x0=0, x1=1, y0=0.1, y1=0.1, line=dict(color="#555", dash="dot", width=1))
+        ]
         title = "Training accuracy"
     if ends:
         sub += "<br>✕ " + "; ".join(ends)
@@ -398,17 +614,27 @@ def train_curves_figure(logs: Mapping[str, pd.DataFrame], metric: str = "loss", 
 def filter_grid_figure(image: np.ndarray, title: str, sub: str, height: int | None = None) -> go.Figure:
     """An RGB filter grid (from experiments.filter_grid) as an image, square pixels, no axes."""
     h, w, _ = image.shape
-    data = [dict(type="image", z=np.ascontiguousarray(image, dtype=np.uint8),
-                 hovertemplate="x %{x}, y %{y}: RGB %{z}<extra></extra>")]
+    data = [
+        dict(
+            type="image",
+            z=np.ascontiguousarray(image, dtype=np.uint8),
+            hovertemplate="x %{x}, y %{y}: RGB %{z}<extra></extra>",
+        )
+    ]
     axis = dict(visible=False, showgrid=False)
-    layout = dict(margin=dict(l=10, r=10, t=90, b=10), height=height or int(90 + 520 * h / max(w, 1)) + 20,
-                  title=_title(title, sub), xaxis=dict(axis, constrain="domain"),
-                  yaxis=dict(axis, scaleanchor="x", autorange="reversed"))
+    layout = dict(
+        margin=dict(l=10, r=10, t=90, b=10),
+        height=height or int(90 + 520 * h / max(w, 1)) + 20,
+        title=_title(title, sub),
+        xaxis=dict(axis, constrain="domain"),
+        yaxis=dict(axis, scaleanchor="x", autorange="reversed"),
+    )
     return go.Figure(dict(data=data, layout=layout))
 
 
-def weight_heatmap_figure(matrix: np.ndarray, name: str, shape: Sequence[int], block: tuple[float, float], how: str,
-                          height: int = 520) -> go.Figure:
+def weight_heatmap_figure(
+    matrix: np.ndarray, name: str, shape: Sequence[int], block: tuple[float, float], how: str, height: int = 520
+) -> go.Figure:
     """A (downsampled) weight matrix: rows are output units, columns inputs (fan-in)."""
     r, c = matrix.shape
     finite = matrix[np.isfinite(matrix)]
@@ -419,12 +645,17 @@ def weight_heatmap_figure(matrix: np.ndarray, name: str, shape: Sequence[int], b
         pooled = "every weight drawn as it is."
     else:
         size = f"{block[0]:.3g} × {block[1]:.3g}" if exact else f"about {block[0]:.3g} × {block[1]:.3g}"
-        pooled = (f"each cell is the {'mean' if how == 'mean' else 'RMS'} of a block of {size} weights"
-                  + (" (a mean of many random weights is much smaller than one weight: read the pattern, not the size)."
-                     if how == "mean" else " (the weights' scale)."))
-    sub = (f"{shape_text} shown as {r} × {c}: {pooled}<br>Rows: output units; columns: inputs (fan-in"
-           + (", each kernel flattened" if len(shape) > 2 else "") + ")."
-           + ("" if len(finite) == matrix.size else f" Blank: NaN/Inf ({matrix.size - len(finite)} cells)."))
+        pooled = f"each cell is the {'mean' if how == 'mean' else 'RMS'} of a block of {size} weights" + (
+            " (a mean of many random weights is much smaller than one weight: read the pattern, not the size)."
+            if how == "mean"
+            else " (the weights' scale)."
+        )
+    sub = (
+        f"{shape_text} shown as {r} × {c}: {pooled}<br>Rows: output units; columns: inputs (fan-in"
+        + (", each kernel flattened" if len(shape) > 2 else "")
+        + ")."
+        + ("" if len(finite) == matrix.size else f" Blank: NaN/Inf ({matrix.size - len(finite)} cells).")
+    )
     if how == "mean":
         m = float(np.abs(finite).max()) if len(finite) else 1.0
         trace = dict(colorscale="RdBu", zmid=0, zmin=-m or -1, zmax=m or 1)
@@ -432,9 +663,22 @@ def weight_heatmap_figure(matrix: np.ndarray, name: str, shape: Sequence[int], b
         trace = dict(colorscale="Viridis", zmin=0)
     rows0 = [int(i * block[0]) for i in range(r)]  # the first original row/column of each cell
     cols0 = [int(j * block[1]) for j in range(c)]
-    data = [dict(type="heatmap", z=z, x=cols0, y=rows0, colorbar=dict(title=dict(text=how)),
-                 hovertemplate="output units from %{y}, inputs from %{x}: " + how + " %{z:.4g}<extra></extra>", **trace)]
-    layout = dict(margin=dict(l=60, r=20, t=95, b=50), height=height, title=_title(name, sub),
-                  yaxis=dict(autorange="reversed", title=dict(text="output unit")),
-                  xaxis=dict(title=dict(text="input (fan-in index)")))
+    data = [
+        dict(
+            type="heatmap",
+            z=z,
+            x=cols0,
+            y=rows0,
+            colorbar=dict(title=dict(text=how)),
+            hovertemplate="output units from %{y}, inputs from %{x}: " + how + " %{z:.4g}<extra></extra>",
+            **trace,
+        )
+    ]
+    layout = dict(
+        margin=dict(l=60, r=20, t=95, b=50),
+        height=height,
+        title=_title(name, sub),
+        yaxis=dict(autorange="reversed", title=dict(text="output unit")),
+        xaxis=dict(title=dict(text="input (fan-in index)")),
+    )
     return go.Figure(dict(data=data, layout=layout))

@@ -28,8 +28,14 @@ def matching_preset(model: str, options: dict, plan: dict) -> str:
 
     def on_model(p: dict) -> dict:
         p = pinit.InitPlan.from_dict(p).to_dict()
-        return {"rules": {lt: {s: r for s, r in rules.items() if s in slots.get(lt, {})}
-                          for lt, rules in p["rules"].items() if lt in slots}, "overrides": p["overrides"]}
+        return {
+            "rules": {
+                lt: {s: r for s, r in rules.items() if s in slots.get(lt, {})}
+                for lt, rules in p["rules"].items()
+                if lt in slots
+            },
+            "overrides": p["overrides"],
+        }
 
     target = on_model(plan)
     target["rules"] = {lt: r for lt, r in target["rules"].items() if r}
@@ -86,8 +92,14 @@ def apply_preset() -> None:
 
 
 def model_ui() -> tuple[str, dict[str, Any]]:
-    st.selectbox("Model", list(pinit.MODELS), key="model", format_func=lambda n: pinit.MODELS[n].label,
-                 on_change=request_reinit, help="Which network to re-initialize.")
+    st.selectbox(
+        "Model",
+        list(pinit.MODELS),
+        key="model",
+        format_func=lambda n: pinit.MODELS[n].label,
+        on_change=request_reinit,
+        help="Which network to re-initialize.",
+    )
     name, _ = current_model()
     st.caption(pinit.MODELS[name].description)
     if name == "DeepMLP":
@@ -109,8 +121,15 @@ def _param_widget(prefix: str, param: pinit.Param) -> Any:
         return st.number_input(param.name, int(param.low), int(param.high), step=1, key=key, help=param.help)
     low = param.low if not param.low_open else param.low + 1e-6
     st.session_state[key] = min(max(float(st.session_state.get(key, param.default)), low), param.high)
-    return st.number_input(param.name, float(low), float(param.high), step=0.01, format="%g", key=key,
-                           help=f"{param.help} Allowed: {param.allowed()}.")
+    return st.number_input(
+        param.name,
+        float(low),
+        float(param.high),
+        step=0.01,
+        format="%g",
+        key=key,
+        help=f"{param.help} Allowed: {param.allowed()}.",
+    )
 
 
 def rule_ui(prefix: str, label: str, shapes: list[tuple[int, ...]], allow_untouched: bool = True) -> dict | None:
@@ -120,9 +139,13 @@ def rule_ui(prefix: str, label: str, shapes: list[tuple[int, ...]], allow_untouc
     if st.session_state.get(key) not in options:
         st.session_state[key] = options[0]
     shape_text = ", ".join(str(tuple(s)) for s in shapes[:3]) + (" …" if len(shapes) > 3 else "")
-    name = st.selectbox(label, options, key=key,
-                        help=f"Tensors: {shape_text}. 'untouched' keeps the constructor's values (PyTorch's default, "
-                             "drawn from the seed). Schemes these shapes can't take are not offered.")
+    name = st.selectbox(
+        label,
+        options,
+        key=key,
+        help=f"Tensors: {shape_text}. 'untouched' keeps the constructor's values (PyTorch's default, "
+        "drawn from the seed). Schemes these shapes can't take are not offered.",
+    )
     if name == UNTOUCHED:
         return None
     scheme = pinit.SCHEMES[name]
@@ -145,8 +168,12 @@ def overrides_ui(shapes: dict[str, tuple[int, ...]]) -> dict:
     with st.expander("Override single parameters", expanded=bool(st.session_state.get("overrides"))):
         chosen = [n for n in st.session_state.get("overrides", []) if n in shapes]
         st.session_state["overrides"] = chosen
-        names = st.multiselect("Parameters", list(shapes), key="overrides",
-                               help="An override wins over the layer-type rule for that one tensor.")
+        names = st.multiselect(
+            "Parameters",
+            list(shapes),
+            key="overrides",
+            help="An override wins over the layer-type rule for that one tensor.",
+        )
         out = {}
         for name in names:
             rule = rule_ui(f"override.{name}", f"Scheme for {name}", [shapes[name]], allow_untouched=False)
@@ -160,13 +187,19 @@ def sidebar_ui() -> Config:
         st.header("Initialization")
         model_name, options = model_ui()
         presets = list(pinit.PRESETS) + ([CUSTOM] if st.session_state.get("preset") == CUSTOM else [])
-        st.selectbox("Preset", presets, key="preset", on_change=apply_preset,
-                     help="Sets every rule below in one click and re-initializes.")
+        st.selectbox(
+            "Preset",
+            presets,
+            key="preset",
+            on_change=apply_preset,
+            help="Sets every rule below in one click and re-initializes.",
+        )
         if st.session_state["preset"] in pinit.PRESETS:
             st.caption(pinit.PRESETS[st.session_state["preset"]].lesson)
         rules = rules_ui(slots_for(model_name, options))
         overrides = overrides_ui(parameter_shapes(model_name, options))
-        seed = st.number_input("Seed", 0, 2**31 - 1, step=1, key="seed",
-                               help="Same model, plan and seed give bit-identical weights.")
+        seed = st.number_input(
+            "Seed", 0, 2**31 - 1, step=1, key="seed", help="Same model, plan and seed give bit-identical weights."
+        )
         st.button("Re-initialize", type="primary", on_click=request_reinit, use_container_width=True)
     return config(model_name, options, {"rules": rules, "overrides": overrides}, seed)

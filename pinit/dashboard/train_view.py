@@ -9,19 +9,16 @@ survive the interruption. Finished runs are cached with st.cache_data by value
 
 from __future__ import annotations
 
-import contextlib
 import math
-import threading
-import time
-from collections.abc import Callable, Iterator
 
 import pandas as pd
 import streamlit as st
 import torch
 
 import pinit
-from pinit.experiments import TRAIN_DEFAULTS, TrainRun, filter_grid, train_data, train_run
-from pinit.lab_figures import filter_grid_figure, train_curves_figure
+from pinit.lab.figures import filter_grid_figure, train_curves_figure
+from pinit.lab.pictures import filter_grid
+from pinit.lab.training import TRAIN_DEFAULTS, RunGate, TrainRun, train_data, train_run
 
 from .lab import applied_label, look_for, normalized
 from .state import Config, _j
@@ -56,8 +53,20 @@ def _data(n_train: int, n_test: int, noise: float, seed: int):
 
 def _key(plan: dict, seed: int, steps: int) -> str:
     d = TRAIN_DEFAULTS
-    return _j({"model": "SimpleCNN", "plan": normalized(plan), "seed": seed, "steps": steps, "batch_size": d["batch_size"],
-               "lr": d["lr"], "n_train": d["n_train"], "n_test": d["n_test"], "noise": d["noise"], "data_seed": DATA_SEED})
+    return _j(
+        {
+            "model": "SimpleCNN",
+            "plan": normalized(plan),
+            "seed": seed,
+            "steps": steps,
+            "batch_size": d["batch_size"],
+            "lr": d["lr"],
+            "n_train": d["n_train"],
+            "n_test": d["n_test"],
+            "noise": d["noise"],
+            "data_seed": DATA_SEED,
+        }
+    )
 
 
 def _applied_plan_problem(cfg: Config) -> str | None:
@@ -128,27 +137,56 @@ def controls_ui(cfg: Config) -> None:
     st.session_state["train.plans"] = [c for c in st.session_state["train.plans"] if c in choices]
     st.session_state.setdefault("train.steps", TRAIN_DEFAULTS["steps"])
     c1, c2 = st.columns([3, 1])
-    c1.multiselect("Plans to train", choices, key="train.plans",
-                   format_func=lambda c: f"{applied_label(cfg)} (the sidebar)" if c == APPLIED else c,
-                   help="Each plan trains its own SimpleCNN from the same data, in the same order.")
-    c2.select_slider("SGD steps", STEP_CHOICES, key="train.steps",
-                     help="200 steps (the default) take about 20 s per plan on one core; more when the server is busy.")
+    c1.multiselect(
+        "Plans to train",
+        choices,
+        key="train.plans",
+        format_func=lambda c: f"{applied_label(cfg)} (the sidebar)" if c == APPLIED else c,
+        help="Each plan trains its own SimpleCNN from the same data, in the same order.",
+    )
+    c2.select_slider(
+        "SGD steps",
+        STEP_CHOICES,
+        key="train.steps",
+        help="200 steps (the default) take about 20 s per plan on one core; more when the server is busy.",
+    )
     d = TRAIN_DEFAULTS
-    st.caption(f"SimpleCNN, seed {cfg['seed']} (init and data order). Data: {d['n_train']:,} synthetic gratings, "
-               f"10 classes (orientation × frequency, noise {d['noise']}), held-out {d['n_test']:,}. SGD, "
-               f"momentum 0.9, lr {d['lr']}, batch {d['batch_size']}: no Adam, no clipping, so the init's scale "
-               "shows." + ("" if cfg["model"] == "SimpleCNN" else
-                           f" The applied plan's rules are applied to SimpleCNN (the sidebar shows {cfg['model']})."))
+    st.caption(
+        f"SimpleCNN, seed {cfg['seed']} (init and data order). Data: {d['n_train']:,} synthetic gratings, "
+        f"10 classes (orientation × frequency, noise {d['noise']}), held-out {d['n_test']:,}. SGD, "
+        f"momentum 0.9, lr {d['lr']}, batch {d['batch_size']}: no Adam, no clipping, so the init's scale "
+        "shows."
+        + (
+            ""
+            if cfg["model"] == "SimpleCNN"
+            else f" The applied plan's rules are applied to SimpleCNN (the sidebar shows {cfg['model']})."
+        )
+    )
     if problem:
         st.caption(f"The applied plan is not offered: it does not fit SimpleCNN ({problem}).")
     b1, b2, b3 = st.columns([1, 1, 3])
-    b1.button("Train", type="primary", key="train.go", on_click=_start, args=(cfg,), use_container_width=True,
-              disabled=not st.session_state["train.plans"])
-    b2.button("Stop", key="train.stop", on_click=_stop, use_container_width=True,
-              help="Ends the run in progress; its curve so far stays on the page.")
-    b3.toggle("Zoom the loss axis to 0.001–30", key="train.zoom",
-              help="An exploding run's loss (thousands, then inf) squeezes the others flat; zoom in on them. "
-                   "Changing this while training interrupts the run.")
+    b1.button(
+        "Train",
+        type="primary",
+        key="train.go",
+        on_click=_start,
+        args=(cfg,),
+        use_container_width=True,
+        disabled=not st.session_state["train.plans"],
+    )
+    b2.button(
+        "Stop",
+        key="train.stop",
+        on_click=_stop,
+        use_container_width=True,
+        help="Ends the run in progress; its curve so far stays on the page.",
+    )
+    b3.toggle(
+        "Zoom the loss axis to 0.001–30",
+        key="train.zoom",
+        help="An exploding run's loss (thousands, then inf) squeezes the others flat; zoom in on them. "
+        "Changing this while training interrupts the run.",
+    )
 
 
 def _draw(loss_area, acc_area, shown: list[dict], results: dict, partial: dict, notes: dict, steps: int) -> None:
@@ -166,51 +204,6 @@ def _draw(loss_area, acc_area, shown: list[dict], results: dict, partial: dict, 
     zoom = st.session_state.get("train.zoom", False)
     loss_area.plotly_chart(train_curves_figure(logs, "loss", marks, steps, zoom=zoom), key=f"train.loss.{n}")
     acc_area.plotly_chart(train_curves_figure(logs, "running_accuracy", None, steps), key=f"train.acc.{n}")
-
-
-class RunGate:
-    """Process-wide admission for training runs: at most `slots` at once, never the same run twice at once.
-
-    A class pressing the same button at the same moment must not train the same plan
-    thirty times over on two shared cores: the first tab trains it, the others wait for
-    it and then read it from the cache. Runs of different plans queue for the slots.
-    While waiting, `wait(message)` is called every `poll` seconds: on the page it is an
-    st.* call, so a Stop (a rerun) interrupts the wait as it would a run.
-    """
-
-    def __init__(self, slots: int = 1, poll: float = 0.5) -> None:
-        self._slots = threading.BoundedSemaphore(slots)
-        self._lock = threading.Lock()
-        self._in_flight: set[str] = set()
-        self.poll = poll
-
-    @contextlib.contextmanager
-    def enter(self, key: str, wait: Callable[[str], None], done: Callable[[], bool]) -> Iterator[bool]:
-        """Yield True when this caller should train `key` now, False when `done()` came true meanwhile."""
-        while True:
-            if done():
-                yield False
-                return
-            with self._lock:
-                if key not in self._in_flight:
-                    self._in_flight.add(key)
-                    break
-            wait("Another tab is training this same plan right now; its result will appear here when it finishes.")
-            time.sleep(self.poll)
-        try:
-            if done():  # finished by another tab just before we claimed it
-                yield False
-                return
-            while not self._slots.acquire(timeout=self.poll):
-                wait("Queued: another tab is training on this server (one run at a time keeps the page responsive "
-                     "for everyone); this run starts when it is done.")
-            try:
-                yield True
-            finally:
-                self._slots.release()
-        finally:
-            with self._lock:
-                self._in_flight.discard(key)
 
 
 # One training run at a time on the server: SimpleCNN uses one core, the other stays for everyone's pages.
@@ -233,8 +226,12 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
         if key in results:
             continue
         bar = status.progress(0.0, text=f"Run {i} of {total}, {r['label']}: starting")
-        with GATE.enter(key, lambda msg: bar.progress(0.0, text=f"Run {i} of {total}, {r['label']}: {msg}"),
-                        lambda: _cached(key) is not None) as mine:
+        with GATE.enter(
+            key,
+            # Both closures and the callback below run within this iteration only.
+            lambda msg: bar.progress(0.0, text=f"Run {i} of {total}, {r['label']}: {msg}"),  # noqa: B023
+            lambda: _cached(key) is not None,  # noqa: B023
+        ) as mine:
             if not mine:
                 results[key] = _cached(key)
                 continue
@@ -246,11 +243,12 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
             steps = req["steps"]
 
             def callback(step: int, loss: float, acc: float) -> None:
-                rows.append((step, loss, acc))  # saved before the st.* call that a Stop interrupts
-                bar.progress(step / steps, text=f"Run {i} of {total}, {r['label']}: step {step} / {steps}, "
-                                                f"loss {loss:.4g}")
+                rows.append((step, loss, acc))  # noqa: B023 - saved before the st.* call that a Stop interrupts
+                text = f"Run {i} of {total}, {r['label']}: step {step} / {steps}, loss {loss:.4g}"  # noqa: B023
+                bar.progress(step / steps, text=text)  # noqa: B023
                 if step % REDRAW_EVERY == 0:
-                    _draw(loss_area, acc_area, st.session_state["train.shown"], results, partial, notes, steps)
+                    shown = st.session_state["train.shown"]
+                    _draw(loss_area, acc_area, shown, results, partial, notes, steps)  # noqa: B023
 
             run = train_run(r["plan"], req["seed"], steps, d["batch_size"], d["lr"], data, callback=callback)
             st.session_state["train.active"] = None
@@ -267,36 +265,67 @@ def results_ui(shown: list[dict], results: dict, partial: dict, notes: dict) -> 
     for r in shown:
         run = results.get(r["key"])
         if run is not None:
-            status = {"completed": "completed", "non-finite loss": "loss not finite: run ended",
-                      "stopped": "stopped"}[run.stop_reason]
-            rows.append({"plan": r["label"], "status": status, "steps": run.steps_done,
-                         "held-out accuracy": run.test_accuracy, "held-out loss": run.test_loss,
-                         "accuracy at init": run.init_test_accuracy, "seconds": run.seconds})
+            status = {"completed": "completed", "non-finite loss": "loss not finite: run ended", "stopped": "stopped"}[
+                run.stop_reason
+            ]
+            rows.append(
+                {
+                    "plan": r["label"],
+                    "status": status,
+                    "steps": run.steps_done,
+                    "held-out accuracy": run.test_accuracy,
+                    "held-out loss": run.test_loss,
+                    "accuracy at init": run.init_test_accuracy,
+                    "seconds": run.seconds,
+                }
+            )
         elif partial.get(r["key"]):
-            rows.append({"plan": r["label"], "status": _note(notes.get(r["key"], "not finished"), partial[r["key"]]),
-                         "steps": len(partial[r["key"]]), "held-out accuracy": math.nan, "held-out loss": math.nan,
-                         "accuracy at init": math.nan, "seconds": math.nan})
+            rows.append(
+                {
+                    "plan": r["label"],
+                    "status": _note(notes.get(r["key"], "not finished"), partial[r["key"]]),
+                    "steps": len(partial[r["key"]]),
+                    "held-out accuracy": math.nan,
+                    "held-out loss": math.nan,
+                    "accuracy at init": math.nan,
+                    "seconds": math.nan,
+                }
+            )
     if not rows:
         return
     num = st.column_config.NumberColumn
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="train.results",
-                 column_config={"held-out accuracy": num(format="percent"), "accuracy at init": num(format="percent"),
-                                "held-out loss": num(format="%.4g"), "seconds": num("train time (s)", format="%.1f")})
-    look_for("held-out accuracy: images the network never trained on. 10% is chance. A good init reaches high "
-             "accuracy in a few hundred steps; a bad one stays at chance or ends in a non-finite loss.")
+    st.dataframe(
+        pd.DataFrame(rows),
+        hide_index=True,
+        key="train.results",
+        column_config={
+            "held-out accuracy": num(format="percent"),
+            "accuracy at init": num(format="percent"),
+            "held-out loss": num(format="%.4g"),
+            "seconds": num("train time (s)", format="%.1f"),
+        },
+    )
+    look_for(
+        "held-out accuracy: images the network never trained on. 10% is chance. A good init reaches high "
+        "accuracy in a few hundred steps; a bad one stays at chance or ends in a non-finite loss."
+    )
     for r in shown:
         run = results.get(r["key"])
         if run is not None and run.stop_reason == "non-finite loss":
             last = run.log["loss"].iloc[-1]
             before = run.log["loss"].iloc[0]
-            st.warning(f"**{r['label']}**: the loss was {before:.4g} at step 1 and became {last} at step "
-                       f"{run.steps_done}, so the run ended there (before a NaN could reach the weights). The init "
-                       "made the logits so large that the softmax overflowed: an exploding init is the lesson, "
-                       "not a crash.")
+            st.warning(
+                f"**{r['label']}**: the loss was {before:.4g} at step 1 and became {last} at step "
+                f"{run.steps_done}, so the run ended there (before a NaN could reach the weights). The init "
+                "made the logits so large that the softmax overflowed: an exploding init is the lesson, "
+                "not a crash."
+            )
 
 
 def filters_after_ui(shown: list[dict], results: dict) -> None:
-    done = [(r["label"], results[r["key"]]) for r in shown if r["key"] in results and results[r["key"]].conv1 is not None]
+    done = [
+        (r["label"], results[r["key"]]) for r in shown if r["key"] in results and results[r["key"]].conv1 is not None
+    ]
     if not done:
         return
     with st.expander("conv1's 32 filters after training"):
@@ -304,16 +333,23 @@ def filters_after_ui(shown: list[dict], results: dict) -> None:
         for i, (label, run) in enumerate(done):
             img, _ = filter_grid(run.conv1, "filter", cols=8)
             change = run.conv1_change
-            moved = ("—" if math.isnan(change) else f"{change:.1%}" if change < 1
-                     else f"{change:.3g} times its own size")
+            moved = "—" if math.isnan(change) else f"{change:.1%}" if change < 1 else f"{change:.3g} times its own size"
             cols[i % len(cols)].plotly_chart(
-                filter_grid_figure(img, label, f"after {run.steps_done} steps: moved {moved}<br>from the init "
-                                   "(‖Δw‖ / ‖w₀‖); each filter on its own scale", height=270),
-                key=f"train.filters.{i}")
-        look_for("how little conv1 moves in a short run (the % in each title): a few hundred small SGD steps change "
-                 "its weights by a few percent, so the pictures still look much like the init (compare the Filters "
-                 "tab). Good accuracy does not need visibly different first-layer filters. An exploding init is "
-                 "the exception: its huge gradients throw conv1 far from where it started within a few steps.")
+                filter_grid_figure(
+                    img,
+                    label,
+                    f"after {run.steps_done} steps: moved {moved}<br>from the init "
+                    "(‖Δw‖ / ‖w₀‖); each filter on its own scale",
+                    height=270,
+                ),
+                key=f"train.filters.{i}",
+            )
+        look_for(
+            "how little conv1 moves in a short run (the % in each title): a few hundred small SGD steps change "
+            "its weights by a few percent, so the pictures still look much like the init (compare the Filters "
+            "tab). Good accuracy does not need visibly different first-layer filters. An exploding init is "
+            "the exception: its huge gradients throw conv1 far from where it started within a few steps."
+        )
 
 
 def train_view(cfg: Config) -> None:
@@ -326,8 +362,10 @@ def train_view(cfg: Config) -> None:
         notes[active] = "interrupted by a rerun"
         st.session_state["train.active"] = None
         st.session_state["train.request"] = None
-        st.info("Training was interrupted because the page reran (a widget or tab was used). The curves so far "
-                "are kept; press **Train** to start again (finished runs come back at once).")
+        st.info(
+            "Training was interrupted because the page reran (a widget or tab was used). The curves so far "
+            "are kept; press **Train** to start again (finished runs come back at once)."
+        )
     status = st.empty()
     loss_col, acc_col = st.columns(2)
     loss_area, acc_area = loss_col.empty(), acc_col.empty()
@@ -340,8 +378,10 @@ def train_view(cfg: Config) -> None:
         return
     _draw(loss_area, acc_area, shown, results, partial, notes, max(r["steps"] for r in shown))
     with loss_col:
-        look_for("where each loss starts (ln 10 = 2.3 is an unsure network; thousands means exploding logits) "
-                 "and how fast it falls. ✕ marks a loss that became inf or NaN.")
+        look_for(
+            "where each loss starts (ln 10 = 2.3 is an unsure network; thousands means exploding logits) "
+            "and how fast it falls. ✕ marks a loss that became inf or NaN."
+        )
     with acc_col:
         look_for("which plan leaves 10% (chance) first, and which never does.")
     results_ui(shown, results, partial, notes)

@@ -15,8 +15,9 @@ PAGE_SIZE = 12
 
 def view_controls() -> tuple[int, bool]:
     c1, c2 = st.columns([1, 1])
-    bins = c1.slider("Histogram bins", 10, 200, 40, step=10, key="bins",
-                     help="Only changes the view: the weights are not re-drawn.")
+    bins = c1.slider(
+        "Histogram bins", 10, 200, 40, step=10, key="bins", help="Only changes the view: the weights are not re-drawn."
+    )
     log_y = c2.toggle("Log-scale counts", key="log_y", help="Shows the tails of heavy or truncated laws.")
     return bins, log_y
 
@@ -27,8 +28,9 @@ def metrics_ui(report: InitReport) -> None:
     m1.metric("Parameters", f"{report.total_params:,}")
     m2.metric("Tensors", len(t))
     m3.metric("Seed", "—" if report.seed is None else report.seed)
-    m4.metric("Non-finite values", int(t["nonfinite"].sum()),
-              help="NaN or ±Inf entries: counted, never dropped silently.")
+    m4.metric(
+        "Non-finite values", int(t["nonfinite"].sum()), help="NaN or ±Inf entries: counted, never dropped silently."
+    )
 
 
 def overview_ui(report: InitReport) -> None:
@@ -49,10 +51,16 @@ def table_ui(report: InitReport) -> None:
             "std": num("std", format="%.4f"),
             "min": num("min", format="%.4f"),
             "max": num("max", format="%.4f"),
-            "expected_std": num("expected std", format="%.4f", help="From the scheme's formula and this tensor's shape."),
+            "expected_std": num(
+                "expected std", format="%.4f", help="From the scheme's formula and this tensor's shape."
+            ),
             "std_ratio": num("std / expected", format="%.3f", help="1.000 means the draw matches the formula."),
-            "signal_gain": num("signal gain", format="%.3g", help="sqrt(fan_in · E[w²]): how much the layer scales "
-                               "its input's RMS. 1 keeps it level; √2 makes up for a ReLU; 45 is the article's fc1."),
+            "signal_gain": num(
+                "signal gain",
+                format="%.3g",
+                help="sqrt(fan_in · E[w²]): how much the layer scales "
+                "its input's RMS. 1 keeps it level; √2 makes up for a ReLU; 45 is the article's fc1.",
+            ),
             "nonfinite": num("NaN/Inf", help="Entries that are NaN or ±Inf (left out of mean/std/min/max)."),
         },
     )
@@ -74,13 +82,15 @@ def formula_ui(report: InitReport) -> None:
 
 def histograms_ui(report: InitReport, log_y: bool) -> None:
     st.subheader("Every parameter's distribution")
-    st.caption("Bars: measured counts per bin. Red: expected counts under the scheme's law. "
-               "Dotted: measured mean ± σ; dashed: expected.")
+    st.caption(
+        "Bars: measured counts per bin. Red: expected counts under the scheme's law. "
+        "Dotted: measured mean ± σ; dashed: expected."
+    )
     hists = report.histograms
     if len(hists) > PAGE_SIZE:
         pages = (len(hists) + PAGE_SIZE - 1) // PAGE_SIZE
         page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} charts each)", 1, pages, 1, key="hist_page")
-        hists = hists[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+        hists = hists[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     cols = st.columns(2)
     for i, h in enumerate(hists):
         cols[i % 2].plotly_chart(histogram_figure(h, log_y=log_y), key=f"hist.{h.name}")

@@ -28,17 +28,17 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .plan import InitPlan, assignments
-from .stats import MAX_BINS, histogram, summarize
+from ..plan import InitPlan, assignments
+from ..stats import MAX_BINS, histogram, summarize
 
 __all__ = [
-    "probe_batch",
-    "probe_targets",
+    "MAX_PROBE",
+    "activation_second_moment",
     "activation_stats",
     "gradient_stats",
     "predicted_std_trend",
-    "activation_second_moment",
-    "MAX_PROBE",
+    "probe_batch",
+    "probe_targets",
 ]
 
 MAX_PROBE = 4096  # the largest probe batch: activations of SimpleCNN at n=4096 take ~1 GB
@@ -149,22 +149,24 @@ def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> 
                 return
             h = histogram(t, bins, name)
             s = h.summary
-            rows.append({
-                "layer": name,
-                "type": type(module).__name__,
-                "depth": len(rows) + 1,
-                "shape": tuple(t.shape),
-                "mean": s.mean,
-                "std": s.std,
-                "rms": math.sqrt(s.mean**2 + s.std**2) if s.finite else math.nan,
-                "min": s.min,
-                "max": s.max,
-                "zero_fraction": float((t == 0).sum()) / max(t.numel(), 1),
-                "nonfinite": s.nonfinite,
-                "constant": s.constant,
-                "counts": h.counts,
-                "edges": h.edges,
-            })
+            rows.append(
+                {
+                    "layer": name,
+                    "type": type(module).__name__,
+                    "depth": len(rows) + 1,
+                    "shape": tuple(t.shape),
+                    "mean": s.mean,
+                    "std": s.std,
+                    "rms": math.sqrt(s.mean**2 + s.std**2) if s.finite else math.nan,
+                    "min": s.min,
+                    "max": s.max,
+                    "zero_fraction": float((t == 0).sum()) / max(t.numel(), 1),
+                    "nonfinite": s.nonfinite,
+                    "constant": s.constant,
+                    "counts": h.counts,
+                    "edges": h.edges,
+                }
+            )
 
         return hook
 
@@ -177,8 +179,22 @@ def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> 
     finally:
         for h in handles:
             h.remove()
-    columns = ["layer", "type", "depth", "shape", "mean", "std", "rms", "min", "max",
-               "zero_fraction", "nonfinite", "constant", "counts", "edges"]
+    columns = [
+        "layer",
+        "type",
+        "depth",
+        "shape",
+        "mean",
+        "std",
+        "rms",
+        "min",
+        "max",
+        "zero_fraction",
+        "nonfinite",
+        "constant",
+        "counts",
+        "edges",
+    ]
     df = pd.DataFrame(rows, columns=columns)
     s = summarize(inputs)
     df.attrs.update(input_mean=s.mean, input_std=s.std)
@@ -200,15 +216,19 @@ def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise ValueError("inputs and targets must be torch tensors")
     if targets.dim() != 1 or targets.dtype != torch.int64 or targets.shape[0] != inputs.shape[0]:
-        raise ValueError(f"targets must be int64 class indices of shape ({inputs.shape[0]},), "
-                         f"got {targets.dtype} of shape {tuple(targets.shape)}")
+        raise ValueError(
+            f"targets must be int64 class indices of shape ({inputs.shape[0]},), "
+            f"got {targets.dtype} of shape {tuple(targets.shape)}"
+        )
     named = list(model.named_parameters())
     trainable = [p for _, p in named if p.requires_grad]
     with torch.enable_grad(), _eval_mode(model):
         logits = model(inputs)
         if logits.dim() != 2 or not 0 <= int(targets.min()) <= int(targets.max()) < logits.shape[1]:
-            raise ValueError(f"targets must lie in 0..{logits.shape[-1] - 1} for logits of shape "
-                             f"{tuple(logits.shape)}, got {int(targets.min())}..{int(targets.max())}")
+            raise ValueError(
+                f"targets must lie in 0..{logits.shape[-1] - 1} for logits of shape "
+                f"{tuple(logits.shape)}, got {int(targets.min())}..{int(targets.max())}"
+            )
         loss = F.cross_entropy(logits, targets)
         grads = torch.autograd.grad(loss, trainable, allow_unused=True) if trainable else ()
     by_id = {id(p): g for p, g in zip(trainable, grads)}
@@ -222,8 +242,12 @@ def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
             g = by_id[id(p)]
             g = torch.zeros_like(p) if g is None else g.detach()
             s = summarize(g)
-            row.update(grad_mean=s.mean, grad_std=s.std, grad_norm=float(torch.linalg.vector_norm(g.double())),
-                       grad_nonfinite=s.nonfinite)
+            row.update(
+                grad_mean=s.mean,
+                grad_std=s.std,
+                grad_norm=float(torch.linalg.vector_norm(g.double())),
+                grad_nonfinite=s.nonfinite,
+            )
         row["grad_to_weight"] = row["grad_std"] / w.std if w.std > 0 else math.nan
         rows.append(row)
     columns = ["name", "shape", "grad_mean", "grad_std", "grad_norm", "grad_nonfinite", "weight_std", "grad_to_weight"]
@@ -235,9 +259,27 @@ def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
 # ---------------------------------------------------------------- predicted trend
 
 _EXACT = {nn.Identity: 1.0, nn.Dropout: 1.0, nn.ReLU: 0.5}  # E[phi(y)^2] / q, exact for these
-_ELEMENTWISE = (nn.Identity, nn.Dropout, nn.ReLU, nn.LeakyReLU, nn.Tanh, nn.Sigmoid, nn.GELU, nn.SiLU, nn.ELU,
-                nn.SELU, nn.CELU, nn.Softplus, nn.Mish, nn.Hardtanh, nn.ReLU6, nn.Hardswish, nn.Hardsigmoid,
-                nn.Softsign, nn.Tanhshrink)
+_ELEMENTWISE = (
+    nn.Identity,
+    nn.Dropout,
+    nn.ReLU,
+    nn.LeakyReLU,
+    nn.Tanh,
+    nn.Sigmoid,
+    nn.GELU,
+    nn.SiLU,
+    nn.ELU,
+    nn.SELU,
+    nn.CELU,
+    nn.Softplus,
+    nn.Mish,
+    nn.Hardtanh,
+    nn.ReLU6,
+    nn.Hardswish,
+    nn.Hardsigmoid,
+    nn.Softsign,
+    nn.Tanhshrink,
+)
 _HERMITE_X, _HERMITE_W = np.polynomial.hermite.hermgauss(121)
 
 
@@ -252,8 +294,10 @@ def activation_second_moment(activation: nn.Module, q: float) -> float:
     as q -> 0) but only 0.394 of a unit-variance one: saturation.
     """
     if not isinstance(activation, _ELEMENTWISE):
-        raise ValueError(f"{type(activation).__name__} is not an elementwise activation pinit knows: "
-                         f"use one of {', '.join(c.__name__ for c in _ELEMENTWISE)}")
+        raise ValueError(
+            f"{type(activation).__name__} is not an elementwise activation pinit knows: "
+            f"use one of {', '.join(c.__name__ for c in _ELEMENTWISE)}"
+        )
     if not q >= 0:
         raise ValueError(f"q must be a variance >= 0, got {q!r}")
     for cls, ratio in _EXACT.items():
@@ -335,29 +379,45 @@ def predicted_std_trend(
             else:
                 x2 = q if act is None else activation_second_moment(act, q)
                 new_q = module.in_features * w2 * x2 + b2
-            rows.append({
-                "layer": name,
-                "fan_in": module.in_features,
-                "weight_m2": w2,
-                "bias_m2": b2,
-                "activation_in": "none" if act is None else type(act).__name__,
-                "multiplier": new_q / q if q > 0 else math.nan,
-                "predicted_std": math.sqrt(new_q) if not math.isnan(new_q) else math.nan,
-                "source": source,
-                "note": note,
-            })
+            rows.append(
+                {
+                    "layer": name,
+                    "fan_in": module.in_features,
+                    "weight_m2": w2,
+                    "bias_m2": b2,
+                    "activation_in": "none" if act is None else type(act).__name__,
+                    "multiplier": new_q / q if q > 0 else math.nan,
+                    "predicted_std": math.sqrt(new_q) if not math.isnan(new_q) else math.nan,
+                    "source": source,
+                    "note": note,
+                }
+            )
             q, act = new_q, None
         elif isinstance(module, _ELEMENTWISE):
             if isinstance(module, (nn.Identity, nn.Dropout)):
                 continue  # passes the signal on unchanged (dropout in eval mode)
             if act is not None:
-                raise ValueError(f"predicted_std_trend needs at most one activation between Linear layers; "
-                                 f"{name} ({type(module).__name__}) follows {type(act).__name__}")
+                raise ValueError(
+                    f"predicted_std_trend needs at most one activation between Linear layers; "
+                    f"{name} ({type(module).__name__}) follows {type(act).__name__}"
+                )
             act = module
         else:
             raise ValueError(
                 f"predicted_std_trend handles chains of Linear layers and elementwise activations "
                 f"(like DeepMLP); {name} is a {type(module).__name__}"
             )
-    return pd.DataFrame(rows, columns=["layer", "fan_in", "weight_m2", "bias_m2", "activation_in",
-                                       "multiplier", "predicted_std", "source", "note"])
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "layer",
+            "fan_in",
+            "weight_m2",
+            "bias_m2",
+            "activation_in",
+            "multiplier",
+            "predicted_std",
+            "source",
+            "note",
+        ],
+    )

@@ -18,15 +18,16 @@ are in that dict, and says in words which names are missing otherwise.
 from __future__ import annotations
 
 import pprint
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from torch import nn
 
-from .models import build_model
-from .plan import InitPlan, assignments, param_seed
+from ..models import build_model
+from ..plan import InitPlan, assignments, param_seed
 from .plan_io import model_identity
 
-__all__ = ["export_code", "FILL_SOURCE"]
+__all__ = ["FILL_SOURCE", "export_code"]
 
 # Scheme name -> the body that fills `tensor` from the resolved keyword dict `p`,
 # exactly as pinit/schemes.py does (same function, same arguments, same order).
@@ -39,7 +40,7 @@ FILL_SOURCE: dict[str, str] = {
         "else:\n"
         "    # A bias: U(+-1/sqrt(fan_in)) with the fan_in of its layer's weight.\n"
         "    if layer_fan_in is None:\n"
-        "        raise ValueError(\"default needs the layer's weight (2+ dims) to size a 1-D tensor\")\n"
+        '        raise ValueError("default needs the layer\'s weight (2+ dims) to size a 1-D tensor")\n'
         "    bound = 1.0 / math.sqrt(layer_fan_in) if layer_fan_in else 0.0\n"
         "    init.uniform_(tensor, -bound, bound, generator=generator)"
     ),
@@ -128,8 +129,10 @@ def export_code(
     seeds = {a.name: param_seed(seed, a.name) for a in reached}  # also checks the seed
 
     # Every scheme the plan names, reached here or not: RULES embeds the whole plan.
-    used = sorted({r.scheme for slots in plan.rules.values() for r in slots.values()}
-                  | {r.scheme for r in plan.overrides.values()})
+    used = sorted(
+        {r.scheme for slots in plan.rules.values() for r in slots.values()}
+        | {r.scheme for r in plan.overrides.values()}
+    )
     missing = [s for s in used if s not in FILL_SOURCE]
     if missing:
         raise ValueError(f"export_code has no code for scheme(s) {missing}; pinit.export.FILL_SOURCE needs them")
@@ -142,9 +145,9 @@ def export_code(
         keyword = "if" if i == 0 else "elif"
         branches.append(f"    {keyword} scheme == {name!r}:\n{_indent(FILL_SOURCE[name], 8)}")
     if branches:
-        branches.append("    else:\n        raise ValueError(f\"no code for scheme {scheme!r}\")")
+        branches.append('    else:\n        raise ValueError(f"no code for scheme {scheme!r}")')
     else:
-        branches.append("    raise ValueError(f\"no code for scheme {scheme!r}\")")
+        branches.append('    raise ValueError(f"no code for scheme {scheme!r}")')
 
     header = f'''"""init_weights(model): weight init exported by pinit, standalone (needs only torch).
 
@@ -165,7 +168,8 @@ Usage:
 """
 '''
     imports = ("import math\n\n" if needs_math else "") + "import torch\nfrom torch.nn import init\n"
-    fan_in_fn = '''
+    fan_in_fn = (
+        '''
 
 def _layer_fan_in(module):
     """fan_in of the module's weight (2+ dims), as torch computes it; None if it has none."""
@@ -173,7 +177,10 @@ def _layer_fan_in(module):
     if isinstance(weight, torch.Tensor) and weight.dim() >= 2:
         return weight.shape[1] * math.prod(weight.shape[2:])
     return None
-''' if needs_fan_in else ""
+'''
+        if needs_fan_in
+        else ""
+    )
     fan_in_call = "_layer_fan_in(module)" if needs_fan_in else "None"
 
     body = f'''

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["train", "evaluate", "DEFAULT_LR", "MOMENTUM", "MAX_STEPS"]
+__all__ = ["DEFAULT_LR", "MAX_STEPS", "MOMENTUM", "evaluate", "train"]
 
 # lr 0.002 with momentum 0.9 (an effective step of 0.02): measured on SimpleCNN with
 # Kaiming init and the synthetic gratings, 0.01 spikes the loss to 25-45 in the first
@@ -52,7 +52,8 @@ def _check_data(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) ->
         raise ValueError("images and labels must be torch tensors")
     if images.dim() < 2 or labels.dim() != 1 or images.shape[0] != labels.shape[0]:
         raise ValueError(
-            f"images must be (n, ...) and labels (n,) with the same n; got {tuple(images.shape)} and {tuple(labels.shape)}"
+            "images must be (n, ...) and labels (n,) with the same n; "
+            f"got {tuple(images.shape)} and {tuple(labels.shape)}"
         )
     if images.shape[0] == 0:
         raise ValueError("there are no examples: images has 0 rows")
@@ -60,11 +61,15 @@ def _check_data(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) ->
         raise ValueError(f"labels must be int64 class indices, got {labels.dtype}")
     expected = getattr(model, "input_shape", None)
     if expected is not None and tuple(images.shape[1:]) != tuple(expected):
-        raise ValueError(f"{type(model).__name__} takes inputs of shape {tuple(expected)}, got {tuple(images.shape[1:])}")
+        raise ValueError(
+            f"{type(model).__name__} takes inputs of shape {tuple(expected)}, got {tuple(images.shape[1:])}"
+        )
     classes = getattr(model, "num_classes", None)
     if int(labels.min()) < 0 or (classes is not None and int(labels.max()) >= classes):
-        raise ValueError(f"labels must lie in 0..{'num_classes - 1' if classes is None else classes - 1}, "
-                         f"got {int(labels.min())}..{int(labels.max())}")
+        raise ValueError(
+            f"labels must lie in 0..{'num_classes - 1' if classes is None else classes - 1}, "
+            f"got {int(labels.min())}..{int(labels.max())}"
+        )
 
 
 def train(
@@ -133,8 +138,9 @@ def train(
                 loss_value = float(loss.detach())
                 acc = float((logits.detach().argmax(1) == labels[idx]).float().mean())
                 recent = (recent + [acc])[-20:]
-                rows.append({"step": step, "loss": loss_value, "accuracy": acc,
-                             "running_accuracy": sum(recent) / len(recent)})
+                rows.append(
+                    {"step": step, "loss": loss_value, "accuracy": acc, "running_accuracy": sum(recent) / len(recent)}
+                )
                 finite = math.isfinite(loss_value)
                 if finite:
                     opt.zero_grad(set_to_none=True)
@@ -151,8 +157,14 @@ def train(
             m.train(was_training)
     df = pd.DataFrame(rows, columns=["step", "loss", "accuracy", "running_accuracy"])
     df["step"] = df["step"].astype("int64")
-    df.attrs.update(stop_reason=reason, seconds=time.perf_counter() - start, lr=float(lr),
-                    batch_size=batch_size, momentum=float(momentum), seed=seed)
+    df.attrs.update(
+        stop_reason=reason,
+        seconds=time.perf_counter() - start,
+        lr=float(lr),
+        batch_size=batch_size,
+        momentum=float(momentum),
+        seed=seed,
+    )
     return df
 
 

@@ -22,15 +22,16 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from torch import nn
 
-from .errors import PlanError
-from .models import MODELS
-from .plan import MAX_SEED, InitPlan, check_plan
+from ..errors import PlanError
+from ..models import MODELS
+from ..plan import MAX_SEED, InitPlan, check_plan
 
-__all__ = ["PLAN_FORMAT", "PLAN_VERSION", "MAX_PLAN_BYTES", "plan_to_json", "load_plan_file", "model_identity"]
+__all__ = ["MAX_PLAN_BYTES", "PLAN_FORMAT", "PLAN_VERSION", "load_plan_file", "model_identity", "plan_to_json"]
 
 PLAN_FORMAT = "pinit-plan"
 PLAN_VERSION = 1
@@ -171,9 +172,7 @@ def _meta_problems(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
                 allowed = MODELS[name].options
                 bad = [k for k in options if k not in allowed]
                 if bad:
-                    problems.append(
-                        f"model {name} takes no option(s) {bad}; allowed: {', '.join(allowed) or 'none'}"
-                    )
+                    problems.append(f"model {name} takes no option(s) {bad}; allowed: {', '.join(allowed) or 'none'}")
             for k, v in options.items():
                 if not isinstance(v, (int, float, str, bool)) or (isinstance(v, float) and not math.isfinite(v)):
                     problems.append(f"model option {k!r} must be a number or text, got {v!r}")
@@ -202,9 +201,7 @@ def load_plan_file(
     """
     doc = _parse(_decode(data, max_bytes))
     if not isinstance(doc, Mapping):
-        raise PlanError(
-            f"a plan file must hold a JSON object with 'rules' and/or 'overrides', got a {_json_type(doc)}"
-        )
+        raise PlanError(f"a plan file must hold a JSON object with 'rules' and/or 'overrides', got a {_json_type(doc)}")
     problems, meta = _meta_problems(doc)
     plan = None
     try:
@@ -235,11 +232,15 @@ def _warnings(model: nn.Module, plan: InitPlan, meta: Mapping[str, Any]) -> list
             present.setdefault(type(module).__name__, set()).add(slot)
     for layer_type, slots in plan.rules.items():
         if layer_type not in present:
-            out.append(f"rules for {layer_type} reach nothing: {name} has no {layer_type} layer with parameters "
-                       f"(its layer types: {', '.join(sorted(present)) or 'none'})")
+            out.append(
+                f"rules for {layer_type} reach nothing: {name} has no {layer_type} layer with parameters "
+                f"(its layer types: {', '.join(sorted(present)) or 'none'})"
+            )
             continue
         for slot in slots:
             if slot not in present[layer_type]:
-                out.append(f"rule {layer_type}.{slot} reaches nothing: {layer_type} has parameters "
-                           f"{', '.join(sorted(present[layer_type]))}")
+                out.append(
+                    f"rule {layer_type}.{slot} reaches nothing: {layer_type} has parameters "
+                    f"{', '.join(sorted(present[layer_type]))}"
+                )
     return out

@@ -1,4 +1,5 @@
-"""`python -m pinit`: re-initialize a model by a plan and print its parameter table.
+"""The `pinit` command (also `python -m pinit`): re-initialize a model by a plan and print its
+parameter table; `pinit dashboard` serves the dashboard.
 
 `main(argv)` returns the exit code (0 fine, 1 a refused input, 2 a usage error) and
 never lets an expected error out as a traceback: bad plan files, unknown presets or
@@ -8,23 +9,26 @@ models, bad seeds and unreadable files are reported on stderr in words.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
 import pandas as pd
 
+from .. import serve
+from ..errors import PlanError
+from ..models import MODELS, build_model
+from ..plan import MAX_SEED, InitPlan, apply_plan
+from ..presets import PRESETS
+from ..schemes import SCHEMES
+from ..stats import parameter_table
 from .checkpoint import CheckpointError, load_checkpoint
-from .errors import PlanError
 from .export import export_code
-from .models import MODELS, build_model
-from .plan import MAX_SEED, InitPlan, apply_plan
 from .plan_io import load_plan_file, plan_to_json
-from .presets import PRESETS
-from .schemes import SCHEMES
-from .stats import parameter_table
 
-__all__ = ["main", "build_parser", "format_schemes"]
+__all__ = ["build_dashboard_parser", "build_parser", "format_schemes", "main"]
 
 DEFAULT_MODEL = "SimpleCNN"
 
@@ -64,6 +68,9 @@ schemes
 presets
   {", ".join(repr(p) for p in PRESETS)}
 
+dashboard
+  pinit dashboard [--port 8501] [--address 127.0.0.1]   serve the dashboard (pinit dashboard --help)
+
 examples
   python -m pinit --preset "Kaiming (He)"
   python -m pinit --model DeepMLP --depth 20 --activation tanh --preset "Xavier (Glorot)" --seed 1
@@ -102,35 +109,56 @@ def _model_option_flags() -> dict[str, type]:
 def build_parser() -> argparse.ArgumentParser:
     """The argparse parser of `python -m pinit` (its --help epilog teaches the plan format)."""
     parser = argparse.ArgumentParser(
-        prog="python -m pinit",
+        prog="pinit",
         description="Re-initialize a network by an init plan and print every parameter's "
         "name, shape, fan_in/fan_out and measured vs expected std.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     m = parser.add_argument_group("model")
-    m.add_argument("--model", metavar="NAME", help=f"one of {', '.join(MODELS)} (default: the plan file's model, else {DEFAULT_MODEL})")
+    m.add_argument(
+        "--model",
+        metavar="NAME",
+        help=f"one of {', '.join(MODELS)} (default: the plan file's model, else {DEFAULT_MODEL})",
+    )
     for name, typ in _model_option_flags().items():
         users = [s.name for s in MODELS.values() if name in s.options]
         defaults = ", ".join(f"{s.name}: {s.options[name]}" for s in MODELS.values() if name in s.options)
-        m.add_argument(f"--{name.replace('_', '-')}", dest=f"opt_{name}", type=typ, metavar=name.upper(),
-                       help=f"model option for {', '.join(users)} (default {defaults})")
+        m.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=f"opt_{name}",
+            type=typ,
+            metavar=name.upper(),
+            help=f"model option for {', '.join(users)} (default {defaults})",
+        )
     p = parser.add_argument_group("plan")
     source = p.add_mutually_exclusive_group()
     source.add_argument("--plan", metavar="FILE", help="a plan file (JSON, format below)")
     source.add_argument("--preset", metavar="NAME", help="a named plan (see --list-presets)")
-    source.add_argument("--checkpoint", metavar="FILE",
-                        help="instead of a plan, load weights saved with torch.save(model.state_dict(), FILE)")
-    p.add_argument("--seed", type=_seed_arg, metavar="N",
-                   help="seed of the draw, also used to build the model (default: the plan file's seed, else 0)")
+    source.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="instead of a plan, load weights saved with torch.save(model.state_dict(), FILE)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_seed_arg,
+        metavar="N",
+        help="seed of the draw, also used to build the model (default: the plan file's seed, else 0)",
+    )
     o = parser.add_argument_group("output")
     o.add_argument("--csv", metavar="PATH", help="also write the parameter table as CSV")
     o.add_argument("--json", metavar="PATH", help="also write the parameter table as JSON (a list of rows)")
-    o.add_argument("--export-code", metavar="PATH",
-                   help="write a standalone script (needs only torch) whose init_weights(model) reproduces this init bit for bit")
+    o.add_argument(
+        "--export-code",
+        metavar="PATH",
+        help="write a standalone script (needs only torch) whose init_weights(model) reproduces this init bit for bit",
+    )
     o.add_argument("--save-plan", metavar="PATH", help="write the plan, seed and model as a plan file")
     info = parser.add_argument_group("information")
-    info.add_argument("--list-schemes", action="store_true", help="list every init scheme with its parameters and formula")
+    info.add_argument(
+        "--list-schemes", action="store_true", help="list every init scheme with its parameters and formula"
+    )
     info.add_argument("--list-presets", action="store_true", help="list the preset plans and what each teaches")
     info.add_argument("--list-models", action="store_true", help="list the models and their options")
     return parser
@@ -270,19 +298,71 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     table = parameter_table(model, plan)
     opts = "".join(f", {k}={v}" for k, v in options.items())
-    print(f"{model_name}{opts}: {len(table)} parameters, {int(table['numel'].sum()):,} values; "
-          f"{label}; seed {seed}", file=out)
+    print(
+        f"{model_name}{opts}: {len(table)} parameters, {int(table['numel'].sum()):,} values; {label}; seed {seed}",
+        file=out,
+    )
     print(_table_text(table), file=out)
 
     if args.csv:
         _write(args.csv, table.to_csv(index=False), "the table (CSV)", err)
     if args.json:
-        _write(args.json, table.to_json(orient="records", indent=2, double_precision=15) + "\n", "the table (JSON)", err)
+        _write(
+            args.json, table.to_json(orient="records", indent=2, double_precision=15) + "\n", "the table (JSON)", err
+        )
     if args.export_code:
         _write(args.export_code, export_code(plan, seed, model_name, model=model), "the init script", err)
     if args.save_plan:
         _write(args.save_plan, plan_to_json(plan, seed, model), "the plan file", err)
     return 0
+
+
+def build_dashboard_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pinit dashboard",
+        description="Serve the pinit dashboard (a Streamlit page) with the classroom settings shipped in "
+        "the package (pinit/dashboard/config.toml). Ctrl-C stops it.",
+    )
+    parser.add_argument("--port", type=int, default=8501, help="the port to listen on (default 8501)")
+    parser.add_argument(
+        "--address",
+        default="127.0.0.1",
+        help="the address to listen on (default 127.0.0.1; 0.0.0.0 serves a class on the LAN)",
+    )
+    parser.add_argument("--print-command", action="store_true", help="print the streamlit command and exit")
+    return parser
+
+
+def _parse(
+    parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: TextIO, err: TextIO
+) -> argparse.Namespace | int:
+    """argparse's result, or the exit code it wanted (it prints to sys.stdout/sys.stderr, then exits)."""
+    old_out, old_err = sys.stdout, sys.stderr
+    try:
+        sys.stdout, sys.stderr = out, err
+        return parser.parse_args(argv)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
+    finally:
+        sys.stdout, sys.stderr = old_out, old_err
+
+
+def dashboard(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+    """`pinit dashboard`: replace this process with `streamlit run` on the packaged page."""
+    args = _parse(build_dashboard_parser(), argv, out, err)
+    if isinstance(args, int):
+        return args
+    if not 1 <= args.port <= 65535:
+        print(f"pinit dashboard: error: --port must be from 1 to 65535, got {args.port}", file=err)
+        return 2
+    command = serve.streamlit_command(args.port, args.address)
+    if args.print_command:
+        print(" ".join(command), file=out)
+        return 0
+    print(f"pinit dashboard: serving on http://{args.address}:{args.port} (Ctrl-C stops it)", file=err)
+    err.flush()
+    os.execv(command[0], command)  # the server takes over this process: Ctrl-C and signals reach it
+    return 0  # not reached
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -293,16 +373,13 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     """
     out = out or sys.stdout
     err = err or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dashboard"]:
+        return dashboard(argv[1:], out, err)
     parser = build_parser()
-    old_out, old_err = sys.stdout, sys.stderr
-    try:
-        # argparse prints help to sys.stdout and errors to sys.stderr, then exits.
-        sys.stdout, sys.stderr = out, err
-        args = parser.parse_args(argv)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    finally:
-        sys.stdout, sys.stderr = old_out, old_err
+    args = _parse(parser, argv, out, err)
+    if isinstance(args, int):
+        return args
     try:
         return _run(args, out, err)
     except _Usage as e:

@@ -28,7 +28,7 @@ import math
 
 import torch
 
-__all__ = ["CLASS_NAMES", "make_dataset", "NUM_CLASSES", "IMAGE_SHAPE", "DEFAULT_NOISE"]
+__all__ = ["CLASS_NAMES", "DEFAULT_NOISE", "IMAGE_SHAPE", "NUM_CLASSES", "make_dataset"]
 
 NUM_CLASSES = 10
 IMAGE_SHAPE = (3, 32, 32)

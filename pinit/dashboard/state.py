@@ -23,8 +23,12 @@ Config = dict[str, Any]
 
 def config(model: str, options: dict, plan: dict, seed: int) -> Config:
     """A configuration as plain data; not validated here (applying it validates)."""
-    return {"model": model, "options": dict(options),
-            "plan": {"rules": dict(plan.get("rules", {})), "overrides": dict(plan.get("overrides", {}))}, "seed": int(seed)}
+    return {
+        "model": model,
+        "options": dict(options),
+        "plan": {"rules": dict(plan.get("rules", {})), "overrides": dict(plan.get("overrides", {}))},
+        "seed": int(seed),
+    }
 
 
 def _j(x: Any) -> str:

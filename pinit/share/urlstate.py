@@ -13,16 +13,17 @@ import base64
 import binascii
 import json
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
-from .errors import PlanError
-from .models import MODELS, build_model
-from .plan import MAX_SEED, InitPlan, check_plan
+from ..errors import PlanError
+from ..models import MODELS, build_model
+from ..plan import MAX_SEED, InitPlan, check_plan
 
-__all__ = ["DashboardState", "state_to_query", "state_from_query", "encode_plan", "decode_plan"]
+__all__ = ["DashboardState", "decode_plan", "encode_plan", "state_from_query", "state_to_query"]
 
 _MAX_PLAN_CHARS = 20_000  # a plan link is a few hundred characters; refuse zip bombs early
 _MAX_PLAN_JSON = 200_000
@@ -61,7 +62,9 @@ def decode_plan(token: str) -> InitPlan:
     return InitPlan.from_dict(doc)
 
 
-def state_to_query(model: str, options: Mapping[str, Any], plan: InitPlan | Mapping[str, Any], seed: int) -> dict[str, str]:
+def state_to_query(
+    model: str, options: Mapping[str, Any], plan: InitPlan | Mapping[str, Any], seed: int
+) -> dict[str, str]:
     """Query parameters for this state (options only when they differ from the defaults)."""
     q = {"model": model, "seed": str(seed), "plan": encode_plan(plan)}
     defaults = MODELS[model].options if model in MODELS else {}
@@ -112,6 +115,9 @@ def state_from_query(params: Mapping[str, str]) -> tuple[DashboardState, list[st
                 raise PlanError(problems)
             state.plan = plan.to_dict()
         except PlanError as e:
-            warnings.append("ignored the plan in the link: " + "; ".join(e.problems[:5])
-                            + (f" (and {len(e.problems) - 5} more)" if len(e.problems) > 5 else ""))
+            warnings.append(
+                "ignored the plan in the link: "
+                + "; ".join(e.problems[:5])
+                + (f" (and {len(e.problems) - 5} more)" if len(e.problems) > 5 else "")
+            )
     return state, warnings

@@ -27,9 +27,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .plan import apply_plan
+from ..plan import apply_plan
 
-__all__ = ["lsuv", "LSUV_TYPES"]
+__all__ = ["LSUV_TYPES", "lsuv"]
 
 # The layer types LSUV rescales: whatever holds a weight matrix or kernel.
 LSUV_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
@@ -115,14 +115,16 @@ def lsuv(model: nn.Module, inputs: torch.Tensor, tol: float = 0.1, max_iters: in
                     layer.weight.div_(std)
                 iterations += 1
                 std = _output_std(model, inputs, layer)
-            rows.append({
-                "layer": layers[layer],
-                "type": type(layer).__name__,
-                "iterations": iterations,
-                "initial_std": initial,
-                "final_std": std,
-                "converged": bool(math.isfinite(std) and abs(std**2 - 1) < tol),
-            })
+            rows.append(
+                {
+                    "layer": layers[layer],
+                    "type": type(layer).__name__,
+                    "iterations": iterations,
+                    "initial_std": initial,
+                    "final_std": std,
+                    "converged": bool(math.isfinite(std) and abs(std**2 - 1) < tol),
+                }
+            )
     finally:
         for m, was_training in modes.items():
             m.train(was_training)

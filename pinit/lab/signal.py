@@ -1,0 +1,199 @@
+"""Signal flow: what one configuration does to a fixed probe batch, forward and back.
+
+`signal_flow` builds a registered model, applies a plan and returns plain data: the
+activation std per layer (with the mean-field prediction for Linear chains), per-layer
+histograms on a common grid (a heatmap), gradient norms, dead ReLU units, the loss
+and the logits' std.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ..checks import whole_number
+from ..models import build_model
+from ..plan import InitPlan, apply_plan
+from .probes import activation_stats, gradient_stats, predicted_std_trend, probe_batch, probe_targets
+
+__all__ = ["RELU_TYPES", "SignalFlow", "signal_flow"]
+
+RELU_TYPES = ("ReLU", "ReLU6")  # outputs that are exactly 0 for every negative input
+
+
+@dataclass(frozen=True)
+class SignalFlow:
+    """What one configuration does to the probe batch; plain data only (cacheable, picklable).
+
+    ``activations``: one row per leaf-module call in forward order: ``index`` (1-based),
+    ``layer``, ``type``, ``shape``, ``mean``, ``std``, ``rms``, ``min``, ``max``,
+    ``zero_fraction``, ``dead_units`` (after a ReLU: the fraction of units, i.e. channels
+    of a conv output or features of a Linear one, that are 0 for every example and
+    position in the batch; NaN elsewhere), ``nonfinite``, ``constant``.
+    ``heat_std``: per row, the fraction of the layer's finite outputs in each bin of
+    ``std_edges`` (values divided by that layer's own std); ``std_outside`` the fraction
+    beyond them. ``heat_raw`` / ``raw_edges``: the same on one value axis shared by all
+    layers. ``gradients``: gradient_stats' table. ``predicted``: predicted_std_trend's table
+    aligned to the Linear rows (None where it does not apply; ``predicted_note`` says why).
+    """
+
+    model_name: str
+    seed: int
+    n: int
+    input_std: float
+    activations: pd.DataFrame
+    std_edges: list[float]
+    heat_std: list[list[float]]
+    std_outside: list[float]
+    raw_edges: list[float]
+    heat_raw: list[list[float]]
+    gradients: pd.DataFrame
+    loss: float
+    predicted: pd.DataFrame | None
+    predicted_note: str
+    num_classes: int = 10
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def logits_std(self) -> float:
+        return float(self.activations["std"].iloc[-1])
+
+    @property
+    def logits_nonfinite(self) -> int:
+        return int(self.activations["nonfinite"].iloc[-1])
+
+    @property
+    def chance_loss(self) -> float:
+        return math.log(self.num_classes)
+
+
+STD_RANGE = 6.0  # the std-unit heatmap spans ±6 of each layer's std
+STD_BINS = 48
+RAW_BINS = 48
+
+
+def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    return [(name or "(model)", m) for name, m in model.named_modules() if next(m.children(), None) is None]
+
+
+def _capture(model: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+    """Every leaf module's output tensor, in call order (as activation_stats sees them)."""
+    seen: list[tuple[str, torch.Tensor]] = []
+
+    def hook_for(name: str):
+        def hook(module, args, output):
+            if isinstance(output, torch.Tensor) and output.is_floating_point():
+                seen.append((name, output.detach()))
+
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(name)) for name, m in _leaves(model)]
+    was = {m: m.training for m in model.modules()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for h in handles:
+            h.remove()
+        for m, t in was.items():
+            m.train(t)
+    return seen
+
+
+def _fractions(values: torch.Tensor, lo: float, hi: float, bins: int) -> tuple[list[float], float]:
+    """Fraction of `values` (finite, flat) in each of `bins` bins over [lo, hi], and beyond them."""
+    total = values.numel()
+    if total == 0 or not hi > lo:
+        return [0.0] * bins, 0.0
+    v = values.double()
+    inside = v[(v >= lo) & (v <= hi)]
+    counts = torch.histc(inside, bins=bins, min=lo, max=hi)
+    return (counts / total).tolist(), 1.0 - inside.numel() / total
+
+
+def _dead_units(t: torch.Tensor) -> float:
+    """Fraction of units (dim 1: channels or features) that are 0 for every example and position."""
+    if t.dim() < 2:
+        return float((t == 0).all())
+    alive = (t != 0).transpose(0, 1).reshape(t.shape[1], -1).any(dim=1)
+    return float((~alive).double().mean())
+
+
+def signal_flow(
+    model_name: str, plan: Mapping[str, Any], seed: int = 0, n: int = 64, options: Mapping[str, Any] | None = None
+) -> SignalFlow:
+    """Build `model_name` (constructor init from `seed`), apply `plan`, and probe it.
+
+    The probe batch is `probe_batch(model, n, seed)` (iid N(0, 1)) and the labels
+    `probe_targets(model, n, seed)`; the loss is their mean cross-entropy, ln(classes)
+    for logits that say nothing. Raises PlanError / ValueError for a plan or options that
+    do not fit.
+    """
+    options = dict(options or {})
+    n = whole_number("n", n, 1, 4096)
+    model = build_model(model_name, seed=seed, **options)
+    plan = InitPlan.from_dict(plan)
+    apply_plan(model, plan, seed)
+    x, y = probe_batch(model, n, seed), probe_targets(model, n, seed)
+    acts = activation_stats(model, x, bins=1).drop(columns=["counts", "edges"])
+    outs = _capture(model, x)
+    if [name for name, _ in outs] != acts["layer"].tolist():  # both walk the same leaves in call order
+        raise RuntimeError("the probe pass and the histogram pass saw different layers")
+    acts = acts.rename(columns={"depth": "index"})
+    finite = [t[torch.isfinite(t)].reshape(-1) for _, t in outs]
+    lo = min((float(f.min()) for f in finite if f.numel()), default=-1.0)
+    hi = max((float(f.max()) for f in finite if f.numel()), default=1.0)
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    half = STD_RANGE + STD_RANGE / STD_BINS / 2  # bins centred on 0 (where a ReLU's zeros pile up)
+    std_edges = np.linspace(-half, half, STD_BINS + 2).tolist()
+    raw_edges = np.linspace(lo, hi, RAW_BINS + 1).tolist()
+    heat_std, outside, heat_raw, dead = [], [], [], []
+    for (_, t), f, (_, row) in zip(outs, finite, acts.iterrows()):
+        s = row["std"]
+        if s > 0 and math.isfinite(s) and f.numel():
+            fr, out = _fractions(f.double() / s, std_edges[0], std_edges[-1], len(std_edges) - 1)
+        else:  # a constant output has no spread to measure values in
+            fr, out = [math.nan] * (len(std_edges) - 1), math.nan
+        heat_std.append(fr)
+        outside.append(out)
+        heat_raw.append(_fractions(f, lo, hi, RAW_BINS)[0])
+        dead.append(_dead_units(t) if row["type"] in RELU_TYPES else math.nan)
+    acts["dead_units"] = dead
+    grads = gradient_stats(model, x, y)
+    predicted, note = None, ""
+    try:
+        trend = predicted_std_trend(model, plan)
+        predicted = trend
+        if trend["note"].astype(bool).any():
+            note = trend.loc[trend["note"].astype(bool), "note"].iloc[0]
+    except ValueError as e:
+        note = (
+            f"No predicted trend for {model_name}: the variance recursion is for plain chains of Linear "
+            f"layers and activations like DeepMLP ({e})."
+        )
+    return SignalFlow(
+        model_name,
+        int(seed),
+        n,
+        float(acts.attrs.get("input_std", 1.0)),
+        acts,
+        std_edges,
+        heat_std,
+        outside,
+        raw_edges,
+        heat_raw,
+        grads,
+        float(grads.attrs["loss"]),
+        predicted,
+        note,
+        int(getattr(model, "num_classes", 10)),
+    )

@@ -1,0 +1,153 @@
+"""The training experiment: SimpleCNN on the synthetic gratings from one plan, held-out accuracy."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..models import build_model
+from ..plan import apply_plan
+from .data import make_dataset
+from .pictures import first_rgb_conv
+from .train import evaluate, train
+
+__all__ = ["TRAIN_DEFAULTS", "RunGate", "TrainRun", "train_data", "train_run"]
+
+
+TRAIN_DEFAULTS = {"steps": 200, "batch_size": 64, "lr": 0.002, "n_train": 4000, "n_test": 1000, "noise": 1.0}
+
+
+@dataclass(frozen=True)
+class TrainRun:
+    """One finished (or stopped) run: per-step log, held-out results, conv1 after training."""
+
+    log: pd.DataFrame  # step, loss, accuracy, running_accuracy
+    stop_reason: str  # "completed", "stopped", "non-finite loss"
+    seconds: float
+    test_accuracy: float
+    test_loss: float
+    init_test_accuracy: float
+    conv1: np.ndarray | None  # layer1.conv1.weight after training (32, 3, 3, 3), for the filter grid
+    conv1_init: np.ndarray | None = None  # the same weight before training
+
+    @property
+    def steps_done(self) -> int:
+        return len(self.log)
+
+    @property
+    def conv1_change(self) -> float:
+        """How far training moved conv1: ||w_after - w_init|| / ||w_init|| (NaN without conv1 or for a zero init)."""
+        if self.conv1 is None or self.conv1_init is None:
+            return math.nan
+        norm = float(np.linalg.norm(self.conv1_init.astype(np.float64)))
+        diff = float(np.linalg.norm(self.conv1.astype(np.float64) - self.conv1_init))
+        return diff / norm if norm > 0 else math.nan
+
+
+def train_data(n_train: int, n_test: int, noise: float, seed: int = 0):
+    """The training and held-out sets: make_dataset(seed) and make_dataset(seed + 1)."""
+    return make_dataset(n_train, seed=seed, noise=noise), make_dataset(n_test, seed=seed + 1, noise=noise)
+
+
+def train_run(
+    plan: Mapping[str, Any],
+    seed: int = 0,
+    steps: int = 200,
+    batch_size: int = 64,
+    lr: float = 0.002,
+    data=None,
+    callback: Callable[[int, float, float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    model_name: str = "SimpleCNN",
+) -> TrainRun:
+    """Build SimpleCNN (constructor init from `seed`), apply `plan`, train with pinit.train, evaluate.
+
+    `data` is ((images, labels), (test_images, test_labels)), default `train_data(4000,
+    1000, 1.0)`; the data order comes from `seed` (pinit.train), so every plan sees the
+    same batches. A non-finite loss ends the run (stop_reason "non-finite loss"); the
+    held-out accuracy is then measured on the weights as they were before the step that
+    would have written NaN.
+    """
+    (images, labels), (test_images, test_labels) = (
+        data
+        if data is not None
+        else train_data(TRAIN_DEFAULTS["n_train"], TRAIN_DEFAULTS["n_test"], TRAIN_DEFAULTS["noise"])
+    )
+    model = build_model(model_name, seed=seed)
+    apply_plan(model, plan, seed)
+    init = evaluate(model, test_images, test_labels)
+    conv = first_rgb_conv(model)
+    conv1_init = dict(model.named_parameters())[conv].detach().numpy().copy() if conv else None
+    start = time.perf_counter()
+    log = train(
+        model,
+        images,
+        labels,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        seed=seed,
+        callback=callback,
+        should_stop=should_stop,
+    )
+    seconds = time.perf_counter() - start
+    result = evaluate(model, test_images, test_labels)
+    conv1 = dict(model.named_parameters())[conv].detach().numpy().copy() if conv else None
+    return TrainRun(
+        log, log.attrs["stop_reason"], seconds, result["accuracy"], result["loss"], init["accuracy"], conv1, conv1_init
+    )
+
+
+class RunGate:
+    """Process-wide admission for training runs: at most `slots` at once, never the same run twice at once.
+
+    A class pressing the same button at the same moment must not train the same plan
+    thirty times over on two shared cores: the first tab trains it, the others wait for
+    it and then read it from the cache. Runs of different plans queue for the slots.
+    While waiting, `wait(message)` is called every `poll` seconds: on the page it is an
+    st.* call, so a Stop (a rerun) interrupts the wait as it would a run.
+    """
+
+    def __init__(self, slots: int = 1, poll: float = 0.5) -> None:
+        self._slots = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self.poll = poll
+
+    @contextlib.contextmanager
+    def enter(self, key: str, wait: Callable[[str], None], done: Callable[[], bool]) -> Iterator[bool]:
+        """Yield True when this caller should train `key` now, False when `done()` came true meanwhile."""
+        while True:
+            if done():
+                yield False
+                return
+            with self._lock:
+                if key not in self._in_flight:
+                    self._in_flight.add(key)
+                    break
+            wait("Another tab is training this same plan right now; its result will appear here when it finishes.")
+            time.sleep(self.poll)
+        try:
+            if done():  # finished by another tab just before we claimed it
+                yield False
+                return
+            while not self._slots.acquire(timeout=self.poll):
+                wait(
+                    "Queued: another tab is training on this server (one run at a time keeps the page responsive "
+                    "for everyone); this run starts when it is done."
+                )
+            try:
+                yield True
+            finally:
+                self._slots.release()
+        finally:
+            with self._lock:
+                self._in_flight.discard(key)
