@@ -9,6 +9,8 @@ no model object ever leaves it.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +23,7 @@ from .plan import InitPlan, apply_plan, assignments
 from .schemes import SCHEMES, Scheme
 from .stats import Histogram, describe
 
-__all__ = ["InitReport", "inspect_model", "layer_slots", "report_on", "schemes_for"]
+__all__ = ["InitReport", "inspect_model", "layer_slots", "meta_model", "parameter_shapes", "report_on", "schemes_for"]
 
 
 @dataclass(frozen=True)
@@ -77,20 +79,38 @@ def report_on(
     return InitReport(model_name, dict(options or {}), plan, seed, table, histograms, formulas)
 
 
+@functools.lru_cache(maxsize=64)
+def _meta_model(model_name: str, options_json: str) -> torch.nn.Module:
+    with torch.device("meta"):  # shapes only: nothing allocated, nothing drawn
+        return build_model(model_name, **json.loads(options_json))
+
+
+def meta_model(model_name: str, options: Mapping[str, Any] | None = None) -> torch.nn.Module:
+    """A registered model built on the meta device: its names, types and shapes, no values.
+
+    Cached per process (it depends on nothing but its arguments), so validating a link or
+    listing a model's layers costs nothing after the first time. Shared: never modify it.
+    """
+    return _meta_model(model_name, json.dumps(dict(options or {}), sort_keys=True))
+
+
 def layer_slots(
     model_name: str, options: Mapping[str, Any] | None = None
 ) -> dict[str, dict[str, list[tuple[int, ...]]]]:
     """{layer type: {slot: [shapes]}} for a registered model, in first-seen order.
 
-    Built on the meta device: no memory is allocated and no random number drawn,
+    Read from the meta-device model: no memory is allocated and no random number drawn,
     so it is cheap even for very large models.
     """
-    with torch.device("meta"):
-        model = build_model(model_name, **dict(options or {}))
     out: dict[str, dict[str, list[tuple[int, ...]]]] = {}
-    for a in assignments(model, {}):
+    for a in assignments(meta_model(model_name, options), {}):
         out.setdefault(a.layer_type, {}).setdefault(a.slot, []).append(a.info.shape)
     return out
+
+
+def parameter_shapes(model_name: str, options: Mapping[str, Any] | None = None) -> dict[str, tuple[int, ...]]:
+    """{parameter name: shape} of a registered model (named_parameters order), from the meta-device model."""
+    return {n: tuple(p.shape) for n, p in meta_model(model_name, options).named_parameters()}
 
 
 def schemes_for(shapes: list[tuple[int, ...]]) -> list[Scheme]:

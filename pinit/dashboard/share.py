@@ -16,6 +16,7 @@ import torch
 
 import pinit
 from pinit.report import InitReport, report_on
+from pinit.share.setup import Setup
 from pinit.share.urlstate import state_from_query, state_to_query
 
 from .sidebar import show_config
@@ -32,10 +33,10 @@ def load_from_url() -> list[str]:
     params = {k: st.query_params[k] for k in st.query_params}
     if not {"model", "plan", "seed", "opts"} & set(params):
         return []
-    state, warnings = state_from_query(params)
+    default = Setup(plan=pinit.PRESETS["PyTorch default"].plan)
+    state, warnings = state_from_query(params, default)
     warnings = [f"the link was partly unreadable: {w}; the page loaded without that part" for w in warnings]
-    plan = state.plan if state.plan is not None else pinit.PRESETS["PyTorch default"].plan
-    show_config(config(state.model, state.options, plan, state.seed))
+    show_config(config(state.model, state.options, state.plan_dict, state.seed))
     request_reinit()
     # Also what a student sees after the server restarted or the session expired: the
     # page comes back from the link, and says so (an uploaded checkpoint is not kept).

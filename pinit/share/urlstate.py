@@ -14,27 +14,20 @@ import binascii
 import json
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
-
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..errors import PlanError
-from ..models import MODELS, build_model
+from ..models import MODELS
 from ..plan import MAX_SEED, InitPlan, check_plan
+from ..report import meta_model
 
-__all__ = ["DashboardState", "decode_plan", "encode_plan", "state_from_query", "state_to_query"]
+if TYPE_CHECKING:
+    from .setup import Setup
+
+__all__ = ["decode_plan", "encode_plan", "state_from_query", "state_to_query"]
 
 _MAX_PLAN_CHARS = 20_000  # a plan link is a few hundred characters; refuse zip bombs early
 _MAX_PLAN_JSON = 200_000
-
-
-@dataclass
-class DashboardState:
-    model: str = "SimpleCNN"
-    options: dict[str, Any] = field(default_factory=dict)
-    plan: dict[str, Any] | None = None  # None: the URL named no (valid) plan
-    seed: int = 0
 
 
 def encode_plan(plan: InitPlan | Mapping[str, Any]) -> str:
@@ -80,44 +73,55 @@ def _check_options(model: str, raw: str | None) -> tuple[dict[str, Any], list[st
         options = json.loads(raw)
         if not isinstance(options, dict):
             raise ValueError("not an object")
-        with torch.device("meta"):  # validates the options without allocating anything
-            build_model(model, **options)
+        meta_model(model, options)  # validates the options without allocating anything
         return options, []
     except (ValueError, TypeError) as e:
         return {}, [f"ignored the model options in the link ({e}); using {model}'s defaults"]
 
 
-def state_from_query(params: Mapping[str, str]) -> tuple[DashboardState, list[str]]:
-    """Read the state from query parameters: (state, warnings). Never raises."""
-    state = DashboardState()
+def state_from_query(params: Mapping[str, str], fallback: Setup | None = None) -> tuple[Setup, list[str]]:
+    """Read the setup from query parameters: (setup, warnings). Never raises.
+
+    Each part (model, opts, seed, plan) is read on its own; a part that is missing or
+    not valid takes `fallback`'s value (default: SimpleCNN, no plan, seed 0), and each
+    invalid part adds a warning in words.
+    """
+    from .setup import Setup
+
+    fallback = fallback or Setup()
     warnings: list[str] = []
-    model = params.get("model")
-    if model is not None:
-        if model in MODELS:
-            state.model = model
+    model, options = fallback.model, dict(fallback.options)
+    name = params.get("model")
+    if name is not None and name != model:
+        if name in MODELS:
+            model, options = name, {}
         else:
-            warnings.append(f"ignored model={model!r} from the link: known models are {', '.join(MODELS)}")
-    state.options, problems = _check_options(state.model, params.get("opts"))
-    warnings += problems
-    seed = params.get("seed")
-    if seed is not None:
-        if seed.isdigit() and int(seed) <= MAX_SEED:
-            state.seed = int(seed)
+            warnings.append(f"ignored model={name!r} from the link: known models are {', '.join(MODELS)}")
+    if params.get("opts"):
+        options, problems = _check_options(model, params.get("opts"))
+        warnings += problems
+    seed = fallback.seed
+    raw_seed = params.get("seed")
+    if raw_seed is not None:
+        if raw_seed.isdigit() and int(raw_seed) <= MAX_SEED:
+            seed = int(raw_seed)
         else:
-            warnings.append(f"ignored seed={seed[:40]!r} from the link: a seed is a whole number from 0 to {MAX_SEED}")
+            warnings.append(
+                f"ignored seed={raw_seed[:40]!r} from the link: a seed is a whole number from 0 to {MAX_SEED}"
+            )
+    plan = fallback.plan
     token = params.get("plan")
     if token is not None:
         try:
-            plan = decode_plan(token)
-            with torch.device("meta"):
-                problems = check_plan(build_model(state.model, **state.options), plan)
+            decoded = decode_plan(token)
+            problems = check_plan(meta_model(model, options), decoded)
             if problems:
                 raise PlanError(problems)
-            state.plan = plan.to_dict()
+            plan = decoded
         except PlanError as e:
             warnings.append(
                 "ignored the plan in the link: "
                 + "; ".join(e.problems[:5])
                 + (f" (and {len(e.problems) - 5} more)" if len(e.problems) > 5 else "")
             )
-    return state, warnings
+    return Setup(model, options, plan, seed), warnings
