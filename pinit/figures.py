@@ -1,37 +1,32 @@
-"""Plotly figures built from pinit.stats output (the one module that imports plotly).
+"""Plotly figures of the weights themselves, built from pinit.stats output.
 
-Every figure is built from small arrays (bin counts, one number per parameter), so
-its JSON stays a few KB whatever the model's size. Each says in words what it
-shows: the title names the parameter and shape, the subtitle gives measured and
-expected std, the bins and the range, and any NaN/Inf or constant tensor.
+Every figure is built from small arrays (bin counts, one number per parameter), so its
+JSON stays a few KB whatever the model's size, and each says in words what it shows:
+the parameter's name and shape, measured and expected std, the bins and the range, and
+any NaN/Inf or constant tensor (a zero init is a lesson, not an empty chart). The style
+(colours, margins, log axes, presenter text) is pinit.style's, shared with the lab's figures.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 
 from .stats import Histogram
+from .style import EXPECTED, GROW, MEASURED, SHRINK, fmt, fmt_shape, layout, log_axis, presenter, title
 
-__all__ = ["fmt", "histogram_figure", "signal_gain_figure", "std_overview_figure"]
-
-MEASURED = "#1f77b4"
-EXPECTED = "#d62728"
-# No plotly template: Streamlit's theme styles the charts, and a template costs ~10 ms a figure.
-_LAYOUT = dict(
-    margin=dict(l=50, r=20, t=75, b=80),
-    legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font=dict(size=11)),
-    bargap=0.02,
-)
-
-
-def fmt(x: float | None) -> str:
-    """A number for a chart: 3 significant digits, or an em dash for missing."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:.3g}"
+__all__ = [
+    "fmt",
+    "histogram_figure",
+    "histogram_grid_figure",
+    "histogram_notes",
+    "signal_gain_figure",
+    "std_overview_figure",
+]
 
 
 def _nonfinite_text(h: Histogram) -> str:
@@ -40,8 +35,21 @@ def _nonfinite_text(h: Histogram) -> str:
     return ("not drawn: " + ", ".join(parts)) if parts else ""
 
 
-def _vline(x: float, color: str, dash: str) -> dict:
-    return dict(type="line", xref="x", yref="paper", x0=x, x1=x, y0=0, y1=1, line=dict(color=color, dash=dash, width=1))
+def histogram_notes(h: Histogram) -> list[str]:
+    """What a histogram cannot show by its bars: a constant tensor, NaN/Inf, no finite value."""
+    s = h.summary
+    notes = []
+    if s.constant:
+        notes.append(f"constant: all {s.finite:,} values = {fmt(s.min)}")
+    if _nonfinite_text(h):
+        notes.append(_nonfinite_text(h))
+    if s.finite == 0:
+        notes.append("no finite values to draw")
+    return notes
+
+
+def _vline(x: float, color: str, dash: str, xref: str = "x", yref: str = "paper", y1: float = 1) -> dict:
+    return dict(type="line", xref=xref, yref=yref, x0=x, x1=x, y0=0, y1=y1, line=dict(color=color, dash=dash, width=1))
 
 
 def _legend_line(color: str, dash: str, name: str) -> dict:
@@ -49,15 +57,8 @@ def _legend_line(color: str, dash: str, name: str) -> dict:
     return dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(color=color, dash=dash), name=name)
 
 
-def histogram_figure(h: Histogram, log_y: bool = False, height: int = 330) -> go.Figure:
-    """Counts per bin, the scheme's expected counts over them, and ±1 std markers.
-
-    Built as one plain spec (shapes rather than add_vline, Streamlit's theme rather
-    than a plotly template): plotly's per-call validation, not the data, was most of
-    the cost of a page of small charts.
-    """
-    s = h.summary
-    data = [
+def _bars_and_law(h: Histogram, xaxis: str = "x", yaxis: str = "y", legend: bool = True) -> list[dict[str, Any]]:
+    data: list[dict[str, Any]] = [
         dict(
             type="bar",
             x=h.centers,
@@ -66,7 +67,11 @@ def histogram_figure(h: Histogram, log_y: bool = False, height: int = 330) -> go
             name="measured",
             marker=dict(color=MEASURED),
             customdata=[[a, b] for a, b in zip(h.edges[:-1], h.edges[1:])],
-            hovertemplate="[%{customdata[0]:.4g}, %{customdata[1]:.4g}]: %{y} values<extra></extra>",
+            xaxis=xaxis,
+            yaxis=yaxis,
+            showlegend=legend,
+            legendgroup="measured",
+            hovertemplate=f"{h.name}<br>[%{{customdata[0]:.4g}}, %{{customdata[1]:.4g}}]: %{{y}} values<extra></extra>",
         )
     ]
     if h.expected is not None:
@@ -76,62 +81,140 @@ def histogram_figure(h: Histogram, log_y: bool = False, height: int = 330) -> go
                 x=h.centers,
                 y=h.expected,
                 mode="lines",
+                xaxis=xaxis,
+                yaxis=yaxis,
                 line=dict(color=EXPECTED, width=2, shape="spline" if h.bins > 1 else "linear"),
-                name=f"expected under {h.scheme}{' (approx.)' if h.expected_is_approximate else ''}",
+                name="expected under the scheme's law",
+                showlegend=legend,
+                legendgroup="expected",
                 hovertemplate="expected %{y:.1f}<extra></extra>",
             )
         )
-    shapes = []
-    if s.finite and not s.constant:
-        shapes += [_vline(s.mean + sign * s.std, MEASURED, "dot") for sign in (-1, 1)]
-        data.append(_legend_line(MEASURED, "dot", "measured mean ± σ"))
-        if h.expected_std:
-            shapes += [_vline(h.expected_mean + sign * h.expected_std, EXPECTED, "dash") for sign in (-1, 1)]
-            data.append(_legend_line(EXPECTED, "dash", "expected ± σ"))
-    notes = []
-    if s.constant:
-        notes.append(f"constant: all {s.finite:,} values = {fmt(s.min)}")
-    if _nonfinite_text(h):
-        notes.append(_nonfinite_text(h))
-    if s.finite == 0:
-        notes.append("no finite values to draw")
-    subtitle = (
-        f"measured σ {fmt(s.std)}"
+    return data
+
+
+def _sigma_lines(h: Histogram, xref: str = "x", yref: str = "paper", y1: float = 1) -> list[dict]:
+    s = h.summary
+    if not s.finite or s.constant:
+        return []
+    lines = [_vline(s.mean + k * s.std, MEASURED, "dot", xref, yref, y1) for k in (-1, 1)]
+    if h.expected_std:
+        lines += [_vline(h.expected_mean + k * h.expected_std, EXPECTED, "dash", xref, yref, y1) for k in (-1, 1)]
+    return lines
+
+
+def _subtitle(h: Histogram) -> str:
+    s = h.summary
+    text = (
+        f"measured σ {fmt(s.population_std)}"
         + (f" · expected σ {fmt(h.expected_std)}" if h.expected_std is not None else " · untouched by the plan")
         + f" · {h.bins} bins over [{fmt(h.edges[0])}, {fmt(h.edges[-1])}]"
     )
-    if notes:
-        subtitle += "<br><b>" + " · ".join(notes) + "</b>"
-    shape = "(" + ", ".join(map(str, h.shape)) + ("," if len(h.shape) == 1 else "") + ")"
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        shapes=shapes,
-        title=dict(
-            text=f"<b>{h.name}</b> {shape}", subtitle=dict(text=subtitle, font=dict(size=11)), font=dict(size=14)
+    notes = histogram_notes(h)
+    return text + ("<br><b>" + " · ".join(notes) + "</b>" if notes else "")
+
+
+def histogram_figure(h: Histogram, log_y: bool = False, height: int = 330, big: bool = False) -> go.Figure:
+    """Counts per bin, the scheme's expected counts over them, and ±1 std markers.
+
+    Built as one plain spec (shapes rather than add_vline, Streamlit's theme rather than a
+    plotly template): plotly's per-call validation, not the data, was most of the cost of a
+    page of small charts.
+    """
+    data = _bars_and_law(h)
+    if h.summary.finite and not h.summary.constant:
+        data.append(_legend_line(MEASURED, "dot", "measured mean ± σ"))
+        if h.expected_std:
+            data.append(_legend_line(EXPECTED, "dash", "expected ± σ"))
+    spec = dict(
+        data=data,
+        layout=layout(
+            height,
+            shapes=_sigma_lines(h),
+            title=title(h.name, _subtitle(h), size=14, after=fmt_shape(h.shape)),
+            yaxis=dict(title=dict(text="count"), type="log" if log_y else "linear"),
+            showlegend=True,
+            bargap=0.02,
+            margin=dict(l=50, r=20, t=75, b=80),
+            legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font=dict(size=11)),
         ),
-        yaxis=dict(title=dict(text="count"), type="log" if log_y else "linear"),
-        showlegend=True,
     )
-    return go.Figure(dict(data=data, layout=layout))
+    return go.Figure(presenter(spec) if big else spec)
 
 
-_LOG_TICKS = [10.0**e * m for e in range(-6, 5) for m in (1, 3)]
-
-
-def _log_axis(title: str, values: list[float]) -> dict:
-    """A log axis with ticks at 1 and 3 per decade only, ranged to the data."""
-    vals = [v for v in values if v and v > 0 and math.isfinite(v)] or [1.0]
-    lo, hi = math.log10(min(vals)) - 0.25, math.log10(max(vals)) + 0.35
-    ticks = [t for t in _LOG_TICKS if lo <= math.log10(t) <= hi]
-    return dict(type="log", title=title, range=[lo, hi], tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
+def histogram_grid_figure(
+    hists: Sequence[Histogram],
+    cols: int = 3,
+    log_y: bool = False,
+    shared_x: bool = False,
+    row_height: int = 230,
+    big: bool = False,
+) -> go.Figure:
+    """Several parameters' histograms in one figure, one panel each (one chart for the browser
+    to draw instead of one per parameter). Each panel is titled by name and shape with its
+    measured and expected σ; a constant or non-finite tensor says so in its panel.
+    `shared_x` puts every panel on one x range, so their widths compare at a glance."""
+    n = len(hists)
+    cols = max(1, min(cols, n))
+    rows = max(1, math.ceil(n / cols))
+    gap_x, gap_y = 0.06, 0.34 / rows
+    width = (1 - gap_x * (cols - 1)) / cols
+    height = (1 - gap_y * (rows - 1)) / rows
+    lo = min((h.edges[0] for h in hists), default=-1.0)
+    hi = max((h.edges[-1] for h in hists), default=1.0)
+    data: list[dict[str, Any]] = []
+    shapes: list[dict] = []
+    annotations: list[dict] = []
+    lay: dict[str, Any] = {}
+    for i, h in enumerate(hists):
+        r, c = divmod(i, cols)
+        k = "" if i == 0 else str(i + 1)
+        x0 = c * (width + gap_x)
+        y1 = 1 - r * (height + gap_y)
+        lay[f"xaxis{k}"] = dict(domain=[x0, x0 + width], anchor=f"y{k}", **({"range": [lo, hi]} if shared_x else {}))
+        lay[f"yaxis{k}"] = dict(domain=[y1 - height, y1], anchor=f"x{k}", type="log" if log_y else "linear")
+        data += _bars_and_law(h, f"x{k}", f"y{k}", legend=i == 0)
+        shapes += _sigma_lines(h, f"x{k}", f"y{k} domain")
+        s = h.summary
+        sub = f"σ {fmt(s.population_std)}" + (
+            f" · expected {fmt(h.expected_std)}" if h.expected_std is not None else " · untouched"
+        )
+        notes = histogram_notes(h)
+        annotations.append(
+            dict(
+                xref=f"x{k} domain",
+                yref=f"y{k} domain",
+                x=0,
+                y=1.02,
+                xanchor="left",
+                yanchor="bottom",
+                showarrow=False,
+                align="left",
+                text=f"<b>{h.name}</b> {fmt_shape(h.shape)}<br>{sub}"
+                + (f"<br><span style='color:{EXPECTED}'><b>{notes[0]}</b></span>" if notes else ""),
+            )
+        )
+    spec = dict(
+        data=data,
+        layout=layout(
+            row_height * rows + 60,
+            **lay,
+            shapes=shapes,
+            annotations=annotations,
+            bargap=0.02,
+            showlegend=True,
+            margin=dict(l=45, r=15, t=50, b=40),
+            legend=dict(orientation="h", yanchor="bottom", y=1.0 + 45 / (row_height * rows), x=0, font=dict(size=11)),
+        ),
+    )
+    return go.Figure(presenter(spec) if big else spec)
 
 
 def _bar_height(n: int) -> int:
     return max(260, min(900, 120 + 26 * n))
 
 
-def std_overview_figure(table: pd.DataFrame) -> go.Figure:
+def std_overview_figure(table: pd.DataFrame, big: bool = False) -> go.Figure:
     """Measured std (bars) against the scheme's expected std (diamonds), per parameter, log scale.
 
     Parameters with std 0 (constant inits) cannot sit on a log axis; the subtitle lists them.
@@ -169,55 +252,73 @@ def std_overview_figure(table: pd.DataFrame) -> go.Figure:
     if zero:
         shown = ", ".join(zero[:4]) + (f" and {len(zero) - 4} more" if len(zero) > 4 else "")
         sub += f"<br>σ = 0 (constant, off a log axis): {shown}"
-    layout = dict(
-        _LAYOUT,
-        height=_bar_height(len(rows)),
-        xaxis=_log_axis("", values),
-        yaxis=dict(autorange="reversed", categoryorder="array", categoryarray=[r["name"] for r in rows]),
-        title=dict(text="<b>Measured vs expected std</b>", subtitle=dict(text=sub, font=dict(size=11))),
+    spec = dict(
+        data=data,
+        layout=layout(
+            _bar_height(len(rows)),
+            xaxis=log_axis("", values),
+            yaxis=dict(autorange="reversed", categoryorder="array", categoryarray=[r["name"] for r in rows]),
+            title=title("Measured vs expected std", sub),
+            legend=dict(orientation="h", yanchor="top", y=-0.12 if len(rows) > 8 else -0.25, x=0, font=dict(size=11)),
+            margin=dict(l=50, r=20, t=75, b=80),
+        ),
     )
-    layout["legend"] = dict(_LAYOUT["legend"], y=-0.12 if len(rows) > 8 else -0.25)
-    return go.Figure(dict(data=data, layout=layout))
+    return go.Figure(presenter(spec) if big else spec)
 
 
-def signal_gain_figure(table: pd.DataFrame) -> go.Figure:
-    """sqrt(fan_in · E[w²]) per weight: how much each layer scales its input's RMS (log scale).
+_GAIN_TICKS = [0.001, 0.01, 0.1, 0.5, 1, 2, 10, 100, 1000, 10000]
 
-    1 keeps a linear/tanh signal level; sqrt(2) makes up for a ReLU halving the variance.
+
+def signal_gain_figure(table: pd.DataFrame, big: bool = False) -> go.Figure:
+    """sqrt(fan_in · E[w²]) per weight, drawn as bars diverging from ×1 on a log scale.
+
+    A bar grows right (red) for a layer that multiplies its input's RMS and left (blue) for
+    one that shrinks it, so the longest bar is the layer that changes the signal most, in
+    either direction (a plain log axis would start every bar at the axis edge, and draw a
+    ×0.45 layer longer than a ×0.05 one). Dashed: 1 keeps a linear/tanh signal level, √2 a ReLU one.
     """
     rows = [r for r in table[["name", "signal_gain"]].to_dict("records") if pd.notna(r["signal_gain"])]
-    gains = [r["signal_gain"] for r in rows]
+    gains = [float(r["signal_gain"]) for r in rows]
+    logs = [math.log10(g) if g > 0 else -6.0 for g in gains]
     product = math.prod(gains) if gains else math.nan
+    span = max([abs(v) for v in logs] + [math.log10(2)]) * 1.25
+    ticks = [t for t in _GAIN_TICKS if abs(math.log10(t)) <= span]
     data = [
         dict(
             type="bar",
             orientation="h",
             y=[r["name"] for r in rows],
-            x=gains,
-            marker=dict(color=MEASURED),
+            x=logs,
+            base=0,
+            marker=dict(color=[GROW if v > 0 else SHRINK for v in logs]),
             name="signal gain",
             text=[f"×{g:.3g}" for g in gains],
             textposition="outside",
             cliponaxis=False,
-            hovertemplate="%{y}: multiplies its input's RMS by %{x:.3g}<extra></extra>",
+            hovertemplate="%{y}: multiplies its input's RMS by %{text}<extra></extra>",
         )
     ]
-    layout = dict(
-        _LAYOUT,
-        margin=dict(l=50, r=20, t=105, b=40),
-        height=_bar_height(len(table)) + 30,
-        showlegend=False,
-        shapes=[_vline(x, "#555", "dash") for x in (1.0, math.sqrt(2))],
-        xaxis=_log_axis("", [g for g in gains if g > 0] + [1.0, math.sqrt(2)]),
-        yaxis=dict(autorange="reversed"),
-        title=dict(
-            text="<b>How much each layer scales the signal</b>",
-            subtitle=dict(
-                text=f"√(fan_in · E[w²]), log scale; product over layers ×{product:.3g}.<br>"
-                "Dashed lines: 1 keeps a linear/tanh signal level, √2 a ReLU one. Far from them at "
-                "every layer,<br>the signal explodes or vanishes with depth.",
-                font=dict(size=11),
+    spec = dict(
+        data=data,
+        layout=layout(
+            _bar_height(len(rows)) + 30,
+            margin=dict(l=50, r=40, t=105, b=40),
+            showlegend=False,
+            shapes=[_vline(0.0, "#333", "solid"), _vline(math.log10(math.sqrt(2)), "#777", "dash")],
+            xaxis=dict(
+                range=[-span, span],
+                tickvals=[math.log10(t) for t in ticks],
+                ticktext=[f"×{t:g}" for t in ticks],
+                zeroline=False,
+                title=dict(text="← shrinks the signal · multiplies it →"),
+            ),
+            yaxis=dict(autorange="reversed"),
+            title=title(
+                "How much each layer scales the signal",
+                f"√(fan_in · E[w²]), log scale, bars from ×1; product over layers ×{product:.3g}.<br>"
+                "Dashed: √2 keeps a ReLU signal level. Far from ×1 at every layer, the signal explodes or "
+                "vanishes with depth.",
             ),
         ),
     )
-    return go.Figure(dict(data=data, layout=layout))
+    return go.Figure(presenter(spec) if big else spec)

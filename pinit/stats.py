@@ -9,6 +9,7 @@ under the scheme's exact law: numel * (F(right) - F(left)).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -55,6 +56,14 @@ class TensorSummary:
     @property
     def finite(self) -> int:
         return self.numel - self.nonfinite
+
+    @property
+    def population_std(self) -> float:
+        """sqrt(mean((x - mean)^2)) over the finite entries (divides by n, not n - 1): the σ a law
+        describes, so this is the number to hold against a scheme's expected std (an unbiased
+        std of eye(3)'s 9 entries reads 1.06 times the law's σ; this one reads 1)."""
+        n = self.finite
+        return self.std * math.sqrt((n - 1) / n) if n > 1 else (0.0 if n == 1 else math.nan)
 
     @property
     def constant(self) -> bool:
@@ -162,6 +171,22 @@ class Histogram:
     def width(self) -> float:
         return self.edges[1] - self.edges[0]
 
+    def rebinned(self, bins: int) -> Histogram:
+        """The same histogram with at most `bins` bins, made by adding up neighbouring bins.
+
+        Exact (no rescan of the tensor): the new bin count is the largest divisor of the
+        current one that is <= `bins`, so every new bin is a whole group of old ones; expected
+        counts are added up the same way. A view can offer 10 to 200 bins from one 200-bin scan.
+        """
+        target = max(d for d in range(1, self.bins + 1) if self.bins % d == 0 and d <= max(bins, 1))
+        if target == self.bins:
+            return self
+        k = self.bins // target
+        counts = [sum(self.counts[i : i + k]) for i in range(0, self.bins, k)]
+        edges = self.edges[::k]
+        expected = None if self.expected is None else [sum(self.expected[i : i + k]) for i in range(0, self.bins, k)]
+        return dataclasses.replace(self, counts=counts, edges=edges, expected=expected)
+
 
 def histogram(t: torch.Tensor, bins: int = 40, name: str = "", law: Any = None, scheme: str | None = None) -> Histogram:
     """Bin the finite entries of `t` into `bins` equal bins over [min, max].
@@ -216,9 +241,15 @@ def _law(a: Assignment):
 
 
 def bins_for(numel: int, requested: int) -> int:
-    """At most `requested` bins, and no more than ceil(2 sqrt(n)): 40 bins for a
-    10-value bias would show noise, not a shape."""
-    return max(1, min(requested, math.ceil(2 * math.sqrt(max(numel, 1)))))
+    """At most `requested` bins, and no more than ceil(2 sqrt(n)): 40 bins for a 10-value bias
+    would show noise, not a shape. Where the cap bites, the count is the largest divisor of
+    `requested` under it (a 864-value tensor asked for 200 bins gets 50, not 59), so a view can
+    merge the bins down to any divisor of `requested` exactly (Histogram.rebinned)."""
+    cap = math.ceil(2 * math.sqrt(max(numel, 1)))
+    if requested <= cap:
+        return max(1, requested)
+    divisors = [d for d in range(2, cap + 1) if requested % d == 0]
+    return divisors[-1] if divisors else max(1, min(requested, cap))
 
 
 def _fmt_shape(shape: tuple[int, ...]) -> str:
@@ -231,9 +262,7 @@ def _signal_gain(s: TensorSummary, fan_in: int | None) -> float:
     makes up for a ReLU halving the variance; N(0, 1) on fc1 (fan_in 2048) gives 45."""
     if not fan_in or s.finite == 0:
         return math.nan
-    n = s.finite
-    population_var = s.std**2 * (n - 1) / n  # s.std is unbiased; E[w^2] wants the population moment
-    return math.sqrt(fan_in * (population_var + s.mean**2))
+    return math.sqrt(fan_in * (s.population_std**2 + s.mean**2))  # E[w^2] is a population moment
 
 
 def _row(a: Assignment, s: TensorSummary, law: Any, with_plan: bool) -> dict[str, Any]:
@@ -246,7 +275,7 @@ def _row(a: Assignment, s: TensorSummary, law: Any, with_plan: bool) -> dict[str
         "fan_in": a.info.fan_in,
         "fan_out": a.info.fan_out,
         "mean": s.mean,
-        "std": s.std,
+        "std": s.population_std,  # like with like: the law's σ is a population std
         "min": s.min,
         "max": s.max,
         "nonfinite": s.nonfinite,
@@ -255,7 +284,7 @@ def _row(a: Assignment, s: TensorSummary, law: Any, with_plan: bool) -> dict[str
     if with_plan:
         row["scheme"] = a.rule.scheme if a.rule else "untouched"
         row["expected_std"] = law.std if law is not None else math.nan
-        row["std_ratio"] = s.std / law.std if law is not None and law.std > 0 else math.nan
+        row["std_ratio"] = s.population_std / law.std if law is not None and law.std > 0 else math.nan
     return row
 
 

@@ -48,7 +48,8 @@ def test_table_columns_order_and_torchs_numbers():
         x = p.detach().double()
         assert row.numel == p.numel()
         assert _close(row.mean, float(x.mean()), p.numel()), name
-        assert _close(row.std, float(x.std()), p.numel()), name
+        # The table's std is the population std (divides by n), like the law's σ it is compared with.
+        assert _close(row.std, float(x.std(correction=0)), p.numel()), name
         assert row.min == float(x.min()) and row.max == float(x.max()), name
         assert row.nonfinite == 0
     first = df.iloc[0]
@@ -74,7 +75,7 @@ def test_table_counts_nan_and_inf_and_summarizes_the_finite_rest():
     finite = w.detach().double()[torch.isfinite(w.detach())]
     assert finite.numel() == 636
     assert row["mean"] == pytest.approx(float(finite.mean()), rel=1e-12)
-    assert row["std"] == pytest.approx(float(finite.std()), rel=1e-12)
+    assert row["std"] == pytest.approx(float(finite.std(correction=0)), rel=1e-12)
     assert (row["min"], row["max"]) == (float(finite.min()), float(finite.max()))
     bias = df.loc["layer4.fc3.bias"]
     assert bias["nonfinite"] == 10 and math.isnan(bias["mean"]) and math.isnan(bias["std"])
@@ -244,10 +245,15 @@ def test_one_and_max_bins_are_allowed():
 
 
 def test_bins_for_small_tensors():
-    assert bins_for(10, 40) == 7  # ceil(2 sqrt(10))
+    assert bins_for(10, 40) == 5  # at most ceil(2 sqrt(10)) = 7, and a divisor of 40
     assert bins_for(1, 40) == 2
     assert bins_for(1_000_000, 40) == 40
     assert bins_for(100, 5) == 5
+    assert bins_for(864, 200) == 50  # cap 59: the largest divisor of 200 under it
+    assert bins_for(7, 7) == 6  # cap ceil(2 sqrt(7)) = 6; 7 has no divisor from 2 to 6, so the cap itself
+    for n in (5, 10, 32, 64, 512, 864, 10**6):  # every count the page offers is an exact merge of the base
+        base = bins_for(n, 200)
+        assert base <= math.ceil(2 * math.sqrt(n)) and (base == 200 or 200 % base == 0 or base < 2)
 
 
 def test_histogram_of_extreme_finite_values_keeps_every_count():
@@ -297,3 +303,15 @@ def test_histograms_work_on_an_arbitrary_module():
     assert [h.name for h in hists] == ["0.weight", "0.bias", "1.weight", "1.bias", "3.weight", "3.bias"]
     bn = hists[2]
     assert bn.summary.constant and sum(bn.counts) == 30  # BatchNorm's weight starts at 1
+
+
+def test_table_std_is_compared_with_the_law_like_with_like():
+    """eye on a 3x3 weight: 3 ones among 9 entries. The law's σ is sqrt(p(1 - p)) with p = 1/3;
+    an unbiased std would read sqrt(9/8) = 1.06 times it, the table's population std exactly 1."""
+    layer = torch.nn.Linear(3, 3)
+    apply_plan(layer, {"rules": {"Linear": {"weight": {"scheme": "eye"}}}}, 0)
+    df = parameter_table(layer, {"rules": {"Linear": {"weight": {"scheme": "eye"}}}})
+    row = df.set_index("name").loc["weight"]
+    assert row["expected_std"] == pytest.approx(math.sqrt(1 / 3 * 2 / 3), rel=1e-12)
+    assert row["std"] == pytest.approx(row["expected_std"], rel=1e-12)
+    assert row["std_ratio"] == pytest.approx(1.0, rel=1e-12)

@@ -10,9 +10,10 @@ import streamlit as st
 import pinit
 from pinit.lab.compare import compare_activations, compare_gradients
 from pinit.lab.figures import compare_grad_figure, compare_std_figure, density_overlay_figure
+from pinit.share.setup import Setup
 
-from .lab import applied_label, fail, look_for, model_label, preset_name_of, preset_plan_for, signal_for
-from .state import Config, report_for
+from .common import applied_label, fail, look_for, model_label, preset_name_of, preset_setup, signal_for
+from .state import report_for
 
 PROBE_N = 64
 BINS = 60
@@ -25,11 +26,10 @@ def _ratio_text(x: float) -> str:
     return f"{x:.3g}"
 
 
-@st.fragment
-def compare_view(cfg: Config) -> None:
+def compare_view(setup: Setup) -> None:
     presets = list(pinit.PRESETS)
     if st.session_state.get("compare.b") not in presets:
-        st.session_state["compare.b"] = "Article recipe" if preset_name_of(cfg) == "Kaiming (He)" else "Kaiming (He)"
+        st.session_state["compare.b"] = "Article recipe" if preset_name_of(setup) == "Kaiming (He)" else "Kaiming (He)"
     name_b = st.selectbox(
         "Plan B (a preset)",
         presets,
@@ -37,15 +37,15 @@ def compare_view(cfg: Config) -> None:
         help="Plan A is what the sidebar applied. B uses the same model, seed and probe batch.",
     )
     st.caption(pinit.PRESETS[name_b].lesson)
-    label_a, label_b = applied_label(cfg), f"B: {name_b}"
+    label_a, label_b = applied_label(setup), f"B: {name_b}"
     st.caption(
-        f"**{model_label(cfg)}**, seed {cfg['seed']}, probe batch of {PROBE_N}. **{label_a}** against **{label_b}**."
+        f"**{model_label(setup)}**, seed {setup.seed}, probe batch of {PROBE_N}. **{label_a}** against **{label_b}**."
     )
     try:
         with st.spinner("Probing both plans…"):
-            cfg_b = dict(cfg, plan=preset_plan_for(name_b, cfg))
-            fa, fb = signal_for(cfg, PROBE_N), signal_for(cfg_b, PROBE_N)
-            ra, rb = report_for(cfg, BINS), report_for(cfg_b, BINS)
+            setup_b = preset_setup(name_b, setup)
+            fa, fb = signal_for(setup, PROBE_N), signal_for(setup_b, PROBE_N)
+            ra, rb = report_for(setup, BINS), report_for(setup_b, BINS)
     except Exception as e:
         fail("The comparison could not be computed.", e)
         return

@@ -10,8 +10,10 @@ import streamlit as st
 
 from pinit.lab.depth import DEPTH_SCHEMES, LSUV_BUDGET, depth_summary, depth_sweep, lsuv_cost, symmetry_table
 from pinit.lab.figures import depth_std_figure
+from pinit.share.setup import Setup
 
-from .lab import fail, look_for
+from .common import fail, look_for
+from .state import CACHE_TTL
 
 WIDTHS = [16, 32, 64, 128, 256, 512, 1024]
 ACTIVATIONS = ["relu", "tanh", "sigmoid", "leaky_relu", "linear"]
@@ -40,13 +42,15 @@ STORIES = {
             30,
             512,
             "relu",
-            ("Kaiming (He)", "Xavier (Glorot)", "PyTorch default"),
+            ("Kaiming (He)", "Xavier (Glorot)", "PyTorch default", "PyTorch default, biases 0"),
             "**He et al. 2015.** A ReLU zeroes half of its inputs, so it halves the signal's second moment. "
             "Kaiming's std √(2/fan_in) doubles it back: the blue line stays level through 30 layers (a finite "
             "network wanders a little around the prediction: see the ratio in the table). Xavier's "
             "std √(2/(fan_in+fan_out)) = √(1/fan_in) here does not make up for the ReLU: the variance halves at "
             "every layer, so the std falls by 1/√2 ≈ 0.707 per layer, a straight line on this log axis. "
-            "PyTorch's default, std 1/√(3 fan_in), loses more: variance ×1/6 per layer, std ×0.41.",
+            "PyTorch's default weights, std 1/√(3 fan_in), lose more (variance ×1/6 per layer, std ×0.41) when the "
+            "biases are 0; with the biases nn.Linear really draws, U(±1/√fan_in), each layer adds their variance, "
+            "so the signal settles at a floor (about 1/20 of fc1's std) instead of vanishing.",
         ),
         Story(
             "glorot",
@@ -54,9 +58,10 @@ STORIES = {
             11,
             256,
             "tanh",
-            ("PyTorch default", "Xavier (Glorot)", "Xavier, tanh gain 5/3"),
-            '**Glorot & Bengio 2010.** With tanh and the "standard" init U(±1/√n) (which is PyTorch\'s default), '
-            "each layer keeps at most 1/3 of the variance, so the activations shrink layer after layer. Xavier's "
+            ("PyTorch default, biases 0", "Xavier (Glorot)", "Xavier, tanh gain 5/3"),
+            '**Glorot & Bengio 2010.** With tanh and the "standard" init U(±1/√n), biases 0 (PyTorch\'s default '
+            "weights), each layer keeps at most 1/3 of the variance, so the activations shrink layer after layer. "
+            "Xavier's "
             "normalized init keeps far more of the signal, but read the numbers honestly: with gain 1 it is not "
             "level here either; it declines slowly, because tanh squashes large values (by fc10 the std is about "
             "a quarter of fc1's, against a two-hundredth for the standard init). With torch's tanh gain 5/3 "
@@ -107,12 +112,12 @@ def _apply_story(key: str) -> None:
     )
 
 
-@st.cache_data(max_entries=128, show_spinner=False)
+@st.cache_data(max_entries=128, ttl=CACHE_TTL, show_spinner=False)
 def _sweep_one(depth: int, width: int, activation: str, scheme: str, seed: int, n: int):
     return depth_sweep(depth, width, activation, [scheme], seed, n)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner=False)
 def _symmetry(depth: int, width: int, activation: str, scheme: str, seed: int, n: int, steps: int) -> pd.DataFrame:
     return symmetry_table(depth, width, activation, scheme, seed, n, steps)
 
@@ -225,8 +230,8 @@ def symmetry_ui(depth: int, width: int, activation: str, schemes: list[str], see
     )
 
 
-@st.fragment
-def depth_view(seed: int) -> None:
+def depth_view(setup: Setup) -> None:
+    seed = setup.seed
     depth, width, activation, schemes, symmetry = controls_ui()
     story_ui(depth, width, activation, schemes)
     if not schemes:

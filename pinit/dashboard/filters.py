@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
-from pinit.figures import fmt
 from pinit.lab.figures import filter_grid_figure, weight_heatmap_figure
 from pinit.lab.pictures import MAX_HEATMAP, filter_grid, weight_pictures
+from pinit.share.setup import Setup
+from pinit.style import fmt
 
-from .lab import applied_label, fail, look_for, model_label
-from .state import Config, _j
+from .common import applied_label, fail, look_for, model_label
+from .state import CACHE_TTL
 
 NORMS = {"each filter on its own scale": "filter", "one scale for all filters": "global"}
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _pictures(model_name: str, options_json: str, plan_json: str, seed: int) -> dict:
-    return weight_pictures(model_name, json.loads(plan_json), seed, json.loads(options_json), MAX_HEATMAP)
+@st.cache_data(max_entries=32, ttl=CACHE_TTL, show_spinner=False)
+def _pictures(key: str) -> dict:
+    s = Setup.from_key(key)
+    return weight_pictures(s.model, s.plan, s.seed, s.options, MAX_HEATMAP)
 
 
 def rgb_ui(pics: dict) -> None:
@@ -84,15 +84,14 @@ def matrix_ui(pics: dict) -> None:
     )
 
 
-@st.fragment
-def filters_view(cfg: Config) -> None:
+def filters_view(setup: Setup) -> None:
     st.caption(
-        f"**{model_label(cfg)}**, {applied_label(cfg)}, seed {cfg['seed']}: the weights the plan draws"
+        f"**{model_label(setup)}**, {applied_label(setup)}, seed {setup.seed}: the weights the plan draws"
         + (" (not the uploaded checkpoint)." if st.session_state.get("checkpoint") else ".")
     )
     try:
         with st.spinner("Drawing the weights…"):
-            pics = _pictures(cfg["model"], _j(cfg["options"]), _j(cfg["plan"]), cfg["seed"])
+            pics = _pictures(setup.key)
     except Exception as e:
         fail("The weight pictures could not be computed.", e)
         return

@@ -1,8 +1,13 @@
-"""pinit's dashboard page: pick an init scheme per layer type, re-initialize, see every parameter.
+"""pinit's dashboard page: a guided lesson first, then free play with every scheme and view.
 
 The page composes the views of this package (widgets and output); every number comes
-from the pinit backend. State is per browser tab (st.session_state); caches are keyed
-by everything they depend on and hold no model object.
+from the pinit backend. State is per browser tab (st.session_state); caches are keyed by
+value and hold no model object.
+
+What a click costs: the sidebar and the open view are fragments with keys. A change in the
+sidebar applies itself in its callback and reruns only those two fragments
+(`st.rerun(["sidebar", "view"])`); a widget inside a view reruns only the view. Only
+switching tabs or presenter mode reruns the whole page, and only the open tab runs.
 
 `main()` is the whole script run: app.py (`streamlit run app.py`) and `pinit dashboard`
 call it on every rerun.
@@ -10,17 +15,29 @@ call it on every rerun.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 import torch
 
+from pinit.share.setup import Setup
+
 from . import share, sidebar, state, weights
+from .common import escape
 from .compare import compare_view
 from .depth import depth_view
 from .filters import filters_view
+from .lesson import lesson_view
 from .signal import signal_view
 from .train_view import train_view
 
-DEFAULT_PRESET = "PyTorch default"
+TITLE = "pinit: what does weight initialization do?"
+# The page's own, constant CSS (no user input in it): Streamlit's default top padding (6rem)
+# and gaps would push a lesson step's chart and text below the fold at 1280x720.
+COMPACT_CSS = """<style>
+.stMainBlockContainer { padding-top: 3.6rem; padding-bottom: 1.5rem; }
+.stMainBlockContainer [data-testid="stVerticalBlock"] { gap: 0.65rem; }
+</style>"""
 
 
 def lost_session() -> bool:
@@ -32,93 +49,102 @@ def lost_session() -> bool:
 
 
 def first_run() -> list[str]:
-    """A new tab: the state in the link if there is one, else the default preset."""
-    st.session_state["preset"] = DEFAULT_PRESET
-    st.session_state["seed"] = 0
-    st.session_state["model"] = "SimpleCNN"
+    """A new tab: the setup in the link if there is one, else the default preset."""
+    st.session_state["present"] = st.query_params.get("present", "0").lower() in ("1", "true", "yes", "on")
     try:
         warnings = share.load_from_url()
     except Exception:  # a parser bug must never cost a student the page
         warnings = ["the link could not be read at all, so the page opened with the defaults"]
+        sidebar.load(share.DEFAULT_SETUP)
     if lost_session():
         warnings.append(
             "this page lost its session (the server restarted, or the tab was away for over two "
             "minutes) and was rebuilt from its link; uploaded files and view settings were reset, "
             "so if you had just clicked something, click it again"
         )
-    if not st.session_state.get("reinit_requested"):
-        sidebar.apply_preset()
     return warnings
 
 
-def header_ui() -> None:
-    st.title("pinit: what does weight initialization do?")
-    st.markdown(
-        "Pick a scheme per layer type in the sidebar and press **Re-initialize**. Every parameter's "
-        "distribution is binned on the server; the red curve is what the scheme's formula predicts."
-    )
+def presenting() -> bool:
+    return bool(st.session_state.get("present"))
 
 
-@st.fragment
-def weights_fragment(cfg: state.Config) -> None:
-    """View-only widgets (bins, log scale, formula, page) rerun just this fragment."""
+def open_tab() -> str:
+    """The tab that will be open in this run (the tabs are bound to the link's "view")."""
+    tab = st.session_state.get("view") or st.query_params.get("view") or next(iter(TABS))
+    return tab if tab in TABS else next(iter(TABS))
+
+
+def sidebar_state() -> str:
+    """The sidebar is closed on a projector and during the lesson (its steps need the whole width, and
+    it uses none of the sidebar); open (on a desktop) for free play."""
+    return "collapsed" if presenting() or open_tab() == "Lesson" else "auto"
+
+
+def weights_tab(setup: Setup) -> None:
     ckpt = st.session_state.get("checkpoint")
-    if ckpt is not None:
-        st.warning(
-            f"Showing the uploaded checkpoint **{ckpt['name']}**, not the plan. "
-            "Press **Re-initialize** to go back to the plan's weights."
+    if ckpt is None:
+        weights.weights_view(lambda bins: state.report_for(setup, bins), presenting())
+        return
+    st.warning(
+        f"Showing the uploaded checkpoint **{escape(ckpt['name'])}**, not the plan. "
+        "Change the plan or the seed in the sidebar to go back to the plan's weights."
+    )
+    if ckpt["nonfinite"]:
+        st.error(
+            "This checkpoint holds NaN/Inf values: " + ", ".join(f"{k}: {v:,}" for k, v in ckpt["nonfinite"].items())
         )
-        if ckpt["nonfinite"]:
-            st.error(
-                "This checkpoint holds NaN/Inf values: "
-                + ", ".join(f"{k}: {v:,}" for k, v in ckpt["nonfinite"].items())
-            )
-        weights.weights_view(lambda bins: share.checkpoint_report(ckpt, bins))
-    else:
-        weights.weights_view(lambda bins: state.report_for(cfg, bins))
-
-
-def share_tab(cfg: state.Config) -> None:
-    share.share_view(cfg, state.report_for(cfg, st.session_state.get("bins", 40)).table)
+    weights.weights_view(lambda bins: share.checkpoint_report(ckpt, bins), presenting())
 
 
 # Tab label (also its value in the URL's "view" parameter) -> the view drawing it.
-TABS = {
-    "Weights": weights_fragment,
+TABS: dict[str, Callable[[Setup], None]] = {
+    "Lesson": lambda setup: lesson_view(presenting()),
+    "Weights": weights_tab,
     "Signal flow": signal_view,
-    "Depth lab": lambda cfg: depth_view(cfg["seed"]),
+    "Depth lab": depth_view,
     "Compare": compare_view,
     "Train": train_view,
     "Filters": filters_view,
-    "Share and export": share_tab,
+    "Share and export": share.share_view,
 }
 
 
+@st.fragment(key=state.VIEW)
+def view_fragment(tab: str) -> None:
+    """The open tab: reruns alone for its own widgets and with the sidebar for a sidebar change."""
+    setup = state.applied()
+    if setup is None:  # nothing ever applied (a broken link and a broken default): say so, draw nothing
+        st.error("No weights to show: the default setup could not be applied. Reload the page.")
+        return
+    problems = state.refused()
+    if problems:
+        st.error(
+            "**Not applied**: the weights below are the last good ones.\n\n"
+            + "\n".join(f"- {escape(p)}" for p in problems)
+        )
+    share.write_url(setup)
+    TABS[tab](setup)
+
+
 def main() -> None:
-    st.set_page_config(page_title="pinit: weight initialization", page_icon="⚖️", layout="wide")
+    first = state.APPLIED not in st.session_state
+    warnings = first_run() if first else []
+    st.set_page_config(
+        page_title="pinit: weight initialization",
+        page_icon="⚖️",
+        layout="wide",
+        initial_sidebar_state=sidebar_state(),
+    )
     # Many tabs share two cores: one intra-op thread per script run keeps reruns fair.
     torch.set_num_threads(1)
-    url_warnings = first_run() if "preset" not in st.session_state else []
-    header_ui()
-    for w in url_warnings:
-        st.warning(w[0].upper() + w[1:] + ".")
+    st.html(COMPACT_CSS)
+    for w in warnings:
+        st.warning(escape(w[0].upper() + w[1:] + "."))
     share.messages_ui()
-    pending = sidebar.sidebar_ui()
-    if st.session_state.pop("reinit_requested", False) or state.applied() is None:
-        problems = state.try_apply(pending)
-        if problems:
-            st.error(
-                "**Not re-initialized**: the weights below are the last good ones.\n\n"
-                + "\n".join(f"- {p}" for p in problems)
-            )
-    cfg = state.applied()
-    if cfg is None:
-        st.stop()
-    if pending != cfg:
-        st.info("The sidebar has changes not applied yet: press **Re-initialize** to see them.")
-    share.write_url(cfg)
+    sidebar.sidebar_ui()
     # Only the open tab runs: the others cost nothing until a person opens them.
-    for tab, view in zip(st.tabs(list(TABS), key="view", bind="query-params", on_change="rerun"), TABS.values()):
+    for tab, name in zip(st.tabs(list(TABS), key="view", bind="query-params", on_change="rerun"), TABS):
         if tab.open:
             with tab:
-                view(cfg)
+                view_fragment(name)

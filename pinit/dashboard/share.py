@@ -1,61 +1,78 @@
-"""Share, export, import: the link, plan files, runnable code, CSV, state_dict, checkpoints.
+"""Share, export, import: the link and its QR code, plan files, runnable code, CSV, state_dict, checkpoints.
 
-Every upload is handled in its widget's on_change callback, before the sidebar is
-drawn, so an accepted file can set the widgets; a refused one lists each problem
-and changes nothing.
+Every upload is handled in its widget's on_change callback, before the sidebar is drawn,
+so an accepted file can set the widgets; a refused one lists each problem and changes
+nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import io
 from urllib.parse import urlencode
 
+import segno
 import streamlit as st
-import torch
 
 import pinit
 from pinit.report import InitReport, report_on
 from pinit.share.setup import Setup
-from pinit.share.urlstate import state_from_query, state_to_query
 
-from .sidebar import show_config
-from .state import Config, _j, config, request_reinit
+from . import sidebar, state
+from .common import escape
 
 CHECKPOINT_MAX_MB = 50  # per upload; SimpleCNN's state_dict is 4.7 MB. Also server.maxUploadSize.
+DEFAULT_SETUP = Setup(plan=pinit.PRESETS[sidebar.DEFAULT_PRESET].plan)
+LINK_KEYS = ("model", "plan", "seed", "opts")
 
-
-# --- the link ------------------------------------------------------------------------
+# --- the link ------------------------------------------------------------------------------
 
 
 def load_from_url() -> list[str]:
-    """On a tab's first run: the state named in the URL, if any. Returns warnings in words."""
+    """On a tab's first run: the setup named in the URL (else the default). Returns warnings in words."""
     params = {k: st.query_params[k] for k in st.query_params}
-    if not {"model", "plan", "seed", "opts"} & set(params):
+    if not set(LINK_KEYS) & set(params):
+        sidebar.load(DEFAULT_SETUP)
         return []
-    default = Setup(plan=pinit.PRESETS["PyTorch default"].plan)
-    state, warnings = state_from_query(params, default)
+    setup, warnings = Setup.from_query(params, DEFAULT_SETUP)
     warnings = [f"the link was partly unreadable: {w}; the page loaded without that part" for w in warnings]
-    show_config(config(state.model, state.options, state.plan_dict, state.seed))
-    request_reinit()
+    warnings += sidebar.load(setup)
     # Also what a student sees after the server restarted or the session expired: the
     # page comes back from the link, and says so (an uploaded checkpoint is not kept).
-    st.toast(
-        "Started a new session from the link: model, plan and seed restored (uploaded files are not kept).", icon="🔗"
-    )
+    st.toast("Started from the link: model, plan and seed restored (uploaded files are not kept).", icon="🔗")
     return warnings
 
 
-def write_url(cfg: Config) -> None:
-    """Keep the address bar in step with the applied state (so copying it shares it)."""
-    for key, value in state_to_query(cfg["model"], cfg["options"], cfg["plan"], cfg["seed"]).items():
+def write_url(setup: Setup) -> None:
+    """Keep the address bar in step with the applied setup (so copying it shares it)."""
+    query = setup.to_query()
+    for key, value in query.items():
         if st.query_params.get(key) != value:
             st.query_params[key] = value
-    if "opts" in st.query_params and not cfg["options"]:
-        del st.query_params["opts"]
+    for key in LINK_KEYS:
+        if key in st.query_params and key not in query:
+            del st.query_params[key]
 
 
-# --- uploads (callbacks) -----------------------------------------------------------------
+def page_link() -> str:
+    """The address of this page with its current state (what the address bar shows)."""
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{urlencode(st.query_params.to_dict())}"
+
+
+def qr_png(text: str, scale: int = 5) -> bytes:
+    """A QR code of `text` as PNG bytes (segno: a maintained encoder, error correction M)."""
+    buf = io.BytesIO()
+    segno.make(text, error="m").save(buf, kind="png", scale=scale, border=2)
+    return buf.getvalue()
+
+
+def qr_ui(width: int = 180) -> None:
+    link = page_link()
+    st.image(qr_png(link), width=width, caption="Scan to open this page with this state")
+
+
+# --- uploads (callbacks) ---------------------------------------------------------------------
 
 
 def _plan_uploaded() -> None:
@@ -63,29 +80,21 @@ def _plan_uploaded() -> None:
     if file is None:
         return
     try:
-        plan, meta = pinit.load_plan_file(file.getvalue())
-        model = meta.get("model") or st.session_state.get("model", "SimpleCNN")
-        options = meta.get("model_options") or {}
-        with torch.device("meta"):
-            problems = pinit.check_plan(pinit.build_model(model, **options), plan)
-        if problems:
-            raise pinit.PlanError(problems)
-    except (pinit.PlanError, ValueError) as e:
-        st.session_state["share_problems"] = ("plan", file.name, getattr(e, "problems", [str(e)]))
+        setup, notes = Setup.from_plan_file(file.getvalue(), state.applied())
+    except pinit.PlanError as e:
+        st.session_state["share_problems"] = ("plan", file.name, e.problems)
         return
-    seed = meta["seed"] if meta.get("seed") is not None else st.session_state.get("seed", 0)
-    show_config(config(model, options, plan.to_dict(), seed))
-    st.session_state["share_notes"] = [f"Loaded {file.name}."] + list(meta.get("warnings", []))
-    request_reinit()
+    st.session_state["share_notes"] = [f"Loaded {file.name}.", *notes]
+    sidebar.load(setup)
 
 
 def _checkpoint_uploaded() -> None:
     file = st.session_state.get("ckpt_upload")
-    applied = st.session_state.get("applied")
+    applied = state.applied()
     if file is None or applied is None:
         return
     data = file.getvalue()
-    model = pinit.build_model(applied["model"], **applied["options"])
+    model = pinit.build_model(applied.model, **applied.options)
     try:
         loaded = pinit.load_checkpoint(data, model, max_bytes=CHECKPOINT_MAX_MB * 2**20)
     except pinit.CheckpointError as e:
@@ -95,39 +104,39 @@ def _checkpoint_uploaded() -> None:
         "name": file.name,
         "digest": hashlib.sha256(data).hexdigest(),
         "state": {k: v.clone() for k, v in model.state_dict().items()},
-        "model": applied["model"],
-        "options": applied["options"],
+        "setup": applied,
         "nonfinite": loaded.nonfinite,
     }
 
 
-# --- cached exports ----------------------------------------------------------------------
+# --- exports: built when asked for --------------------------------------------------------------
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _state_dict_bytes(model: str, options_json: str, plan_json: str, seed: int) -> bytes:
-    m = pinit.build_model(model, seed=seed, **json.loads(options_json))
-    pinit.apply_plan(m, json.loads(plan_json), seed)
-    return pinit.save_state_dict(m)
+def _state_dict_bytes(setup: Setup) -> bytes:
+    # Built on the click (download_button takes a callable), never cached: a 400 MB VGGStyle
+    # download kept in a cache would stay resident long after the tab closed.
+    return pinit.save_state_dict(setup.build())
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
-def _code(model: str, options_json: str, plan_json: str, seed: int) -> str:
-    return pinit.export_code(json.loads(plan_json), seed, model, model_options=json.loads(options_json))
+@st.cache_data(max_entries=32, ttl=state.CACHE_TTL, show_spinner=False)
+def _code(key: str) -> str:
+    s = Setup.from_key(key)
+    return pinit.export_code(s.plan, s.seed, s.model, model_options=dict(s.options))
 
 
-@st.cache_data(max_entries=16, show_spinner=False)
-def _checkpoint_report(digest: str, model: str, options_json: str, bins: int, _state: dict) -> InitReport:
-    m = pinit.build_model(model, **json.loads(options_json))
+@st.cache_data(max_entries=16, ttl=state.CACHE_TTL, show_spinner=False)
+def _checkpoint_report(digest: str, key: str, bins: int, _state: dict) -> InitReport:
+    s = Setup.from_key(key)
+    m = pinit.build_model(s.model, **s.options)
     m.load_state_dict(_state)
-    return report_on(m, model, json.loads(options_json), bins)
+    return report_on(m, s.model, s.options, bins)
 
 
 def checkpoint_report(ckpt: dict, bins: int) -> InitReport:
-    return _checkpoint_report(ckpt["digest"], ckpt["model"], _j(ckpt["options"]), bins, ckpt["state"])
+    return _checkpoint_report(ckpt["digest"], ckpt["setup"].key, bins, ckpt["state"])
 
 
-# --- the view ------------------------------------------------------------------------------
+# --- the view ----------------------------------------------------------------------------------
 
 
 def messages_ui() -> None:
@@ -135,27 +144,31 @@ def messages_ui() -> None:
     problem = st.session_state.pop("share_problems", None)
     if problem:
         kind, name, problems = problem
-        st.error(f"**{name} was not loaded** as a {kind}; nothing changed.\n\n" + "\n".join(f"- {p}" for p in problems))
+        st.error(
+            f"**{escape(name)} was not loaded** as a {kind}; nothing changed.\n\n"
+            + "\n".join(f"- {escape(p)}" for p in problems)
+        )
     for note in st.session_state.pop("share_notes", []):
-        st.info(note)
+        st.info(escape(note))
 
 
-def share_view(cfg: Config, table) -> None:
-    model, options, plan, seed = cfg["model"], cfg["options"], cfg["plan"], cfg["seed"]
+def share_view(setup: Setup) -> None:
     st.subheader("Share this state")
-    st.caption(
+    c1, c2 = st.columns([3, 1])
+    c1.caption(
         "The address bar always holds the whole state: model, plan, seed and tab. "
         "Opening the link in a fresh browser draws the same weights."
     )
-    base = (st.context.url or "").split("?")[0]
-    st.code(f"{base}?{urlencode(st.query_params.to_dict())}", language=None, wrap_lines=True)
+    c1.code(page_link(), language=None, wrap_lines=True)
+    with c2:
+        qr_ui(160)
 
     st.subheader("Plan files")
     c1, c2 = st.columns(2)
     c1.download_button(
         "Download plan (JSON)",
-        pinit.plan_to_json(plan, seed, model=model, model_options=options),
-        file_name=f"pinit-plan-{model}-seed{seed}.json",
+        setup.to_plan_file(),
+        file_name=f"pinit-plan-{setup.model}-seed{setup.seed}.json",
         mime="application/json",
         key="dl_plan",
     )
@@ -169,7 +182,7 @@ def share_view(cfg: Config, table) -> None:
     )
 
     st.subheader("Take it to your training code")
-    code = _code(model, _j(options), _j(plan), seed)
+    code = _code(setup.key)
     st.caption(
         "A standalone script (imports only torch): `init_weights(model)` gives bit-identical weights "
         "to this page for this seed."
@@ -179,24 +192,24 @@ def share_view(cfg: Config, table) -> None:
     d1.download_button("Download script (.py)", code, file_name="init_weights.py", mime="text/x-python", key="dl_code")
     d2.download_button(
         "Download table (CSV)",
-        table.to_csv(index=False),
-        file_name=f"pinit-{model}-seed{seed}.csv",
+        lambda: state.report_for(setup, 40).table.to_csv(index=False),
+        file_name=f"pinit-{setup.model}-seed{setup.seed}.csv",
         mime="text/csv",
         key="dl_csv",
     )
     d3.download_button(
         "Download weights (state_dict .pt)",
-        lambda: _state_dict_bytes(model, _j(options), _j(plan), seed),
-        file_name=f"pinit-{model}-seed{seed}.pt",
+        lambda: _state_dict_bytes(setup),
+        file_name=f"pinit-{setup.model}-seed{setup.seed}.pt",
         mime="application/octet-stream",
         key="dl_pt",
     )
 
     st.subheader("Inspect a checkpoint")
     st.caption(
-        f"Upload a state_dict of {model} (.pt read with torch.load(weights_only=True): nothing in it is run; "
+        f"Upload a state_dict of {setup.model} (.pt read with torch.load(weights_only=True): nothing in it is run; "
         f"at most {CHECKPOINT_MAX_MB} MB). Its weights replace the plan's on the Weights tab until you "
-        "re-initialize."
+        "change the plan or the seed."
     )
     st.file_uploader(
         "Checkpoint",

@@ -1,50 +1,40 @@
-"""The sidebar: model, preset, one scheme per (layer type, slot), overrides, seed.
+"""The sidebar: model, preset, seed, and one scheme per (layer type, slot), applied on every change.
 
-Widget keys: "model", "model.<option>", "preset", "<LayerType>.<slot>.scheme" and
+Widget keys: "model", "model.<option>", "preset", "seed", "<LayerType>.<slot>.scheme" and
 "<LayerType>.<slot>.<param>", "overrides" (a list of parameter names) with
-"override.<name>.scheme" / "override.<name>.<param>", "seed". `show_config` writes a
-configuration into these keys (presets, links, plan files); `sidebar_ui` reads them
-back into the configuration they describe.
+"override.<name>.scheme" / "override.<name>.<param>". `show_setup` writes a Setup into
+these keys (presets, links, plan files); `described_setup` reads them back.
+
+Every widget applies its change at once (there is no Re-initialize button): its callback
+reads the sidebar into a Setup, applies it if it fits the model (else the last good
+weights stay and the page says why), puts the preset box in step ("(custom)" the moment
+the rules differ from every preset) and reruns only the sidebar and the open view
+(`st.rerun` with fragment keys), not the whole page.
 """
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 import streamlit as st
 
 import pinit
-from pinit.report import schemes_for
+from pinit.plan import MAX_SEED
+from pinit.report import layer_slots, parameter_shapes, schemes_for
+from pinit.share.setup import Setup
 
-from .state import Config, config, parameter_shapes, request_reinit, slots_for
+from . import state
 
 UNTOUCHED = "untouched"  # "no rule: keep the constructor's values"
-CUSTOM = "(custom: see the rules below)"  # the preset box when a link or plan file matches no preset
+CUSTOM = "(custom)"  # the preset box when the rules match no preset
+DEFAULT_PRESET = "PyTorch default"
+# Rule widgets keep their values while hidden ("Show the rules" off, another model picked):
+# they are where the plan is written, so a hidden widget must not lose its rule.
+KEEP = "page"
 
 
-def matching_preset(model: str, options: dict, plan: dict) -> str:
-    """The preset whose plan, on this model, is `plan`; CUSTOM if none is."""
-    slots = slots_for(model, options)
-
-    def on_model(p: dict) -> dict:
-        p = pinit.InitPlan.from_dict(p).to_dict()
-        return {
-            "rules": {
-                lt: {s: r for s, r in rules.items() if s in slots.get(lt, {})}
-                for lt, rules in p["rules"].items()
-                if lt in slots
-            },
-            "overrides": p["overrides"],
-        }
-
-    target = on_model(plan)
-    target["rules"] = {lt: r for lt, r in target["rules"].items() if r}
-    for name, preset in pinit.PRESETS.items():
-        candidate = on_model(preset.plan)
-        candidate["rules"] = {lt: r for lt, r in candidate["rules"].items() if r}
-        if candidate == target:
-            return name
-    return CUSTOM
+# --- reading and writing the widgets ---------------------------------------------------------
 
 
 def current_model() -> tuple[str, dict[str, Any]]:
@@ -55,84 +45,205 @@ def current_model() -> tuple[str, dict[str, Any]]:
     return name, {k: st.session_state[f"model.{k}"] for k in spec.options}
 
 
-def _set_rule(prefix: str, rule: dict | None) -> None:
+def _rule_from_widgets(prefix: str) -> dict[str, Any] | None:
+    name = st.session_state.get(f"{prefix}.scheme", UNTOUCHED)
+    if name == UNTOUCHED or name not in pinit.SCHEMES:
+        return None
+    scheme = pinit.SCHEMES[name]
+    return {"scheme": name, **{p.name: st.session_state.get(f"{prefix}.{p.name}", p.default) for p in scheme.params}}
+
+
+def _seed_from_widget() -> int | None:
+    text = str(st.session_state.get("seed", "0")).strip().replace(",", "").replace("_", "")
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_SEED:
+        return None
+    return int(text)
+
+
+def described_setup() -> Setup:
+    """The Setup the sidebar's widgets describe (not yet checked against the model's shapes)."""
+    model, options = current_model()
+    rules: dict[str, dict[str, Any]] = {}
+    for layer_type, slots in layer_slots(model, options).items():
+        for slot in slots:
+            rule = _rule_from_widgets(f"{layer_type}.{slot}")
+            if rule is not None:
+                rules.setdefault(layer_type, {})[slot] = rule
+    shapes = parameter_shapes(model, options)
+    overrides = {}
+    for name in st.session_state.get("overrides", []):
+        rule = _rule_from_widgets(f"override.{name}")
+        if name in shapes and rule is not None:
+            overrides[name] = rule
+    seed = _seed_from_widget()
+    applied = state.applied()
+    if seed is None:
+        seed = applied.seed if applied is not None else 0
+    return Setup(model, options, {"rules": rules, "overrides": overrides}, seed)
+
+
+def _set_rule(prefix: str, rule: Any) -> None:
     if rule is None:
         st.session_state[f"{prefix}.scheme"] = UNTOUCHED
         return
-    for key, value in pinit.Rule.from_dict(rule, prefix).to_dict().items():
+    for key, value in rule.to_dict().items():
         st.session_state[f"{prefix}.{key}"] = value
 
 
-def show_config(cfg: Config) -> None:
-    """Write a configuration into the sidebar's widgets (call before they are drawn)."""
-    st.session_state["model"] = cfg["model"]
-    for key, value in cfg.get("options", {}).items():
+def on_model(setup: Setup) -> dict[str, Any]:
+    """The plan as the sidebar can show it: only the rules for layer types and slots the model has."""
+    slots = layer_slots(setup.model, setup.options)
+    d = setup.plan_dict
+    rules = {lt: {s: r for s, r in rs.items() if s in slots.get(lt, {})} for lt, rs in d["rules"].items()}
+    return {"rules": {lt: rs for lt, rs in rules.items() if rs}, "overrides": d["overrides"]}
+
+
+def preset_setup(name: str, base: Setup) -> Setup:
+    """`base` with preset `name`'s rules (restricted to the model's layer types) and no overrides."""
+    return base.replace(plan=on_model(base.replace(plan=pinit.PRESETS[name].plan)))
+
+
+def matching_preset(setup: Setup) -> str:
+    """The preset whose rules, on this model, are the setup's plan; CUSTOM if none is."""
+    target = on_model(setup)
+    for name in pinit.PRESETS:
+        if on_model(preset_setup(name, setup)) == target:
+            return name
+    return CUSTOM
+
+
+def show_setup(setup: Setup) -> None:
+    """Write a Setup into the sidebar's widgets (in a callback, or before they are drawn)."""
+    st.session_state["model"] = setup.model
+    for key, value in setup.options.items():
         st.session_state[f"model.{key}"] = value
-    st.session_state["seed"] = int(cfg.get("seed", 0))
-    plan = pinit.InitPlan.from_dict(cfg["plan"]).to_dict()
-    for layer_type, slots in slots_for(cfg["model"], cfg.get("options", {})).items():
+    st.session_state["seed"] = str(setup.seed)
+    plan = setup.plan
+    for layer_type, slots in layer_slots(setup.model, setup.options).items():
         for slot in slots:
-            _set_rule(f"{layer_type}.{slot}", plan["rules"].get(layer_type, {}).get(slot))
-    st.session_state["overrides"] = list(plan["overrides"])
-    for name, rule in plan["overrides"].items():
+            _set_rule(f"{layer_type}.{slot}", plan.rules.get(layer_type, {}).get(slot))
+    st.session_state["overrides"] = list(plan.overrides)
+    for name, rule in plan.overrides.items():
         _set_rule(f"override.{name}", rule)
-    # The preset box must not claim a preset the rules are not (e.g. after a restart
-    # the state comes back from the link while the box would reset to its default).
-    st.session_state["preset"] = matching_preset(cfg["model"], cfg.get("options", {}), plan)
+    st.session_state["preset"] = matching_preset(setup)
 
 
-def apply_preset() -> None:
-    """Callback of the preset picker: every rule from the preset, then re-initialize."""
-    if st.session_state["preset"] == CUSTOM:
-        return
-    name, options = current_model()
-    preset = pinit.PRESETS[st.session_state["preset"]]
-    show_config(config(name, options, preset.plan, st.session_state.get("seed", 0)))
-    request_reinit()
+def load(setup: Setup) -> list[str]:
+    """Show `setup` in the sidebar and apply it (a link, a plan file, a lesson's hand-over)."""
+    show_setup(setup)
+    return state.try_apply(setup)
 
 
-def model_ui() -> tuple[str, dict[str, Any]]:
+# --- callbacks: apply, then rerun only what changed --------------------------------------------
+
+
+def _rerun() -> None:
+    st.rerun([state.SIDEBAR, state.VIEW])
+
+
+def _apply_widgets() -> None:
+    setup = described_setup()
+    if _seed_from_widget() is None:
+        st.session_state[state.REFUSED] = [
+            f"seed {str(st.session_state.get('seed'))[:40]!r} is not a whole number from 0 to {MAX_SEED:,}; "
+            f"the weights still use seed {setup.seed}"
+        ]
+    else:
+        state.try_apply(setup)
+    st.session_state["preset"] = matching_preset(setup)
+
+
+def changed() -> None:
+    """Callback of every rule, parameter, override and seed widget."""
+    _apply_widgets()
+    _rerun()
+
+
+def preset_picked() -> None:
+    name = st.session_state["preset"]
+    if name in pinit.PRESETS:
+        load(preset_setup(name, described_setup()))
+    _rerun()
+
+
+def model_picked() -> None:
+    """A new model keeps the preset (its rules for the new model's layer types) and the seed."""
+    preset = st.session_state.get("preset", DEFAULT_PRESET)
+    base = described_setup()
+    load(preset_setup(preset, base) if preset in pinit.PRESETS else base)
+    _rerun()
+
+
+def new_draw() -> None:
+    """Roll the dice again: a fresh random seed, same model and plan."""
+    st.session_state["seed"] = str(secrets.randbelow(1_000_000))
+    changed()
+
+
+# --- widgets ---------------------------------------------------------------------------------
+
+
+def model_ui() -> None:
     st.selectbox(
         "Model",
         list(pinit.MODELS),
         key="model",
         format_func=lambda n: pinit.MODELS[n].label,
-        on_change=request_reinit,
+        on_change=model_picked,
         help="Which network to re-initialize.",
     )
     name, _ = current_model()
     st.caption(pinit.MODELS[name].description)
     if name == "DeepMLP":
-        st.slider("Depth (Linear layers)", 1, 100, key="model.depth", on_change=request_reinit)
-        st.select_slider("Width", [16, 32, 64, 128, 256, 512, 1024], key="model.width", on_change=request_reinit)
-        st.selectbox("Activation", list(pinit.models.ACTIVATIONS), key="model.activation", on_change=request_reinit)
-    return current_model()
+        st.slider("Depth (Linear layers)", 1, 100, key="model.depth", on_change=model_picked)
+        st.select_slider("Width", [16, 32, 64, 128, 256, 512, 1024], key="model.width", on_change=model_picked)
+        st.selectbox("Activation", list(pinit.models.ACTIVATIONS), key="model.activation", on_change=model_picked)
 
 
-def _param_widget(prefix: str, param: pinit.Param) -> Any:
+def _param_label(scheme: pinit.Scheme, param: pinit.Param) -> str:
+    """A parameter's label that says what it is: kaiming's `a` is a slope, uniform's `a` a bound."""
+    short = param.help.split(" (")[0].split(";")[0].rstrip(".")
+    return f"{param.name}: {short[:1].lower()}{short[1:]}" if len(short) <= 48 else param.name
+
+
+def _param_widget(prefix: str, scheme: pinit.Scheme, param: pinit.Param) -> None:
     """One widget per scheme parameter, bounded by the parameter's allowed range."""
     key = f"{prefix}.{param.name}"
+    label = _param_label(scheme, param)
     if param.kind == "choice":
         if st.session_state.get(key) not in param.choices:
             st.session_state[key] = param.default
-        return st.selectbox(param.name, param.choices, key=key, help=param.help)
+        st.selectbox(label, param.choices, key=key, help=param.help, on_change=changed, persist_state=KEEP)
+        return
     if param.kind == "int":
         st.session_state[key] = int(min(max(st.session_state.get(key, param.default), param.low), param.high))
-        return st.number_input(param.name, int(param.low), int(param.high), step=1, key=key, help=param.help)
+        st.number_input(
+            label,
+            int(param.low),
+            int(param.high),
+            step=1,
+            key=key,
+            help=param.help,
+            on_change=changed,
+            persist_state=KEEP,
+        )
+        return
     low = param.low if not param.low_open else param.low + 1e-6
     st.session_state[key] = min(max(float(st.session_state.get(key, param.default)), low), param.high)
-    return st.number_input(
-        param.name,
+    st.number_input(
+        label,
         float(low),
         float(param.high),
         step=0.01,
         format="%g",
         key=key,
         help=f"{param.help} Allowed: {param.allowed()}.",
+        on_change=changed,
+        persist_state=KEEP,
     )
 
 
-def rule_ui(prefix: str, label: str, shapes: list[tuple[int, ...]], allow_untouched: bool = True) -> dict | None:
+def rule_ui(prefix: str, label: str, shapes: list[tuple[int, ...]], allow_untouched: bool = True) -> None:
     """Scheme picker for one slot, offering only schemes every tensor in the slot can take."""
     options = ([UNTOUCHED] if allow_untouched else []) + [s.name for s in schemes_for(shapes)]
     key = f"{prefix}.scheme"
@@ -143,63 +254,85 @@ def rule_ui(prefix: str, label: str, shapes: list[tuple[int, ...]], allow_untouc
         label,
         options,
         key=key,
-        help=f"Tensors: {shape_text}. 'untouched' keeps the constructor's values (PyTorch's default, "
-        "drawn from the seed). Schemes these shapes can't take are not offered.",
+        on_change=changed,
+        persist_state=KEEP,
+        help=f"Tensors: {shape_text}. 'untouched' keeps the constructor's values (PyTorch's default, drawn from "
+        "the seed). Schemes these shapes can't take are not offered.",
     )
     if name == UNTOUCHED:
-        return None
+        return
     scheme = pinit.SCHEMES[name]
     st.caption(scheme.summary.split(": ")[0].split(". ")[0].rstrip(".") + ".", help=scheme.summary)
-    return {"scheme": name, **{p.name: _param_widget(prefix, p) for p in scheme.params}}
+    for p in scheme.params:
+        _param_widget(prefix, scheme, p)
 
 
-def rules_ui(slots: dict[str, dict[str, list]]) -> dict:
-    rules: dict[str, dict] = {}
-    for layer_type, layer_slots in slots.items():
-        with st.expander(f"{layer_type} layers", expanded=True):
-            for slot, shapes in layer_slots.items():
-                rule = rule_ui(f"{layer_type}.{slot}", f"{layer_type} {slot}", shapes)
-                if rule is not None:
-                    rules.setdefault(layer_type, {})[slot] = rule
-    return rules
+def rules_ui(model: str, options: dict[str, Any]) -> None:
+    for layer_type, slots in layer_slots(model, options).items():
+        st.markdown(f"**{layer_type} layers**")
+        for slot, shapes in slots.items():
+            rule_ui(f"{layer_type}.{slot}", f"{layer_type} {slot}", shapes)
 
 
-def overrides_ui(shapes: dict[str, tuple[int, ...]]) -> dict:
-    with st.expander("Override single parameters", expanded=bool(st.session_state.get("overrides"))):
-        chosen = [n for n in st.session_state.get("overrides", []) if n in shapes]
-        st.session_state["overrides"] = chosen
-        names = st.multiselect(
-            "Parameters",
-            list(shapes),
-            key="overrides",
-            help="An override wins over the layer-type rule for that one tensor.",
-        )
-        out = {}
-        for name in names:
-            rule = rule_ui(f"override.{name}", f"Scheme for {name}", [shapes[name]], allow_untouched=False)
-            out[name] = rule
-        return out
+def overrides_ui(shapes: dict[str, tuple[int, ...]]) -> None:
+    chosen = [n for n in st.session_state.get("overrides", []) if n in shapes]
+    st.session_state["overrides"] = chosen
+    names = st.multiselect(
+        "Override single parameters",
+        list(shapes),
+        key="overrides",
+        on_change=changed,
+        persist_state=KEEP,
+        help="An override wins over the layer-type rule for that one tensor.",
+    )
+    for name in names:
+        rule_ui(f"override.{name}", f"Scheme for {name}", [shapes[name]], allow_untouched=False)
 
 
-def sidebar_ui() -> Config:
-    """Draw the sidebar; return the configuration it describes (not yet applied)."""
+def seed_ui() -> None:
+    c1, c2 = st.columns([1, 1], vertical_alignment="bottom")
+    c1.text_input(
+        "Seed",
+        key="seed",
+        on_change=changed,
+        help=f"Same model, plan and seed give bit-identical weights. A whole number from 0 to {MAX_SEED:,}.",
+    )
+    c2.button("New draw", on_click=new_draw, icon=":material/casino:", help="Roll the dice again: a new random seed.")
+
+
+@st.fragment(key=state.SIDEBAR)
+def sidebar_ui() -> None:
+    """Draw the sidebar. Its widgets apply their changes themselves (see the callbacks)."""
     with st.sidebar:
-        st.header("Initialization")
-        model_name, options = model_ui()
+        st.markdown("**pinit**: what does weight initialization do? Every change here redraws the page at once.")
+        model_ui()
         presets = list(pinit.PRESETS) + ([CUSTOM] if st.session_state.get("preset") == CUSTOM else [])
         st.selectbox(
             "Preset",
             presets,
             key="preset",
-            on_change=apply_preset,
-            help="Sets every rule below in one click and re-initializes.",
+            on_change=preset_picked,
+            help="Sets every rule below in one click. '(custom)': the rules below match no preset.",
         )
-        if st.session_state["preset"] in pinit.PRESETS:
-            st.caption(pinit.PRESETS[st.session_state["preset"]].lesson)
-        rules = rules_ui(slots_for(model_name, options))
-        overrides = overrides_ui(parameter_shapes(model_name, options))
-        seed = st.number_input(
-            "Seed", 0, 2**31 - 1, step=1, key="seed", help="Same model, plan and seed give bit-identical weights."
+        name = st.session_state["preset"]
+        st.caption(pinit.PRESETS[name].lesson if name in pinit.PRESETS else "Your own rules: see below.")
+        seed_ui()
+        st.toggle(
+            "Presenter mode",
+            key="present",
+            on_change=presenter_toggled,
+            help="For a projector: bigger chart text, the sidebar closed, a QR code of this page.",
         )
-        st.button("Re-initialize", type="primary", on_click=request_reinit, use_container_width=True)
-    return config(model_name, options, {"rules": rules, "overrides": overrides}, seed)
+        model, options = current_model()
+        if st.toggle("Show the rules per layer type", key="show_rules", value=True):
+            rules_ui(model, options)
+            overrides_ui(parameter_shapes(model, options))
+
+
+def presenter_toggled() -> None:
+    """Presenter mode changes the whole page (sidebar, chart text): a full rerun, and the link says so."""
+    if st.session_state.get("present"):
+        st.query_params["present"] = "1"
+    elif "present" in st.query_params:
+        del st.query_params["present"]
+    st.rerun()

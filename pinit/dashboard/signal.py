@@ -6,90 +6,45 @@ import math
 
 import streamlit as st
 
-from pinit.figures import fmt
 from pinit.lab.figures import activation_heatmap_figure, activation_std_figure, dead_relu_figure, gradient_norm_figure
+from pinit.lab.signal import (
+    LOGITS_EXPLODING,
+    LOGITS_HEALTHY,
+    LOSS_NEAR_CHANCE,
+    logits_verdict,
+    loss_verdict,
+)
+from pinit.share.setup import Setup
+from pinit.style import fmt
 
-from . import sidebar
-from .lab import applied_label, fail, look_for, model_label, signal_for
-from .state import Config
+from .common import applied_label, fail, look_for, model_label, signal_for
 
 PROBE_SIZES = [8, 16, 32, 64, 128, 256]
 BIG_MODELS = {"WideMLP", "VGGStyle"}  # scale tests: a probe pass of 64 images takes many seconds
-WALKTHROUGH = ["Article recipe", "Kaiming (He)"]
-
-
-def _use_preset(name: str) -> None:
-    """Walkthrough button: SimpleCNN with preset `name`, re-initialized (as if picked in the sidebar)."""
-    st.session_state["model"] = "SimpleCNN"
-    st.session_state["preset"] = name
-    sidebar.apply_preset()
-
-
-def walkthrough_ui() -> None:
-    with st.expander(
-        "Walk a class through it: the article's recipe → exploding logits → fix with Kaiming", expanded=False
-    ):
-        st.markdown(
-            "1. **The article's recipe** (Conv2d: kaiming_normal; Linear: `weight.data.normal_()`, i.e. N(0, 1)). "
-            "Watch the blue line jump at `layer4.fc1`: N(0, 1) with fan_in 2048 multiplies the size (RMS) of its "
-            "input by about √2048 ≈ 45, and the std drawn here jumps by a similar factor; fc2 (×√512 ≈ 23) and fc3 "
-            "(×8) multiply it again. The logits' std and the loss below are huge.\n"
-            "2. **Fix with Kaiming (He)**: std √(2/fan_in) for every layer. The line stays flat to the logits; "
-            "the logits' std is of order 1 and the loss is a few units, not thousands.\n"
-            "3. Optional: **Train** tab, train both: the article's recipe ends in a non-finite loss within a few "
-            "steps; Kaiming learns."
-        )
-        c = st.columns(len(WALKTHROUGH))
-        for i, name in enumerate(WALKTHROUGH):
-            c[i].button(
-                f"{i + 1}. {name}",
-                key=f"signal.walk.{i}",
-                on_click=_use_preset,
-                args=(name,),
-                use_container_width=True,
-                help="Sets the sidebar to SimpleCNN with this preset and re-initializes.",
-            )
-
-
-def _verdict(std: float, nonfinite: int) -> tuple[str, str]:
-    if nonfinite or not math.isfinite(std):
-        return "overflowed: inf/NaN", "red"
-    if std > 10:
-        return "exploding: the softmax saturates", "red"
-    if std >= 0.1:
-        return "order 1: healthy", "green"
-    if std > 0:
-        return "small: the signal shrank on the way", "orange"
-    return "zero: the output is constant", "gray"
 
 
 def metrics_ui(flow) -> None:
     m1, m2, m3, m4 = st.columns(4)
-    text, color = _verdict(flow.logits_std, flow.logits_nonfinite)
+    text, color = logits_verdict(flow.logits_std if not flow.logits_nonfinite else math.inf)
     m1.metric(
         "Logits std",
         fmt(flow.logits_std),
         text,
         delta_color=color,
         delta_arrow="off",
-        help="The std of the last layer's output on the probe batch. About 1 is what a classifier wants at "
-        "init; thousands means the softmax is saturated from step 0.",
+        help=f"The std of the last layer's output on the probe batch. {LOGITS_HEALTHY[0]:g} to {LOGITS_HEALTHY[1]:g} "
+        f"counts as healthy; above {LOGITS_EXPLODING:g} the softmax is saturated from step 0.",
     )
-    loss, chance = flow.loss, flow.chance_loss
-    if not math.isfinite(loss):
-        text, color = "not finite", "red"
-    elif loss > 3 * chance:
-        text, color = f"confidently wrong (ln {flow.num_classes} = {chance:.3g})", "red"
-    else:
-        text, color = f"near ln {flow.num_classes} = {chance:.3g}: unsure, good", "green"
+    text, color = loss_verdict(flow.loss, flow.num_classes, flow.logits_std)
     m2.metric(
         "Loss at init",
-        fmt(loss),
+        fmt(flow.loss),
         text,
         delta_color=color,
         delta_arrow="off",
-        help="Mean cross-entropy on the probe batch with random labels. A fresh network should be unsure: "
-        "close to ln(classes). Far above it, it is confidently wrong.",
+        help=f"Mean cross-entropy on the probe batch with random labels. A fresh network should be unsure: within "
+        f"{LOSS_NEAR_CHANCE:g}× ln(classes) = {flow.chance_loss:.2f}. Exactly ln(classes) means every class ties "
+        "(a constant last layer).",
     )
     relu = flow.activations[flow.activations["type"].isin(["ReLU", "ReLU6"])]
     dead = float(relu["dead_units"].max()) if len(relu) else math.nan
@@ -102,9 +57,8 @@ def metrics_ui(flow) -> None:
     m4.metric("NaN/Inf values", f"{bad:,}", help="Activations and gradients that overflowed (counted, never dropped).")
 
 
-@st.fragment
-def signal_fragment(cfg: Config) -> None:
-    big = cfg["model"] in BIG_MODELS
+def signal_flow_ui(setup: Setup) -> None:
+    big = setup.model in BIG_MODELS
     c1, c2 = st.columns([1, 1])
     sizes = [s for s in PROBE_SIZES if s <= 32] if big else PROBE_SIZES
     if st.session_state.get("signal.n") not in sizes:
@@ -123,13 +77,13 @@ def signal_fragment(cfg: Config) -> None:
         help="Own std: the shape of each layer's distribution. Raw values: their scales.",
     )
     st.caption(
-        f"**{model_label(cfg)}**, {applied_label(cfg)}, seed {cfg['seed']}. "
+        f"**{model_label(setup)}**, {applied_label(setup)}, seed {setup.seed}. "
         + ("Scale-test model: the probe batch is kept small. " if big else "")
         + ("Shows the plan's weights, not the uploaded checkpoint. " if st.session_state.get("checkpoint") else "")
     )
     try:
         with st.spinner("Running the probe batch forward and backward…"):
-            flow = signal_for(cfg, n)
+            flow = signal_for(setup, n)
     except Exception as e:  # a plan that no longer fits, a model option out of range: words, not a traceback
         fail("The signal flow could not be computed.", e)
         return
@@ -168,6 +122,6 @@ def signal_fragment(cfg: Config) -> None:
     )
 
 
-def signal_view(cfg: Config) -> None:
-    walkthrough_ui()
-    signal_fragment(cfg)
+def signal_view(setup: Setup) -> None:
+    st.caption("The **Lesson** tab walks a class from the article's recipe to Kaiming on this view's numbers.")
+    signal_flow_ui(setup)

@@ -1,44 +1,27 @@
-"""Per-tab state: the configuration the sidebar describes, the one that is applied, caches.
+"""Per-tab state: the applied Setup, changes applied the moment they are made, cached results.
 
-A configuration is plain data: {"model", "options", "plan", "seed"}. The applied one
-lives in st.session_state (one per browser tab). Results are cached by value with
-st.cache_data and hold no model object, so nothing mutable is shared between tabs.
+The applied Setup (model, options, plan, seed: pinit.share.setup) lives in
+st.session_state, one per browser tab. Results are cached by value with st.cache_data,
+which hands every caller its own copy (pickled), so nothing mutable is ever shared
+between tabs: one student's re-init can never show up on another student's page. Every
+cache is bounded by entries and by time (a TTL), so a class exploring for an hour cannot
+grow the server without bound.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import threading
-from typing import Any
 
 import streamlit as st
-import torch
 
-import pinit
-from pinit.report import InitReport, inspect_model, layer_slots
+from pinit.report import InitReport, inspect_model, parameter_shapes
+from pinit.share.setup import Setup
 
-Config = dict[str, Any]
-
-
-def config(model: str, options: dict, plan: dict, seed: int) -> Config:
-    """A configuration as plain data; not validated here (applying it validates)."""
-    return {
-        "model": model,
-        "options": dict(options),
-        "plan": {"rules": dict(plan.get("rules", {})), "overrides": dict(plan.get("overrides", {}))},
-        "seed": int(seed),
-    }
-
-
-def _j(x: Any) -> str:
-    return json.dumps(x, sort_keys=True)
-
-
-@st.cache_data(max_entries=256, show_spinner=False)
-def _report(model_name: str, options_json: str, plan_json: str, seed: int, bins: int) -> InitReport:
-    return inspect_model(model_name, json.loads(plan_json), seed, bins, json.loads(options_json))
-
+APPLIED = "applied"  # session key: the Setup whose weights are on screen
+REFUSED = "refused"  # session key: (what was asked, problems) of the last change that could not be applied
+CACHE_TTL = 3600  # seconds a cached result lives; a class is an hour
+SIDEBAR, VIEW = "sidebar", "view"  # fragment keys: a change reruns these two, not the whole page
 
 # Building and describing a ~100M-parameter model takes ~2 s and ~400 MB: one such job
 # at a time per server process, so a class picking VGGStyle together queues instead of
@@ -47,53 +30,44 @@ BIG_MODEL_PARAMS = 10_000_000
 _BIG_MODEL_SLOT = threading.BoundedSemaphore(1)
 
 
-def report_for(cfg: Config, bins: int) -> InitReport:
-    """The table, histograms and formulas for an applied configuration (PlanError if it doesn't fit)."""
-    args = (cfg["model"], _j(cfg["options"]), _j(cfg["plan"]), cfg["seed"], bins)
-    numel = sum(math.prod(s) for s in parameter_shapes(cfg["model"], cfg["options"]).values())
-    if numel < BIG_MODEL_PARAMS:
-        return _report(*args)
+@st.cache_data(max_entries=256, ttl=CACHE_TTL, show_spinner=False)
+def _report(key: str, bins: int) -> InitReport:
+    s = Setup.from_key(key)
+    return inspect_model(s.model, s.plan, s.seed, bins, s.options)
+
+
+def is_big(setup: Setup) -> bool:
+    return sum(math.prod(s) for s in parameter_shapes(setup.model, setup.options).values()) >= BIG_MODEL_PARAMS
+
+
+def report_for(setup: Setup, bins: int) -> InitReport:
+    """The table, histograms and formulas of a setup (PlanError / ValueError if it does not apply)."""
+    if not is_big(setup):
+        return _report(setup.key, bins)
     with _BIG_MODEL_SLOT:
-        return _report(*args)
+        return _report(setup.key, bins)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _slots(model_name: str, options_json: str) -> dict:
-    return layer_slots(model_name, json.loads(options_json))
+def applied() -> Setup | None:
+    return st.session_state.get(APPLIED)
 
 
-def slots_for(model_name: str, options: dict) -> dict[str, dict[str, list[tuple[int, ...]]]]:
-    """{layer type: {slot: [shapes]}} of a model, computed on the meta device."""
-    return _slots(model_name, _j(options))
+def try_apply(setup: Setup) -> list[str]:
+    """Make `setup` the one on screen if it applies; otherwise keep the last good one.
 
-
-@st.cache_data(max_entries=64, show_spinner=False)
-def _shapes(model_name: str, options_json: str) -> dict[str, tuple[int, ...]]:
-    with torch.device("meta"):  # shapes only: nothing allocated, nothing drawn
-        model = pinit.build_model(model_name, **json.loads(options_json))
-    return {n: tuple(p.shape) for n, p in model.named_parameters()}
-
-
-def parameter_shapes(model_name: str, options: dict) -> dict[str, tuple[int, ...]]:
-    return _shapes(model_name, _j(options))
-
-
-def request_reinit() -> None:
-    st.session_state["reinit_requested"] = True
-
-
-def applied() -> Config | None:
-    return st.session_state.get("applied")
-
-
-def try_apply(cfg: Config) -> list[str]:
-    """Make `cfg` the shown state if it works; otherwise keep the last good one. Returns problems."""
-    try:
-        report_for(cfg, st.session_state.get("bins", 40))
-    except pinit.PlanError as e:
-        return e.problems
-    except ValueError as e:  # model options out of range
-        return [str(e)]
-    st.session_state["applied"] = cfg
-    st.session_state.pop("checkpoint", None)  # a re-init replaces an uploaded checkpoint on screen
+    Returns the problems in words ([] when applied). The check is the whole plan against
+    the model's shapes (on the meta device: nothing is drawn), so a refusal is instant.
+    """
+    problems = setup.problems()
+    if problems:
+        st.session_state[REFUSED] = problems
+        return problems
+    st.session_state.pop(REFUSED, None)
+    st.session_state[APPLIED] = setup
+    st.session_state.pop("checkpoint", None)  # new weights replace an uploaded checkpoint on screen
     return []
+
+
+def refused() -> list[str]:
+    """The problems of the last change that could not be applied ([] if the last one was)."""
+    return list(st.session_state.get(REFUSED, []))

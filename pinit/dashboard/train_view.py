@@ -9,19 +9,21 @@ survive the interruption. Finished runs are cached with st.cache_data by value
 
 from __future__ import annotations
 
+import json
 import math
 
 import pandas as pd
 import streamlit as st
-import torch
 
 import pinit
 from pinit.lab.figures import filter_grid_figure, train_curves_figure
 from pinit.lab.pictures import filter_grid
 from pinit.lab.training import TRAIN_DEFAULTS, RunGate, TrainRun, train_data, train_run
+from pinit.plan import InitPlan
+from pinit.share.setup import Setup
 
-from .lab import applied_label, look_for, normalized
-from .state import Config, _j
+from .common import applied_label, look_for
+from .state import CACHE_TTL
 
 STEP_CHOICES = [5, 10, 25, 50, 100, 200, 400, 800]
 APPLIED = "A: applied plan"
@@ -33,7 +35,7 @@ class _NotCached(Exception):
     pass
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner=False)
 def _finished_run(key: str, _run: TrainRun | None = None) -> TrainRun:
     """The finished run stored under `key` (plain values: plan json, seed, steps, data settings).
 
@@ -46,17 +48,17 @@ def _finished_run(key: str, _run: TrainRun | None = None) -> TrainRun:
     return _run
 
 
-@st.cache_data(max_entries=4, show_spinner=False)
+@st.cache_data(max_entries=4, ttl=CACHE_TTL, show_spinner=False)
 def _data(n_train: int, n_test: int, noise: float, seed: int):
     return train_data(n_train, n_test, noise, seed)
 
 
 def _key(plan: dict, seed: int, steps: int) -> str:
     d = TRAIN_DEFAULTS
-    return _j(
+    return json.dumps(
         {
             "model": "SimpleCNN",
-            "plan": normalized(plan),
+            "plan": InitPlan.from_dict(plan).to_dict(),
             "seed": seed,
             "steps": steps,
             "batch_size": d["batch_size"],
@@ -65,32 +67,32 @@ def _key(plan: dict, seed: int, steps: int) -> str:
             "n_test": d["n_test"],
             "noise": d["noise"],
             "data_seed": DATA_SEED,
-        }
+        },
+        sort_keys=True,
     )
 
 
-def _applied_plan_problem(cfg: Config) -> str | None:
+def _applied_plan_problem(setup: Setup) -> str | None:
     """Why the applied plan cannot train SimpleCNN, or None."""
-    with torch.device("meta"):
-        problems = pinit.check_plan(pinit.build_model("SimpleCNN"), cfg["plan"])
+    problems = setup.replace(model="SimpleCNN", options={}).problems()
     return "; ".join(problems) if problems else None
 
 
-def _plans(cfg: Config) -> dict[str, dict]:
+def _plans(setup: Setup) -> dict[str, dict]:
     out = {}
-    if _applied_plan_problem(cfg) is None:
-        out[APPLIED] = cfg["plan"]
+    if _applied_plan_problem(setup) is None:
+        out[APPLIED] = setup.plan_dict
     out.update({name: p.plan for name, p in pinit.PRESETS.items()})
     return out
 
 
-def _label(choice: str, cfg: Config) -> str:
-    return applied_label(cfg) if choice == APPLIED else choice
+def _label(choice: str, setup: Setup) -> str:
+    return applied_label(setup) if choice == APPLIED else choice
 
 
-def _start(cfg: Config) -> None:
-    plans = _plans(cfg)
-    seed, steps = cfg["seed"], st.session_state["train.steps"]
+def _start(setup: Setup) -> None:
+    plans = _plans(setup)
+    seed, steps = setup.seed, st.session_state["train.steps"]
     runs, seen = [], set()
     for choice in st.session_state.get("train.plans", []):
         if choice not in plans:
@@ -99,7 +101,7 @@ def _start(cfg: Config) -> None:
         if key in seen:
             continue
         seen.add(key)
-        runs.append({"label": _label(choice, cfg), "key": key, "plan": plans[choice], "steps": steps})
+        runs.append({"label": _label(choice, setup), "key": key, "plan": plans[choice], "steps": steps})
     st.session_state["train.request"] = {"runs": runs, "seed": seed, "steps": steps} if runs else None
     st.session_state["train.shown"] = runs
     st.session_state["train.active"] = None
@@ -128,9 +130,9 @@ def _partial_log(rows: list[tuple[int, float, float]]) -> pd.DataFrame:
     return df
 
 
-def controls_ui(cfg: Config) -> None:
-    plans = _plans(cfg)
-    problem = _applied_plan_problem(cfg)
+def controls_ui(setup: Setup) -> None:
+    plans = _plans(setup)
+    problem = _applied_plan_problem(setup)
     choices = list(plans)
     if "train.plans" not in st.session_state:
         st.session_state["train.plans"] = [c for c in (APPLIED, "Kaiming (He)", "Article recipe") if c in choices]
@@ -141,7 +143,7 @@ def controls_ui(cfg: Config) -> None:
         "Plans to train",
         choices,
         key="train.plans",
-        format_func=lambda c: f"{applied_label(cfg)} (the sidebar)" if c == APPLIED else c,
+        format_func=lambda c: f"{applied_label(setup)} (the sidebar)" if c == APPLIED else c,
         help="Each plan trains its own SimpleCNN from the same data, in the same order.",
     )
     c2.select_slider(
@@ -152,14 +154,14 @@ def controls_ui(cfg: Config) -> None:
     )
     d = TRAIN_DEFAULTS
     st.caption(
-        f"SimpleCNN, seed {cfg['seed']} (init and data order). Data: {d['n_train']:,} synthetic gratings, "
+        f"SimpleCNN, seed {setup.seed} (init and data order). Data: {d['n_train']:,} synthetic gratings, "
         f"10 classes (orientation × frequency, noise {d['noise']}), held-out {d['n_test']:,}. SGD, "
         f"momentum 0.9, lr {d['lr']}, batch {d['batch_size']}: no Adam, no clipping, so the init's scale "
         "shows."
         + (
             ""
-            if cfg["model"] == "SimpleCNN"
-            else f" The applied plan's rules are applied to SimpleCNN (the sidebar shows {cfg['model']})."
+            if setup.model == "SimpleCNN"
+            else f" The applied plan's rules are applied to SimpleCNN (the sidebar shows {setup.model})."
         )
     )
     if problem:
@@ -170,7 +172,7 @@ def controls_ui(cfg: Config) -> None:
         type="primary",
         key="train.go",
         on_click=_start,
-        args=(cfg,),
+        args=(setup,),
         use_container_width=True,
         disabled=not st.session_state["train.plans"],
     )
@@ -352,8 +354,8 @@ def filters_after_ui(shown: list[dict], results: dict) -> None:
         )
 
 
-def train_view(cfg: Config) -> None:
-    controls_ui(cfg)
+def train_view(setup: Setup) -> None:
+    controls_ui(setup)
     results = st.session_state.setdefault("train.results_by_key", {})
     partial = st.session_state.setdefault("train.partial", {})
     notes = st.session_state.setdefault("train.notes", {})

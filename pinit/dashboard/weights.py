@@ -1,46 +1,83 @@
-"""The Weights view: overview charts, the parameter table, the worked formula, one histogram per tensor."""
+"""The Weights view: every parameter's distribution, and on demand the overview, the table, the formula.
+
+One section at a time (a segmented control), because every element sent is one the
+browser must draw: the distributions are one plotly figure of panels, a page of them at a
+time. The histograms are binned once on the server at BASE_BINS and merged for fewer bins,
+so the bins slider, the log scale and the shared x range change only the drawing.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import streamlit as st
 
 import pinit
-from pinit.figures import histogram_figure, signal_gain_figure, std_overview_figure
+from pinit.figures import histogram_grid_figure, signal_gain_figure, std_overview_figure
 from pinit.report import InitReport
 
-# Histograms drawn at once: Chromium's drawing of many charts is most of a page's wait
-# (~70-100 ms each here), and 12 keeps a 100M-parameter model's page as light as SimpleCNN's.
-PAGE_SIZE = 12
+BASE_BINS = 200  # one scan per tensor; every bin count offered divides it
+BIN_CHOICES = [10, 20, 25, 40, 50, 100, 200]
+PAGE_SIZE = 6  # panels per page: two rows of three on a projector
+SECTIONS = ["Distributions", "Overview", "Table", "Formula"]
 
 
-def view_controls() -> tuple[int, bool]:
-    c1, c2 = st.columns([1, 1])
-    bins = c1.slider(
-        "Histogram bins", 10, 200, 40, step=10, key="bins", help="Only changes the view: the weights are not re-drawn."
+def controls_ui(report: InitReport) -> tuple[str, int, bool, bool, int]:
+    c1, c2 = st.columns([1, 1], vertical_alignment="center")
+    section = c1.segmented_control(
+        "Show", SECTIONS, key="weights.show", default=SECTIONS[0], required=True, label_visibility="collapsed"
     )
-    log_y = c2.toggle("Log-scale counts", key="log_y", help="Shows the tails of heavy or truncated laws.")
-    return bins, log_y
+    with c2:
+        summary_line(report)
+    if section != "Distributions":
+        return section, 40, False, False, 1
+    c1, c2, c3, c4 = st.columns([3, 2, 2, 3], vertical_alignment="center")
+    bins = c1.select_slider(
+        "Bins", BIN_CHOICES, value=40, key="bins", help="Only changes the drawing: the weights are not re-drawn."
+    )
+    log_y = c2.toggle("Log counts", key="log_y", help="A log scale for the counts: shows the tails of a law.")
+    shared_x = c3.toggle("Same x range", key="shared_x", help="One x range for every panel: compare their widths.")
+    pages = max(1, -(-len(report.histograms) // PAGE_SIZE))
+    page = 1
+    if pages > 1:
+        if st.session_state.get("hist_page", 1) > pages:
+            st.session_state["hist_page"] = 1
+        with c4:
+            page = st.pagination(pages, key="hist_page")
+    return section, bins, log_y, shared_x, page
 
 
-def metrics_ui(report: InitReport) -> None:
+def summary_line(report: InitReport) -> None:
     t = report.table
-    m1, m2, m3, m4 = st.columns(4)
-    m1.metric("Parameters", f"{report.total_params:,}")
-    m2.metric("Tensors", len(t))
-    m3.metric("Seed", "—" if report.seed is None else report.seed)
-    m4.metric(
-        "Non-finite values", int(t["nonfinite"].sum()), help="NaN or ±Inf entries: counted, never dropped silently."
+    bad = int(t["nonfinite"].sum())
+    seed = "" if report.seed is None else f" · seed {report.seed}"
+    st.caption(
+        f"**{report.total_params:,}** parameters in **{len(t)}** tensors{seed} · "
+        + (f":red[**{bad:,} NaN/Inf values**] (counted, never dropped)" if bad else "no NaN/Inf values")
     )
 
 
-def overview_ui(report: InitReport) -> None:
+def distributions_ui(report: InitReport, bins: int, log_y: bool, shared_x: bool, page: int, big: bool) -> None:
+    hists = report.histograms[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    shown = [h.rebinned(bins) for h in hists]
+    st.plotly_chart(
+        histogram_grid_figure(shown, cols=3, log_y=log_y, shared_x=shared_x, big=big),
+        key="weights.grid",
+        config={"displayModeBar": False},
+    )
+    st.caption(
+        "Bars: measured counts per bin. Red line: the counts the scheme's law predicts. "
+        "Dotted: measured mean ± σ; dashed: expected. σ is the population std, like the law's."
+    )
+
+
+def overview_ui(report: InitReport, big: bool) -> None:
     a, b = st.columns(2)
-    a.plotly_chart(std_overview_figure(report.table), key="overview_std")
-    b.plotly_chart(signal_gain_figure(report.table), key="overview_gain")
+    a.plotly_chart(std_overview_figure(report.table, big=big), key="overview_std")
+    b.plotly_chart(signal_gain_figure(report.table, big=big), key="overview_gain")
 
 
 def table_ui(report: InitReport) -> None:
-    st.subheader("Parameters")
     num = st.column_config.NumberColumn
     st.dataframe(
         report.table,
@@ -48,7 +85,7 @@ def table_ui(report: InitReport) -> None:
         column_config={
             "numel": num("numel", format="localized"),
             "mean": num("mean", format="%.4f"),
-            "std": num("std", format="%.4f"),
+            "std": num("std", format="%.4f", help="Population std (divides by n), as the law's σ is."),
             "min": num("min", format="%.4f"),
             "max": num("max", format="%.4f"),
             "expected_std": num(
@@ -58,8 +95,8 @@ def table_ui(report: InitReport) -> None:
             "signal_gain": num(
                 "signal gain",
                 format="%.3g",
-                help="sqrt(fan_in · E[w²]): how much the layer scales "
-                "its input's RMS. 1 keeps it level; √2 makes up for a ReLU; 45 is the article's fc1.",
+                help="sqrt(fan_in · E[w²]): how much the layer scales its input's RMS. 1 keeps it level; "
+                "√2 makes up for a ReLU; 45 is the article's fc1.",
             ),
             "nonfinite": num("NaN/Inf", help="Entries that are NaN or ±Inf (left out of mean/std/min/max)."),
         },
@@ -67,7 +104,6 @@ def table_ui(report: InitReport) -> None:
 
 
 def formula_ui(report: InitReport) -> None:
-    st.subheader("The formula, with this layer's numbers")
     if not report.formulas:
         st.info("No scheme reached any parameter here, so there is no formula to fill in.")
         return
@@ -80,28 +116,15 @@ def formula_ui(report: InitReport) -> None:
     st.caption(f"Measured σ = {row['std']:.4g} on this draw.")
 
 
-def histograms_ui(report: InitReport, log_y: bool) -> None:
-    st.subheader("Every parameter's distribution")
-    st.caption(
-        "Bars: measured counts per bin. Red: expected counts under the scheme's law. "
-        "Dotted: measured mean ± σ; dashed: expected."
-    )
-    hists = report.histograms
-    if len(hists) > PAGE_SIZE:
-        pages = (len(hists) + PAGE_SIZE - 1) // PAGE_SIZE
-        page = st.number_input(f"Page (of {pages}, {PAGE_SIZE} charts each)", 1, pages, 1, key="hist_page")
-        hists = hists[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-    cols = st.columns(2)
-    for i, h in enumerate(hists):
-        cols[i % 2].plotly_chart(histogram_figure(h, log_y=log_y), key=f"hist.{h.name}")
-
-
-def weights_view(make_report) -> None:
-    """The whole view; `make_report(bins)` returns the InitReport to show."""
-    bins, log_y = view_controls()
-    report = make_report(bins)
-    metrics_ui(report)
-    overview_ui(report)
-    table_ui(report)
-    formula_ui(report)
-    histograms_ui(report, log_y)
+def weights_view(make_report: Callable[[int], InitReport], big: bool = False) -> None:
+    """The whole view; `make_report(bins)` returns the InitReport to show. `big`: presenter mode."""
+    report = make_report(BASE_BINS)
+    section, bins, log_y, shared_x, page = controls_ui(report)
+    if section == "Distributions":
+        distributions_ui(report, bins, log_y, shared_x, page, big)
+    elif section == "Overview":
+        overview_ui(report, big)
+    elif section == "Table":
+        table_ui(report)
+    else:
+        formula_ui(report)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -41,8 +41,9 @@ __all__ = [
 @dataclass(frozen=True)
 class DepthScheme:
     label: str
-    formula: str  # the law of every Linear weight, in words
+    formula: str  # the law of every Linear weight (and bias, where it is not 0), in words
     weight: dict[str, Any] | None  # the plan rule for Linear weights; None: LSUV (not a plan)
+    bias: dict[str, Any] = field(default_factory=lambda: {"scheme": "zeros"})  # the rule for Linear biases
 
 
 DEPTH_SCHEMES: dict[str, DepthScheme] = {
@@ -63,9 +64,18 @@ DEPTH_SCHEMES: dict[str, DepthScheme] = {
             "N(0, (5/3)² · 2/(fan_in + fan_out)): xavier_normal, gain 5/3",
             {"scheme": "xavier_normal", "gain": 5 / 3},
         ),
+        # What nn.Linear really draws: the bias too, U(±1/√fan_in). Its variance adds 1/(3 fan_in)
+        # to every layer's output, which keeps a shrinking signal from vanishing (a floor near
+        # √(1/(3·512)·6/5) for width 512); with zero biases the same weights fall by ×0.41 per layer.
         DepthScheme(
             "PyTorch default",
-            'U(±1/√fan_in), std 1/√(3 fan_in): Glorot & Bengio\'s "standard" init',
+            "weights and biases U(±1/√fan_in) (std 1/√(3 fan_in)), as nn.Linear draws them",
+            {"scheme": "default"},
+            {"scheme": "default"},
+        ),
+        DepthScheme(
+            "PyTorch default, biases 0",
+            'weights U(±1/√fan_in), std 1/√(3 fan_in) (Glorot & Bengio\'s "standard" init); biases set to 0',
             {"scheme": "default"},
         ),
         DepthScheme("LeCun", "N(0, 1/fan_in): lecun_normal", {"scheme": "lecun_normal"}),
@@ -91,13 +101,14 @@ LSUV_BUDGET = (
 
 
 def depth_plan(scheme: str) -> dict[str, Any]:
-    """The plan of a depth-lab scheme: its rule on every Linear weight, biases 0."""
+    """The plan of a depth-lab scheme: its rules for every Linear weight and bias (0 unless it says otherwise)."""
     if scheme not in DEPTH_SCHEMES:
         raise ValueError(f"unknown depth-lab scheme {scheme!r}; choose one of {', '.join(DEPTH_SCHEMES)}")
     weight = DEPTH_SCHEMES[scheme].weight
     if weight is None:
         raise ValueError("LSUV is not a plan: it measures the network (use depth_sweep)")
-    return {"rules": {"Linear": {"weight": dict(weight), "bias": {"scheme": "zeros"}}}, "overrides": {}}
+    bias = DEPTH_SCHEMES[scheme].bias
+    return {"rules": {"Linear": {"weight": dict(weight), "bias": dict(bias)}}, "overrides": {}}
 
 
 def lsuv_cost(depth: int, width: int, n: int) -> float:
@@ -118,7 +129,8 @@ def depth_sweep(
     """Activation std after every Linear layer of a DeepMLP, per scheme, with the predicted trend.
 
     All schemes see the same probe batch (`probe_batch(model, n, seed)`, iid N(0, 1)) and
-    draw their weights from the same seed; biases are 0 in every scheme. Returns (rows,
+    draw their weights from the same seed; biases are 0 except where the scheme says (PyTorch's
+    default draws them). Returns (rows,
     lsuv_logs): one row per (scheme, Linear layer) with ``scheme``, ``layer`` ("fc3"),
     ``index`` (1-based), ``std`` (measured over every entry of the layer's output, finite
     entries only), ``predicted_std`` (mean-field recursion, `predicted_std_trend`; NaN for

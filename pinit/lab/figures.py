@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..figures import fmt
 from ..stats import Histogram
+from ..style import A_COLOR, B_COLOR, PLAN_COLORS, PREDICTED, SCHEME_COLORS, fmt, log_axis, positive, title
 from .compare import density
 from .signal import RELU_TYPES, SignalFlow
 
@@ -36,59 +36,19 @@ __all__ = [
     "weight_heatmap_figure",
 ]
 
-A_COLOR, B_COLOR, PRED = "#1f77b4", "#ff7f0e", "#d62728"
-PLAN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
-SCHEME_COLORS = {
-    "Kaiming (He)": "#1f77b4",
-    "Xavier (Glorot)": "#ff7f0e",
-    "Xavier, tanh gain 5/3": "#bcbd22",
-    "PyTorch default": "#2ca02c",
-    "LeCun": "#17becf",
-    "Orthogonal": "#8c564b",
-    "N(0, 0.01)": "#9467bd",
-    "N(0, 1)": "#d62728",
-    "Zeros": "#7f7f7f",
-    "Constant 0.05": "#e377c2",
-    "LSUV": "#000000",
-}
+PRED = PREDICTED
 _LAYOUT = dict(
     margin=dict(l=60, r=20, t=85, b=70),
     legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=11)),
 )
-_LOG_TICKS = [10.0**e for e in range(-45, 46)]
 
 
 def _title(text: str, sub: str) -> dict:
-    return dict(text=f"<b>{text}</b>", subtitle=dict(text=sub, font=dict(size=11)), font=dict(size=14))
+    return title(text, sub, size=14)
 
 
-def _pos(v) -> float | None:
-    """A value for a log axis: None (a gap) unless positive and finite."""
-    try:
-        v = float(v)
-    except (TypeError, ValueError):
-        return None
-    return v if v > 0 and math.isfinite(v) else None
-
-
-def _log_axis(title: str, values: Sequence) -> dict:
-    vals = [v for v in (_pos(x) for x in values) if v is not None] or [1.0]
-    lo, hi = math.log10(min(vals)), math.log10(max(vals))
-    span = hi - lo
-    lo, hi = lo - max(0.15, 0.05 * span), hi + max(0.25, 0.05 * span)
-    step = max(1, math.ceil((hi - lo) / 10))  # at most ~10 labelled decades
-    ticks = [t for t in _LOG_TICKS if lo <= math.log10(t) <= hi and round(math.log10(t)) % step == 0]
-    if hi - lo < 2.5:  # a narrow range: more ticks per decade, so more than one is labelled
-        per = (1, 2, 5) if hi - lo >= 1 else (1, 1.5, 2, 3, 5, 7)
-        ticks = [t * m for t in _LOG_TICKS for m in per if lo <= math.log10(t * m) <= hi]
-    return dict(
-        type="log",
-        title=dict(text=title),
-        range=[lo, hi],
-        tickvals=ticks,
-        ticktext=[f"{t:g}" for t in ticks],
-        exponentformat="power",
-    )
+_pos = positive
+_log_axis = log_axis
 
 
 def _names(items: Sequence[str], limit: int = 4) -> str:

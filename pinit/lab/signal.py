@@ -23,9 +23,57 @@ from ..models import build_model
 from ..plan import InitPlan, apply_plan
 from .probes import activation_stats, gradient_stats, predicted_std_trend, probe_batch, probe_targets
 
-__all__ = ["RELU_TYPES", "SignalFlow", "signal_flow"]
+__all__ = [
+    "LOGITS_EXPLODING",
+    "LOGITS_HEALTHY",
+    "LOSS_NEAR_CHANCE",
+    "RELU_TYPES",
+    "SignalFlow",
+    "logits_verdict",
+    "loss_verdict",
+    "signal_flow",
+]
 
 RELU_TYPES = ("ReLU", "ReLU6")  # outputs that are exactly 0 for every negative input
+
+
+# Thresholds of the verdicts on the logits and the loss at init, stated once (the page quotes them).
+LOGITS_HEALTHY = (0.1, 3.0)  # logits std in this range: order 1
+LOGITS_EXPLODING = 30.0  # above: the softmax is saturated from step 0
+LOSS_NEAR_CHANCE = 1.5  # loss within this factor of ln(classes): unsure, as a fresh net should be
+
+
+def logits_verdict(std: float) -> tuple[str, str]:
+    """(verdict, colour) for the std of the logits at init; the thresholds are LOGITS_HEALTHY and
+    LOGITS_EXPLODING. Short enough to sit under a number on a projector."""
+    low, high = LOGITS_HEALTHY
+    if not math.isfinite(std):
+        return "overflowed: inf/NaN", "red"
+    if std == 0:
+        return "zero: every class ties", "gray"
+    if std < low:
+        return f"small (< {low:g})", "orange"
+    if std <= high:
+        return f"healthy ({low:g} to {high:g})", "green"
+    if std <= LOGITS_EXPLODING:
+        return f"large (> {high:g})", "orange"
+    return f"exploding (> {LOGITS_EXPLODING:g})", "red"
+
+
+def loss_verdict(loss: float, num_classes: int = 10, logits_std: float | None = None) -> tuple[str, str]:
+    """(verdict, colour) for the loss at init against ln(classes), the loss of a network that knows
+    nothing (all classes equally likely). Near it (within LOSS_NEAR_CHANCE times) is what a fresh
+    network should show; exactly it means every class ties (a zero or constant last layer)."""
+    chance = math.log(num_classes)
+    if not math.isfinite(loss):
+        return "not finite", "red"
+    if logits_std == 0 or math.isclose(loss, chance, rel_tol=1e-6):
+        return f"exactly ln {num_classes}: all tie", "gray"
+    ratio = loss / chance
+    if ratio <= LOSS_NEAR_CHANCE:
+        return f"near ln {num_classes} = {chance:.2f}: good", "green"
+    times = f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
+    return f"{times}× ln {num_classes}", "red" if ratio > 10 else "orange"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,348 @@
+"""The lesson: from the seed article's recipe to a network that learns, as plain numbers.
+
+Five experiments a teacher can project one after the other, each computed live from
+the backend and over several seeds (a claim from one seed is one draw's noise):
+
+1. `signal_trace("Article recipe")`: the RMS of SimpleCNN's signal after each Conv2d and
+   Linear layer on the probe batch. N(0, 1) on fc1 (fan_in 2048) multiplies its input's
+   RMS by about sqrt(2048) = 45 (E[y^2] = fan_in E[w^2] E[x^2]; LeCun et al. 1998), so the
+   logits' std is ~1e4 and the loss at init ~2e4 against ln 10 = 2.3 for a network that
+   knows nothing.
+2. `signal_trace("Kaiming (He)")`: std sqrt(2 / fan_in) (He et al. 2015) keeps the signal level.
+3. `depth_story()`: 30 ReLU layers of width 512, He against Xavier against PyTorch's
+   default (biases included, as nn.Linear draws them), measured next to the mean-field
+   prediction (`predicted_std_trend`).
+4. `symmetry_story()`: a constant init leaves one distinct unit per layer, even after SGD.
+5. `training_story()`: the presets trained side by side on the synthetic gratings.
+
+Everything here is a pure function of constants, computed once per process and shared
+(plain, frozen results): every student of a class asks for the same numbers. `start_warming()`
+computes them all in a background thread, in the order a class meets them, and stops it
+cleanly when the process exits.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import math
+import statistics
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import torch
+from torch.nn import functional as F
+
+from ..models import build_model
+from ..plan import apply_plan
+from ..presets import PRESETS
+from .depth import depth_summary, depth_sweep, symmetry_table
+from .probes import activation_stats, probe_batch, probe_targets
+from .signal import logits_verdict, loss_verdict
+from .training import TrainRun, train_data, train_run
+
+__all__ = [
+    "LESSON_SEEDS",
+    "LESSON_TRAIN",
+    "DepthStory",
+    "SignalTrace",
+    "SymmetryStory",
+    "TrainingStory",
+    "depth_story",
+    "logits_verdict",
+    "loss_verdict",
+    "signal_trace",
+    "start_warming",
+    "symmetry_story",
+    "training_story",
+    "warm",
+]
+
+Fn = TypeVar("Fn", bound=Callable[..., Any])
+_STOP = threading.Event()  # set when the process exits: a warm-up in progress stops at its next check
+
+
+class Interrupted(RuntimeError):
+    """A lesson computation stopped because the process is exiting (nothing is cached)."""
+
+
+def _check_stop() -> None:
+    if _STOP.is_set():
+        raise Interrupted("the lesson's computation was stopped: the process is exiting")
+
+
+def computed_once(fn: Fn) -> Fn:
+    """Cache `fn` by its arguments for the process, and let one caller compute while the others
+    wait for its result (the warm-up thread and the first tab must not both train the same run)."""
+    cached = functools.lru_cache(maxsize=8)(fn)
+    lock = threading.Lock()
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return cached(*args, **kwargs)
+
+    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+LESSON_SEEDS = (0, 1, 2, 3, 4)
+PROBE_N = 64
+
+# The lesson's training run: small and quick enough that three plans train in ~10 s on one
+# core, easy enough (noise 0.5) that a good init visibly learns within it. Measured with
+# SimpleCNN, one thread: Kaiming reaches 100% held-out accuracy in 100 steps of 32 at lr 0.005;
+# PyTorch's default is still learning slowly there; the article's recipe overflows in a few steps.
+LESSON_TRAIN = {"steps": 100, "batch_size": 32, "lr": 0.005, "n_train": 2000, "n_test": 500, "noise": 0.5}
+LESSON_TRAIN_PLANS = ("Kaiming (He)", "PyTorch default", "Article recipe")
+
+
+def _median(values: Sequence[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.median(finite) if finite else math.nan
+
+
+@dataclass(frozen=True)
+class SignalTrace:
+    """One plan's signal through SimpleCNN: medians over `seeds`, with each seed's value kept.
+
+    ``layers``: "input" then each Conv2d/Linear output ("conv1" .. "fc3"); ``rms``: the
+    median over seeds of each one's RMS on the probe batch (iid N(0, 1) inputs, so the input's
+    RMS is ~1); ``gains``: the median ratio of a layer's output RMS to its input's RMS (the
+    signal entering it, after the previous ReLU and pooling). ``logits_std`` and ``loss`` are
+    medians, ``*_by_seed`` the values per seed.
+    """
+
+    preset: str
+    seeds: tuple[int, ...]
+    layers: tuple[str, ...]
+    rms: tuple[float, ...]
+    rms_by_seed: tuple[tuple[float, ...], ...]
+    gains: tuple[float, ...]
+    logits_std: float
+    logits_std_by_seed: tuple[float, ...]
+    loss: float
+    loss_by_seed: tuple[float, ...]
+    num_classes: int = 10
+
+    @property
+    def chance_loss(self) -> float:
+        """ln(classes): the loss of logits that say nothing (every class equally likely)."""
+        return math.log(self.num_classes)
+
+    def gain_of(self, layer: str) -> float:
+        return self.gains[self.layers.index(layer)]
+
+
+def _one_trace(preset: str, seed: int) -> tuple[list[str], list[float], list[float], float, float]:
+    model = build_model("SimpleCNN", seed=seed)
+    apply_plan(model, PRESETS[preset].plan, seed)
+    x, y = probe_batch(model, PROBE_N, seed), probe_targets(model, PROBE_N, seed)
+    acts = activation_stats(model, x, bins=1)
+    names, rms, gains = ["input"], [float(x.pow(2).mean().sqrt())], [math.nan]
+    previous = rms[0]  # the RMS of what enters the next layer
+    for row in acts.itertuples():
+        if row.type in ("Conv2d", "Linear"):
+            names.append(str(row.layer).split(".")[-1])
+            rms.append(float(row.rms))
+            gains.append(float(row.rms) / previous if previous > 0 else math.nan)
+        previous = float(row.rms)
+    with torch.no_grad():
+        logits = model(x)
+    loss = float(F.cross_entropy(logits, y))
+    return names, rms, gains, float(logits.std()), loss
+
+
+@computed_once
+def signal_trace(preset: str, seeds: tuple[int, ...] = LESSON_SEEDS) -> SignalTrace:
+    """SimpleCNN under a preset, probed once per seed (build, apply, probe batch of 64)."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    runs = []
+    for s in seeds:
+        _check_stop()
+        runs.append(_one_trace(preset, s))
+    names = runs[0][0]
+    rms_by_seed = tuple(tuple(r[1]) for r in runs)
+    columns = list(zip(*rms_by_seed))
+    gain_columns = list(zip(*(r[2] for r in runs)))
+    return SignalTrace(
+        preset=preset,
+        seeds=tuple(seeds),
+        layers=tuple(names),
+        rms=tuple(_median(c) for c in columns),
+        rms_by_seed=rms_by_seed,
+        gains=tuple(_median(c) for c in gain_columns),
+        logits_std=_median([r[3] for r in runs]),
+        logits_std_by_seed=tuple(r[3] for r in runs),
+        loss=_median([r[4] for r in runs]),
+        loss_by_seed=tuple(r[4] for r in runs),
+    )
+
+
+@dataclass(frozen=True)
+class DepthStory:
+    """He et al. 2015 on a DeepMLP: per scheme, the median over seeds of each layer's std.
+
+    ``std[scheme]``: median over seeds of the std after fc1..fc(depth); ``predicted[scheme]``:
+    the mean-field prediction (the same for every seed); ``per_layer[scheme]`` and
+    ``ratio[scheme]``: medians over seeds of depth_summary's per-layer factor and last/first
+    ratio, with ``per_layer_by_seed`` kept; ``predicted_per_layer`` the formula's factor.
+    """
+
+    depth: int
+    width: int
+    activation: str
+    seeds: tuple[int, ...]
+    schemes: tuple[str, ...]
+    std: dict[str, tuple[float, ...]]
+    predicted: dict[str, tuple[float, ...]]
+    per_layer: dict[str, float]
+    per_layer_by_seed: dict[str, tuple[float, ...]]
+    predicted_per_layer: dict[str, float]
+    ratio: dict[str, float]
+    predicted_ratio: dict[str, float]
+
+
+DEPTH_STORY_SCHEMES = ("Kaiming (He)", "Xavier (Glorot)", "PyTorch default")
+
+
+@computed_once
+def depth_story(
+    depth: int = 30,
+    width: int = 512,
+    activation: str = "relu",
+    schemes: tuple[str, ...] = DEPTH_STORY_SCHEMES,
+    seeds: tuple[int, ...] = LESSON_SEEDS,
+) -> DepthStory:
+    """`depth_sweep` once per seed, summarized per scheme by medians over the seeds."""
+    per_seed = []
+    for seed in seeds:
+        _check_stop()
+        rows, _ = depth_sweep(depth, width, activation, list(schemes), seed, 128)
+        per_seed.append((rows, depth_summary(rows).set_index("scheme")))
+    std, predicted, per_layer, by_seed, pred_per, ratio, pred_ratio = {}, {}, {}, {}, {}, {}, {}
+    for scheme in schemes:
+        curves = [rows[rows["scheme"] == scheme]["std"].tolist() for rows, _ in per_seed]
+        std[scheme] = tuple(_median(col) for col in zip(*curves))
+        first_rows = per_seed[0][0]
+        predicted[scheme] = tuple(first_rows[first_rows["scheme"] == scheme]["predicted_std"].tolist())
+        by_seed[scheme] = tuple(float(s.loc[scheme, "per_layer"]) for _, s in per_seed)
+        per_layer[scheme] = _median(by_seed[scheme])
+        ratio[scheme] = _median([float(s.loc[scheme, "ratio"]) for _, s in per_seed])
+        pred_per[scheme] = float(per_seed[0][1].loc[scheme, "predicted_per_layer"])
+        pred_ratio[scheme] = float(per_seed[0][1].loc[scheme, "predicted_ratio"])
+    return DepthStory(
+        depth,
+        width,
+        activation,
+        tuple(seeds),
+        tuple(schemes),
+        std,
+        predicted,
+        per_layer,
+        by_seed,
+        pred_per,
+        ratio,
+        pred_ratio,
+    )
+
+
+@dataclass(frozen=True)
+class SymmetryStory:
+    """Distinct units per hidden layer of a DeepMLP, at init and after SGD, per scheme."""
+
+    depth: int
+    width: int
+    activation: str
+    steps: int
+    schemes: tuple[str, ...]
+    layers: tuple[str, ...]
+    distinct_at_init: dict[str, tuple[int, ...]]
+    distinct_after: dict[str, tuple[int, ...]]
+
+
+SYMMETRY_STORY_SCHEMES = ("Zeros", "Constant 0.05", "Xavier (Glorot)")
+
+
+@computed_once
+def symmetry_story(
+    depth: int = 5,
+    width: int = 64,
+    activation: str = "tanh",
+    steps: int = 20,
+    schemes: tuple[str, ...] = SYMMETRY_STORY_SCHEMES,
+    seed: int = 0,
+) -> SymmetryStory:
+    """`symmetry_table` per scheme: exact equality, so one seed shows it (any seed gives the same counts)."""
+    init, after, layers = {}, {}, ()
+    for scheme in schemes:
+        t = symmetry_table(depth, width, activation, scheme, seed, 64, steps)
+        layers = tuple(t["layer"])
+        init[scheme] = tuple(int(v) for v in t["distinct_outputs"])
+        after[scheme] = tuple(int(v) for v in t["distinct_after_training"])
+    return SymmetryStory(depth, width, activation, steps, tuple(schemes), layers, init, after)
+
+
+@dataclass(frozen=True)
+class TrainingStory:
+    """The lesson's presets trained on the same data in the same order (LESSON_TRAIN)."""
+
+    settings: dict[str, float]
+    runs: dict[str, TrainRun]
+    seconds: float
+
+
+@computed_once
+def training_story(plans: tuple[str, ...] = LESSON_TRAIN_PLANS, seed: int = 0) -> TrainingStory:
+    """Train SimpleCNN from each preset with LESSON_TRAIN's settings (~10 s for three on one core)."""
+    c = LESSON_TRAIN
+    data = train_data(int(c["n_train"]), int(c["n_test"]), float(c["noise"]))
+    runs = {}
+    for name in plans:
+        steps, batch, lr = int(c["steps"]), int(c["batch_size"]), float(c["lr"])
+        runs[name] = train_run(PRESETS[name].plan, seed, steps, batch, lr, data, should_stop=_STOP.is_set)
+        if runs[name].stop_reason == "stopped":
+            raise Interrupted("the lesson's training was stopped: the process is exiting")
+    return TrainingStory(dict(c), runs, sum(r.seconds for r in runs.values()))
+
+
+def warm() -> None:
+    """Compute every step's numbers, in the order a class meets them."""
+    for compute in (
+        lambda: signal_trace("Article recipe"),
+        lambda: signal_trace("Kaiming (He)"),
+        depth_story,
+        symmetry_story,
+        training_story,
+    ):
+        compute()
+
+
+_WARMER: list[threading.Thread] = []
+_WARMER_LOCK = threading.Lock()
+
+
+def _stop_warming() -> None:
+    _STOP.set()
+    for thread in _WARMER:
+        thread.join(timeout=30)  # a daemon thread still inside torch at interpreter exit aborts the process
+
+
+def start_warming() -> None:
+    """Start `warm()` in a background thread, once per process; stopped and joined at exit."""
+    with _WARMER_LOCK:
+        if _WARMER:
+            return
+        thread = threading.Thread(target=_warm_quietly, name="pinit-lesson-warm", daemon=True)
+        _WARMER.append(thread)
+        atexit.register(_stop_warming)
+        thread.start()
+
+
+def _warm_quietly() -> None:
+    with contextlib.suppress(Interrupted):
+        warm()

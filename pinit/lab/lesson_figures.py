@@ -1,0 +1,357 @@
+"""Plotly figures for the lesson (pinit.lab.lesson's results): one full-width chart per step.
+
+Each step's chart must read from the back of a classroom: few lines, the numbers that
+matter written on the chart, and the same fixed axis across the steps a class compares
+(the article's recipe and Kaiming share one log axis, so "level" looks level). With
+``big=True`` the text is enlarged for a projector (pinit.style.presenter).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import plotly.graph_objects as go
+
+from ..style import EXPECTED, FADED, SCHEME_COLORS, fmt, layout, log_axis, positive, presenter, title
+from .lesson import DepthStory, SignalTrace, SymmetryStory, TrainingStory
+
+__all__ = ["depth_story_figure", "signal_trace_figure", "symmetry_story_figure", "training_story_figure"]
+
+# One fixed axis for steps 1 and 2: from below the input's RMS to above the article's logits.
+SIGNAL_AXIS = (0.3, 3e4)
+LOSS_CEILING = 100.0  # the training chart's top: 40x ln 10
+
+
+def _finish(spec: dict[str, Any], big: bool) -> go.Figure:
+    return go.Figure(presenter(spec) if big else spec)
+
+
+def _trace_lines(trace: SignalTrace, color: str, faded: bool) -> list[dict[str, Any]]:
+    label = f"{trace.preset} (median of {len(trace.seeds)} seeds)"
+    lines: list[dict[str, Any]] = [
+        dict(
+            type="scatter",
+            mode="lines+markers",
+            x=list(trace.layers),
+            y=[positive(v) for v in trace.rms],
+            name=label if not faded else f"{trace.preset} (step 1, for comparison)",
+            line=dict(color=FADED if faded else color, width=2 if faded else 4, dash="dot" if faded else "solid"),
+            marker=dict(size=7 if faded else 11, color=FADED if faded else color),
+            hovertemplate="%{x}: RMS %{y:.3g}<extra>" + trace.preset + "</extra>",
+        )
+    ]
+    if not faded:  # every seed's value as a small dot: the spread behind the median
+        xs = [layer for _ in trace.rms_by_seed for layer in trace.layers]
+        ys = [positive(v) for seed_rms in trace.rms_by_seed for v in seed_rms]
+        lines.append(
+            dict(
+                type="scatter",
+                mode="markers",
+                x=xs,
+                y=ys,
+                name="each seed",
+                showlegend=False,
+                marker=dict(size=5, color=color, opacity=0.35),
+                hoverinfo="skip",
+            )
+        )
+    return lines
+
+
+def signal_trace_figure(
+    trace: SignalTrace,
+    reference: SignalTrace | None = None,
+    big: bool = False,
+    height: int = 360,
+    annotate: str | None = None,
+) -> go.Figure:
+    """The signal's RMS after each Conv2d/Linear layer of SimpleCNN on one fixed log axis.
+
+    The gain of layer `annotate` (default: the layer with the largest gain, the article's fc1:
+    ×45) is written on the chart at that layer; `reference` (the previous step's plan) is drawn
+    faded behind, so a class sees before and after.
+    """
+    color = SCHEME_COLORS.get(trace.preset, "#1f77b4")
+    data = (_trace_lines(reference, color, faded=True) if reference is not None else []) + _trace_lines(
+        trace, color, faded=False
+    )
+    data.append(
+        dict(
+            type="scatter",
+            mode="lines",
+            x=[trace.layers[0], trace.layers[-1]],
+            y=[1, 1],
+            name="the input's RMS (1)",
+            line=dict(color="#555", dash="dash", width=1),
+            hoverinfo="skip",
+        )
+    )
+    gains = [g if math.isfinite(g) else 0.0 for g in trace.gains]
+    k = trace.layers.index(annotate) if annotate in trace.layers else max(range(len(gains)), key=lambda i: gains[i])
+    annotations = [
+        dict(
+            x=trace.layers[k],
+            y=math.log10(positive(trace.rms[k]) or 1.0),
+            text=f"<b>×{fmt(gains[k])}</b> at {trace.layers[k]}",
+            showarrow=True,
+            arrowhead=2,
+            ax=-70,
+            ay=-35,
+            font=dict(size=15, color=color),
+            bgcolor="rgba(255,255,255,0.85)",
+        )
+    ]
+    sub = (
+        f"RMS of each layer's output on 64 probe images · logits std {fmt(trace.logits_std)} · "
+        f"loss at init {fmt(trace.loss)} (ln 10 = 2.30) · same log axis in steps 1 and 2"
+    )
+    spec = dict(
+        data=data,
+        layout=layout(
+            height,
+            title=title(f"{trace.preset}: how big the signal is after each layer", sub),
+            xaxis=dict(type="category"),
+            yaxis=log_axis("RMS of the layer's output", [], fixed=SIGNAL_AXIS),
+            annotations=annotations,
+            legend=dict(
+                orientation="v",
+                yanchor="bottom",
+                y=0.04,
+                xanchor="right",
+                x=0.99,
+                font=dict(size=12),
+                bgcolor="rgba(255,255,255,0.85)",
+            ),
+            margin=dict(l=70, r=20, t=64, b=36),
+        ),
+    )
+    return _finish(spec, big)
+
+
+def depth_story_figure(story: DepthStory, big: bool = False, height: int = 360) -> go.Figure:
+    """The std after each of `depth` ReLU layers per scheme: measured (solid, median over seeds)
+    and the mean-field prediction (dashed); the legend gives each one's factor per layer."""
+    data: list[dict[str, Any]] = []
+    values: list[float] = []
+    layers = list(range(1, story.depth + 1))
+    for scheme in story.schemes:
+        color = SCHEME_COLORS.get(scheme, "#333")
+        measured, predicted = story.std[scheme], story.predicted[scheme]
+        values += [v for v in measured if positive(v)] + [v for v in predicted if positive(v)]
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=layers,
+                y=[positive(v) for v in measured],
+                name=f"{scheme}: ×{story.per_layer[scheme]:.3f} per layer "
+                f"(formula ×{story.predicted_per_layer[scheme]:.3f})",
+                line=dict(color=color, width=4),
+                legendgroup=scheme,
+                hovertemplate=f"{scheme}<br>layer %{{x}}: std %{{y:.3g}}<extra></extra>",
+            )
+        )
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=layers,
+                y=[positive(v) for v in predicted],
+                showlegend=False,
+                line=dict(color=color, width=2, dash="dash"),
+                legendgroup=scheme,
+                hoverinfo="skip",
+            )
+        )
+    sub = (
+        f"DeepMLP, {story.depth} Linear layers of {story.width}, {story.activation}; solid: measured (median of "
+        f"{len(story.seeds)} seeds), dashed: the formula · log scale"
+    )
+    spec = dict(
+        data=data,
+        layout=layout(
+            height,
+            title=title(f"{story.depth} ReLU layers deep: which init keeps the signal?", sub),
+            xaxis=dict(title=dict(text="layer"), range=[0.5, story.depth + 0.5]),
+            yaxis=log_axis("std of the layer's output", values),
+            legend=dict(
+                orientation="v",
+                yanchor="bottom",
+                y=0.02,
+                xanchor="left",
+                x=0.01,
+                font=dict(size=12),
+                bgcolor="rgba(255,255,255,0.8)",
+            ),
+            margin=dict(l=70, r=20, t=64, b=36),
+        ),
+    )
+    return _finish(spec, big)
+
+
+def symmetry_story_figure(story: SymmetryStory, big: bool = False, height: int = 340) -> go.Figure:
+    """Distinct units in each hidden layer after `steps` SGD steps, per scheme, against the width."""
+    data: list[dict[str, Any]] = []
+    for scheme in story.schemes:
+        after = story.distinct_after[scheme]
+        data.append(
+            dict(
+                type="bar",
+                x=list(story.layers),
+                y=list(after),
+                name=scheme,
+                marker=dict(color=SCHEME_COLORS.get(scheme, "#333")),
+                text=[str(v) for v in after],
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate=f"{scheme}<br>%{{x}}: %{{y}} distinct units of {story.width}<extra></extra>",
+            )
+        )
+    sub = (
+        f"DeepMLP, {story.depth} layers of {story.width} units, {story.activation}; after {story.steps} SGD steps · "
+        "1 = every unit is a copy of one"
+    )
+    spec = dict(
+        data=data,
+        layout=layout(
+            height,
+            title=title("How many different units does each layer have?", sub),
+            barmode="group",
+            xaxis=dict(title=dict(text="hidden layer")),
+            yaxis=dict(title=dict(text="distinct units"), range=[0, story.width * 1.2]),
+            shapes=[
+                dict(
+                    type="line",
+                    xref="paper",
+                    x0=0,
+                    x1=1,
+                    y0=story.width,
+                    y1=story.width,
+                    line=dict(color="#555", dash="dash", width=1),
+                )
+            ],
+            annotations=[
+                dict(
+                    xref="paper",
+                    x=1,
+                    y=story.width,
+                    text=f"width: {story.width} units",
+                    showarrow=False,
+                    xanchor="right",
+                    yanchor="bottom",
+                    font=dict(size=12),
+                )
+            ],
+            margin=dict(l=70, r=20, t=64, b=50),
+        ),
+    )
+    return _finish(spec, big)
+
+
+def training_story_figure(story: TrainingStory, big: bool = False, height: int = 360, frames: int = 12) -> go.Figure:
+    """Each plan's training loss per step (log y), with a ▶ Replay button that redraws the runs
+    from step 1 in the browser (plotly frames: no work on the server). ✕ marks an overflow."""
+    names = list(story.runs)
+    logs = {n: story.runs[n].log for n in names}
+    steps = max(len(log) for log in logs.values())
+
+    def lines(upto: int) -> list[dict[str, Any]]:
+        out = []
+        for n in names:
+            log = logs[n][logs[n]["step"] <= upto]
+            ys = [positive(v) for v in log["loss"]]
+            out.append(
+                dict(
+                    type="scatter",
+                    mode="lines",
+                    x=log["step"].tolist(),
+                    y=ys,
+                    name=n,
+                    line=dict(color=SCHEME_COLORS.get(n, "#333"), width=3),
+                    hovertemplate=f"{n}<br>step %{{x}}: loss %{{y:.3g}}<extra></extra>",
+                )
+            )
+        return out
+
+    data = lines(steps)
+    # The axis stops at LOSS_CEILING: a run whose loss is in the thousands (then inf) would squeeze the
+    # runs that learn into a flat line at the bottom. Its ✕ sits on the top edge and says what happened.
+    for n in names:
+        run = story.runs[n]
+        log = logs[n]
+        above = [v for v in log["loss"] if math.isfinite(v) and v > LOSS_CEILING]
+        if run.stop_reason != "non-finite loss" and not above:
+            continue
+        what = f"overflowed at step {run.steps_done}" if run.stop_reason == "non-finite loss" else "off the chart"
+        first = log["loss"].iloc[0]
+        data.append(
+            dict(
+                type="scatter",
+                mode="markers+text",
+                x=[int(log["step"].iloc[-1])],
+                y=[LOSS_CEILING],
+                marker=dict(symbol="x", size=16, color=SCHEME_COLORS.get(n, "#333")),
+                showlegend=False,
+                text=[f"  {n}: loss {fmt(first)} at step 1, {what} ↑"],
+                textposition="bottom right",
+                hoverinfo="skip",
+                cliponaxis=False,
+            )
+        )
+    values = [v for log in logs.values() for v in log["loss"] if positive(v) and v <= LOSS_CEILING]
+    cut = [max(1, round(steps * (i + 1) / frames)) for i in range(frames)]
+    anim_frames = [dict(name=str(c), data=lines(c), traces=list(range(len(names)))) for c in cut]
+    c = story.settings
+    sub = (
+        f"SimpleCNN on synthetic gratings: SGD lr {c['lr']:g}, momentum 0.9, batch {int(c['batch_size'])}, "
+        f"{int(c['steps'])} steps · dashed: ln 10 = 2.30, a network that knows nothing · log scale"
+    )
+    spec = dict(
+        data=data,
+        frames=anim_frames,
+        layout=layout(
+            height,
+            title=title("Training from each init: the loss at every step", sub),
+            xaxis=dict(title=dict(text="SGD step"), range=[0, steps + 1]),
+            yaxis=log_axis("training loss", [], fixed=(min(values + [0.01]) * 0.5, LOSS_CEILING)),
+            shapes=[
+                dict(
+                    type="line",
+                    xref="paper",
+                    x0=0,
+                    x1=1,
+                    y0=math.log(10),
+                    y1=math.log(10),
+                    line=dict(color=EXPECTED, dash="dash", width=1),
+                )
+            ],
+            updatemenus=[
+                dict(
+                    type="buttons",
+                    showactive=False,
+                    x=1,
+                    y=1.02,
+                    xanchor="right",
+                    yanchor="bottom",
+                    buttons=[
+                        dict(
+                            label="▶ Replay",
+                            method="animate",
+                            args=[
+                                None,
+                                dict(
+                                    frame=dict(duration=250, redraw=False),
+                                    fromcurrent=False,
+                                    transition=dict(duration=0),
+                                    mode="immediate",
+                                ),
+                            ],
+                        )
+                    ],
+                )
+            ],
+            margin=dict(l=70, r=20, t=64, b=50),
+        ),
+    )
+    return _finish(spec, big)

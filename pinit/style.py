@@ -1,0 +1,186 @@
+"""One figure style for every chart pinit draws: colours, number and shape formats, layout, axes.
+
+Plain data only (no plotly import): the figure modules (pinit.figures, pinit.lab.figures,
+pinit.lab.lesson_figures) build plain plotly specs from these pieces, so every chart has
+the same margins, legend, title/subtitle and log axes, and `presenter()` can enlarge the
+text of any of them for a projector.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+__all__ = [
+    "A_COLOR",
+    "B_COLOR",
+    "EXPECTED",
+    "FADED",
+    "MEASURED",
+    "PLAN_COLORS",
+    "PREDICTED",
+    "PRESENTER_FONT",
+    "SCHEME_COLORS",
+    "fmt",
+    "fmt_number",
+    "fmt_shape",
+    "layout",
+    "log_axis",
+    "positive",
+    "presenter",
+    "title",
+]
+
+MEASURED = "#1f77b4"
+EXPECTED = "#d62728"  # what a formula predicts: the scheme's law, the mean-field trend
+PREDICTED = EXPECTED
+A_COLOR, B_COLOR = "#1f77b4", "#ff7f0e"
+FADED = "#b8b8b8"
+GROW, SHRINK = "#d62728", "#1f77b4"  # a layer that multiplies the signal up / down
+PLAN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
+SCHEME_COLORS = {
+    "Kaiming (He)": "#1f77b4",
+    "Xavier (Glorot)": "#ff7f0e",
+    "Xavier, tanh gain 5/3": "#bcbd22",
+    "PyTorch default": "#2ca02c",
+    "PyTorch default, biases 0": "#98df8a",
+    "LeCun": "#17becf",
+    "Orthogonal": "#8c564b",
+    "N(0, 0.01)": "#9467bd",
+    "N(0, 1)": "#d62728",
+    "Zeros": "#7f7f7f",
+    "Constant 0.05": "#e377c2",
+    "LSUV": "#000000",
+    "Article recipe": "#d62728",
+}
+
+BASE_FONT = 12
+PRESENTER_FONT = 17  # chart text on a projector: 16-18 px reads from the back of a room
+_LOG_TICKS = [10.0**e for e in range(-45, 46)]
+
+
+def fmt(x: float | None, digits: int = 3) -> str:
+    """A number for a chart or a label: `digits` significant digits, an em dash for missing."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{x:.{digits}g}"
+
+
+def fmt_number(x: float | None) -> str:
+    """A headline number a class reads aloud: 3 significant digits with thousands separators
+    (11,500 rather than 1.15e+04), and ×10ⁿ past ten million."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    if not math.isfinite(x):
+        return "∞" if x > 0 else "−∞"
+    a = abs(x)
+    if a >= 1e7:
+        exp = math.floor(math.log10(a))
+        return f"{x / 10**exp:.2f}×10" + str(exp).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    if a >= 1000:
+        digits = math.floor(math.log10(a)) + 1
+        return f"{round(x, 3 - digits):,.0f}"
+    return f"{x:.3g}"
+
+
+def fmt_shape(shape: Iterable[int]) -> str:
+    """(512, 2048) and (10,): a shape as Python prints a tuple."""
+    dims = [str(int(d)) for d in shape]
+    return "(" + ", ".join(dims) + ("," if len(dims) == 1 else "") + ")"
+
+
+def positive(v: Any) -> float | None:
+    """A value for a log axis: None (a gap in the line) unless positive and finite."""
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f > 0 and math.isfinite(f) else None
+
+
+def title(text: str, sub: str = "", size: int = 15, after: str = "") -> dict[str, Any]:
+    """A bold title (then `after`, not bold) with a smaller subtitle that carries the numbers to read off."""
+    out: dict[str, Any] = dict(
+        text=f"<b>{text}</b>" + (f" {after}" if after else ""),
+        font=dict(size=size),
+        # At the very top of the figure: no empty band between the chart and what is above it.
+        y=1,
+        yref="container",
+        yanchor="top",
+        pad=dict(t=6),
+    )
+    if sub:
+        out["subtitle"] = dict(text=sub, font=dict(size=max(size - 3, 10)))
+    return out
+
+
+def layout(height: int, **overrides: Any) -> dict[str, Any]:
+    """The shared layout: no plotly template (Streamlit's theme styles the chart, and a template
+    costs ~10 ms a figure), margins that leave room for titles, a horizontal legend below."""
+    base: dict[str, Any] = dict(
+        height=height,
+        margin=dict(l=60, r=20, t=80, b=60),
+        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=11)),
+        font=dict(size=BASE_FONT),
+    )
+    base.update(overrides)
+    return base
+
+
+def log_axis(
+    label: str, values: Sequence[Any], fixed: tuple[float, float] | None = None, max_labels: int = 10
+) -> dict[str, Any]:
+    """A log axis ranged to the data (or to `fixed` = (low, high)), labelled at whole decades
+    (at most `max_labels`), or at 1-2-5 steps when the range is under 2.5 decades."""
+    if fixed is not None:
+        lo, hi = math.log10(fixed[0]), math.log10(fixed[1])
+    else:
+        vals = [v for v in (positive(x) for x in values) if v is not None] or [1.0]
+        lo, hi = math.log10(min(vals)), math.log10(max(vals))
+        span = hi - lo
+        lo, hi = lo - max(0.15, 0.05 * span), hi + max(0.25, 0.05 * span)
+    step = max(1, math.ceil((hi - lo) / max_labels))
+    ticks = [t for t in _LOG_TICKS if lo <= math.log10(t) <= hi and round(math.log10(t)) % step == 0]
+    if hi - lo < 2.5:  # a narrow range: more ticks per decade, so more than one is labelled
+        per = (1, 2, 5) if hi - lo >= 1 else (1, 1.5, 2, 3, 5, 7)
+        ticks = [t * m for t in _LOG_TICKS for m in per if lo <= math.log10(t * m) <= hi]
+    return dict(
+        type="log",
+        title=dict(text=label),
+        range=[lo, hi],
+        tickvals=ticks,
+        ticktext=[_tick(t) for t in ticks],
+    )
+
+
+def _tick(t: float) -> str:
+    if 1e-3 <= t < 1e5:
+        return f"{t:g}"
+    return f"1e{round(math.log10(t))}" if math.isclose(t, 10 ** round(math.log10(t))) else f"{t:.0e}"
+
+
+def presenter(spec: dict[str, Any], size: int = PRESENTER_FONT) -> dict[str, Any]:
+    """A figure spec with its text enlarged for a projector (in place; returns it).
+
+    Base text `size` px, titles +3, subtitles and legends at `size` - 2 (never below 14), and
+    the margins grown to keep the larger labels inside the chart.
+    """
+    lay = spec.setdefault("layout", {})
+    lay["font"] = dict(lay.get("font", {}), size=size)
+    t = lay.get("title")
+    if isinstance(t, dict):
+        t["font"] = dict(t.get("font", {}), size=size + 3)
+        if isinstance(t.get("subtitle"), dict):
+            t["subtitle"]["font"] = dict(t["subtitle"].get("font", {}), size=max(size - 2, 14))
+    if isinstance(lay.get("legend"), dict):
+        lay["legend"]["font"] = dict(lay["legend"].get("font", {}), size=max(size - 2, 14))
+    m = lay.get("margin")
+    if isinstance(m, dict):
+        lay["margin"] = dict(m, l=max(m.get("l", 60), 75), t=max(m.get("t", 80), 86), b=max(m.get("b", 60), 70))
+    for key, axis in lay.items():
+        if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis["tickfont"] = dict(axis.get("tickfont", {}), size=max(size - 2, 14))
+    for ann in lay.get("annotations", []) or []:
+        ann["font"] = dict(ann.get("font", {}), size=max(ann.get("font", {}).get("size", BASE_FONT), size - 1))
+    return spec
