@@ -22,6 +22,7 @@ from .lab.probes import (
 )
 from .lab.train import evaluate, train
 from .lab.transformer import residual_stream_std
+from .lab.width import coord_check
 from .models import MODELS, ArticleSimpleCNN, DeepMLP, SimpleCNN, TinyGPT, build_model
 from .plan import InitPlan, Rule, apply_plan, assignments, check_plan, param_seed
 from .presets import PRESETS, Preset
@@ -61,6 +62,7 @@ __all__ = [
     "assignments",
     "build_model",
     "check_plan",
+    "coord_check",
     "evaluate",
     "export_code",
     "fans",
