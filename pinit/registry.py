@@ -11,6 +11,14 @@ number, text or bool defaults become the model's options (as DeepMLP's depth and
 width are). Give the module ``input_shape`` (and ``num_classes``, and ``input_vocab``
 for token ids) attributes so the probes know what to feed it; see
 pinit.lab.probes.probe_batch.
+
+Tied weights (one tensor in two modules, e.g. an embedding and the output Linear):
+named_parameters() lists the tensor once, under the name of the module that registered it
+first (in named_modules() order), and pinit treats that module as its only owner. So the
+parameter table shows it once, `apply_plan` fills it once, and the rule that wins is the
+first owner's: its layer type and slot (an Embedding rule for ``embed.weight``, never the
+Linear rule of the head that shares it), or an override naming that first name. The
+exported script (pinit.share.export) picks the owner the same way.
 """
 
 from __future__ import annotations
