@@ -48,7 +48,9 @@ __all__ = [
     "mp_cdf",
     "mp_density",
     "mp_edges",
+    "spectra_table",
     "spectrum",
+    "svd_seconds",
     "tail_alpha",
     "weight_matrices",
     "weight_matrix",
@@ -293,8 +295,6 @@ def spectra_table(model: nn.Module, names: list[str] | None = None, bins: int = 
         )
     return pd.DataFrame(rows)
 
-
-__all__ += ["spectra_table", "svd_seconds"]
 
 # Measured on one core of the 2-core dev machine: svdvals of 8192 × 8192 float32 took 76 s, 4608 × 512 0.2 s.
 _SVD_SECONDS_PER_FLOP = 76 / 8192**3
