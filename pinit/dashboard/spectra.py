@@ -39,8 +39,9 @@ def _checkpoint_spectrum(digest: str, name: str, _state: dict) -> Spectrum:
 def _checkpoint(cfg: Config) -> dict | None:
     """The uploaded checkpoint of the share view, if it is for this configuration's model."""
     ckpt = st.session_state.get("checkpoint")
-    ok = isinstance(ckpt, dict) and {"digest", "state", "model", "options", "name"} <= set(ckpt)
-    return ckpt if ok and ckpt["model"] == cfg["model"] and ckpt["options"] == cfg["options"] else None
+    if not isinstance(ckpt, dict) or not {"digest", "state", "model", "options", "name"} <= set(ckpt):
+        return None
+    return ckpt if ckpt["model"] == cfg["model"] and ckpt["options"] == cfg["options"] else None
 
 
 def _compute(cfg: Config, name: str, ckpt: dict | None) -> Spectrum:

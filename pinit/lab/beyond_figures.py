@@ -241,15 +241,15 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
             )
         )
     shapes = []
-    for x, what in ((lo, "λ₋"), (hi, "λ₊")):
-        if s.sigma2 > 0 and (x > 0 or not log):
+    for edge, what in ((lo, "λ₋"), (hi, "λ₊")):
+        if s.sigma2 > 0 and (edge > 0 or not log):
             shapes.append(
                 dict(
                     type="line",
                     xref="x",
                     yref="paper",
-                    x0=x,
-                    x1=x,
+                    x0=edge,
+                    x1=edge,
                     y0=0,
                     y1=1,
                     line=dict(color=EDGE_COLOR, dash="dot", width=1.5),

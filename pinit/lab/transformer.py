@@ -38,7 +38,7 @@ import torch
 from torch import nn
 
 from ..checks import whole_number
-from ..models import CausalSelfAttention, build_model
+from ..models import CausalSelfAttention, TinyGPT, build_model
 from ..plan import apply_plan
 from .probes import probe_batch
 
@@ -342,6 +342,7 @@ def transformer_report(
     n = whole_number("n", n, 1, 256)
     _scale_value(scale, 1)
     model = build_model("TinyGPT", seed=seed, **dict(options or {}))
+    assert isinstance(model, TinyGPT)
     apply_plan(model, plan, seed)
     x = probe_batch(model, n, seed)
     with torch.no_grad():

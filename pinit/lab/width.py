@@ -262,7 +262,7 @@ def coord_slopes(df: pd.DataFrame) -> pd.DataFrame:
         slope = float(np.polyfit(x, y, 1)[0]) if len(x) >= 2 and np.ptp(x) > 0 else math.nan
         out.append(
             {
-                "step": int(step),
+                "step": int(step),  # type: ignore[call-overload]  # a groupby key: the int column's value
                 "layer": layer,
                 "slope": slope,
                 "l1_min_width": float(g["l1"].iloc[0]),
