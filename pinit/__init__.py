@@ -21,9 +21,12 @@ from .lab.probes import (
     probe_targets,
 )
 from .lab.train import evaluate, train
-from .models import MODELS, ArticleSimpleCNN, DeepMLP, SimpleCNN, build_model
+from .lab.transformer import residual_stream_std
+from .lab.width import coord_check
+from .models import MODELS, ArticleSimpleCNN, DeepMLP, SimpleCNN, TinyGPT, build_model
 from .plan import InitPlan, Rule, apply_plan, assignments, check_plan, param_seed
 from .presets import PRESETS, Preset
+from .registry import load_factory
 from .schemes import SCHEMES, Param, Scheme, TensorInfo, fans, gain, get_scheme
 from .share.checkpoint import DEFAULT_MAX_BYTES, CheckpointError, LoadedCheckpoint, load_checkpoint, save_state_dict
 from .share.export import export_code
@@ -52,12 +55,14 @@ __all__ = [
     "SimpleCNN",
     "TensorInfo",
     "TensorSummary",
+    "TinyGPT",
     "activation_second_moment",
     "activation_stats",
     "apply_plan",
     "assignments",
     "build_model",
     "check_plan",
+    "coord_check",
     "evaluate",
     "export_code",
     "fans",
@@ -66,6 +71,7 @@ __all__ = [
     "gradient_stats",
     "histogram",
     "load_checkpoint",
+    "load_factory",
     "load_plan_file",
     "lsuv",
     "make_dataset",
@@ -76,6 +82,7 @@ __all__ = [
     "predicted_std_trend",
     "probe_batch",
     "probe_targets",
+    "residual_stream_std",
     "save_state_dict",
     "summarize",
     "train",

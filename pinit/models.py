@@ -12,6 +12,8 @@
 * `WideMLP` (25,194,506 parameters) and `VGGStyle` (105,401,930 parameters) are
   scale tests: they take SimpleCNN's input (3x32x32, 10 classes) and show whether
   the dashboard stays fast and small as the model grows ~20x and ~90x.
+* `TinyGPT` is a small decoder-only transformer (pre-LayerNorm GPT-2 blocks, tied
+  token embedding and output head) for the transformer lab (pinit.lab.transformer).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 __all__ = [
     "ACTIVATIONS",
@@ -30,6 +33,7 @@ __all__ = [
     "DeepMLP",
     "ModelSpec",
     "SimpleCNN",
+    "TinyGPT",
     "VGGStyle",
     "WideMLP",
     "build_model",
@@ -222,6 +226,129 @@ class VGGStyle(nn.Module):
         return self.classifier(x.flatten(1))
 
 
+class CausalSelfAttention(nn.Module):
+    """Multi-head causal self-attention from four separate Linear layers: q, k, v and proj.
+
+    Separate layers (not one fused qkv matrix) so a plan's override can reach each one:
+    ``blocks.0.attn.q.weight`` (μP's zero query), ``blocks.0.attn.proj.weight`` (GPT-2's
+    1/sqrt(2 n_layer) residual scaling). softmax(q kᵀ · scale + causal mask) v, with
+    `scale` = 1/sqrt(d_head) (Vaswani et al. 2017); μP uses 1/d_head (Yang et al. 2021).
+    """
+
+    def __init__(self, d_model: int, n_head: int) -> None:
+        super().__init__()
+        self.n_head, self.d_head = n_head, d_model // n_head
+        self.scale = self.d_head**-0.5
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.proj = nn.Linear(d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, t, d = x.shape
+        q, k, v = (lin(x).view(b, t, self.n_head, self.d_head).transpose(1, 2) for lin in (self.q, self.k, self.v))
+        logits = (q @ k.transpose(-2, -1)) * self.scale
+        mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
+        weights = logits.masked_fill(mask, float("-inf")).softmax(dim=-1)
+        return self.proj((weights @ v).transpose(1, 2).reshape(b, t, d))
+
+
+class MLP(nn.Module):
+    """fc1 (d -> 4d) -> GELU -> fc2 (4d -> d); fc2 writes into the residual stream."""
+
+    def __init__(self, d_model: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(d_model, 4 * d_model)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(4 * d_model, d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class Block(nn.Module):
+    """A pre-LayerNorm transformer block (GPT-2): x + attn(ln1(x)), then + mlp(ln2(x))."""
+
+    def __init__(self, d_model: int, n_head: int) -> None:
+        super().__init__()
+        self.ln1 = nn.LayerNorm(d_model)
+        self.attn = CausalSelfAttention(d_model, n_head)
+        self.ln2 = nn.LayerNorm(d_model)
+        self.mlp = MLP(d_model)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x + self.attn(self.ln1(x))
+        return x + self.mlp(self.ln2(x))
+
+
+class TinyGPT(nn.Module):
+    """A small GPT: token ids (B, seq_len) in [0, vocab) -> next-token logits (B, seq_len, vocab).
+
+    wte (token embedding) + wpe (position embedding) -> `n_layer` pre-LayerNorm blocks
+    (``blocks.{i}.ln1``, ``.attn.q/k/v/proj``, ``.ln2``, ``.mlp.fc1/fc2``) -> ln_f -> head.
+    The residual stream is written only by ``attn.proj`` and ``mlp.fc2``: the layers
+    GPT-2 scales by 1/sqrt(2 n_layer) (Radford et al. 2019). With `tie_weights` (the
+    default, as in GPT-2) head.weight *is* wte.weight: named_parameters() lists it once,
+    as ``wte.weight``, and a plan's Embedding rule (not its Linear rule) initializes it.
+
+    Defaults (n_layer 4, d_model 128, n_head 4, vocab 256, seq_len 64) make 0.84M
+    parameters: a forward pass of 64 sequences takes well under a second on one core.
+    `input_shape`, `input_vocab` and `num_classes` tell pinit's probes what to feed it.
+    """
+
+    def __init__(
+        self,
+        n_layer: int = 4,
+        d_model: int = 128,
+        n_head: int = 4,
+        vocab: int = 256,
+        seq_len: int = 64,
+        tie_weights: bool = True,
+    ) -> None:
+        super().__init__()
+        for name, value, low, high in (
+            ("n_layer", n_layer, 1, 48),
+            ("d_model", d_model, 1, 4096),
+            ("n_head", n_head, 1, 256),
+            ("vocab", vocab, 2, 65536),
+            ("seq_len", seq_len, 1, 4096),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+        if d_model % n_head:
+            raise ValueError(
+                f"d_model ({d_model}) must be divisible by n_head ({n_head}): each head gets d_model / n_head"
+            )
+        if not isinstance(tie_weights, bool):
+            raise ValueError(f"tie_weights must be True or False, got {tie_weights!r}")
+        self.n_layer, self.d_model, self.n_head, self.vocab, self.seq_len = n_layer, d_model, n_head, vocab, seq_len
+        self.tie_weights = tie_weights
+        self.input_shape = (seq_len,)
+        self.input_vocab = vocab
+        self.num_classes = vocab
+        self.wte = nn.Embedding(vocab, d_model)
+        self.wpe = nn.Embedding(seq_len, d_model)
+        self.blocks = nn.ModuleList(Block(d_model, n_head) for _ in range(n_layer))
+        self.ln_f = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, vocab, bias=False)
+        if tie_weights:
+            self.head.weight = self.wte.weight
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        t = idx.shape[1]
+        if t > self.seq_len:
+            raise ValueError(f"TinyGPT takes at most seq_len={self.seq_len} tokens, got {t}")
+        x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
+        for block in self.blocks:
+            x = block(x)
+        return self.head(self.ln_f(x))
+
+    def loss(self, idx: torch.Tensor) -> torch.Tensor:
+        """Mean next-token cross-entropy of `idx` against itself shifted by one (ln(vocab) says nothing)."""
+        logits = self(idx)
+        return F.cross_entropy(logits[:, :-1].reshape(-1, self.vocab), idx[:, 1:].reshape(-1))
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """A model the dashboard offers: how to build it and which options it takes."""
@@ -266,6 +393,15 @@ MODELS: dict[str, ModelSpec] = {
             "VGG-style CNN (105M parameters, scale test)",
             VGGStyle,
             "Eight conv layers and a big Linear head, 105,401,930 parameters (402 MiB): a scale test.",
+        ),
+        ModelSpec(
+            "TinyGPT",
+            "Tiny GPT (transformer lab)",
+            TinyGPT,
+            "A small decoder-only transformer: pre-LayerNorm blocks, separate q/k/v/proj, tied embedding and head.",
+            # tie_weights stays a constructor argument (TinyGPT(tie_weights=False)), not a registered
+            # option: the CLI makes a flag of every option, and a bool flag would read "False" as True.
+            {"n_layer": 4, "d_model": 128, "n_head": 4, "vocab": 256, "seq_len": 64},
         ),
     )
 }

@@ -72,9 +72,14 @@ def probe_batch(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
     Drawn from a `torch.Generator` seeded with `seed`, so the same (shape, n, seed)
     gives the same tensor and the global RNG is untouched. Unit variance inputs are
     the assumption of every variance argument (E[x^2] = 1 at the first layer).
+    A model that reads token ids (an Embedding first, like TinyGPT) says so with an
+    integer ``input_vocab`` attribute: it gets int64 ids uniform in [0, input_vocab).
     """
     shape = tuple(_model_attr(model, "input_shape", "what inputs it takes"))
     g = torch.Generator().manual_seed(_check_seed(seed))
+    vocab = getattr(model, "input_vocab", None)
+    if vocab is not None:
+        return torch.randint(0, int(vocab), (_check_n(n), *shape), generator=g)
     return torch.randn((_check_n(n), *shape), generator=g)
 
 

@@ -1,0 +1,110 @@
+"""The Spectra view: one weight matrix's singular values against the Marchenko–Pastur law of its shape."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import streamlit as st
+
+import pinit
+from pinit.lab.beyond_figures import spectrum_figure
+from pinit.lab.spectra import Spectrum, spectrum, svd_seconds
+
+from .lab import fail, look_for
+from .state import _BIG_MODEL_SLOT, BIG_MODEL_PARAMS, Config, _j, parameter_shapes
+
+AUTO_SECONDS = 3.0  # matrices whose SVD should take longer wait for a click
+STORY = (
+    "**Random matrices have a shape.** The squared singular values of an iid matrix, divided by N, fill the "
+    "Marchenko–Pastur law between λ₋ = σ²(1 − √q)² and λ₊ = σ²(1 + √q)², with q = rows/cols (or its inverse): "
+    "every random init you pick here should fill the red curve and stop at its edges. Orthogonal init puts every "
+    "singular value at its gain (one spike); a constant init is rank one; training pulls eigenvalues out past λ₊ "
+    "and grows a power-law tail whose exponent α WeightWatcher reads as a sign of how much a layer has learned."
+)
+
+
+@st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
+def _spectrum(model: str, options_json: str, plan_json: str, seed: int, name: str) -> Spectrum:
+    m = pinit.build_model(model, seed=seed, **json.loads(options_json))
+    pinit.apply_plan(m, json.loads(plan_json), seed)
+    return spectrum(dict(m.named_parameters())[name], name)
+
+
+@st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
+def _checkpoint_spectrum(digest: str, name: str, _state: dict) -> Spectrum:
+    return spectrum(_state[name], name)
+
+
+def _checkpoint(cfg: Config) -> dict | None:
+    """The uploaded checkpoint of the share view, if it is for this configuration's model."""
+    ckpt = st.session_state.get("checkpoint")
+    if not isinstance(ckpt, dict) or not {"digest", "state", "model", "options", "name"} <= set(ckpt):
+        return None
+    return ckpt if ckpt["model"] == cfg["model"] and ckpt["options"] == cfg["options"] else None
+
+
+def _compute(cfg: Config, name: str, ckpt: dict | None) -> Spectrum:
+    shapes = parameter_shapes(cfg["model"], cfg["options"])
+    numel = sum(math.prod(s) for s in shapes.values())
+    if ckpt is not None:
+        run = lambda: _checkpoint_spectrum(ckpt["digest"], name, ckpt["state"])
+    else:
+        run = lambda: _spectrum(cfg["model"], _j(cfg["options"]), _j(cfg["plan"]), cfg["seed"], name)
+    rows, cols = shapes[name][0], math.prod(shapes[name][1:])
+    if numel < BIG_MODEL_PARAMS and svd_seconds(rows, cols) < AUTO_SECONDS:
+        return run()
+    with _BIG_MODEL_SLOT:  # one big job at a time per server process (pinit.dashboard.state)
+        return run()
+
+
+@st.fragment
+def spectra_view(cfg: Config) -> None:
+    shapes = {n: s for n, s in parameter_shapes(cfg["model"], cfg["options"]).items() if len(s) >= 2}
+    if not shapes:
+        st.warning(f"{cfg['model']} has no weight matrix (no parameter of 2 or more dims).")
+        return
+    names = list(shapes)
+
+    def label(n: str) -> str:
+        s = shapes[n]
+        return f"{n}  {s[0]} × {math.prod(s[1:])}"
+
+    c1, c2, c3 = st.columns([3, 1, 1])
+    name = c1.selectbox("Weight matrix (conv kernels as out × in·k·k)", names, format_func=label, key="spec.name")
+    log = c2.toggle("Log-log (tail)", key="spec.log", help="Log-spaced bins and the fitted power-law tail.")
+    ckpt = _checkpoint(cfg)
+    source = "applied init"
+    if ckpt is not None:
+        source = c3.radio("Weights", ["applied init", f"checkpoint {ckpt['name']}"], key="spec.source")
+    use_ckpt = ckpt if source != "applied init" else None
+    st.info(STORY)
+    rows, cols = shapes[name][0], math.prod(shapes[name][1:])
+    seconds = svd_seconds(rows, cols)
+    key = (cfg["model"], _j(cfg["options"]), _j(cfg["plan"]), cfg["seed"], name, use_ckpt and use_ckpt["digest"])
+    if seconds >= AUTO_SECONDS and st.session_state.get("spec.go") != key:
+        st.warning(
+            f"{name} is {rows} × {cols}: its singular values take about {seconds:.0f} s on one core, and one such "
+            "job runs at a time on this server."
+        )
+        if st.button(f"Compute the spectrum of {name}", key="spec.compute"):
+            st.session_state["spec.go"] = key
+            st.rerun(scope="fragment")
+        return
+    try:
+        with st.spinner(f"Singular values of a {rows} × {cols} matrix…"):
+            s = _compute(cfg, name, use_ckpt)
+    except Exception as e:
+        fail("The spectrum could not be computed.", e)
+        return
+    st.plotly_chart(spectrum_figure(s, log=log), key="spec.fig")
+    look_for(
+        "a random init's bars fill the red Marchenko–Pastur curve and stop at the dotted edges λ₋ and λ₊ (the "
+        "largest eigenvalue overshoots λ₊ by at most a few Tracy–Widom widths, ~σ²N^(−2/3)). Bars past λ₊ are "
+        "outliers: structure that is not noise. Orthogonal: one bar. In log-log, a straight dashed tail is a power law."
+    )
+    c = st.columns(4)
+    c[0].metric("Singular values", f"{len(s.svals)}", help=f"{s.distinct} distinct (relative gap > 1e-4)")
+    c[1].metric("Largest / smallest s", f"{s.svals[0]:.4g} / {s.svals[-1]:.4g}")
+    c[2].metric("Outliers above λ₊", f"{s.n_outliers}")
+    c[3].metric("Tail α", "—" if not math.isfinite(s.tail.alpha) else f"{s.tail.alpha:.2f}", help=s.tail.note or None)

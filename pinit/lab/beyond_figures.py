@@ -1,0 +1,291 @@
+"""Plotly figures for the "Beyond SimpleCNN" views: transformer, width (coord check) and spectra.
+
+Same style as pinit.lab.figures: one plain dict spec per figure (no template; Streamlit's
+theme styles it), built from small arrays the backend already binned, with a title and a
+subtitle that give the numbers a student should read off, log axes where the data spans
+decades, and anything that could not be drawn said in words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from ..figures import fmt
+from .figures import PLAN_COLORS, _log_axis, _pos, _title
+from .spectra import Spectrum, mp_density
+from .transformer import TransformerReport
+
+__all__ = ["attention_figure", "coord_check_figure", "residual_figure", "spectrum_figure"]
+
+_LAYOUT = dict(
+    margin=dict(l=60, r=20, t=95, b=70),
+    legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0, font=dict(size=11)),
+)
+MP_COLOR, EDGE_COLOR, TAIL_COLOR = "#d62728", "#7f7f7f", "#2ca02c"
+
+
+# ------------------------------------------------------------------------------ transformer
+
+
+def residual_figure(reports: Mapping[str, TransformerReport], height: int = 440) -> go.Figure:
+    """The residual stream's std entering block 1 and after every block, one line per preset (log y)."""
+    data, values, parts = [], [], []
+    for i, (label, r) in enumerate(reports.items()):
+        df = r.residual
+        color = PLAN_COLORS[i % len(PLAN_COLORS)]
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines+markers",
+                x=df["index"].tolist(),
+                y=[_pos(s) for s in df["std"]],
+                name=label,
+                line=dict(color=color, width=2),
+                marker=dict(size=7, color=color),
+                text=df["layer"].tolist(),
+                hovertemplate=f"{label}<br>%{{text}}: std %{{y:.4g}}<extra></extra>",
+            )
+        )
+        values += df["std"].tolist()
+        growth = df["std"].iloc[-1] / df["std"].iloc[1] if len(df) > 1 else math.nan
+        parts.append(f"{label}: <b>{fmt(df['std'].iloc[-1])}</b> at the top (×{fmt(growth)} from block 1)")
+    n_layer = len(next(iter(reports.values())).residual) - 1 if reports else 0
+    sub = "Log scale. " + "; ".join(parts) + f".<br>√{n_layer} = {fmt(math.sqrt(max(n_layer, 1)))}: the growth"
+    sub += " of a stream to which every block adds the same variance."
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title("Residual stream std, block by block", sub),
+        xaxis=dict(
+            title=dict(text="blocks applied (0 = token + position embeddings)"),
+            tickvals=list(range(n_layer + 1)),
+            range=[-0.3, n_layer + 0.3],
+        ),
+        yaxis=_log_axis("std of the residual stream", values),
+    )
+    return go.Figure(dict(data=data, layout=layout))
+
+
+def attention_figure(reports: Mapping[str, TransformerReport], height: int = 400) -> go.Figure:
+    """Attention logits' std per layer (log y), one line per preset; the entropy ratio is in the hover and subtitle."""
+    data, values, parts = [], [], []
+    scale = ""
+    for i, (label, r) in enumerate(reports.items()):
+        a = r.attention
+        scale = r.scale
+        color = PLAN_COLORS[i % len(PLAN_COLORS)]
+        x = list(range(1, len(a) + 1))
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines+markers",
+                x=x,
+                y=[_pos(s) for s in a["logit_std"]],
+                name=label,
+                line=dict(color=color, width=2),
+                marker=dict(size=7, color=color),
+                customdata=[f"{e:.4f}" for e in a["entropy_ratio"]],
+                text=a["layer"].tolist(),
+                hovertemplate=f"{label}<br>%{{text}}: logit std %{{y:.3g}}, entropy %{{customdata}} of uniform"
+                "<extra></extra>",
+            )
+        )
+        values += a["logit_std"].tolist()
+        zero = bool((a["logit_std"] == 0).all())
+        parts.append(
+            f"{label}: logit std {fmt(a['logit_std'].mean())}"
+            + (" (all 0: off the log axis)" if zero else "")
+            + f", entropy {a['entropy_ratio'].mean():.4f} of uniform"
+        )
+    sub = f"Scale {scale}. Log y. " + "; ".join(parts) + ".<br>Entropy 1.0000 of uniform: every token attends"
+    sub += " equally to all earlier ones."
+    n = max((len(r.attention) for r in reports.values()), default=1)
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        title=_title("Attention logits at init, layer by layer", sub),
+        xaxis=dict(title=dict(text="block"), tickvals=list(range(1, n + 1)), range=[0.7, n + 0.3]),
+        yaxis=_log_axis("std of q·k·scale", values),
+    )
+    return go.Figure(dict(data=data, layout=layout))
+
+
+# ------------------------------------------------------------------------------ width
+
+
+def coord_check_figure(df: pd.DataFrame, slopes: pd.DataFrame, label: str, height: int = 400) -> go.Figure:
+    """l1 = mean |x| of every layer against width (log-log), one panel per step, one line per layer."""
+    steps = sorted(df["step"].unique())
+    layers = list(dict.fromkeys(df["layer"]))
+    k = len(steps)
+    gap = 0.04
+    w = (1 - gap * (k - 1)) / max(k, 1)
+    layout: dict = dict(_LAYOUT, height=height)
+    data = []
+    y_all = df["l1"].tolist()
+    yaxis = _log_axis("l1 = mean |x|", y_all)
+    widths = sorted(df["width"].unique())
+    for j, step in enumerate(steps):
+        ax = "" if j == 0 else str(j + 1)
+        layout[f"xaxis{ax}"] = dict(
+            domain=[j * (w + gap), j * (w + gap) + w],
+            type="log",
+            tickvals=widths,
+            ticktext=[str(v) for v in widths],
+            title=dict(text=f"width (step {step})" if step else "width (init)"),
+            anchor=f"y{ax}",
+        )
+        layout[f"yaxis{ax}"] = dict(yaxis, anchor=f"x{ax}", **({} if j == 0 else {"matches": "y", "title": None}))
+        if j:
+            layout[f"yaxis{ax}"]["showticklabels"] = False
+        g = df[df["step"] == step]
+        for i, layer in enumerate(layers):
+            rows = g[g["layer"] == layer].sort_values("width")
+            color = PLAN_COLORS[i % len(PLAN_COLORS)]
+            data.append(
+                dict(
+                    type="scatter",
+                    mode="lines+markers",
+                    x=rows["width"].tolist(),
+                    y=[_pos(v) for v in rows["l1"]],
+                    name=layer,
+                    legendgroup=layer,
+                    showlegend=j == 0,
+                    xaxis=f"x{ax}",
+                    yaxis=f"y{ax}",
+                    line=dict(color=color, width=2),
+                    marker=dict(size=6, color=color),
+                    hovertemplate=f"{layer}, step {step}<br>width %{{x}}: l1 %{{y:.4g}}<extra></extra>",
+                )
+            )
+    last = slopes[slopes["step"] == steps[-1]]
+    worst = last.loc[last["slope"].abs().idxmax()] if len(last) else None
+    sub = (
+        f"Slope of log l1 vs log width at step {steps[-1]}: "
+        + ", ".join(f"{r.layer.split('.')[-1]} {r.slope:+.2f}" for r in last.itertuples())
+        + " (0: flat; 1: doubles with the width)."
+    )
+    if worst is not None:
+        sub += (
+            f"<br>{worst['layer']}: l1 {fmt(worst['l1_min_width'])} at width {widths[0]}, "
+            f"{fmt(worst['l1_max_width'])} at {widths[-1]}. Log-log axes."
+        )
+    layout["title"] = _title(f"Coord check: {label}", sub)
+    return go.Figure(dict(data=data, layout=layout))
+
+
+# ------------------------------------------------------------------------------ spectra
+
+
+def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Figure:
+    """The ESD of WᵀW/N as a density histogram, the Marchenko–Pastur law over it, its edges marked.
+
+    `log`: log-log axes over log-spaced bins, with the fitted power-law tail λ^(−α) from x_min.
+    """
+    lo, hi = s.lam_minus, s.lam_plus
+    total = max(len(s.evals), 1)
+    if log:
+        edges = np.asarray(s.log_edges)
+        counts = np.asarray(s.log_counts, dtype=float)
+    else:
+        edges = np.asarray(s.edges)
+        counts = np.asarray(s.counts, dtype=float)
+    widths = np.diff(edges)
+    density = counts / total / widths
+    centers = (edges[:-1] + edges[1:]) / 2
+    data: list[dict] = [
+        dict(
+            type="bar",
+            x=centers.tolist(),
+            y=[_pos(d) if log else float(d) for d in density],
+            width=widths.tolist(),
+            name=f"ESD: {len(s.evals)} eigenvalues of WᵀW/N",
+            marker=dict(color="#1f77b4", opacity=0.75),
+            customdata=counts.astype(int).tolist(),
+            hovertemplate="λ ≈ %{x:.4g}: %{customdata} eigenvalues<extra></extra>",
+        )
+    ]
+    if s.sigma2 > 0 and hi > lo:
+        grid = np.linspace(lo, hi, 400)[1:-1] if not log else np.geomspace(max(lo, hi * 1e-4), hi, 400)[1:-1]
+        mp = mp_density(grid, s.q, s.sigma2)
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=grid.tolist(),
+                y=[_pos(v) if log else float(v) for v in mp],
+                name=f"Marchenko–Pastur, q = {s.q:.3g}, σ² = {s.sigma2:.3g}",
+                line=dict(color=MP_COLOR, width=2),
+                hovertemplate="MP density %{y:.4g} at λ %{x:.4g}<extra></extra>",
+            )
+        )
+    t = s.tail
+    if log and math.isfinite(t.alpha):
+        x = np.geomspace(t.xmin, max(float(s.evals[-1]), t.xmin * 1.01), 50)
+        # ρ(λ) = (n_tail/M)(α−1)/x_min (λ/x_min)^(−α): the fitted tail, as a density over all M eigenvalues.
+        y = (t.n_tail / total) * (t.alpha - 1) / t.xmin * (x / t.xmin) ** (-t.alpha)
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines",
+                x=x.tolist(),
+                y=y.tolist(),
+                name=f"power-law tail, α = {t.alpha:.2f} (from x_min = {t.xmin:.3g})",
+                line=dict(color=TAIL_COLOR, width=2, dash="dash"),
+                hoverinfo="skip",
+            )
+        )
+    shapes = []
+    for edge, what in ((lo, "λ₋"), (hi, "λ₊")):
+        if s.sigma2 > 0 and (edge > 0 or not log):
+            shapes.append(
+                dict(
+                    type="line",
+                    xref="x",
+                    yref="paper",
+                    x0=edge,
+                    x1=edge,
+                    y0=0,
+                    y1=1,
+                    line=dict(color=EDGE_COLOR, dash="dot", width=1.5),
+                    label=dict(text=what, textposition="end", font=dict(size=11)),
+                )
+            )
+    lam_min, lam_max = float(s.evals[0]), float(s.evals[-1])
+    sub = (
+        f"{s.rows} × {s.cols}, q = {s.q:.3g}, σ² = {s.sigma2:.3g}. MP edges λ₋ = {fmt(lo)}, λ₊ = {fmt(hi)}; "
+        f"measured λ_min = {fmt(lam_min)}, λ_max = {fmt(lam_max)}."
+    )
+    if s.distinct == 1:
+        sub += f"<br><b>One value</b>: every singular value is {s.svals[0]:.4g} (λ = {fmt(lam_max)})."
+    else:
+        sub += (
+            f"<br><b>{s.n_outliers}</b> eigenvalue(s) above λ₊ + 5 Tracy–Widom scales; "
+            f"KS distance to MP {s.mp_ks:.3f}; tail α = {fmt(t.alpha)}"
+            + (f" ({t.note})" if t.note else f" over the top {t.n_tail}")
+            + "."
+        )
+    xaxis: dict = dict(title=dict(text="λ = s² / N"))
+    if log:
+        pos = [v for v in s.evals if v > 0]
+        xaxis = _log_axis("λ = s² / N", pos + ([hi] if hi > 0 else []))
+        ymax = [v for v in density if v > 0]
+        yaxis = _log_axis("density", ymax)
+    else:
+        xaxis["range"] = [0, float(edges[-1])]
+        yaxis = dict(title=dict(text="density"), rangemode="tozero")
+    layout = dict(
+        _LAYOUT,
+        height=height,
+        bargap=0,
+        title=_title(f"Spectrum of {s.name or 'W'}", sub),
+        xaxis=xaxis,
+        yaxis=yaxis,
+        shapes=shapes,
+    )
+    return go.Figure(dict(data=data, layout=layout))

@@ -1,0 +1,306 @@
+"""Spectra of weight matrices: singular values, the ESD, the Marchenko–Pastur law and a power-law tail α.
+
+Normalization. A weight W is taken as a matrix of `rows` × `cols` (a conv kernel (out, in,
+k, ...) reshaped to out × in·∏k). With N = max(rows, cols), M = min(rows, cols) and the
+aspect ratio q = M / N ∈ (0, 1], the empirical spectral density (ESD) is the distribution of
+the M eigenvalues of the M × M matrix WᵀW / N (or WWᵀ / N): λ_i = s_i² / N, s_i the singular
+values (``torch.linalg.svdvals``).
+
+Marchenko–Pastur (Marchenko & Pastur 1967). For W with iid entries of mean 0 and variance σ²,
+as N → ∞ with q fixed, the ESD tends to
+
+    ρ(λ) = √((λ₊ − λ)(λ − λ₋)) / (2π σ² q λ)   on [λ₋, λ₊],   λ± = σ² (1 ± √q)².
+
+σ² here is the measured variance of the entries. At finite size the extreme eigenvalues
+fluctuate around the edges on the Tracy–Widom scale ~σ² N^(−2/3) (Johnstone 2001; see
+`edge_fluctuation`). Orthogonal init (Saxe et al. 2013) has every s_i equal to its gain, so
+its ESD is one spike at gain²/N; a constant init is rank one (one eigenvalue, the rest 0).
+
+Power-law tail (Martin & Mahoney 2021, "Implicit self-regularization in deep neural
+networks"; WeightWatcher). Trained layers grow eigenvalues above λ₊ and a heavy tail
+ρ(λ) ∝ λ^(−α) for λ ≥ x_min. α is the maximum-likelihood fit α = 1 + n / Σ ln(λ_i / x_min)
+over the n eigenvalues ≥ x_min, with x_min the candidate (every eigenvalue but the largest)
+that minimizes the Kolmogorov–Smirnov distance D between the tail and the fitted law
+(Clauset, Shalizi & Newman 2009): exactly WeightWatcher 0.7.7's default fit (``WWFit``).
+α is scale-free, so the 1/N above does not change it.
+
+Why not the `powerlaw` package: WeightWatcher's own default fit no longer calls it (it
+reimplements these lines), and it would add scipy, mpmath and matplotlib to a runtime that
+has none of them, for ~20 lines of numpy. tests/test_spectra.py checks α against
+WeightWatcher itself.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+__all__ = [
+    "MIN_TAIL_EIGENVALUES",
+    "Spectrum",
+    "TailFit",
+    "edge_fluctuation",
+    "mp_cdf",
+    "mp_density",
+    "mp_edges",
+    "spectra_table",
+    "spectrum",
+    "svd_seconds",
+    "tail_alpha",
+    "weight_matrices",
+    "weight_matrix",
+]
+
+MIN_TAIL_EIGENVALUES = 20  # WeightWatcher switches to another estimator below 20 eigenvalues; pinit gives none
+
+
+def weight_matrix(t: torch.Tensor) -> torch.Tensor:
+    """`t` as a rows × cols matrix: a 2-D tensor as it is, (out, in, k, ...) as out × in·∏k."""
+    if t.dim() < 2:
+        raise ValueError(f"a spectrum needs a tensor of 2 or more dims, got shape {tuple(t.shape)}")
+    return t.detach().reshape(t.shape[0], -1)
+
+
+def weight_matrices(model: nn.Module) -> dict[str, tuple[int, ...]]:
+    """{parameter name: shape} of every parameter with 2 or more dims, in named_parameters order."""
+    return {n: tuple(p.shape) for n, p in model.named_parameters() if p.dim() >= 2}
+
+
+def mp_edges(q: float, sigma2: float) -> tuple[float, float]:
+    """(λ₋, λ₊) = σ² (1 ∓ √q)² for aspect ratio q = M/N ≤ 1."""
+    return sigma2 * (1 - math.sqrt(q)) ** 2, sigma2 * (1 + math.sqrt(q)) ** 2
+
+
+def mp_density(x: np.ndarray, q: float, sigma2: float) -> np.ndarray:
+    """ρ(λ) = √((λ₊ − λ)(λ − λ₋)) / (2π σ² q λ) on [λ₋, λ₊], 0 elsewhere (q ≤ 1: no mass at 0)."""
+    lo, hi = mp_edges(q, sigma2)
+    x = np.asarray(x, dtype=float)
+    inside = (x > lo) & (x < hi) & (x > 0)
+    out = np.zeros_like(x)
+    xi = x[inside]
+    out[inside] = np.sqrt((hi - xi) * (xi - lo)) / (2 * math.pi * sigma2 * q * xi)
+    return out
+
+
+def mp_cdf(x: np.ndarray, q: float, sigma2: float, grid: int = 4001) -> np.ndarray:
+    """The MP law's CDF at `x`, by the trapezoid rule on `grid` points over [λ₋, λ₊] (normalized to 1)."""
+    lo, hi = mp_edges(q, sigma2)
+    # Chebyshev-spaced points: the density has square-root edges, where equal steps lose accuracy.
+    t = np.cos(np.linspace(math.pi, 0, grid))
+    g = lo + (hi - lo) * (t + 1) / 2
+    d = mp_density(g, q, sigma2)
+    c = np.concatenate([[0.0], np.cumsum((d[1:] + d[:-1]) / 2 * np.diff(g))])
+    c /= c[-1] if c[-1] > 0 else 1.0
+    return np.interp(np.asarray(x, dtype=float), g, c, left=0.0, right=1.0)
+
+
+def edge_fluctuation(n: int, m: int, sigma2: float) -> dict[str, float]:
+    """Centring and Tracy–Widom scale of λ_max and λ_min for an iid N(0, σ²) n × m matrix, λ = s²/max(n, m).
+
+    Largest (Johnstone 2001, real case): μ = (√(N−1) + √M)², s = (√(N−1) + √M)(1/√(N−1) + 1/√M)^(1/3),
+    divided by N and times σ²; (λ_max − μ)/s tends to Tracy–Widom TW₁ (mean −1.21, std 1.27).
+    Smallest, for M < N (Feldheim & Sodin 2010; Ma 2012): μ = (√N − √M)², s = (√N − √M)(1/√M − 1/√N)^(1/3),
+    likewise scaled. Both scales are ~σ² N^(−2/3).
+    """
+    big, small = max(n, m), min(n, m)
+    a, b = math.sqrt(big - 1), math.sqrt(small)
+    out = {
+        "max_center": sigma2 * (a + b) ** 2 / big,
+        "max_scale": sigma2 * (a + b) * (1 / a + 1 / b) ** (1 / 3) / big,
+    }
+    a = math.sqrt(big)
+    out["min_center"] = sigma2 * (a - b) ** 2 / big
+    out["min_scale"] = sigma2 * (a - b) * max(1 / b - 1 / a, 0.0) ** (1 / 3) / big
+    return out
+
+
+@dataclass(frozen=True)
+class TailFit:
+    """A power-law fit of the largest eigenvalues: α, x_min, how many points the tail has, KS distance D."""
+
+    alpha: float
+    xmin: float
+    n_tail: int
+    D: float
+    note: str = ""
+
+
+def tail_alpha(evals: np.ndarray) -> TailFit:
+    """α of ρ(λ) ∝ λ^(−α) over λ ≥ x_min, x_min by minimum KS distance (Clauset et al. 2009), as WeightWatcher.
+
+    For each candidate x_min = λ_(i) (ascending, all but the largest): α_i = 1 + n_i / Σ_{j≥i} ln(λ_j / λ_i),
+    D_i = max_j |1 − (λ_j / λ_i)^(1−α_i) − j/n_i| (1 where α_i ≤ 1); the fit is the i of least D_i.
+    Only positive, finite eigenvalues are used; fewer than 20 give NaN with a note.
+    """
+    x = np.sort(np.asarray(evals, dtype=np.float64))
+    x = x[np.isfinite(x) & (x > 0)]
+    n = len(x)
+    if n < MIN_TAIL_EIGENVALUES:
+        return TailFit(math.nan, math.nan, 0, math.nan, f"{n} positive eigenvalues: too few for a tail fit (< 20)")
+    logs = np.log(x)
+    suffix = np.cumsum(logs[::-1])[::-1]  # suffix[i] = Σ_{j ≥ i} ln λ_j
+    best = (math.inf, 0, math.nan)
+    for i in range(n - 1):
+        nt = n - i
+        denom = suffix[i] - nt * logs[i]
+        if denom <= 0:
+            continue
+        alpha = 1 + nt / denom
+        if alpha <= 1:
+            continue
+        d = float(np.max(np.abs(1 - (x[i:] / x[i]) ** (1 - alpha) - np.arange(nt) / nt)))
+        if d < best[0]:
+            best = (d, i, alpha)
+    d, i, alpha = best
+    if not math.isfinite(d):
+        return TailFit(math.nan, math.nan, 0, math.nan, "no candidate x_min gave a power law with α > 1")
+    return TailFit(float(alpha), float(x[i]), n - i, d)
+
+
+@dataclass(frozen=True)
+class Spectrum:
+    """One weight matrix's spectrum, as plain data (cacheable): see the module docstring for λ and MP.
+
+    ``svals`` descending; ``evals`` = svals² / N ascending; ``sigma2`` the entries' measured variance;
+    ``lam_minus``/``lam_plus`` the MP edges for (q, sigma2); ``edge_margin`` 5 Tracy–Widom scales
+    (λ_max of an iid matrix exceeds λ₊ + edge_margin with probability well under 1e-3);
+    ``n_outliers`` the eigenvalues above λ₊ + edge_margin; ``mp_ks`` the KS distance between the
+    ESD and the MP law (≈ 0 for iid entries; near 1 for one spike); ``distinct`` the number of
+    distinct singular values (relative gap > 1e-4); ``counts``/``edges`` the ESD binned on
+    [0, max(λ_max, λ₊)·1.05], ``log_counts``/``log_edges`` on log-spaced bins; ``tail`` the α fit.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    rows: int
+    cols: int
+    q: float
+    sigma2: float
+    svals: np.ndarray
+    evals: np.ndarray
+    lam_minus: float
+    lam_plus: float
+    edge_margin: float
+    n_outliers: int
+    mp_ks: float
+    distinct: int
+    counts: list[int]
+    edges: list[float]
+    log_counts: list[int]
+    log_edges: list[float]
+    tail: TailFit
+
+    @property
+    def n(self) -> int:
+        return max(self.rows, self.cols)
+
+    @property
+    def m(self) -> int:
+        return min(self.rows, self.cols)
+
+
+def _distinct(svals: np.ndarray, rel: float = 1e-4) -> int:
+    s = np.sort(svals)
+    if len(s) == 0:
+        return 0
+    scale = max(float(s[-1]), 1e-300)
+    return int(1 + np.sum(np.diff(s) > rel * scale))
+
+
+def spectrum(t: torch.Tensor, name: str = "", bins: int = 60) -> Spectrum:
+    """The spectrum of one weight tensor (conv kernels reshaped to out × in·∏k); see `Spectrum`.
+
+    Cost: one ``torch.linalg.svdvals`` of the rows × cols matrix, O(N·M²): 0.2 s for 4608 × 512,
+    several seconds for 4096 × 4096 and about a minute for 8192 × 8192 on one core.
+    """
+    if not isinstance(bins, int) or isinstance(bins, bool) or not 5 <= bins <= 500:
+        raise ValueError(f"bins must be a whole number from 5 to 500, got {bins!r}")
+    w = weight_matrix(t)
+    rows, cols = w.shape
+    if not torch.isfinite(w).all():
+        raise ValueError(f"{name or 'the tensor'} has NaN or Inf entries: its singular values are undefined")
+    big, small = max(rows, cols), min(rows, cols)
+    q = small / big
+    w64 = w.double()
+    sigma2 = float(w64.var(unbiased=False)) if w.numel() > 1 else 0.0
+    work = w if w.dtype in (torch.float32, torch.float64) else w.float()
+    svals = torch.linalg.svdvals(work).double().numpy()
+    evals = np.sort(svals**2 / big)
+    lo, hi = mp_edges(q, sigma2)
+    margin = 5 * edge_fluctuation(rows, cols, sigma2)["max_scale"] if sigma2 > 0 else 0.0
+    # σ² = 0 (a constant matrix): every positive eigenvalue is an outlier; 1e-9·λ_max keeps rounding zeros out.
+    n_out = int(np.sum(evals > hi + margin + 1e-9 * float(evals[-1])))
+    ks = float(np.max(np.abs(mp_cdf(evals, q, sigma2) - (np.arange(1, small + 1) / small)))) if sigma2 > 0 else 1.0
+    top = max(float(evals[-1]), hi) * 1.05 or 1.0
+    counts, edges = np.histogram(evals, bins=bins, range=(0.0, top))
+    pos = evals[evals > 0]
+    if len(pos):
+        lo_log = math.log10(float(pos[0])) - 0.05
+        hi_log = math.log10(max(float(pos[-1]), hi if hi > 0 else float(pos[-1]))) + 0.05
+        log_counts, log_edges = np.histogram(pos, bins=np.logspace(lo_log, hi_log, bins + 1))
+    else:
+        log_counts, log_edges = np.zeros(bins, dtype=int), np.logspace(-1, 0, bins + 1)
+    return Spectrum(
+        name,
+        tuple(t.shape),
+        rows,
+        cols,
+        q,
+        sigma2,
+        np.sort(svals)[::-1].copy(),
+        evals,
+        lo,
+        hi,
+        margin,
+        n_out,
+        ks,
+        _distinct(svals),
+        counts.astype(int).tolist(),
+        edges.tolist(),
+        log_counts.astype(int).tolist(),
+        log_edges.tolist(),
+        tail_alpha(evals),
+    )
+
+
+def spectra_table(model: nn.Module, names: list[str] | None = None, bins: int = 60) -> pd.DataFrame:
+    """One row per weight matrix (or the `names` given): shape, q, σ², MP edges, extreme λ, outliers, α."""
+    params = dict(model.named_parameters())
+    names = list(weight_matrices(model)) if names is None else names
+    rows = []
+    for name in names:
+        if name not in params:
+            raise ValueError(f"{name!r} is not a parameter of {type(model).__name__}")
+        s = spectrum(params[name], name, bins)
+        rows.append(
+            {
+                "name": name,
+                "matrix": f"{s.rows} × {s.cols}",
+                "q": s.q,
+                "sigma2": s.sigma2,
+                "lam_minus": s.lam_minus,
+                "lam_plus": s.lam_plus,
+                "lam_min": float(s.evals[0]),
+                "lam_max": float(s.evals[-1]),
+                "n_outliers": s.n_outliers,
+                "mp_ks": s.mp_ks,
+                "distinct": s.distinct,
+                "alpha": s.tail.alpha,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+# Measured on one core of the 2-core dev machine: svdvals of 8192 × 8192 float32 took 76 s, 4608 × 512 0.2 s.
+_SVD_SECONDS_PER_FLOP = 76 / 8192**3
+
+
+def svd_seconds(rows: int, cols: int) -> float:
+    """A rough estimate of ``torch.linalg.svdvals``' time for a rows × cols matrix on one core: ~N·M² work."""
+    big, small = max(rows, cols), min(rows, cols)
+    return _SVD_SECONDS_PER_FLOP * big * small * small

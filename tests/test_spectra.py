@@ -1,0 +1,173 @@
+"""Beyond SimpleCNN, part 4: spectra of weight matrices (pinit.lab.spectra) against random-matrix theory,
+a synthetic Pareto sample and WeightWatcher's α."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+
+import pinit
+from pinit.lab.spectra import (
+    edge_fluctuation,
+    mp_cdf,
+    mp_density,
+    mp_edges,
+    spectra_table,
+    spectrum,
+    tail_alpha,
+    weight_matrices,
+    weight_matrix,
+)
+from pinit.lab.train import train
+
+# Tracy–Widom TW₁: mean −1.21, std 1.27 (Tracy & Widom 1996). λ_max − μ is allowed −1.21 ± 5·1.27 scales:
+# 5 standard deviations of the limit law, far more than its finite-size corrections at N = 1000.
+TW_MEAN, TW_STD, K = -1.21, 1.27, 5.0
+
+
+def gaussian(rows: int, cols: int, seed: int, std: float = 1.0) -> torch.Tensor:
+    return torch.randn(rows, cols, generator=torch.Generator().manual_seed(seed)) * std
+
+
+@pytest.mark.parametrize(("rows", "cols"), [(1000, 500), (300, 1200)])
+def test_mp_edges_match_the_extreme_eigenvalues_of_an_iid_gaussian_matrix(rows, cols):
+    for seed in range(3):
+        s = spectrum(gaussian(rows, cols, seed, std=0.05))
+        f = edge_fluctuation(rows, cols, s.sigma2)
+        # λ₊ and Johnstone's centring differ by O(σ²/N); the TW band is around the centring.
+        for which, lam in (("max", s.evals[-1]), ("min", s.evals[0])):
+            center, scale = f[f"{which}_center"], f[f"{which}_scale"]
+            z = (lam - center) / scale
+            if which == "max":
+                assert TW_MEAN - K * TW_STD < z < TW_MEAN + K * TW_STD, (which, z)
+            else:  # the soft lower edge, mirrored: its limit law is TW₁ of −(λ_min − μ)/s
+                assert -(TW_MEAN + K * TW_STD) < z < -(TW_MEAN - K * TW_STD), (which, z)
+            edge = s.lam_plus if which == "max" else s.lam_minus
+            assert abs(lam - edge) < (abs(TW_MEAN) + K * TW_STD) * scale + abs(center - edge)
+        assert s.n_outliers == 0
+        assert s.q == min(rows, cols) / max(rows, cols)
+        assert s.sigma2 == pytest.approx(0.05**2, rel=0.01)  # 5e5 entries: relative SE of a variance √(2/n) = 0.2%
+
+
+def test_mp_density_is_a_density_and_the_esd_of_iid_entries_follows_it():
+    q, sigma2 = 0.5, 2.0
+    lo, hi = mp_edges(q, sigma2)
+    assert (lo, hi) == pytest.approx((2 * (1 - math.sqrt(0.5)) ** 2, 2 * (1 + math.sqrt(0.5)) ** 2))
+    x = np.linspace(lo, hi, 200_001)
+    assert np.trapezoid(mp_density(x, q, sigma2), x) == pytest.approx(1.0, abs=1e-3)
+    mean = np.trapezoid(x * mp_density(x, q, sigma2), x)
+    assert mean == pytest.approx(sigma2, rel=1e-3)  # E[λ] = tr(WᵀW)/(N·M) = σ²
+    assert mp_cdf(np.array([lo, hi]), q, sigma2) == pytest.approx([0.0, 1.0])
+    iid = spectrum(gaussian(1000, 500, 0))
+    # Eigenvalues are rigid (Erdős, Yau & Yin 2012): the ESD's CDF stays within O(log M / M) of the law.
+    assert iid.mp_ks < 3 * math.log(500) / 500, iid.mp_ks
+
+
+def test_orthogonal_collapses_to_its_gain_and_constant_is_rank_one():
+    w = torch.nn.init.orthogonal_(torch.empty(300, 500), gain=2.0, generator=torch.Generator().manual_seed(0))
+    s = spectrum(w)
+    assert s.distinct == 1
+    assert np.allclose(s.svals, 2.0, rtol=1e-5)  # float32 orthogonalization: ~1e-6
+    assert np.allclose(s.evals, 4.0 / 500, rtol=2e-5)
+    assert s.sigma2 == pytest.approx(4.0 / 500, rel=1e-3)  # entries' RMS gain/√max(rows, cols), mean ~0
+    const = spectrum(torch.full((300, 500), 0.05))
+    assert const.sigma2 == 0.0 and const.n_outliers == 1 and const.mp_ks == 1.0
+    assert const.evals[-1] == pytest.approx(0.05**2 * 300 * 500 / 500, rel=1e-5)  # s = 0.05·√(300·500)
+
+
+def test_sparse_init_departs_from_mp_only_when_most_entries_are_zero():
+    model = torch.nn.Linear(500, 300)
+    ks = {}
+    for sparsity in (0.5, 0.99):
+        pinit.apply_plan(model, {"rules": {"Linear": {"weight": {"scheme": "sparse", "sparsity": sparsity}}}}, 0)
+        ks[sparsity] = spectrum(model.weight).mp_ks
+    iid_bound = 3 * math.log(300) / 300
+    assert ks[0.5] < iid_bound < ks[0.99], ks  # measured 0.007 and 0.10
+
+
+def test_conv_kernels_are_reshaped_out_by_in_times_k_times_k():
+    model = pinit.build_model("SimpleCNN", seed=0)
+    assert tuple(weight_matrix(model.layer2.conv2.weight).shape) == (64, 32 * 9)
+    table = spectra_table(model).set_index("name")
+    assert table.loc["layer2.conv2.weight", "matrix"] == "64 × 288"
+    assert math.isnan(table.loc["layer4.fc3.weight", "alpha"])  # 10 eigenvalues: too few for a tail fit
+    with pytest.raises(ValueError, match=r"a spectrum needs a tensor of 2 or more dims, got shape \(32,\)"):
+        spectrum(model.layer1.conv1.bias)
+
+
+def test_vggstyles_largest_matrix_is_fc1():
+    with torch.device("meta"):
+        shapes = weight_matrices(pinit.build_model("VGGStyle"))
+    largest = max(shapes, key=lambda n: math.prod(shapes[n]))
+    assert largest == "classifier.fc1.weight" and shapes[largest] == (8192, 8192)
+
+
+# --- the power-law tail -------------------------------------------------------------------------------
+
+
+def test_tail_alpha_recovers_a_known_pareto_exponent():
+    """Samples with density ∝ x^(−α) above 1: x = U^(−1/(α−1)). The MLE's SE is (α − 1)/√n_tail."""
+    for alpha in (2.0, 3.5):
+        rng = np.random.default_rng(1)
+        x = rng.uniform(size=4000) ** (-1 / (alpha - 1))
+        fit = tail_alpha(x)
+        se = (fit.alpha - 1) / math.sqrt(fit.n_tail)
+        assert abs(fit.alpha - alpha) < 5 * se, (alpha, fit)
+        assert fit.n_tail > 1000  # a pure power law: x_min stays near the bottom
+    assert "too few" in tail_alpha(np.arange(1, 10.0)).note
+
+
+def _weightwatcher():
+    try:
+        import weightwatcher
+    except Exception as e:
+        if os.environ.get("CI"):
+            pytest.fail(f"weightwatcher must be importable in CI (dev extra): {type(e).__name__}: {e}")
+        pytest.skip(f"weightwatcher is not installed ({type(e).__name__}: {e})")
+    return weightwatcher
+
+
+@pytest.fixture(scope="module")
+def trained_mlp() -> tuple[torch.nn.Module, torch.nn.Module]:
+    """DeepMLP(3 layers, width 256) at init, and the same after 400 SGD steps on a linear teacher's labels,
+    the trained one loaded through pinit.load_checkpoint."""
+    g = torch.Generator().manual_seed(0)
+    init = pinit.build_model("DeepMLP", seed=0, depth=3, width=256)
+    model = pinit.build_model("DeepMLP", seed=0, depth=3, width=256)
+    x = torch.randn(512, 256, generator=g)
+    y = (x @ torch.randn(256, 10, generator=g)).argmax(1)
+    train(model, x, y, steps=400, batch_size=64, lr=0.1, seed=0)
+    loaded = pinit.build_model("DeepMLP", seed=1, depth=3, width=256)
+    pinit.load_checkpoint(pinit.save_state_dict(model), loaded)
+    return init, loaded
+
+
+def test_trained_weights_grow_outliers_above_the_bulk_and_a_heavier_tail(trained_mlp):
+    init, trained = trained_mlp
+    before, after = spectra_table(init).set_index("name"), spectra_table(trained).set_index("name")
+    for name in ("layers.fc1.weight", "layers.fc2.weight"):
+        assert before.loc[name, "n_outliers"] == 0 and after.loc[name, "n_outliers"] >= 5  # measured 9 and 10
+        assert after.loc[name, "alpha"] < before.loc[name, "alpha"] / 2  # measured 7.7 -> 2.9, 10.9 -> 2.3
+
+
+def test_alpha_equals_weightwatchers(trained_mlp):
+    ww = _weightwatcher()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        heavy = torch.distributions.StudentT(torch.tensor(2.0)).sample((1000, 500))
+    _, trained = trained_mlp
+    cases = [("heavy", heavy), ("trained fc2", trained.layers.fc2.weight.detach())]
+    for label, w in cases:
+        layer = torch.nn.Linear(w.shape[1], w.shape[0])
+        with torch.no_grad():
+            layer.weight.copy_(w)
+        details = ww.WeightWatcher(model=torch.nn.Sequential(layer)).analyze(plot=False, randomize=False, mp_fit=False)
+        ours = spectrum(w).tail
+        n = max(w.shape)
+        assert ours.alpha == pytest.approx(float(details["alpha"].iloc[0]), rel=1e-6), label
+        assert ours.xmin * n == pytest.approx(float(details["xmin"].iloc[0]), rel=1e-6), label  # ww: λ = s², no 1/N
+        assert ours.n_tail == int(details["num_pl_spikes"].iloc[0]), label
