@@ -1,8 +1,26 @@
-"""Helpers for the AppTest page tests."""
+"""Helpers for the AppTest page tests: open the page, switch views, read charts, tables and numbers."""
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
+import pandas as pd
 from streamlit.testing.v1 import AppTest
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def start(view: str = "Weights", timeout: float = 180, **params: str) -> AppTest:
+    """A fresh session opened on `view` with the link's `params` (?view=...&model=...), as a new tab would be."""
+    at = AppTest.from_file(APP, default_timeout=timeout)
+    at.query_params["view"] = view
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.run()
+    assert not at.exception, at.exception
+    return at
 
 
 def goto(at: AppTest, view: str) -> AppTest:
@@ -12,3 +30,71 @@ def goto(at: AppTest, view: str) -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
+
+
+def preset(at: AppTest, name: str) -> AppTest:
+    at.sidebar.selectbox(key="preset").set_value(name).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def specs(at: AppTest) -> list[dict]:
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+
+
+def _title(spec: dict) -> str:
+    text = spec["layout"].get("title", {}).get("text", "")
+    return re.sub(r"<[^>]+>", "", text.split("</b>")[0]).strip()
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    """Plotly figure specs by title text (the bold part of the title)."""
+    return {_title(s): s for s in specs(at)}
+
+
+def panels(at: AppTest) -> dict[str, dict]:
+    """The Weights view's histogram panels by parameter name: {"counts", "expected", "text"} each.
+
+    The distributions are one figure of panels; panel i's bars are on axis x{i} and its title
+    (name, shape, σ) is the annotation anchored to that axis's domain."""
+    grid = next(
+        s for s in specs(at) if any(a.get("xref", "").endswith("domain") for a in s["layout"].get("annotations", []))
+    )
+    out = {}
+    for ann in grid["layout"]["annotations"]:
+        axis = ann["xref"].split()[0]  # "x", "x2", ...
+        name = re.sub(r"<[^>]+>", "", ann["text"].split("</b>")[0])
+        bars = next(t for t in grid["data"] if t["type"] == "bar" and t.get("xaxis", "x") == axis)
+        law = next((t for t in grid["data"] if t["type"] == "scatter" and t.get("xaxis", "x") == axis), None)
+        out[name] = {"counts": bars["y"], "expected": law["y"] if law else None, "text": ann["text"]}
+    return out
+
+
+def table(at: AppTest) -> pd.DataFrame:
+    """The Weights view's parameter table (opens its Table section)."""
+    at.segmented_control(key="weights.show").set_value("Table").run()
+    assert not at.exception, at.exception
+    return at.dataframe[0].value.set_index("name")
+
+
+def frame(at: AppTest, column: str) -> pd.DataFrame:
+    """The table on the page that has `column` (AppTest does not expose a dataframe's key)."""
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def plain(markdown: str) -> str:
+    """Markdown as a reader sees it: backslash escapes removed (the page escapes every echoed value)."""
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+def errors(at: AppTest) -> list[str]:
+    return [plain(e.value) for e in at.error]
+
+
+def captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.caption]
+
+
+def applied(at: AppTest):
+    """The Setup whose weights are on screen."""
+    return at.session_state["applied"]

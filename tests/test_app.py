@@ -1,43 +1,22 @@
-"""The page, driven through streamlit.testing.v1.AppTest: widgets in, table and chart data out."""
+"""The page, driven through streamlit.testing.v1.AppTest: widgets in, the numbers on screen out.
+
+Every change in the sidebar applies at once (there is no Re-initialize button): these tests
+change a widget and read the weights the page shows right after.
+"""
 
 from __future__ import annotations
 
-import json
 import math
-from pathlib import Path
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
+from pinit.style import PRESENTER_FONT
+from tests.app_driver import applied, charts, errors, panels, preset, specs, start, table
 
 
 @pytest.fixture
-def at() -> AppTest:
-    app = AppTest.from_file(APP, default_timeout=120)
-    app.run()
-    assert not app.exception, app.exception
-    return app
-
-
-def table(at: AppTest):
-    return at.dataframe[0].value.set_index("name")
-
-
-def charts(at: AppTest) -> dict[str, dict]:
-    """Plotly figure specs by title text (the histogram titles start with <b>name</b>)."""
-    out = {}
-    for el in at.get("plotly_chart"):
-        spec = json.loads(el.proto.spec)
-        title = spec["layout"]["title"]["text"]
-        out[title.split("</b>")[0].removeprefix("<b>")] = spec
-    return out
-
-
-def reinit(at: AppTest) -> AppTest:
-    at.sidebar.button[0].click().run()
-    assert not at.exception, at.exception
-    return at
+def at():
+    return start("Weights")
 
 
 def test_first_load_shows_every_parameter_with_default_init(at):
@@ -48,16 +27,30 @@ def test_first_load_shows_every_parameter_with_default_init(at):
     # PyTorch default: std 1/sqrt(3 fan_in); fc1 has fan_in 2048.
     assert t.loc["layer4.fc1.weight", "expected_std"] == pytest.approx(1 / math.sqrt(3 * 2048))
     assert t.loc["layer4.fc1.weight", "std"] == pytest.approx(1 / math.sqrt(3 * 2048), rel=0.01)
-    c = charts(at)
-    # 12 histograms + 2 overview charts, each titled by name and shape.
-    assert len(at.get("plotly_chart")) == 14
-    assert "layer4.fc1.weight" in c and "(512, 2048)" in c["layer4.fc1.weight"]["layout"]["title"]["text"]
+    assert at.sidebar.selectbox(key="preset").value == "PyTorch default"
     assert not at.error
 
 
-def test_article_preset_sets_rules_and_shows_the_exploding_fc1(at):
-    at.sidebar.selectbox(key="preset").set_value("Article recipe").run()
-    assert not at.exception
+def test_distributions_are_one_figure_of_panels_titled_by_name_and_shape(at):
+    p = panels(at)
+    assert list(p) == [
+        "layer1.conv1.weight", "layer1.conv1.bias", "layer2.conv2.weight",
+        "layer2.conv2.bias", "layer3.conv3.weight", "layer3.conv3.bias",
+    ]  # fmt: skip
+    assert len(at.get("plotly_chart")) == 1  # one chart for the browser to draw, not one per parameter
+    conv2 = p["layer2.conv2.weight"]
+    assert "(64, 32, 3, 3)" in conv2["text"] and "expected 0.034" in conv2["text"]
+    assert sum(conv2["counts"]) == 18_432
+    # The law's expected counts over the drawn range: all but the sliver of U(±1/√288) beyond the sample's extremes.
+    assert 0.99 * 18_432 < sum(conv2["expected"]) <= 18_432
+    at.pagination(key="hist_page").set_value(2).run()
+    assert (
+        next(iter(panels(at))) == "layer4.fc1.weight" and sum(panels(at)["layer4.fc1.weight"]["counts"]) == 512 * 2048
+    )
+
+
+def test_a_preset_applies_at_once_and_shows_the_exploding_fc1(at):
+    preset(at, "Article recipe")
     assert at.sidebar.selectbox(key="Conv2d.weight.scheme").value == "kaiming_normal"
     assert at.sidebar.selectbox(key="Linear.bias.scheme").value == "untouched"
     t = table(at)
@@ -67,55 +60,50 @@ def test_article_preset_sets_rules_and_shows_the_exploding_fc1(at):
     assert t.loc["layer4.fc1.bias", "scheme"] == "untouched"
     # N(0, 1) with fan_in 2048 multiplies the signal's RMS by about sqrt(2048) = 45.
     assert t.loc["layer4.fc1.weight", "signal_gain"] == pytest.approx(math.sqrt(2048), rel=0.02)
-    spec = charts(at)["layer4.fc1.weight"]
-    assert "expected σ 1" in spec["layout"]["title"]["subtitle"]["text"]
 
 
-def test_changing_a_scheme_and_its_parameters_then_reinitializing(at):
-    before = charts(at)["layer4.fc1.weight"]["data"][0]["y"]
+def test_changing_a_scheme_or_a_parameter_applies_at_once_and_the_preset_box_says_custom(at):
+    preset(at, "Kaiming (He)")
     at.sidebar.selectbox(key="Linear.weight.scheme").set_value("normal").run()
+    assert at.sidebar.selectbox(key="preset").value == "(custom)"  # the moment it differs from the preset
     at.sidebar.number_input(key="Linear.weight.std").set_value(0.05).run()
-    # Not applied until the button is pressed, and the page says so.
-    assert table(at).loc["layer4.fc1.weight", "scheme"] == "default"
-    assert any("not applied yet" in i.value for i in at.info)
-    reinit(at)
     t = table(at)
     assert t.loc["layer4.fc1.weight", "scheme"] == "normal"
     assert t.loc["layer4.fc1.weight", "std"] == pytest.approx(0.05, rel=0.01)
     assert t.loc["layer4.fc1.weight", "expected_std"] == pytest.approx(0.05)
-    assert t.loc["layer1.conv1.weight", "scheme"] == "default"  # Conv2d rule untouched
-    spec = charts(at)["layer4.fc1.weight"]
-    assert spec["data"][0]["y"] != before
-    assert sum(spec["data"][0]["y"]) == 512 * 2048
-    assert not any("not applied yet" in i.value for i in at.info)
+    assert t.loc["layer1.conv1.weight", "scheme"] == "kaiming_normal"  # the Conv2d rule is untouched
+    # Back to the preset's own rule: the box names the preset again.
+    at.sidebar.selectbox(key="Linear.weight.scheme").set_value("kaiming_normal").run()
+    at.sidebar.selectbox(key="Linear.weight.nonlinearity").set_value("relu").run()
+    assert at.sidebar.selectbox(key="preset").value == "Kaiming (He)"
 
 
 def test_kaiming_formula_is_filled_in_with_the_layers_numbers(at):
-    at.sidebar.selectbox(key="Conv2d.weight.scheme").set_value("kaiming_normal").run()
-    at.sidebar.selectbox(key="Conv2d.weight.nonlinearity").set_value("relu").run()
-    reinit(at)
+    preset(at, "Kaiming (He)")
+    at.segmented_control(key="weights.show").set_value("Formula").run()
     at.selectbox(key="formula_param").set_value("layer1.conv1.weight").run()
     latex = at.latex[0].value
     assert r"\sqrt{27}" in latex and "0.272" in latex
 
 
-def test_invalid_choice_shows_an_error_and_keeps_the_last_good_weights(at):
+def test_a_refused_change_keeps_the_last_good_weights_and_says_why(at):
     good = table(at)["std"].copy()
+    at.segmented_control(key="weights.show").set_value("Distributions").run()
     at.sidebar.selectbox(key="Linear.weight.scheme").set_value("uniform").run()
-    at.sidebar.number_input(key="Linear.weight.a").set_value(2.0).run()
-    at.sidebar.number_input(key="Linear.weight.b").set_value(1.0).run()
-    reinit(at)
-    assert at.error and "uniform needs a < b" in at.error[0].value
-    assert "last good" in at.error[0].value
-    assert (table(at)["std"] == good).all()
-    assert len(at.get("plotly_chart")) == 14
+    at.sidebar.number_input(key="Linear.weight.a").set_value(2.0).run()  # a=2 > b=1: refused
+    assert errors(at) and "uniform needs a < b" in errors(at)[0] and "last good" in errors(at)[0]
+    assert applied(at).plan.rules["Linear"]["weight"].scheme == "uniform"  # the last good: a=0, b=1
+    at.sidebar.number_input(key="Linear.weight.b").set_value(3.0).run()
+    assert not at.error
+    t = table(at)
+    assert t.loc["layer4.fc1.weight", "expected_std"] == pytest.approx(1 / math.sqrt(12))
+    assert (t.loc["layer1.conv1.weight", "std"] == good.loc["layer1.conv1.weight"]).all()
 
 
 def test_shape_problems_are_named_per_parameter(at):
     at.sidebar.selectbox(key="Conv2d.weight.scheme").set_value("dirac").run()
     at.sidebar.number_input(key="Conv2d.weight.groups").set_value(3).run()
-    reinit(at)
-    text = at.error[0].value
+    text = errors(at)[0]
     assert "dirac needs size(0) divisible by groups" in text and "layer1.conv1.weight has shape (32, 3, 3, 3)" in text
 
 
@@ -129,15 +117,32 @@ def test_slots_only_offer_schemes_their_shapes_can_take(at):
     assert "eye" in lin_w and "sparse" in lin_w and "dirac" not in lin_w
 
 
-def test_seed_reproduces_and_changes_the_draw(at):
+def test_parameters_named_a_say_which_a_they_are(at):
+    at.sidebar.selectbox(key="Linear.weight.scheme").set_value("kaiming_normal").run()
+    at.sidebar.selectbox(key="Conv2d.weight.scheme").set_value("uniform").run()
+    slope = at.sidebar.number_input(key="Linear.weight.a").label
+    bound = at.sidebar.number_input(key="Conv2d.weight.a").label
+    assert slope != bound and "slope" in slope.lower() and "bound" in bound.lower()
+
+
+def test_seed_reproduces_and_new_draw_changes_the_weights(at):
     first = table(at)["std"].copy()
-    at.sidebar.number_input(key="seed").set_value(7).run()
-    reinit(at)
+    at.sidebar.text_input(key="seed").input("7").run()
     seven = table(at)["std"].copy()
     assert not (seven == first).all()
-    at.sidebar.number_input(key="seed").set_value(0).run()
-    reinit(at)
+    at.sidebar.text_input(key="seed").input("0").run()
     assert (table(at)["std"] == first).all()
+    at.sidebar.button[0].click().run()  # New draw: a fresh seed, the same plan
+    assert applied(at).seed != 0 and at.sidebar.text_input(key="seed").value == str(applied(at).seed)
+    assert not (table(at)["std"] == first).all()
+
+
+def test_a_seed_past_2_31_is_kept_and_a_bad_seed_is_refused_in_words(at):
+    at.sidebar.text_input(key="seed").input("3000000000").run()
+    assert applied(at).seed == 3_000_000_000 and at.query_params["seed"] == "3000000000"
+    at.sidebar.text_input(key="seed").input("seven").run()
+    assert errors(at) and "is not a whole number" in errors(at)[0]
+    assert applied(at).seed == 3_000_000_000  # the last good seed stays
 
 
 def test_overrides_win_for_their_parameters(at):
@@ -145,26 +150,41 @@ def test_overrides_win_for_their_parameters(at):
     at.sidebar.selectbox(key="override.layer4.fc3.weight.scheme").set_value("orthogonal").run()
     at.sidebar.selectbox(key="override.layer1.conv1.bias.scheme").set_value("constant").run()
     at.sidebar.number_input(key="override.layer1.conv1.bias.val").set_value(0.5).run()
-    reinit(at)
     t = table(at)
     assert t.loc["layer4.fc3.weight", "scheme"] == "orthogonal"
     assert t.loc["layer4.fc3.weight", "expected_std"] == pytest.approx(1 / math.sqrt(64))
     assert t.loc["layer1.conv1.bias", "mean"] == 0.5 and t.loc["layer1.conv1.bias", "std"] == 0
     assert t.loc["layer4.fc2.weight", "scheme"] == "default"
+    assert at.sidebar.selectbox(key="preset").value == "(custom)"
     # Bias slots are not offered 2-D-only schemes even as an override.
     assert "orthogonal" not in at.sidebar.selectbox(key="override.layer1.conv1.bias.scheme").options
 
 
-def test_zero_preset_flags_constant_tensors(at):
-    at.sidebar.selectbox(key="preset").set_value("Zeros (the symmetry trap)").run()
-    spec = charts(at)["layer1.conv1.weight"]
-    assert "constant: all 864 values = 0" in spec["layout"]["title"]["subtitle"]["text"]
-    overview = next(
-        json.loads(e.proto.spec)
-        for e in at.get("plotly_chart")
-        if "Measured vs expected" in json.loads(e.proto.spec)["layout"]["title"]["text"]
-    )
+def test_hiding_the_rules_keeps_them(at):
+    preset(at, "Kaiming (He)")
+    at.sidebar.selectbox(key="Linear.weight.scheme").set_value("xavier_normal").run()
+    at.sidebar.toggle(key="show_rules").set_value(False).run()
+    at.sidebar.text_input(key="seed").input("3").run()  # a change while the rules are hidden
+    assert applied(at).plan.rules["Linear"]["weight"].scheme == "xavier_normal" and applied(at).seed == 3
+
+
+def test_zero_preset_says_all_zero_in_words(at):
+    preset(at, "Zeros (the symmetry trap)")
+    assert "constant: all 864 values = 0" in panels(at)["layer1.conv1.weight"]["text"]
+    at.segmented_control(key="weights.show").set_value("Overview").run()
+    overview = charts(at)["Measured vs expected std"]
     assert "σ = 0" in overview["layout"]["title"]["subtitle"]["text"]
+
+
+def test_signal_gain_bars_diverge_from_one(at):
+    preset(at, "Too small: N(0, 0.01)")
+    at.segmented_control(key="weights.show").set_value("Overview").run()
+    bars = charts(at)["How much each layer scales the signal"]["data"][0]
+    gains = {name: float(text.removeprefix("×")) for name, text in zip(bars["y"], bars["text"])}
+    for name, x in zip(bars["y"], bars["x"]):  # a bar's length is |log10 gain|: ×0.05 longer than ×0.45
+        assert x == pytest.approx(math.log10(gains[name]), abs=1e-2)
+    assert bars["base"] == 0 and all(x < 0 for x in bars["x"])
+    assert set(bars["marker"]["color"]) == {"#1f77b4"}  # every one shrinks the signal: one colour
 
 
 def test_article_listing_model_shows_its_quirky_names(at):
@@ -174,28 +194,40 @@ def test_article_listing_model_shows_its_quirky_names(at):
     assert not any(n.startswith("layer2.") for n in names)
 
 
-def test_deep_mlp_depth_changes_the_table(at):
+def test_a_new_model_keeps_the_preset(at):
+    preset(at, "Kaiming (He)")
     at.sidebar.selectbox(key="model").set_value("DeepMLP").run()
     at.sidebar.slider(key="model.depth").set_value(5).run()
     t = table(at)
-    assert len(t) == 10 and set(t["type"]) == {"Linear"}
-    assert at.sidebar.selectbox(key="Linear.weight.scheme")  # only Linear rules remain
+    assert len(t) == 10 and set(t["type"]) == {"Linear"} and set(t["scheme"]) == {"kaiming_normal", "zeros"}
+    assert at.sidebar.selectbox(key="preset").value == "Kaiming (He)"
     assert not [s for s in at.sidebar.selectbox if s.key.startswith("Conv2d.")]
 
 
-def test_bins_change_only_the_view(at):
-    std = table(at)["std"].copy()
-    at.slider(key="bins").set_value(20).run()
-    assert (table(at)["std"] == std).all()
-    spec = charts(at)["layer4.fc1.weight"]
-    assert len(spec["data"][0]["y"]) == 20
+def test_view_only_widgets_change_the_drawing_not_the_weights(at):
+    before = applied(at)
+    at.select_slider(key="bins").set_value(20).run()
+    counts = panels(at)["layer2.conv2.weight"]["counts"]
+    assert len(counts) == 20 and sum(counts) == 18_432
+    at.toggle(key="log_y").set_value(True).run()
+    at.toggle(key="shared_x").set_value(True).run()
+    assert applied(at) == before and not at.exception
 
 
 def test_models_with_many_tensors_are_paged(at):
     at.sidebar.selectbox(key="model").set_value("DeepMLP").run()  # depth 10: 20 tensors
-    assert len(table(at)) == 20
-    first = [n for n in charts(at) if n.startswith("layers.")]
-    assert len(first) == 12 and first[0] == "layers.fc1.weight"
-    at.number_input(key="hist_page").set_value(2).run()
-    second = [n for n in charts(at) if n.startswith("layers.")]
-    assert len(second) == 8 and second[-1] == "layers.fc10.bias"
+    assert len(panels(at)) == 6 and next(iter(panels(at))) == "layers.fc1.weight"
+    at.pagination(key="hist_page").set_value(4).run()
+    assert list(panels(at)) == ["layers.fc10.weight", "layers.fc10.bias"]
+
+
+def test_presenter_mode_enlarges_chart_text_and_keeps_it_in_the_link(at):
+    (grid,) = specs(at)
+    assert grid["layout"]["font"]["size"] < 16
+    at.sidebar.toggle(key="present").set_value(True).run()
+    assert at.query_params["present"] == "1"
+    (grid,) = specs(at)
+    assert grid["layout"]["font"]["size"] == PRESENTER_FONT and 16 <= PRESENTER_FONT <= 18
+    # A link with ?present=1 opens in presenter mode.
+    other = start("Weights", present="1")
+    assert other.sidebar.toggle(key="present").value is True and specs(other)[0]["layout"]["font"]["size"] == 17

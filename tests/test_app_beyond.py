@@ -16,9 +16,11 @@ def _render(view: str, cfg: dict) -> None:
 
     import torch
 
+    from pinit.share.setup import Setup
+
     torch.set_num_threads(1)
     module = importlib.import_module(f"pinit.dashboard.{view}")
-    getattr(module, f"{view}_view")(cfg)
+    getattr(module, f"{view}_view")(Setup(cfg["model"], cfg["options"], cfg["plan"], cfg["seed"]))
 
 
 def run(view: str, cfg: dict) -> AppTest:

@@ -3,51 +3,15 @@
 from __future__ import annotations
 
 import base64
-import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from pinit.lab.training import TRAIN_DEFAULTS
-from tests.app_driver import goto
-
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def start(view: str) -> AppTest:
-    """A fresh session opened on `view` (a link with ?view=...), as a student's new tab would be."""
-    at = AppTest.from_file(APP, default_timeout=180)
-    at.query_params["view"] = view
-    at.run()
-    assert not at.exception, at.exception
-    return at
-
-
-def charts(at: AppTest) -> dict[str, dict]:
-    out = {}
-    for el in at.get("plotly_chart"):
-        spec = json.loads(el.proto.spec)
-        out[spec["layout"]["title"]["text"].split("</b>")[0].removeprefix("<b>")] = spec
-    return out
-
-
-def captions(at: AppTest) -> list[str]:
-    return [c.value for c in at.caption]
-
-
-def preset(at: AppTest, name: str) -> AppTest:
-    at.sidebar.selectbox(key="preset").set_value(name).run()
-    assert not at.exception, at.exception
-    return at
-
-
-def frame(at: AppTest, column: str):
-    """The table on the page that has `column` (AppTest does not expose a dataframe's key)."""
-    return next(d.value for d in at.dataframe if column in d.value.columns)
-
+from pinit.share.setup import Setup
+from tests.app_driver import captions, charts, errors, frame, goto, preset, start
 
 # ---------------------------------------------------------------- signal flow
 
@@ -67,14 +31,25 @@ def test_signal_flow_shows_exploding_logits_for_the_article_recipe_and_order_one
     assert logits > 1000  # measured 1.03e4 at n = 64
     metric = {m.label: m for m in at.metric}
     assert float(metric["Logits std"].value) == pytest.approx(logits, rel=5e-3)  # shown to 3 digits
-    assert "exploding" in metric["Logits std"].proto.delta and float(metric["Loss at init"].value) > 1000
-    # The presenter's fix, without typing: the walkthrough's second button.
-    at.button(key="signal.walk.1").click().run()
-    assert not at.exception and at.sidebar.selectbox(key="preset").value == "Kaiming (He)"
+    assert "exploding (> 30)" in metric["Logits std"].proto.delta and float(metric["Loss at init"].value) > 1000
+    # The fix: Kaiming. Its logits are order 1 to 10 (measured 3.55), which the verdict calls large, not healthy:
+    # the thresholds are stated (0.1 to 3 healthy, above 30 exploding), and 3.55 is above 3.
+    preset(at, "Kaiming (He)")
     logits = charts(at)["Activation std, layer by layer"]["data"][1]["y"][-1]
-    assert 0.3 < logits < 10  # measured 3.55
-    assert "healthy" in {m.label: m for m in at.metric}["Logits std"].proto.delta
+    assert 3 < logits < 10
+    metric = {m.label: m for m in at.metric}
+    assert metric["Logits std"].proto.delta == "large (> 3)"
+    assert metric["Loss at init"].proto.delta.endswith("× ln 10")  # 6.6 is not "near 2.3"
     assert not at.error
+
+
+def test_zero_init_logits_are_exactly_ln_10_and_say_so():
+    at = start("Signal flow")
+    preset(at, "Zeros (the symmetry trap)")
+    metric = {m.label: m for m in at.metric}
+    assert metric["Loss at init"].value == "2.3"  # ln 10 = 2.302585..., shown to 3 digits
+    assert metric["Loss at init"].proto.delta == "exactly ln 10: all tie"  # not a green "good"
+    assert metric["Logits std"].proto.delta == "zero: every class ties"
 
 
 def test_signal_flow_of_a_deep_mlp_draws_the_predicted_trend():
@@ -88,19 +63,14 @@ def test_signal_flow_of_a_deep_mlp_draws_the_predicted_trend():
 
 def test_a_lab_view_with_a_configuration_that_cannot_be_built_says_so_in_words():
     at = start("Signal flow")
-    bad = dict(
-        at.session_state["applied"],
-        model="DeepMLP",
-        options={"depth": 0, "width": 8, "activation": "relu"},
-        plan={"rules": {}, "overrides": {}},
-    )
+    bad = Setup("DeepMLP", {"depth": 0, "width": 8, "activation": "relu"}, {"rules": {}, "overrides": {}})
     at.session_state["applied"] = bad
     for view in ("Signal flow", "Compare", "Filters", "Train"):
         goto(at, view)
         if view == "Train":  # trains SimpleCNN whatever the sidebar shows: nothing to fail yet
             assert not at.error
             continue
-        assert at.error and "could not be computed" in at.error[0].value and "depth must be" in at.error[0].value
+        assert errors(at) and "could not be computed" in errors(at)[0] and "depth must be" in errors(at)[0]
 
 
 # ---------------------------------------------------------------- depth lab
@@ -133,7 +103,8 @@ def test_depth_lab_glorot_zero_init_and_lsuv_presets():
     at = start("Depth lab")
     at.button(key="depth.go.glorot").click().run()
     s = summary(at)
-    assert float(s.loc["PyTorch default", "ratio last/first"]) < 0.01  # 0.0051: the standard init shrinks
+    standard = "PyTorch default, biases 0"
+    assert float(s.loc[standard, "ratio last/first"]) < 0.01  # 0.0051: the standard init shrinks
     assert 0.2 < float(s.loc["Xavier (Glorot)", "ratio last/first"]) < 0.3  # 0.236: slow decline, said honestly
     at.button(key="depth.go.zero").click().run()
     sym = frame(at, "distinct unit outputs").set_index("scheme")

@@ -29,7 +29,10 @@ from .depth import depth_view
 from .filters import filters_view
 from .lesson import lesson_view
 from .signal import signal_view
+from .spectra import spectra_view
 from .train_view import train_view
+from .transformer import transformer_view
+from .width import width_view
 
 TITLE = "pinit: what does weight initialization do?"
 # The page's own, constant CSS (no user input in it): Streamlit's default top padding (6rem)
@@ -106,6 +109,9 @@ TABS: dict[str, Callable[[Setup], None]] = {
     "Compare": compare_view,
     "Train": train_view,
     "Filters": filters_view,
+    "Transformer": transformer_view,
+    "Width (μP)": width_view,
+    "Spectra": spectra_view,
     "Share and export": share.share_view,
 }
 

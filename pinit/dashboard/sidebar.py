@@ -142,7 +142,12 @@ def _rerun() -> None:
 
 
 def _apply_widgets() -> None:
-    setup = described_setup()
+    try:
+        setup = described_setup()
+    except (pinit.PlanError, ValueError) as e:  # a rule whose own parameters disagree (uniform's a >= b)
+        st.session_state[state.REFUSED] = getattr(e, "problems", None) or [str(e)]
+        st.session_state["preset"] = CUSTOM
+        return
     if _seed_from_widget() is None:
         st.session_state[state.REFUSED] = [
             f"seed {str(st.session_state.get('seed'))[:40]!r} is not a whole number from 0 to {MAX_SEED:,}; "
@@ -203,7 +208,7 @@ def model_ui() -> None:
 def _param_label(scheme: pinit.Scheme, param: pinit.Param) -> str:
     """A parameter's label that says what it is: kaiming's `a` is a slope, uniform's `a` a bound."""
     short = param.help.split(" (")[0].split(";")[0].rstrip(".")
-    return f"{param.name}: {short[:1].lower()}{short[1:]}" if len(short) <= 48 else param.name
+    return f"{param.name}: {short[:1].lower()}{short[1:]}" if len(short) <= 60 else param.name
 
 
 def _param_widget(prefix: str, scheme: pinit.Scheme, param: pinit.Param) -> None:

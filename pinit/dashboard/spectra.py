@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import streamlit as st
 
-import pinit
 from pinit.lab.beyond_figures import spectrum_figure
 from pinit.lab.spectra import Spectrum, spectrum, svd_seconds
+from pinit.report import parameter_shapes
+from pinit.share.setup import Setup
 
-from .lab import fail, look_for
-from .state import _BIG_MODEL_SLOT, BIG_MODEL_PARAMS, Config, _j, parameter_shapes
+from .common import fail, look_for
+from .state import _BIG_MODEL_SLOT, BIG_MODEL_PARAMS
 
 AUTO_SECONDS = 3.0  # matrices whose SVD should take longer wait for a click
 STORY = (
@@ -25,10 +25,8 @@ STORY = (
 
 
 @st.cache_data(max_entries=16, ttl=3600, show_spinner=False)
-def _spectrum(model: str, options_json: str, plan_json: str, seed: int, name: str) -> Spectrum:
-    m = pinit.build_model(model, seed=seed, **json.loads(options_json))
-    pinit.apply_plan(m, json.loads(plan_json), seed)
-    return spectrum(dict(m.named_parameters())[name], name)
+def _spectrum(key: str, name: str) -> Spectrum:
+    return spectrum(dict(Setup.from_key(key).build().named_parameters())[name], name)
 
 
 @st.cache_data(max_entries=8, ttl=3600, show_spinner=False)
@@ -36,21 +34,22 @@ def _checkpoint_spectrum(digest: str, name: str, _state: dict) -> Spectrum:
     return spectrum(_state[name], name)
 
 
-def _checkpoint(cfg: Config) -> dict | None:
+def _checkpoint(setup: Setup) -> dict | None:
     """The uploaded checkpoint of the share view, if it is for this configuration's model."""
     ckpt = st.session_state.get("checkpoint")
-    if not isinstance(ckpt, dict) or not {"digest", "state", "model", "options", "name"} <= set(ckpt):
+    if not isinstance(ckpt, dict) or not {"digest", "state", "setup", "name"} <= set(ckpt):
         return None
-    return ckpt if ckpt["model"] == cfg["model"] and ckpt["options"] == cfg["options"] else None
+    mine = ckpt["setup"]
+    return ckpt if (mine.model, dict(mine.options)) == (setup.model, dict(setup.options)) else None
 
 
-def _compute(cfg: Config, name: str, ckpt: dict | None) -> Spectrum:
-    shapes = parameter_shapes(cfg["model"], cfg["options"])
+def _compute(setup: Setup, name: str, ckpt: dict | None) -> Spectrum:
+    shapes = parameter_shapes(setup.model, setup.options)
     numel = sum(math.prod(s) for s in shapes.values())
     if ckpt is not None:
         run = lambda: _checkpoint_spectrum(ckpt["digest"], name, ckpt["state"])
     else:
-        run = lambda: _spectrum(cfg["model"], _j(cfg["options"]), _j(cfg["plan"]), cfg["seed"], name)
+        run = lambda: _spectrum(setup.key, name)
     rows, cols = shapes[name][0], math.prod(shapes[name][1:])
     if numel < BIG_MODEL_PARAMS and svd_seconds(rows, cols) < AUTO_SECONDS:
         return run()
@@ -58,11 +57,10 @@ def _compute(cfg: Config, name: str, ckpt: dict | None) -> Spectrum:
         return run()
 
 
-@st.fragment
-def spectra_view(cfg: Config) -> None:
-    shapes = {n: s for n, s in parameter_shapes(cfg["model"], cfg["options"]).items() if len(s) >= 2}
+def spectra_view(setup: Setup) -> None:
+    shapes = {n: s for n, s in parameter_shapes(setup.model, setup.options).items() if len(s) >= 2}
     if not shapes:
-        st.warning(f"{cfg['model']} has no weight matrix (no parameter of 2 or more dims).")
+        st.warning(f"{setup.model} has no weight matrix (no parameter of 2 or more dims).")
         return
     names = list(shapes)
 
@@ -73,7 +71,7 @@ def spectra_view(cfg: Config) -> None:
     c1, c2, c3 = st.columns([3, 1, 1])
     name = c1.selectbox("Weight matrix (conv kernels as out × in·k·k)", names, format_func=label, key="spec.name")
     log = c2.toggle("Log-log (tail)", key="spec.log", help="Log-spaced bins and the fitted power-law tail.")
-    ckpt = _checkpoint(cfg)
+    ckpt = _checkpoint(setup)
     source = "applied init"
     if ckpt is not None:
         source = c3.radio("Weights", ["applied init", f"checkpoint {ckpt['name']}"], key="spec.source")
@@ -81,7 +79,7 @@ def spectra_view(cfg: Config) -> None:
     st.info(STORY)
     rows, cols = shapes[name][0], math.prod(shapes[name][1:])
     seconds = svd_seconds(rows, cols)
-    key = (cfg["model"], _j(cfg["options"]), _j(cfg["plan"]), cfg["seed"], name, use_ckpt and use_ckpt["digest"])
+    key = (setup.key, name, use_ckpt and use_ckpt["digest"])
     if seconds >= AUTO_SECONDS and st.session_state.get("spec.go") != key:
         st.warning(
             f"{name} is {rows} × {cols}: its singular values take about {seconds:.0f} s on one core, and one such "
@@ -93,7 +91,7 @@ def spectra_view(cfg: Config) -> None:
         return
     try:
         with st.spinner(f"Singular values of a {rows} × {cols} matrix…"):
-            s = _compute(cfg, name, use_ckpt)
+            s = _compute(setup, name, use_ckpt)
     except Exception as e:
         fail("The spectrum could not be computed.", e)
         return

@@ -8,9 +8,14 @@ import streamlit as st
 
 from pinit.lab.beyond_figures import attention_figure, residual_figure
 from pinit.lab.transformer import ATTENTION_SCALES, TransformerReport, transformer_presets, transformer_report
+from pinit.share.setup import Setup
 
-from .lab import fail, look_for
-from .state import Config, _j
+from .common import fail, look_for
+
+
+def _j(x: object) -> str:
+    return json.dumps(x, sort_keys=True)
+
 
 DEPTHS = [1, 2, 4, 8, 12, 16]
 APPLIED = "Applied plan (sidebar)"
@@ -30,9 +35,9 @@ def _reports(options_json: str, plans_json: str, seed: int, n: int, scale: str) 
     return {label: transformer_report(plan, seed, n, scale, options) for label, plan in json.loads(plans_json).items()}
 
 
-def controls_ui(cfg: Config) -> tuple[dict, list[str], str]:
-    mine = cfg["model"] == "TinyGPT"
-    options = dict(cfg["options"]) if mine else {}
+def controls_ui(setup: Setup) -> tuple[dict, list[str], str]:
+    mine = setup.model == "TinyGPT"
+    options = dict(setup.options) if mine else {}
     default_depth = int(options.get("n_layer", 4))
     c1, c2 = st.columns([2, 1])
     n_layer = c1.select_slider(
@@ -55,23 +60,22 @@ def controls_ui(cfg: Config) -> tuple[dict, list[str], str]:
     return options, chosen, scale
 
 
-@st.fragment
-def transformer_view(cfg: Config) -> None:
-    if cfg["model"] != "TinyGPT":
+def transformer_view(setup: Setup) -> None:
+    if setup.model != "TinyGPT":
         st.caption(
             "This view builds **TinyGPT** (pick it in the sidebar to compare your own plan as well); "
-            f"the sidebar's model ({cfg['model']}) is not a transformer."
+            f"the sidebar's model ({setup.model}) is not a transformer."
         )
-    options, chosen, scale = controls_ui(cfg)
+    options, chosen, scale = controls_ui(setup)
     st.info(STORY)
     if not chosen:
         st.warning("Pick at least one init to draw.")
         return
     presets = transformer_presets(options["n_layer"])
-    plans = {label: (cfg["plan"] if label == APPLIED else presets[label].plan) for label in chosen}
+    plans = {label: (setup.plan_dict if label == APPLIED else presets[label].plan) for label in chosen}
     try:
         with st.spinner(f"Running {len(plans)} init(s) through {options['n_layer']} blocks…"):
-            reports = _reports(_j(options), _j(plans), cfg["seed"], PROBE_N, scale)
+            reports = _reports(_j(options), _j(plans), setup.seed, PROBE_N, scale)
     except Exception as e:
         fail("The transformer experiment could not run.", e)
         return

@@ -7,9 +7,9 @@ import streamlit as st
 
 from pinit.lab.beyond_figures import coord_check_figure
 from pinit.lab.width import DEFAULT_LR, coord_check, coord_slopes
+from pinit.share.setup import Setup
 
-from .lab import fail, look_for
-from .state import Config
+from .common import fail, look_for
 
 MAX_WIDTHS = [512, 1024, 2048, 4096]
 STORY = (
@@ -45,15 +45,14 @@ def controls_ui() -> tuple[str, float, int, tuple[int, ...]]:
     return optimizer, float(lr), int(steps), widths
 
 
-@st.fragment
-def width_view(cfg: Config) -> None:
+def width_view(setup: Setup) -> None:
     optimizer, lr, steps, widths = controls_ui()
     st.info(STORY)
     results = {}
     try:
         with st.spinner(f"Training {len(widths)} widths × 2 parametrizations for {steps} steps…"):
             for p in ("sp", "mup"):
-                results[p] = _coord(p, optimizer, lr, steps, widths, cfg["seed"])
+                results[p] = _coord(p, optimizer, lr, steps, widths, setup.seed)
     except Exception as e:
         fail("The coord check could not run.", e)
         return
@@ -74,5 +73,5 @@ def width_view(cfg: Config) -> None:
     st.dataframe(table, hide_index=True, key="width.slopes")
     st.caption(
         f"Model: DeepMLP, 256 inputs → width → width → 10 (ReLU), batch of 64 N(0, 1) inputs, {optimizer} "
-        f"lr {lr:g}, seed {cfg['seed']}; μP relative to width {widths[0]}."
+        f"lr {lr:g}, seed {setup.seed}; μP relative to width {widths[0]}."
     )

@@ -100,11 +100,13 @@ class Setup:
         return state_to_query(self.model, self.options, self.plan, self.seed)
 
     @classmethod
-    def from_query(cls, params: Mapping[str, str]) -> tuple[Setup, list[str]]:
-        """The setup in a link, part by part: (setup, warnings in words). Never raises."""
+    def from_query(cls, params: Mapping[str, str], fallback: Setup | None = None) -> tuple[Setup, list[str]]:
+        """The setup in a link, part by part: (setup, warnings in words). Never raises.
+
+        A part that is missing or not valid takes `fallback`'s value (default: Setup())."""
         from .urlstate import state_from_query
 
-        return state_from_query(params)
+        return state_from_query(params, fallback)
 
     # --- a plan file ----------------------------------------------------------------------
 
