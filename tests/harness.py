@@ -80,6 +80,67 @@ def choose(page, label: str, option: str) -> None:
     page.get_by_role("option", name=option, exact=True).click()
 
 
+def panel_texts(page) -> dict[str, str]:
+    """The Weights view's histogram panels, drawn: parameter name -> its panel's title text
+    (name, shape, measured and expected σ, and any note such as "constant: all 32 values = 0")."""
+    return page.evaluate(
+        """() => {
+            const out = {};
+            for (const a of document.querySelectorAll('[data-testid=stPlotlyChart] .annotation-text')) {
+                const name = a.textContent.split(' ')[0];
+                if (name.includes('.')) out[name] = a.textContent;
+            }
+            return out;
+        }"""
+    )
+
+
+def wait_for_panel(page, name: str, text: str, timeout_ms: int = 90_000) -> None:
+    """Wait until the panel of parameter `name` says `text` (a redraw after a change has landed)."""
+    page.wait_for_function(
+        """([name, text]) => [...document.querySelectorAll('[data-testid=stPlotlyChart] .annotation-text')]
+            .some(a => a.textContent.startsWith(name + ' ') && a.textContent.includes(text))""",
+        arg=[name, text],
+        timeout=timeout_ms,
+    )
+    wait_idle(page, timeout_ms)
+
+
+def selected(page, label: str) -> str:
+    """The option shown in the selectbox labelled `label` (a combobox input holds it)."""
+    return page.get_by_role("combobox", name=label).first.input_value()
+
+
+def wait_for_redraw(page, before: dict[str, str], timeout_ms: int = 90_000) -> None:
+    """Wait until the panels' texts differ from `before` (panel_texts taken before a change): the
+    script run can finish before plotly has redrawn, so "idle" alone is not "drawn"."""
+    page.wait_for_function(
+        """before => {
+            const now = {};
+            for (const a of document.querySelectorAll('[data-testid=stPlotlyChart] .annotation-text')) {
+                const name = a.textContent.split(' ')[0];
+                if (name.includes('.')) now[name] = a.textContent;
+            }
+            return Object.keys(now).length > 0 && JSON.stringify(now) !== JSON.stringify(before);
+        }""",
+        arg=before,
+        timeout=timeout_ms,
+    )
+    wait_idle(page, timeout_ms)
+
+
+def set_seed(page, seed: int) -> None:
+    """Type a seed in the sidebar and press Enter (applied at once); return when the panels are redrawn."""
+    before = panel_texts(page)
+    box = page.get_by_role("textbox", name="Seed")
+    box.fill(str(seed))
+    box.press("Enter")
+    page.wait_for_function("s => new URLSearchParams(location.search).get('seed') === s", arg=str(seed))
+    if before:
+        wait_for_redraw(page, before)
+    wait_idle(page)
+
+
 def subtitle_of(page, name: str) -> str | None:
     """The subtitle (measured σ, expected σ, bins, range) of the histogram titled `name`."""
     return page.evaluate(

@@ -321,3 +321,7 @@ def lesson_view(big: bool = False) -> None:
     step = STEPS[nav_ui(big) - 1]
     with st.spinner("Computing this step over 5 seeds (once per server; a few seconds)…"):
         step.draw(big)
+    if sidebar.is_phone() and step is not STEPS[-1]:  # one-handed: the next step under the thumb, too
+        st.button(
+            "Next step", key="lesson.next.bottom", type="primary", on_click=_move, args=(1,), use_container_width=True
+        )

@@ -123,6 +123,7 @@ def view_fragment(tab: str) -> None:
     if setup is None:  # nothing ever applied (a broken link and a broken default): say so, draw nothing
         st.error("No weights to show: the default setup could not be applied. Reload the page.")
         return
+    share.messages_ui()  # what the last upload did: shown once, next to what it changed
     problems = state.refused()
     if problems:
         st.error(
@@ -147,7 +148,6 @@ def main() -> None:
     st.html(COMPACT_CSS)
     for w in warnings:
         st.warning(escape(w[0].upper() + w[1:] + "."))
-    share.messages_ui()
     sidebar.sidebar_ui()
     # Only the open tab runs: the others cost nothing until a person opens them.
     for tab, name in zip(st.tabs(list(TABS), key="view", bind="query-params", on_change="rerun"), TABS):

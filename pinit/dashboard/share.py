@@ -86,6 +86,7 @@ def _plan_uploaded() -> None:
         return
     st.session_state["share_notes"] = [f"Loaded {file.name}.", *notes]
     sidebar.load(setup)
+    sidebar.rerun_sidebar_and_view()  # the sidebar shows the file's rules and seed
 
 
 def _checkpoint_uploaded() -> None:

@@ -137,7 +137,20 @@ def load(setup: Setup) -> list[str]:
 # --- callbacks: apply, then rerun only what changed --------------------------------------------
 
 
-def _rerun() -> None:
+PHONE_SETTINGS = "phone_settings"  # the expander that holds the settings on a phone
+
+
+def is_phone() -> bool:
+    """A phone's browser (its user agent says Mobile/Android/iPhone): the settings go in an expander
+    at the top of the page instead of a sidebar that would cover the page."""
+    agent = st.context.headers.get("User-Agent") or ""
+    return any(word in agent for word in ("Mobi", "Android", "iPhone"))
+
+
+def rerun_sidebar_and_view() -> None:
+    """After a change the sidebar must show: rerun it and the open view (not the whole page)."""
+    if is_phone():  # after a choice on a phone, fold the settings away so the page shows its result
+        st.session_state[PHONE_SETTINGS] = False
     st.rerun([state.SIDEBAR, state.VIEW])
 
 
@@ -161,14 +174,14 @@ def _apply_widgets() -> None:
 def changed() -> None:
     """Callback of every rule, parameter, override and seed widget."""
     _apply_widgets()
-    _rerun()
+    rerun_sidebar_and_view()
 
 
 def preset_picked() -> None:
     name = st.session_state["preset"]
     if name in pinit.PRESETS:
         load(preset_setup(name, described_setup()))
-    _rerun()
+    rerun_sidebar_and_view()
 
 
 def model_picked() -> None:
@@ -176,7 +189,7 @@ def model_picked() -> None:
     preset = st.session_state.get("preset", DEFAULT_PRESET)
     base = described_setup()
     load(preset_setup(preset, base) if preset in pinit.PRESETS else base)
-    _rerun()
+    rerun_sidebar_and_view()
 
 
 def new_draw() -> None:
@@ -307,8 +320,13 @@ def seed_ui() -> None:
 
 @st.fragment(key=state.SIDEBAR)
 def sidebar_ui() -> None:
-    """Draw the sidebar. Its widgets apply their changes themselves (see the callbacks)."""
-    with st.sidebar:
+    """Draw the sidebar (on a phone: a folding panel above the page). Its widgets apply their changes
+    themselves (see the callbacks)."""
+    if is_phone():
+        host = st.expander("Settings: model, preset, seed, rules", key=PHONE_SETTINGS, on_change="rerun")
+    else:
+        host = st.sidebar
+    with host:
         st.markdown("**pinit**: what does weight initialization do? Every change here redraws the page at once.")
         model_ui()
         presets = list(pinit.PRESETS) + ([CUSTOM] if st.session_state.get("preset") == CUSTOM else [])

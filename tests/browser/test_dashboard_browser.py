@@ -1,63 +1,52 @@
-"""What only a browser shows: the page draws every chart, a preset redraws them, tabs are isolated."""
+"""What only a browser shows: the Weights view draws every panel, a change redraws at once, tabs are isolated."""
 
 from __future__ import annotations
 
-from tests.harness import choose, subtitle_of, wait_for_charts, wait_idle
+from tests.harness import choose, panel_texts, selected, wait_for_charts, wait_for_panel, wait_idle
 
-N_CHARTS = 14  # 12 parameter histograms + 2 overview charts for SimpleCNN
-
-
-def chart_titles(page) -> list[str]:
-    return page.eval_on_selector_all("[data-testid=stPlotlyChart] .gtitle", "els => els.map(e => e.textContent)")
+WEIGHTS = "/?view=Weights"
 
 
-def test_page_draws_every_chart_titled_by_name_and_shape(browser, server_url, shots):
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    page.goto(server_url)
-    wait_for_charts(page, N_CHARTS)
-    titles = chart_titles(page)
-    assert "layer1.conv1.weight (32, 3, 3, 3)" in titles
-    assert "layer4.fc1.weight (512, 2048)" in titles
+def open_weights(browser, server_url, **context):
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}, **context).new_page()
+    page.goto(server_url + WEIGHTS)
+    wait_for_charts(page, 1)
+    return page
+
+
+def test_the_weights_view_draws_a_panel_per_parameter_titled_by_name_and_shape(browser, server_url, shots):
+    page = open_weights(browser, server_url)
+    panels = panel_texts(page)
+    assert list(panels)[:3] == ["layer1.conv1.weight", "layer1.conv1.bias", "layer2.conv2.weight"]
+    assert "(32, 3, 3, 3)" in panels["layer1.conv1.weight"] and "expected 0.111" in panels["layer1.conv1.weight"]
     assert page.locator("[data-testid=stException]").count() == 0
-    assert "1,175,818" in page.locator("[data-testid=stMetricValue]").first.inner_text()
-    page.screenshot(path=str(shots / "dashboard-default.png"))
-    page.close()
+    assert "1,175,818" in page.get_by_text("parameters in").first.inner_text()
+    page.screenshot(path=str(shots / "weights-default.png"))
+    page.context.close()
 
 
-def test_preset_redraws_the_charts(browser, server_url, shots):
-    page = browser.new_page(viewport={"width": 1500, "height": 1000})
-    page.goto(server_url)
-    wait_for_charts(page, N_CHARTS)
-    assert "expected σ 0.0128" in subtitle_of(page, "layer4.fc1.weight")
+def test_a_preset_and_a_scheme_change_apply_at_once_and_the_box_says_custom(browser, server_url, shots):
+    page = open_weights(browser, server_url)
     choose(page, "Preset", "Article recipe")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes('expected σ 1 '))",
-        timeout=60_000,
-    )
-    wait_idle(page)
-    assert "expected σ 1 " in subtitle_of(page, "layer4.fc1.weight")
-    assert "constant: all 32 values = 0" in subtitle_of(page, "layer1.conv1.bias")
-    page.screenshot(path=str(shots / "dashboard-article-recipe.png"))
-    page.close()
+    wait_for_panel(page, "layer1.conv1.bias", "constant: all 32 values = 0")
+    assert "expected 0.272" in panel_texts(page)["layer1.conv1.weight"]  # kaiming_normal on conv1: √2/√27
+    choose(page, "Conv2d weight", "xavier_normal")  # no button to press: the change is applied
+    wait_for_panel(page, "layer1.conv1.weight", "expected 0.0797")  # √(2/(27 + 288))
+    assert selected(page, "Preset") == "(custom)"
+    page.screenshot(path=str(shots / "weights-custom.png"))
+    page.context.close()
 
 
-def test_two_tabs_never_see_each_others_reinit(browser, server_url):
-    a = browser.new_context().new_page()
-    b = browser.new_context().new_page()
-    for page in (a, b):
-        page.goto(server_url)
-        wait_for_charts(page, N_CHARTS)
+def test_two_tabs_never_see_each_others_changes(browser, server_url):
+    a = open_weights(browser, server_url)
+    b = open_weights(browser, server_url)
     choose(a, "Preset", "Zeros (the symmetry trap)")
-    a.wait_for_function(
-        "() => [...document.querySelectorAll('.gtitle-subtitle')]"
-        ".some(e => e.textContent.includes('constant: all 864'))",
-        timeout=60_000,
-    )
-    # b reruns (changes its own view) and still shows its own default weights.
-    b.reload()
-    wait_for_charts(b, N_CHARTS)
-    assert "constant" not in subtitle_of(b, "layer1.conv1.weight")
-    assert "expected σ 0.111" in subtitle_of(b, "layer1.conv1.weight")
-    assert "constant: all 864 values = 0" in subtitle_of(a, "layer1.conv1.weight")
+    wait_for_panel(a, "layer1.conv1.weight", "constant: all 864 values = 0")
+    b.reload()  # b reruns and still shows its own default weights
+    wait_for_charts(b, 1)
+    wait_idle(b)
+    assert "constant" not in panel_texts(b)["layer1.conv1.weight"]
+    assert "expected 0.111" in panel_texts(b)["layer1.conv1.weight"]
+    assert "constant: all 864 values = 0" in panel_texts(a)["layer1.conv1.weight"]
     a.context.close()
     b.context.close()

@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-from tests.harness import choose, wait_for_charts, wait_idle
+from tests.harness import choose, panel_texts, set_seed, wait_for_charts, wait_for_panel, wait_idle
 
-N_CHARTS = 14
+N_CHARTS = 1  # the Weights view draws its distributions as one figure of panels
 
 
 def subtitles(page) -> dict[str, str]:
-    """Histogram title -> subtitle (measured σ, expected σ, bins, range) for every drawn chart."""
-    return page.evaluate(
-        """() => Object.fromEntries([...document.querySelectorAll('[data-testid=stPlotlyChart]')].map(c => [
-              c.querySelector('.gtitle')?.textContent, c.querySelector('.gtitle-subtitle')?.textContent]))"""
-    )
-
-
-def set_seed(page, seed: int) -> None:
-    box = page.get_by_role("spinbutton", name="Seed")
-    box.fill(str(seed))
-    box.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Re-initialize").click()
-    wait_idle(page)
+    """Parameter name -> its panel's text (shape, measured σ, expected σ) for every drawn panel."""
+    return panel_texts(page)
 
 
 def prepared_page(browser, server_url):
     """A tab with the Xavier preset and seed 7 applied: a state no fresh tab shows."""
     page = browser.new_context(accept_downloads=True).new_page()
     page.set_viewport_size({"width": 1400, "height": 1000})
-    page.goto(server_url)
+    page.goto(server_url + "/?view=Weights")
     wait_for_charts(page, N_CHARTS)
     choose(page, "Preset", "Xavier (Glorot)")
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes('expected σ 0.028'))"
-    )
+    wait_for_panel(page, "layer1.conv1.weight", "expected 0.0797")  # xavier on conv1: √(2/(27 + 288))
     set_seed(page, 7)
-    page.wait_for_function("() => location.search.includes('seed=7')")
     wait_for_charts(page, N_CHARTS)
     return page
 
@@ -43,13 +28,14 @@ def prepared_page(browser, server_url):
 def test_link_opened_in_a_fresh_browser_reproduces_the_weights(browser, server_url, shots):
     a = prepared_page(browser, server_url)
     expected = subtitles(a)
-    assert any("expected σ 0.028" in s for s in expected.values())  # Xavier on fc1
+    assert "expected 0.0797" in expected["layer1.conv1.weight"]
     b = browser.new_context().new_page()
     b.set_viewport_size({"width": 1400, "height": 1000})
     b.goto(a.url)
     wait_for_charts(b, N_CHARTS)
+    wait_idle(b)
     assert subtitles(b) == expected
-    assert b.get_by_role("spinbutton", name="Seed").input_value() == "7"
+    assert b.get_by_role("textbox", name="Seed").input_value() == "7"
     b.screenshot(path=str(shots / "share-link-reopened.png"))
     a.context.close()
     b.context.close()
@@ -68,7 +54,7 @@ def test_downloaded_plan_file_reimports_to_the_same_weights(browser, server_url,
 
     b = browser.new_context().new_page()
     b.set_viewport_size({"width": 1400, "height": 1000})
-    b.goto(server_url)
+    b.goto(server_url + "/?view=Weights")
     wait_for_charts(b, N_CHARTS)
     assert subtitles(b) != expected  # a fresh tab starts from PyTorch's default
     b.get_by_role("tab", name="Share and export").click()
@@ -78,6 +64,7 @@ def test_downloaded_plan_file_reimports_to_the_same_weights(browser, server_url,
     wait_idle(b)
     b.get_by_role("tab", name="Weights").click()
     wait_for_charts(b, N_CHARTS)
+    wait_idle(b)
     assert subtitles(b) == expected
     a.context.close()
     b.context.close()
