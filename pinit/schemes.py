@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -163,11 +163,25 @@ class TensorInfo:
 Fill = Callable[[torch.Tensor, Mapping[str, Any], TensorInfo, torch.Generator], None]
 Law = Callable[[TensorInfo, Mapping[str, Any]], Distribution]
 Worked = Callable[[TensorInfo, Mapping[str, Any]], str]
+Relation = Callable[[Mapping[str, Any]], str | None]
+TensorCheck = Callable[[TensorInfo, Mapping[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
 class Scheme:
-    """One init scheme: how to fill a tensor, what law it draws from, how to explain it."""
+    """One init scheme: how to fill a tensor, what law it draws from, how to explain it.
+
+    Everything about a scheme lives here, so adding one is one entry in `_SCHEME_LIST`:
+
+    * `fill_fn` fills a tensor; `export_source` is the same fill as Python source for
+      the standalone script `pinit.export_code` writes. It is the body of a function of
+      ``tensor``, ``p`` (the resolved keywords), ``layer_fan_in`` and ``generator``, may
+      use ``torch``, ``init`` (torch.nn.init) and ``math``, and must draw the very same
+      numbers as `fill_fn` (tests/test_export.py checks every scheme bit for bit).
+    * `relations`: the rule between the scheme's own parameters (uniform's a < b), or
+      None; it sees every parameter already in range and returns the problem in words.
+    * `extra_check`: what the tensor's shape must satisfy beyond its dims (dirac's groups).
+    """
 
     name: str
     summary: str
@@ -175,12 +189,14 @@ class Scheme:
     fill_fn: Fill
     law_fn: Law
     worked_fn: Worked
+    export_source: str
     params: tuple[Param, ...] = ()
     min_dims: int = 0
     max_dims: int | None = None
     random: bool = True
     paper: str = ""
-    extra_check: Callable[[TensorInfo, Mapping[str, Any]], str | None] | None = field(default=None)
+    extra_check: TensorCheck | None = None
+    relations: Relation | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -222,32 +238,13 @@ class Scheme:
                 out[p.name] = p.coerce(params.get(p.name, p.default))
             except ValueError as e:
                 problems.append(f"{self.name}: {e}")
-        if not problems:
-            problems.extend(self._relations(out))
+        if not problems and self.relations is not None:
+            problem = self.relations(out)
+            if problem:
+                problems.append(problem)
         if problems:
             raise PlanError(problems)
         return out
-
-    def _relations(self, p: Mapping[str, Any]) -> list[str]:
-        if self.name in ("uniform", "trunc_normal") and not p["a"] < p["b"]:
-            return [f"{self.name} needs a < b; got a={_n(p['a'])}, b={_n(p['b'])}"]
-        if self.name == "trunc_normal":
-            lo, hi = p["a"] - 2 * p["std"], p["b"] + 2 * p["std"]
-            if not lo <= p["mean"] <= hi:
-                # torch warns and draws wrong values there; refuse instead.
-                return [
-                    f"trunc_normal needs mean within 2 std of [a, b] = [{_n(p['a'])}, {_n(p['b'])}]; "
-                    f"got mean={_n(p['mean'])}, std={_n(p['std'])}"
-                ]
-            accept = _trunc_acceptance(p["mean"], p["std"], p["a"], p["b"])
-            if accept < _TRUNC_MIN_ACCEPT:
-                return [
-                    f"trunc_normal with mean={_n(p['mean'])}, std={_n(p['std'])} "
-                    f"on [a, b] = [{_n(p['a'])}, {_n(p['b'])}] "
-                    f"keeps only {accept:.2%} of torch's draws, so a big tensor would take seconds to minutes; "
-                    f"use an [a, b] where at least {_TRUNC_MIN_ACCEPT:.0%} are kept (narrower, or nearer the mean)"
-                ]
-        return []
 
     def check_tensor(self, info: TensorInfo, params: Mapping[str, Any]) -> str | None:
         """Why this scheme can't fill a tensor of this shape, or None if it can."""
@@ -425,6 +422,40 @@ def _trunc_acceptance(mean: float, std: float, a: float, b: float) -> float:
     return mass / ((beta - alpha) * math.exp(-0.5 * peak * peak) / math.sqrt(2 * math.pi))
 
 
+def _a_below_b(scheme: str) -> Relation:
+    """The relation "a < b" between the bounds of `scheme` (uniform, trunc_normal)."""
+
+    def relation(p: Mapping[str, Any]) -> str | None:
+        if not p["a"] < p["b"]:
+            return f"{scheme} needs a < b; got a={_n(p['a'])}, b={_n(p['b'])}"
+        return None
+
+    return relation
+
+
+def _trunc_relations(p: Mapping[str, Any]) -> str | None:
+    """trunc_normal: a < b, the mean near [a, b], and a rejection rate torch can live with."""
+    problem = _a_below_b("trunc_normal")(p)
+    if problem:
+        return problem
+    lo, hi = p["a"] - 2 * p["std"], p["b"] + 2 * p["std"]
+    if not lo <= p["mean"] <= hi:
+        # torch warns and draws wrong values there; refuse instead.
+        return (
+            f"trunc_normal needs mean within 2 std of [a, b] = [{_n(p['a'])}, {_n(p['b'])}]; "
+            f"got mean={_n(p['mean'])}, std={_n(p['std'])}"
+        )
+    accept = _trunc_acceptance(p["mean"], p["std"], p["a"], p["b"])
+    if accept < _TRUNC_MIN_ACCEPT:
+        return (
+            f"trunc_normal with mean={_n(p['mean'])}, std={_n(p['std'])} "
+            f"on [a, b] = [{_n(p['a'])}, {_n(p['b'])}] "
+            f"keeps only {accept:.2%} of torch's draws, so a big tensor would take seconds to minutes; "
+            f"use an [a, b] where at least {_TRUNC_MIN_ACCEPT:.0%} are kept (narrower, or nearer the mean)"
+        )
+    return None
+
+
 def _trunc_law(info: TensorInfo, p: Mapping[str, Any]) -> Distribution:
     return TruncNormal(p["mean"], p["std"], p["a"], p["b"])
 
@@ -447,6 +478,17 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim U\!\left(-\tfrac{1}{\sqrt{\text{fan\_in}}}, \tfrac{1}{\sqrt{\text{fan\_in}}}\right),\ "
         r"\sigma = \tfrac{1}{\sqrt{3\,\text{fan\_in}}}",
         fill_fn=_default_fill,
+        export_source=(
+            "if tensor.dim() >= 2:\n"
+            "    # What nn.Linear / nn.Conv*d reset_parameters() draw, from our generator.\n"
+            "    init.kaiming_uniform_(tensor, a=math.sqrt(5), generator=generator)\n"
+            "else:\n"
+            "    # A bias: U(+-1/sqrt(fan_in)) with the fan_in of its layer's weight.\n"
+            "    if layer_fan_in is None:\n"
+            '        raise ValueError("default needs the layer\'s weight (2+ dims) to size a 1-D tensor")\n'
+            "    bound = 1.0 / math.sqrt(layer_fan_in) if layer_fan_in else 0.0\n"
+            "    init.uniform_(tensor, -bound, bound, generator=generator)"
+        ),
         law_fn=lambda info, p: Uniform(-_default_bound(info), _default_bound(info)),
         worked_fn=_default_worked,
         extra_check=_default_check,
@@ -461,7 +503,9 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("b", 1.0, "Upper bound (must exceed a).", low=-_BIG, high=_BIG),
         ),
         fill_fn=lambda t, p, info, g: init.uniform_(t, p["a"], p["b"], generator=g),
+        export_source='init.uniform_(tensor, p["a"], p["b"], generator=generator)',
         law_fn=lambda info, p: Uniform(p["a"], p["b"]),
+        relations=_a_below_b("uniform"),
         worked_fn=lambda info, p: _std_tex(
             rf"\frac{{{_n(p['b'])} - ({_n(p['a'])})}}{{\sqrt{{12}}}}", (p["b"] - p["a"]) / math.sqrt(12)
         ),
@@ -475,6 +519,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("std", 1.0, "Standard deviation (0 gives a constant).", low=0.0, high=_BIG),
         ),
         fill_fn=lambda t, p, info, g: init.normal_(t, p["mean"], p["std"], generator=g),
+        export_source='init.normal_(tensor, p["mean"], p["std"], generator=generator)',
         law_fn=lambda info, p: Normal(p["mean"], p["std"]),
         worked_fn=lambda info, p: (
             rf"w \sim \mathcal{{N}}({_n(p['mean'])}, {_n(p['std'])}^2),\quad \sigma = {_n(p['std'])}"
@@ -492,7 +537,9 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("b", 2.0, "Upper cut-off (absolute value, not in units of std).", low=-_BIG, high=_BIG),
         ),
         fill_fn=lambda t, p, info, g: init.trunc_normal_(t, p["mean"], p["std"], p["a"], p["b"], generator=g),
+        export_source='init.trunc_normal_(tensor, p["mean"], p["std"], p["a"], p["b"], generator=generator)',
         law_fn=_trunc_law,
+        relations=_trunc_relations,
         worked_fn=lambda info, p: (
             rf"\mathcal{{N}}({_n(p['mean'])}, {_n(p['std'])}^2)\ \text{{on}}\ [{_n(p['a'])}, {_n(p['b'])}],"
             rf"\quad \sigma = {_n(_trunc_law(info, p).std)}"
@@ -504,6 +551,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w = \text{val}",
         params=(Param("val", 0.0, "The value every entry gets.", low=-_BIG, high=_BIG),),
         fill_fn=lambda t, p, info, g: init.constant_(t, p["val"]),
+        export_source='init.constant_(tensor, p["val"])',
         law_fn=lambda info, p: PointMass(p["val"]),
         worked_fn=lambda info, p: rf"w = {_n(p['val'])}\ \text{{everywhere}},\quad \sigma = 0",
         random=False,
@@ -513,6 +561,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         summary="Every value 1 (the usual init of a norm layer's scale).",
         formula=r"w = 1",
         fill_fn=lambda t, p, info, g: init.ones_(t),
+        export_source="init.ones_(tensor)",
         law_fn=lambda info, p: PointMass(1.0),
         worked_fn=lambda info, p: r"w = 1\ \text{everywhere},\quad \sigma = 0",
         random=False,
@@ -523,6 +572,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         "(no unit can differ from its neighbours).",
         formula=r"w = 0",
         fill_fn=lambda t, p, info, g: init.zeros_(t),
+        export_source="init.zeros_(tensor)",
         law_fn=lambda info, p: PointMass(0.0),
         worked_fn=lambda info, p: r"w = 0\ \text{everywhere},\quad \sigma = 0",
         random=False,
@@ -532,6 +582,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         summary="The identity matrix: a Linear layer that passes its input through (2-D only).",
         formula=r"W = I",
         fill_fn=lambda t, p, info, g: init.eye_(t),
+        export_source="init.eye_(tensor)",
         law_fn=lambda info, p: _ones_fraction_law(min(info.shape), info.numel),
         worked_fn=lambda info, p: (
             rf"W = I:\ {min(info.shape)}\ \text{{ones among}}\ {info.numel}\ \text{{entries}},"
@@ -549,6 +600,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("groups", 1, "Number of groups; size(0) must be divisible by it.", kind="int", low=1, high=4096),
         ),
         fill_fn=lambda t, p, info, g: init.dirac_(t, p["groups"]),
+        export_source='init.dirac_(tensor, p["groups"])',
         law_fn=lambda info, p: _ones_fraction_law(_dirac_ones(info, p["groups"]), info.numel),
         worked_fn=lambda info, p: (
             rf"{_dirac_ones(info, p['groups'])}\ \text{{ones among}}\ {info.numel}\ \text{{entries}},"
@@ -567,6 +619,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim U(\pm\sqrt{3}\,\sigma),\ " + _XAVIER_SIGMA,
         params=(_gain_param(),),
         fill_fn=lambda t, p, info, g: init.xavier_uniform_(t, p["gain"], generator=g),
+        export_source='init.xavier_uniform_(tensor, p["gain"], generator=generator)',
         law_fn=lambda info, p: Uniform(-math.sqrt(3) * _xavier_std(info, p), math.sqrt(3) * _xavier_std(info, p)),
         worked_fn=_xavier_worked(uniform=True),
         min_dims=2,
@@ -578,6 +631,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim \mathcal{N}(0, \sigma^2),\ " + _XAVIER_SIGMA,
         params=(_gain_param(),),
         fill_fn=lambda t, p, info, g: init.xavier_normal_(t, p["gain"], generator=g),
+        export_source='init.xavier_normal_(tensor, p["gain"], generator=generator)',
         law_fn=lambda info, p: Normal(0.0, _xavier_std(info, p)),
         worked_fn=_xavier_worked(uniform=False),
         min_dims=2,
@@ -589,6 +643,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim U(\pm\sqrt{3}\,\sigma),\ \sigma = \frac{\text{gain}}{\sqrt{\text{fan}}}",
         params=(_SLOPE, _MODE, _NONLIN),
         fill_fn=lambda t, p, info, g: init.kaiming_uniform_(t, p["a"], p["mode"], p["nonlinearity"], generator=g),
+        export_source='init.kaiming_uniform_(tensor, p["a"], p["mode"], p["nonlinearity"], generator=generator)',
         law_fn=lambda info, p: Uniform(
             -math.sqrt(3) * _kaiming_std(info, p)[0], math.sqrt(3) * _kaiming_std(info, p)[0]
         ),
@@ -603,6 +658,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim \mathcal{N}(0, \sigma^2),\ \sigma = \frac{\text{gain}}{\sqrt{\text{fan}}}",
         params=(_SLOPE, _MODE, _NONLIN),
         fill_fn=lambda t, p, info, g: init.kaiming_normal_(t, p["a"], p["mode"], p["nonlinearity"], generator=g),
+        export_source='init.kaiming_normal_(tensor, p["a"], p["mode"], p["nonlinearity"], generator=generator)',
         law_fn=lambda info, p: Normal(0.0, _kaiming_std(info, p)[0]),
         worked_fn=_kaiming_worked(uniform=False),
         min_dims=2,
@@ -614,6 +670,10 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         "Often confused with PyTorch's default, which is 1/sqrt(3 fan_in).",
         formula=r"w \sim \mathcal{N}(0, \sigma^2),\ \sigma = \frac{1}{\sqrt{\text{fan\_in}}}",
         fill_fn=lambda t, p, info, g: init.kaiming_normal_(t, mode="fan_in", nonlinearity="linear", generator=g),
+        export_source=(
+            "# LeCun normal: N(0, 1/fan_in), i.e. kaiming_normal with gain 1.\n"
+            'init.kaiming_normal_(tensor, mode="fan_in", nonlinearity="linear", generator=generator)'
+        ),
         law_fn=lambda info, p: Normal(0.0, 1.0 / math.sqrt(info.fan_in) if info.fan_in else 0.0),
         worked_fn=lambda info, p: _std_tex(
             rf"\frac{{1}}{{\sqrt{{{info.fan_in}}}}}", 1.0 / math.sqrt(info.fan_in) if info.fan_in else 0.0
@@ -629,6 +689,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         params=(_gain_param(),),
         fill_fn=lambda t, p, info, g: init.orthogonal_(t, p["gain"], generator=g),
         # The entries' RMS is exactly gain/sqrt(max(rows, cols)); their law is only near-normal.
+        export_source='init.orthogonal_(tensor, p["gain"], generator=generator)',
         law_fn=lambda info, p: Normal(0.0, _orth_std(info, p), approximate=True),
         worked_fn=lambda info, p: _std_tex(
             rf"\frac{{{_n(p['gain'])}}}{{\sqrt{{\max({info.shape[0]}, {info.numel // info.shape[0]})}}}}",
@@ -646,6 +707,18 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("std", 0.01, "Std of the non-zero entries.", low=0.0, high=_BIG),
         ),
         fill_fn=lambda t, p, info, g: _sparse_fill(t, p["sparsity"], p["std"], g),
+        export_source=(
+            "# torch.nn.init.sparse_'s algorithm, but with every draw from `generator`: sparse_\n"
+            "# itself picks the zero rows with torch.randperm from the global RNG (it ignores\n"
+            "# `generator` there), so its result could not be reproduced from a seed.\n"
+            "if tensor.dim() != 2:\n"
+            '    raise ValueError("sparse: only tensors with 2 dimensions are supported")\n'
+            "rows, cols = tensor.shape\n"
+            'num_zeros = math.ceil(p["sparsity"] * rows)\n'
+            'tensor.normal_(0, p["std"], generator=generator)\n'
+            "for col in range(cols):\n"
+            "    tensor[torch.randperm(rows, generator=generator)[:num_zeros], col] = 0"
+        ),
         law_fn=lambda info, p: Mixture(
             (
                 (_sparse_zero_fraction(info, p["sparsity"]), PointMass(0.0)),
