@@ -24,6 +24,7 @@ from torch.nn import init
 
 from .distributions import Distribution, Mixture, Normal, PointMass, TruncNormal, Uniform, normal_mass
 from .errors import PlanError
+from .threads import single_thread
 
 __all__ = [
     "NONLINEARITIES",
@@ -460,6 +461,12 @@ def _trunc_law(info: TensorInfo, p: Mapping[str, Any]) -> Distribution:
     return TruncNormal(p["mean"], p["std"], p["a"], p["b"])
 
 
+def _orthogonal_fill(t: torch.Tensor, p: Mapping[str, Any], info: TensorInfo, g: torch.Generator) -> None:
+    """torch's orthogonal_ (QR of a Gaussian matrix, Saxe et al. 2013) on one thread: same bits on any machine."""
+    with single_thread():
+        init.orthogonal_(t, p["gain"], generator=g)
+
+
 def _orth_std(info: TensorInfo, p: Mapping[str, Any]) -> float:
     rows = info.shape[0]
     cols = info.numel // rows
@@ -687,9 +694,19 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"W^\top W = \text{gain}^2 I\ \text{(or } W W^\top\text{)},\ "
         r"\sigma = \frac{\text{gain}}{\sqrt{\max(\text{rows}, \text{cols})}}",
         params=(_gain_param(),),
-        fill_fn=lambda t, p, info, g: init.orthogonal_(t, p["gain"], generator=g),
+        fill_fn=_orthogonal_fill,
+        export_source=(
+            "# torch's QR rounds differently on 1 and on 2+ threads: compute it on one, as pinit\n"
+            "# does, so the weights do not depend on the machine. set_num_threads acts on this\n"
+            "# thread (and threads started later); the caller's count is restored.\n"
+            "threads = torch.get_num_threads()\n"
+            "torch.set_num_threads(1)\n"
+            "try:\n"
+            '    init.orthogonal_(tensor, p["gain"], generator=generator)\n'
+            "finally:\n"
+            "    torch.set_num_threads(threads)"
+        ),
         # The entries' RMS is exactly gain/sqrt(max(rows, cols)); their law is only near-normal.
-        export_source='init.orthogonal_(tensor, p["gain"], generator=generator)',
         law_fn=lambda info, p: Normal(0.0, _orth_std(info, p), approximate=True),
         worked_fn=lambda info, p: _std_tex(
             rf"\frac{{{_n(p['gain'])}}}{{\sqrt{{\max({info.shape[0]}, {info.numel // info.shape[0]})}}}}",

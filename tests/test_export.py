@@ -148,6 +148,24 @@ def test_every_scheme_exports_bit_identical(scheme):
     check_export({"rules": rules}, seed=2024)
 
 
+@pytest.mark.parametrize("scheme", list(SCHEME_PLANS))
+def test_the_script_on_more_threads_matches_the_page_on_one(scheme):
+    """The page computes on one torch thread; a script runs on torch's default (the core
+    count). Same bits on 2 and 4 threads, orthogonal's QR included."""
+    plan = {"rules": SCHEME_PLANS[scheme]}
+    page = pinit.apply_plan(pinit.build_model("SimpleCNN", seed=0), plan, seed=4)  # conftest: one thread
+    init_weights = run_script(export_code(plan, 4, "SimpleCNN"))["init_weights"]
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 4):
+            torch.set_num_threads(threads)
+            script = init_weights(pinit.build_model("SimpleCNN", seed=0))
+            assert torch.get_num_threads() == threads
+            assert_bit_identical(script, page)
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_sparse_export_is_reproducible_and_leaves_the_global_rng_alone():
     src = export_code({"rules": SCHEME_PLANS["sparse"]}, 1, "SimpleCNN")
     a, b = pinit.build_model("SimpleCNN", seed=0), pinit.build_model("SimpleCNN", seed=0)

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ..plan import apply_plan
+from ..threads import single_thread
 
 __all__ = ["LSUV_TYPES", "lsuv"]
 
@@ -101,8 +102,17 @@ def lsuv(model: nn.Module, inputs: torch.Tensor, tol: float = 0.1, max_iters: in
         raise ValueError(f"{type(model).__name__} has no Linear or Conv layer for LSUV to rescale")
     kinds = sorted({type(m).__name__ for m in layers})
     plan = {"rules": {k: {"weight": {"scheme": "orthogonal", "gain": 1.0}, "bias": {"scheme": "zeros"}} for k in kinds}}
-    apply_plan(model, plan, seed)
+    # On one thread, start to end: the orthogonal start and every measured std (a sum over
+    # a layer's outputs) then have the same bits on any machine (see pinit.threads).
+    with single_thread():
+        apply_plan(model, plan, seed)
+        return _rescale(model, inputs, layers, tol, max_iters)
 
+
+def _rescale(
+    model: nn.Module, inputs: torch.Tensor, layers: dict[nn.Module, str], tol: float, max_iters: int
+) -> pd.DataFrame:
+    """LSUV's step 2: divide each layer's weight by its output std until |var - 1| < tol."""
     modes = {m: m.training for m in model.modules()}
     model.eval()
     rows = []
