@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.nn import init
 
-from pinit import SCHEMES, TensorInfo, apply_plan, build_model, fans, gain, get_scheme, param_seed
+from pinit import SCHEMES, TensorInfo, apply_plan, assignments, build_model, fans, gain, get_scheme, param_seed
 from pinit.distributions import Mixture, Normal, PointMass, TruncNormal, Uniform
 
 # SimpleCNN's parameters: name -> (shape, fan_in of the owning layer's weight).
@@ -111,8 +111,14 @@ def _cached_fill(scheme: str, params: tuple, name: str, seed: int) -> tuple[torc
     return t, info, resolved
 
 
-def test_stat_cases_cover_every_big_parameter():
-    assert BIG == ["layer2.conv2.weight", "layer3.conv3.weight", "layer4.fc1.weight", "layer4.fc2.weight"]
+def test_cnn_table_is_simple_cnns_parameters_as_pinit_sees_them():
+    """CNN, the shapes these tests draw into, is what pinit reports for the real SimpleCNN:
+    every parameter's name, shape and owning layer's fan_in (which sizes default's bias)."""
+    model = build_model("SimpleCNN")
+    seen = {a.name: (a.info.shape, a.info.layer_fan_in) for a in assignments(model, {"rules": {}})}
+    assert seen == CNN
+    big = [name for name, p in model.named_parameters() if p.numel() >= 1000]
+    assert big == BIG == ["layer2.conv2.weight", "layer3.conv3.weight", "layer4.fc1.weight", "layer4.fc2.weight"]
 
 
 @pytest.mark.parametrize("scheme, params", STAT_CASES, ids=[f"{s}-{p}" for s, p in STAT_CASES])

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -59,7 +59,6 @@ class SignalFlow:
     predicted: pd.DataFrame | None
     predicted_note: str
     num_classes: int = 10
-    notes: list[str] = field(default_factory=list)
 
     @property
     def logits_std(self) -> float:
