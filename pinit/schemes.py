@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.nn import init
@@ -67,7 +67,8 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int] | None:
 
 def gain(nonlinearity: str, a: float = 0.0) -> float:
     """torch.nn.init.calculate_gain, with `a` the negative slope for leaky_relu."""
-    return init.calculate_gain(nonlinearity, a if nonlinearity == "leaky_relu" else None)
+    # torch types `nonlinearity` as a Literal of its names; an unknown one raises ValueError there.
+    return init.calculate_gain(cast(Any, nonlinearity), a if nonlinearity == "leaky_relu" else None)
 
 
 def _gain_tex(nonlinearity: str, a: float) -> str:
@@ -94,8 +95,8 @@ class Param:
     default: Any
     help: str
     kind: str = "float"  # "float", "int" or "choice"
-    low: float | None = None
-    high: float | None = None
+    low: float = -math.inf  # "float" and "int" parameters: the allowed [low, high]
+    high: float = math.inf
     low_open: bool = False  # True: low itself is not allowed (std of trunc_normal)
     choices: tuple[str, ...] = ()
 
@@ -119,7 +120,7 @@ class Param:
             finite = math.isfinite(value)
         except OverflowError:  # an int too big for a float, e.g. 10**400
             raise ValueError(
-                f"{self.name} is a {value.bit_length()}-bit integer, out of range; use {self.allowed()}"
+                f"{self.name} is a {int(value).bit_length()}-bit integer, out of range; use {self.allowed()}"
             ) from None
         if not finite:
             raise ValueError(f"{self.name}={value} is not finite; use {self.allowed()}")
@@ -151,6 +152,14 @@ class TensorInfo:
         return math.prod(self.shape)
 
     @property
+    def fans(self) -> tuple[int, int]:
+        """(fan_in, fan_out); ValueError for a tensor under 2 dims, which has none."""
+        f = fans(self.shape)
+        if f is None:
+            raise ValueError(f"a tensor of shape {self.shape} has no fan_in or fan_out (it needs 2 or more dims)")
+        return f
+
+    @property
     def fan_in(self) -> int | None:
         f = fans(self.shape)
         return f[0] if f else None
@@ -161,7 +170,7 @@ class TensorInfo:
         return f[1] if f else None
 
 
-Fill = Callable[[torch.Tensor, Mapping[str, Any], TensorInfo, torch.Generator], None]
+Fill = Callable[[torch.Tensor, Mapping[str, Any], TensorInfo, torch.Generator], object]  # fills in place
 Law = Callable[[TensorInfo, Mapping[str, Any]], Distribution]
 Worked = Callable[[TensorInfo, Mapping[str, Any]], str]
 Relation = Callable[[Mapping[str, Any]], str | None]
@@ -309,7 +318,7 @@ _SLOPE = Param(
 )
 
 
-def _kaiming_std(info: TensorInfo, p: Mapping[str, Any]) -> tuple[float, float, int]:
+def _kaiming_std(info: TensorInfo, p: Mapping[str, Any]) -> tuple[float, float, int | None]:
     fan = info.fan_in if p["mode"] == "fan_in" else info.fan_out
     g = gain(p["nonlinearity"], p["a"])
     return (g / math.sqrt(fan) if fan else 0.0), g, fan
@@ -327,7 +336,8 @@ def _kaiming_worked(uniform: bool) -> Worked:
 
 
 def _xavier_std(info: TensorInfo, p: Mapping[str, Any]) -> float:
-    return p["gain"] * math.sqrt(2.0 / (info.fan_in + info.fan_out))
+    fan_in, fan_out = info.fans
+    return p["gain"] * math.sqrt(2.0 / (fan_in + fan_out))
 
 
 def _xavier_worked(uniform: bool) -> Worked:

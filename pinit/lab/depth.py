@@ -20,7 +20,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..checks import whole_number
-from ..models import build_model
+from ..models import DeepMLP
 from ..plan import apply_plan
 from .capture import capture_outputs
 from .lsuv import lsuv
@@ -106,10 +106,10 @@ def lsuv_cost(depth: int, width: int, n: int) -> float:
     return float(depth) ** 2 * float(max(width, 10)) ** 2 * n
 
 
-def _deep_mlp(depth: int, width: int, activation: str) -> nn.Module:
+def _deep_mlp(depth: int, width: int, activation: str) -> DeepMLP:
     """A DeepMLP with uninitialised storage: every caller fills all its parameters."""
     with torch.device("meta"):
-        model = build_model("DeepMLP", depth=depth, width=width, activation=activation)
+        model = DeepMLP(depth=depth, width=width, activation=activation)
     return model.to_empty(device="cpu")
 
 

@@ -78,7 +78,7 @@ def lsuv(model: nn.Module, inputs: torch.Tensor, tol: float = 0.1, max_iters: in
     _check(tol, max_iters)
     if not isinstance(inputs, torch.Tensor):
         raise ValueError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
-    layers = {m: name for name, m in model.named_modules() if isinstance(m, LSUV_TYPES)}
+    layers: dict[nn.Module, str] = {m: name for name, m in model.named_modules() if isinstance(m, LSUV_TYPES)}
     if not layers:
         raise ValueError(f"{type(model).__name__} has no Linear or Conv layer for LSUV to rescale")
     kinds = sorted({type(m).__name__ for m in layers})
@@ -101,7 +101,7 @@ def _rescale(
         iterations = 0
         while iterations < max_iters and math.isfinite(std) and std > 0 and abs(std**2 - 1) >= tol:
             with torch.no_grad():
-                layer.weight.div_(std)
+                layer.get_parameter("weight").div_(std)
             iterations += 1
             std = _output_std(model, inputs, layer, name)
         rows.append(

@@ -110,8 +110,8 @@ def signal_flow(
     options = dict(options or {})
     n = whole_number("n", n, 1, 4096)
     model = build_model(model_name, seed=seed, **options)
-    plan = InitPlan.from_dict(plan)
-    apply_plan(model, plan, seed)
+    init_plan = InitPlan.from_dict(plan)
+    apply_plan(model, init_plan, seed)
     x, y = probe_batch(model, n, seed), probe_targets(model, n, seed)
     # One forward pass (gradient_stats', in eval mode) gives the gradients and every leaf's output.
     with capture_outputs(model, keep=lambda t: (t.detach(), describe_output(t, bins=1))) as calls:
@@ -141,7 +141,7 @@ def signal_flow(
     acts["dead_units"] = dead
     predicted, note = None, ""
     try:
-        trend = predicted_std_trend(model, plan)
+        trend = predicted_std_trend(model, init_plan)
         predicted = trend
         if trend["note"].astype(bool).any():
             note = trend.loc[trend["note"].astype(bool), "note"].iloc[0]

@@ -77,7 +77,8 @@ def export_code(
             )
         model = build_model(model_name, **dict(model_options or {}))
     name, options = model_identity(model)
-    label = name + (" (" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")" if options else "")
+    settings = ", ".join(f"{k}={v!r}" for k, v in options.items())
+    label = (name or type(model).__name__) + (f" ({settings})" if options else "")
     reached = [a for a in assignments(model, plan) if a.rule is not None]
     seeds = {a.name: param_seed(seed, a.name) for a in reached}  # also checks the seed
 
