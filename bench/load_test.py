@@ -1,7 +1,7 @@
 """A classroom on one server: many sessions re-initializing at once, over Streamlit's websocket protocol.
 
-Starts the dashboard (``streamlit run app.py`` on 127.0.0.1; or targets --url), opens
---sessions websocket sessions that each behave like a browser tab (bench/ws_client.py
+Starts the dashboard (pinit.serve, on 127.0.0.1; or targets --url), opens
+--sessions websocket sessions that each behave like a browser tab (tests/ws_client.py
 speaks the same protobufs Chromium does), and has each one re-initialize repeatedly
 for --duration seconds: type a new seed, click **Re-initialize**, wait for the run
 to finish, think for a moment, again. Every --drop-every-th rerun drops the connection
@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -60,14 +61,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))  # run as `python bench/load_test.py`: the repo's pinit, tests and deploy
 
-import contextlib
-
-from ws_client import ProtocolError, StreamlitSession, check_loopback
-
-from tests.harness import free_port
+from pinit.serve import free_port, stop, streamlit_command, wait_healthy
+from tests.ws_client import ProtocolError, StreamlitSession, check_loopback
 
 MAX_SESSIONS = 200
 MAX_DURATION = 1800.0
@@ -79,28 +76,13 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def start_server(ttl: int, log_path: Path) -> tuple[subprocess.Popen, str]:
+    """The dashboard (pinit.serve's command: the shipped settings) on loopback, with a short session TTL."""
     port = free_port()
+    command = streamlit_command(port, overrides={"server.disconnectedSessionTTL": ttl})
     env = dict(os.environ)  # e.g. MALLOC_ARENA_MAX=2 python bench/load_test.py ... reaches the server
-    argv = [
-        "streamlit",
-        "run",
-        str(ROOT / "app.py"),
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-        "--server.disconnectedSessionTTL",
-        str(ttl),
-    ]
     # The command line says "pinit-load-test-server", not "streamlit run": on a shared machine,
     # someone's `pkill -f "streamlit run"` must not end a two-minute measurement half way.
-    env["PINIT_LOAD_TEST_ARGV"] = "\x1f".join(argv)
+    env["PINIT_LOAD_TEST_ARGV"] = "\x1f".join(command[2:])  # from "streamlit run ..." on
     code = (
         "import os, runpy, sys; sys.argv = os.environ['PINIT_LOAD_TEST_ARGV'].split('\\x1f'); "
         "runpy.run_module(sys.argv[0], run_name='__main__')"
@@ -114,20 +96,12 @@ def start_server(ttl: int, log_path: Path) -> tuple[subprocess.Popen, str]:
             env=env,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}; see {log_path}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return proc, url
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.kill()
-            raise TimeoutError(f"streamlit did not become healthy in 60 s; see {log_path}")
-        time.sleep(0.3)
+    try:
+        wait_healthy(url, [proc], 60, f"streamlit (see {log_path})")
+    except (RuntimeError, TimeoutError):
+        stop(proc)
+        raise
+    return proc, url
 
 
 def rss_mb(pids: list[int]) -> float:
@@ -470,7 +444,7 @@ def run_replicas(args) -> int:
     with classroom(
         args.replicas,
         log_dir=ROOT / "artifacts" / "load_test_replicas",
-        replica_args=["--server.disconnectedSessionTTL", str(args.ttl)],
+        overrides={"server.disconnectedSessionTTL": args.ttl},
     ) as c:
         out = asyncio.run(run_class(args, c.url, [p.pid for p in c.replicas], c.replica_urls))
     out["replicas"] = args.replicas
@@ -563,11 +537,7 @@ def main(argv: list[str] | None = None) -> int:
         out = asyncio.run(run_class(args, url, pids))
     finally:
         if proc is not None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            stop(proc)
     return finish(args, out)
 
 

@@ -1,4 +1,4 @@
-"""Run pinit for a classroom: N Streamlit replicas of app.py behind nginx, sticky per browser.
+"""Run pinit for a classroom: N Streamlit replicas of the dashboard behind nginx, sticky per browser.
 
 One Streamlit process runs every session's script in threads of one Python process, so
 it uses about one core however many students there are (see bench/load_test.py). To
@@ -30,16 +30,16 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import tomllib
-import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pinit.serve import free_port, settings, stop, streamlit_command, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
@@ -53,11 +53,8 @@ def find_nginx() -> str | None:
 
 
 def max_upload_mb() -> int:
-    """server.maxUploadSize from .streamlit/config.toml (Streamlit's default 200 if unset)."""
-    cfg = ROOT / ".streamlit" / "config.toml"
-    if cfg.exists():
-        return int(tomllib.loads(cfg.read_text()).get("server", {}).get("maxUploadSize", 200))
-    return 200
+    """server.maxUploadSize of the shipped settings (pinit/dashboard/config.toml; Streamlit's default 200 if unset)."""
+    return int(settings().get("server.maxUploadSize", 200))
 
 
 def render_config(run_dir: Path, listen: str, upstream_ports: list[int], upload_mb: int | None = None) -> str:
@@ -74,39 +71,6 @@ def render_config(run_dir: Path, listen: str, upstream_ports: list[int], upload_
             line = re.sub(r"{{([A-Z_]+)}}", lambda m: values[m[1]], line)
         lines.append(line)
     return "\n".join(lines) + "\n"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_http_ok(url: str, timeout: float, procs: list[subprocess.Popen], what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        for p in procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"{what}: a process exited with {p.returncode} before {url} answered")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: {url} did not answer within {timeout:.0f} s")
-        time.sleep(0.3)
-
-
-def stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
-    if proc.poll() is None:
-        proc.send_signal(sig)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
 
 
 @dataclass
@@ -126,6 +90,13 @@ class Classroom:
         self.nginx.send_signal(signal.SIGHUP)
 
 
+# Students see an error's type, not a traceback with the server's paths (the shipped
+# client.showErrorDetails; the full details go to the replica's log), and no developer
+# menu: its "Clear cache" would empty the cache every student shares.
+CLASSROOM = {"client.toolbarMode": "viewer"}
+SHOW_ERRORS = {"client.showErrorDetails": "full", "client.toolbarMode": "developer"}
+
+
 @contextlib.contextmanager
 def classroom(
     n_replicas: int = 2,
@@ -136,10 +107,14 @@ def classroom(
     log_dir: Path | None = None,
     extra_nginx: str = "",
     timeout: float = 90.0,
-    replica_args: list[str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
     classroom_mode: bool = True,
 ) -> Iterator[Classroom]:
-    """Start the replicas (`replica_args`: more `streamlit run` flags) and nginx; stop them all on exit."""
+    """Start the replicas and nginx; stop them all on exit.
+
+    Each replica is `pinit.serve.streamlit_command` (the shipped settings) on 127.0.0.1,
+    plus `overrides` ({"server.disconnectedSessionTTL": 30, ...}).
+    """
     nginx_bin = find_nginx()
     if nginx_bin is None:
         raise FileNotFoundError("nginx is not installed (Debian: apt-get install -y nginx)")
@@ -150,6 +125,10 @@ def classroom(
     run_dir.chmod(0o755)  # nginx's workers (not root) create their temp directories in here
     log_dir = log_dir or run_dir
     log_dir.mkdir(parents=True, exist_ok=True)
+    flags = {**(CLASSROOM if classroom_mode else SHOW_ERRORS), **dict(overrides or {})}
+    # Streamlit 1.67 refuses --server.cookieSecret on the command line (so it does not show
+    # in `ps`); the environment variable is the supported way.
+    env = dict(os.environ, STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret)
     procs: list[subprocess.Popen] = []
     logs = []
     nginx = None
@@ -157,39 +136,9 @@ def classroom(
         for rport in replica_ports:
             log = open(log_dir / f"replica-{rport}.log", "w")  # noqa: SIM115 - closed in finally
             logs.append(log)
-            # Streamlit 1.67 refuses --server.cookieSecret on the command line (so it does not show
-            # in `ps`); the environment variable is the supported way.
-            env = dict(os.environ, STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret)
-            if classroom_mode:
-                # Students see an error's type, not a traceback with the server's paths (the full
-                # details go to the replica's log), and no developer menu: its "Clear cache"
-                # would empty the cache every student shares.
-                env.setdefault("STREAMLIT_CLIENT_SHOW_ERROR_DETAILS", "type")
-                env.setdefault("STREAMLIT_CLIENT_TOOLBAR_MODE", "viewer")
-            procs.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "streamlit",
-                        "run",
-                        str(ROOT / "app.py"),
-                        "--server.headless",
-                        "true",
-                        "--server.address",
-                        "127.0.0.1",
-                        "--server.port",
-                        str(rport),
-                        "--browser.gatherUsageStats",
-                        "false",
-                        *(replica_args or []),
-                    ],
-                    cwd=ROOT,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    env=env,
-                )
-            )
+            # cwd: `python -m streamlit` puts it first on sys.path, so a checkout's pinit is the one served.
+            command = streamlit_command(rport, "127.0.0.1", overrides=flags)
+            procs.append(subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env))
         conf = run_dir / "nginx.conf"
         conf.write_text(render_config(run_dir, f"{listen_host}:{port}", replica_ports) + extra_nginx)
         check = subprocess.run(
@@ -208,20 +157,21 @@ def classroom(
         replica_urls = [f"http://127.0.0.1:{p}" for p in replica_ports]
         try:
             for u in replica_urls:
-                wait_http_ok(u + "/_stcore/health", timeout, procs, "streamlit replica")
+                wait_healthy(u, procs, timeout, "a streamlit replica")
         except (RuntimeError, TimeoutError) as e:
             tails = "\n".join(f"--- {lg.name}:\n" + Path(lg.name).read_text()[-1500:] for lg in logs)
             raise RuntimeError(f"{e}\n{tails}") from None
         host = "127.0.0.1" if listen_host in ("0.0.0.0", "::", "[::]") else listen_host
         url = f"http://{host}:{port}"
-        wait_http_ok(url + "/_stcore/health", 20, procs + [nginx], "nginx")
+        wait_healthy(url, procs + [nginx], 20, "nginx")
         yield Classroom(url, replica_urls, run_dir, nginx, procs)
     finally:
         # SIGTERM everything first, then wait: nginx's fast shutdown, the replicas in parallel.
-        for p in ([nginx] if nginx is not None else []) + procs:
+        running = ([nginx] if nginx is not None else []) + procs
+        for p in running:
             if p.poll() is None:
                 p.terminate()
-        for p in ([nginx] if nginx is not None else []) + procs:
+        for p in running:
             stop(p)
         for log in logs:
             log.close()

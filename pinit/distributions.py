@@ -80,9 +80,15 @@ def normal_mass(lo: float, hi: float) -> float:
 class Distribution:
     """Base class: subclasses give mean, std and the two CDFs."""
 
-    mean: float
-    std: float
     approximate: bool = False  # True where the shape of the law is only approximated (orthogonal)
+
+    @property
+    def mean(self) -> float:
+        raise NotImplementedError
+
+    @property
+    def std(self) -> float:  # population std
+        raise NotImplementedError
 
     def cdf(self, x: float) -> float:  # P(X <= x)
         raise NotImplementedError

@@ -222,7 +222,9 @@ class VGGStyle(nn.Module):
         self.classifier = head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.block4(self.block3(self.block2(self.block1(x))))
+        for b in range(1, 5):  # block1..block4, registered by name in __init__
+            block: nn.Module = getattr(self, f"block{b}")
+            x = block(x)
         return self.classifier(x.flatten(1))
 
 

@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch.nn import init
 
 from .distributions import Distribution, Mixture, Normal, PointMass, TruncNormal, Uniform, normal_mass
 from .errors import PlanError
+from .threads import single_thread
 
 __all__ = [
     "NONLINEARITIES",
@@ -66,7 +67,8 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int] | None:
 
 def gain(nonlinearity: str, a: float = 0.0) -> float:
     """torch.nn.init.calculate_gain, with `a` the negative slope for leaky_relu."""
-    return init.calculate_gain(nonlinearity, a if nonlinearity == "leaky_relu" else None)
+    # torch types `nonlinearity` as a Literal of its names; an unknown one raises ValueError there.
+    return init.calculate_gain(cast(Any, nonlinearity), a if nonlinearity == "leaky_relu" else None)
 
 
 def _gain_tex(nonlinearity: str, a: float) -> str:
@@ -93,8 +95,8 @@ class Param:
     default: Any
     help: str
     kind: str = "float"  # "float", "int" or "choice"
-    low: float | None = None
-    high: float | None = None
+    low: float = -math.inf  # "float" and "int" parameters: the allowed [low, high]
+    high: float = math.inf
     low_open: bool = False  # True: low itself is not allowed (std of trunc_normal)
     choices: tuple[str, ...] = ()
 
@@ -118,7 +120,7 @@ class Param:
             finite = math.isfinite(value)
         except OverflowError:  # an int too big for a float, e.g. 10**400
             raise ValueError(
-                f"{self.name} is a {value.bit_length()}-bit integer, out of range; use {self.allowed()}"
+                f"{self.name} is a {int(value).bit_length()}-bit integer, out of range; use {self.allowed()}"
             ) from None
         if not finite:
             raise ValueError(f"{self.name}={value} is not finite; use {self.allowed()}")
@@ -150,6 +152,14 @@ class TensorInfo:
         return math.prod(self.shape)
 
     @property
+    def fans(self) -> tuple[int, int]:
+        """(fan_in, fan_out); ValueError for a tensor under 2 dims, which has none."""
+        f = fans(self.shape)
+        if f is None:
+            raise ValueError(f"a tensor of shape {self.shape} has no fan_in or fan_out (it needs 2 or more dims)")
+        return f
+
+    @property
     def fan_in(self) -> int | None:
         f = fans(self.shape)
         return f[0] if f else None
@@ -160,14 +170,28 @@ class TensorInfo:
         return f[1] if f else None
 
 
-Fill = Callable[[torch.Tensor, Mapping[str, Any], TensorInfo, torch.Generator], None]
+Fill = Callable[[torch.Tensor, Mapping[str, Any], TensorInfo, torch.Generator], object]  # fills in place
 Law = Callable[[TensorInfo, Mapping[str, Any]], Distribution]
 Worked = Callable[[TensorInfo, Mapping[str, Any]], str]
+Relation = Callable[[Mapping[str, Any]], str | None]
+TensorCheck = Callable[[TensorInfo, Mapping[str, Any]], str | None]
 
 
 @dataclass(frozen=True)
 class Scheme:
-    """One init scheme: how to fill a tensor, what law it draws from, how to explain it."""
+    """One init scheme: how to fill a tensor, what law it draws from, how to explain it.
+
+    Everything about a scheme lives here, so adding one is one entry in `_SCHEME_LIST`:
+
+    * `fill_fn` fills a tensor; `export_source` is the same fill as Python source for
+      the standalone script `pinit.export_code` writes. It is the body of a function of
+      ``tensor``, ``p`` (the resolved keywords), ``layer_fan_in`` and ``generator``, may
+      use ``torch``, ``init`` (torch.nn.init) and ``math``, and must draw the very same
+      numbers as `fill_fn` (tests/test_export.py checks every scheme bit for bit).
+    * `relations`: the rule between the scheme's own parameters (uniform's a < b), or
+      None; it sees every parameter already in range and returns the problem in words.
+    * `extra_check`: what the tensor's shape must satisfy beyond its dims (dirac's groups).
+    """
 
     name: str
     summary: str
@@ -175,12 +199,14 @@ class Scheme:
     fill_fn: Fill
     law_fn: Law
     worked_fn: Worked
+    export_source: str
     params: tuple[Param, ...] = ()
     min_dims: int = 0
     max_dims: int | None = None
     random: bool = True
     paper: str = ""
-    extra_check: Callable[[TensorInfo, Mapping[str, Any]], str | None] | None = field(default=None)
+    extra_check: TensorCheck | None = None
+    relations: Relation | None = None
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -222,32 +248,13 @@ class Scheme:
                 out[p.name] = p.coerce(params.get(p.name, p.default))
             except ValueError as e:
                 problems.append(f"{self.name}: {e}")
-        if not problems:
-            problems.extend(self._relations(out))
+        if not problems and self.relations is not None:
+            problem = self.relations(out)
+            if problem:
+                problems.append(problem)
         if problems:
             raise PlanError(problems)
         return out
-
-    def _relations(self, p: Mapping[str, Any]) -> list[str]:
-        if self.name in ("uniform", "trunc_normal") and not p["a"] < p["b"]:
-            return [f"{self.name} needs a < b; got a={_n(p['a'])}, b={_n(p['b'])}"]
-        if self.name == "trunc_normal":
-            lo, hi = p["a"] - 2 * p["std"], p["b"] + 2 * p["std"]
-            if not lo <= p["mean"] <= hi:
-                # torch warns and draws wrong values there; refuse instead.
-                return [
-                    f"trunc_normal needs mean within 2 std of [a, b] = [{_n(p['a'])}, {_n(p['b'])}]; "
-                    f"got mean={_n(p['mean'])}, std={_n(p['std'])}"
-                ]
-            accept = _trunc_acceptance(p["mean"], p["std"], p["a"], p["b"])
-            if accept < _TRUNC_MIN_ACCEPT:
-                return [
-                    f"trunc_normal with mean={_n(p['mean'])}, std={_n(p['std'])} "
-                    f"on [a, b] = [{_n(p['a'])}, {_n(p['b'])}] "
-                    f"keeps only {accept:.2%} of torch's draws, so a big tensor would take seconds to minutes; "
-                    f"use an [a, b] where at least {_TRUNC_MIN_ACCEPT:.0%} are kept (narrower, or nearer the mean)"
-                ]
-        return []
 
     def check_tensor(self, info: TensorInfo, params: Mapping[str, Any]) -> str | None:
         """Why this scheme can't fill a tensor of this shape, or None if it can."""
@@ -311,7 +318,7 @@ _SLOPE = Param(
 )
 
 
-def _kaiming_std(info: TensorInfo, p: Mapping[str, Any]) -> tuple[float, float, int]:
+def _kaiming_std(info: TensorInfo, p: Mapping[str, Any]) -> tuple[float, float, int | None]:
     fan = info.fan_in if p["mode"] == "fan_in" else info.fan_out
     g = gain(p["nonlinearity"], p["a"])
     return (g / math.sqrt(fan) if fan else 0.0), g, fan
@@ -329,7 +336,8 @@ def _kaiming_worked(uniform: bool) -> Worked:
 
 
 def _xavier_std(info: TensorInfo, p: Mapping[str, Any]) -> float:
-    return p["gain"] * math.sqrt(2.0 / (info.fan_in + info.fan_out))
+    fan_in, fan_out = info.fans
+    return p["gain"] * math.sqrt(2.0 / (fan_in + fan_out))
 
 
 def _xavier_worked(uniform: bool) -> Worked:
@@ -425,8 +433,48 @@ def _trunc_acceptance(mean: float, std: float, a: float, b: float) -> float:
     return mass / ((beta - alpha) * math.exp(-0.5 * peak * peak) / math.sqrt(2 * math.pi))
 
 
+def _a_below_b(scheme: str) -> Relation:
+    """The relation "a < b" between the bounds of `scheme` (uniform, trunc_normal)."""
+
+    def relation(p: Mapping[str, Any]) -> str | None:
+        if not p["a"] < p["b"]:
+            return f"{scheme} needs a < b; got a={_n(p['a'])}, b={_n(p['b'])}"
+        return None
+
+    return relation
+
+
+def _trunc_relations(p: Mapping[str, Any]) -> str | None:
+    """trunc_normal: a < b, the mean near [a, b], and a rejection rate torch can live with."""
+    problem = _a_below_b("trunc_normal")(p)
+    if problem:
+        return problem
+    lo, hi = p["a"] - 2 * p["std"], p["b"] + 2 * p["std"]
+    if not lo <= p["mean"] <= hi:
+        # torch warns and draws wrong values there; refuse instead.
+        return (
+            f"trunc_normal needs mean within 2 std of [a, b] = [{_n(p['a'])}, {_n(p['b'])}]; "
+            f"got mean={_n(p['mean'])}, std={_n(p['std'])}"
+        )
+    accept = _trunc_acceptance(p["mean"], p["std"], p["a"], p["b"])
+    if accept < _TRUNC_MIN_ACCEPT:
+        return (
+            f"trunc_normal with mean={_n(p['mean'])}, std={_n(p['std'])} "
+            f"on [a, b] = [{_n(p['a'])}, {_n(p['b'])}] "
+            f"keeps only {accept:.2%} of torch's draws, so a big tensor would take seconds to minutes; "
+            f"use an [a, b] where at least {_TRUNC_MIN_ACCEPT:.0%} are kept (narrower, or nearer the mean)"
+        )
+    return None
+
+
 def _trunc_law(info: TensorInfo, p: Mapping[str, Any]) -> Distribution:
     return TruncNormal(p["mean"], p["std"], p["a"], p["b"])
+
+
+def _orthogonal_fill(t: torch.Tensor, p: Mapping[str, Any], info: TensorInfo, g: torch.Generator) -> None:
+    """torch's orthogonal_ (QR of a Gaussian matrix, Saxe et al. 2013) on one thread: same bits on any machine."""
+    with single_thread():
+        init.orthogonal_(t, p["gain"], generator=g)
 
 
 def _orth_std(info: TensorInfo, p: Mapping[str, Any]) -> float:
@@ -447,6 +495,17 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim U\!\left(-\tfrac{1}{\sqrt{\text{fan\_in}}}, \tfrac{1}{\sqrt{\text{fan\_in}}}\right),\ "
         r"\sigma = \tfrac{1}{\sqrt{3\,\text{fan\_in}}}",
         fill_fn=_default_fill,
+        export_source=(
+            "if tensor.dim() >= 2:\n"
+            "    # What nn.Linear / nn.Conv*d reset_parameters() draw, from our generator.\n"
+            "    init.kaiming_uniform_(tensor, a=math.sqrt(5), generator=generator)\n"
+            "else:\n"
+            "    # A bias: U(+-1/sqrt(fan_in)) with the fan_in of its layer's weight.\n"
+            "    if layer_fan_in is None:\n"
+            '        raise ValueError("default needs the layer\'s weight (2+ dims) to size a 1-D tensor")\n'
+            "    bound = 1.0 / math.sqrt(layer_fan_in) if layer_fan_in else 0.0\n"
+            "    init.uniform_(tensor, -bound, bound, generator=generator)"
+        ),
         law_fn=lambda info, p: Uniform(-_default_bound(info), _default_bound(info)),
         worked_fn=_default_worked,
         extra_check=_default_check,
@@ -461,7 +520,9 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("b", 1.0, "Upper bound (must exceed a).", low=-_BIG, high=_BIG),
         ),
         fill_fn=lambda t, p, info, g: init.uniform_(t, p["a"], p["b"], generator=g),
+        export_source='init.uniform_(tensor, p["a"], p["b"], generator=generator)',
         law_fn=lambda info, p: Uniform(p["a"], p["b"]),
+        relations=_a_below_b("uniform"),
         worked_fn=lambda info, p: _std_tex(
             rf"\frac{{{_n(p['b'])} - ({_n(p['a'])})}}{{\sqrt{{12}}}}", (p["b"] - p["a"]) / math.sqrt(12)
         ),
@@ -475,6 +536,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("std", 1.0, "Standard deviation (0 gives a constant).", low=0.0, high=_BIG),
         ),
         fill_fn=lambda t, p, info, g: init.normal_(t, p["mean"], p["std"], generator=g),
+        export_source='init.normal_(tensor, p["mean"], p["std"], generator=generator)',
         law_fn=lambda info, p: Normal(p["mean"], p["std"]),
         worked_fn=lambda info, p: (
             rf"w \sim \mathcal{{N}}({_n(p['mean'])}, {_n(p['std'])}^2),\quad \sigma = {_n(p['std'])}"
@@ -492,7 +554,9 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("b", 2.0, "Upper cut-off (absolute value, not in units of std).", low=-_BIG, high=_BIG),
         ),
         fill_fn=lambda t, p, info, g: init.trunc_normal_(t, p["mean"], p["std"], p["a"], p["b"], generator=g),
+        export_source='init.trunc_normal_(tensor, p["mean"], p["std"], p["a"], p["b"], generator=generator)',
         law_fn=_trunc_law,
+        relations=_trunc_relations,
         worked_fn=lambda info, p: (
             rf"\mathcal{{N}}({_n(p['mean'])}, {_n(p['std'])}^2)\ \text{{on}}\ [{_n(p['a'])}, {_n(p['b'])}],"
             rf"\quad \sigma = {_n(_trunc_law(info, p).std)}"
@@ -504,6 +568,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w = \text{val}",
         params=(Param("val", 0.0, "The value every entry gets.", low=-_BIG, high=_BIG),),
         fill_fn=lambda t, p, info, g: init.constant_(t, p["val"]),
+        export_source='init.constant_(tensor, p["val"])',
         law_fn=lambda info, p: PointMass(p["val"]),
         worked_fn=lambda info, p: rf"w = {_n(p['val'])}\ \text{{everywhere}},\quad \sigma = 0",
         random=False,
@@ -513,6 +578,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         summary="Every value 1 (the usual init of a norm layer's scale).",
         formula=r"w = 1",
         fill_fn=lambda t, p, info, g: init.ones_(t),
+        export_source="init.ones_(tensor)",
         law_fn=lambda info, p: PointMass(1.0),
         worked_fn=lambda info, p: r"w = 1\ \text{everywhere},\quad \sigma = 0",
         random=False,
@@ -523,6 +589,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         "(no unit can differ from its neighbours).",
         formula=r"w = 0",
         fill_fn=lambda t, p, info, g: init.zeros_(t),
+        export_source="init.zeros_(tensor)",
         law_fn=lambda info, p: PointMass(0.0),
         worked_fn=lambda info, p: r"w = 0\ \text{everywhere},\quad \sigma = 0",
         random=False,
@@ -532,6 +599,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         summary="The identity matrix: a Linear layer that passes its input through (2-D only).",
         formula=r"W = I",
         fill_fn=lambda t, p, info, g: init.eye_(t),
+        export_source="init.eye_(tensor)",
         law_fn=lambda info, p: _ones_fraction_law(min(info.shape), info.numel),
         worked_fn=lambda info, p: (
             rf"W = I:\ {min(info.shape)}\ \text{{ones among}}\ {info.numel}\ \text{{entries}},"
@@ -549,6 +617,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("groups", 1, "Number of groups; size(0) must be divisible by it.", kind="int", low=1, high=4096),
         ),
         fill_fn=lambda t, p, info, g: init.dirac_(t, p["groups"]),
+        export_source='init.dirac_(tensor, p["groups"])',
         law_fn=lambda info, p: _ones_fraction_law(_dirac_ones(info, p["groups"]), info.numel),
         worked_fn=lambda info, p: (
             rf"{_dirac_ones(info, p['groups'])}\ \text{{ones among}}\ {info.numel}\ \text{{entries}},"
@@ -567,6 +636,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim U(\pm\sqrt{3}\,\sigma),\ " + _XAVIER_SIGMA,
         params=(_gain_param(),),
         fill_fn=lambda t, p, info, g: init.xavier_uniform_(t, p["gain"], generator=g),
+        export_source='init.xavier_uniform_(tensor, p["gain"], generator=generator)',
         law_fn=lambda info, p: Uniform(-math.sqrt(3) * _xavier_std(info, p), math.sqrt(3) * _xavier_std(info, p)),
         worked_fn=_xavier_worked(uniform=True),
         min_dims=2,
@@ -578,6 +648,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim \mathcal{N}(0, \sigma^2),\ " + _XAVIER_SIGMA,
         params=(_gain_param(),),
         fill_fn=lambda t, p, info, g: init.xavier_normal_(t, p["gain"], generator=g),
+        export_source='init.xavier_normal_(tensor, p["gain"], generator=generator)',
         law_fn=lambda info, p: Normal(0.0, _xavier_std(info, p)),
         worked_fn=_xavier_worked(uniform=False),
         min_dims=2,
@@ -589,6 +660,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim U(\pm\sqrt{3}\,\sigma),\ \sigma = \frac{\text{gain}}{\sqrt{\text{fan}}}",
         params=(_SLOPE, _MODE, _NONLIN),
         fill_fn=lambda t, p, info, g: init.kaiming_uniform_(t, p["a"], p["mode"], p["nonlinearity"], generator=g),
+        export_source='init.kaiming_uniform_(tensor, p["a"], p["mode"], p["nonlinearity"], generator=generator)',
         law_fn=lambda info, p: Uniform(
             -math.sqrt(3) * _kaiming_std(info, p)[0], math.sqrt(3) * _kaiming_std(info, p)[0]
         ),
@@ -603,6 +675,7 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"w \sim \mathcal{N}(0, \sigma^2),\ \sigma = \frac{\text{gain}}{\sqrt{\text{fan}}}",
         params=(_SLOPE, _MODE, _NONLIN),
         fill_fn=lambda t, p, info, g: init.kaiming_normal_(t, p["a"], p["mode"], p["nonlinearity"], generator=g),
+        export_source='init.kaiming_normal_(tensor, p["a"], p["mode"], p["nonlinearity"], generator=generator)',
         law_fn=lambda info, p: Normal(0.0, _kaiming_std(info, p)[0]),
         worked_fn=_kaiming_worked(uniform=False),
         min_dims=2,
@@ -614,6 +687,10 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         "Often confused with PyTorch's default, which is 1/sqrt(3 fan_in).",
         formula=r"w \sim \mathcal{N}(0, \sigma^2),\ \sigma = \frac{1}{\sqrt{\text{fan\_in}}}",
         fill_fn=lambda t, p, info, g: init.kaiming_normal_(t, mode="fan_in", nonlinearity="linear", generator=g),
+        export_source=(
+            "# LeCun normal: N(0, 1/fan_in), i.e. kaiming_normal with gain 1.\n"
+            'init.kaiming_normal_(tensor, mode="fan_in", nonlinearity="linear", generator=generator)'
+        ),
         law_fn=lambda info, p: Normal(0.0, 1.0 / math.sqrt(info.fan_in) if info.fan_in else 0.0),
         worked_fn=lambda info, p: _std_tex(
             rf"\frac{{1}}{{\sqrt{{{info.fan_in}}}}}", 1.0 / math.sqrt(info.fan_in) if info.fan_in else 0.0
@@ -627,7 +704,18 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
         formula=r"W^\top W = \text{gain}^2 I\ \text{(or } W W^\top\text{)},\ "
         r"\sigma = \frac{\text{gain}}{\sqrt{\max(\text{rows}, \text{cols})}}",
         params=(_gain_param(),),
-        fill_fn=lambda t, p, info, g: init.orthogonal_(t, p["gain"], generator=g),
+        fill_fn=_orthogonal_fill,
+        export_source=(
+            "# torch's QR rounds differently on 1 and on 2+ threads: compute it on one, as pinit\n"
+            "# does, so the weights do not depend on the machine. set_num_threads acts on this\n"
+            "# thread (and threads started later); the caller's count is restored.\n"
+            "threads = torch.get_num_threads()\n"
+            "torch.set_num_threads(1)\n"
+            "try:\n"
+            '    init.orthogonal_(tensor, p["gain"], generator=generator)\n'
+            "finally:\n"
+            "    torch.set_num_threads(threads)"
+        ),
         # The entries' RMS is exactly gain/sqrt(max(rows, cols)); their law is only near-normal.
         law_fn=lambda info, p: Normal(0.0, _orth_std(info, p), approximate=True),
         worked_fn=lambda info, p: _std_tex(
@@ -646,6 +734,18 @@ _SCHEME_LIST: tuple[Scheme, ...] = (
             Param("std", 0.01, "Std of the non-zero entries.", low=0.0, high=_BIG),
         ),
         fill_fn=lambda t, p, info, g: _sparse_fill(t, p["sparsity"], p["std"], g),
+        export_source=(
+            "# torch.nn.init.sparse_'s algorithm, but with every draw from `generator`: sparse_\n"
+            "# itself picks the zero rows with torch.randperm from the global RNG (it ignores\n"
+            "# `generator` there), so its result could not be reproduced from a seed.\n"
+            "if tensor.dim() != 2:\n"
+            '    raise ValueError("sparse: only tensors with 2 dimensions are supported")\n'
+            "rows, cols = tensor.shape\n"
+            'num_zeros = math.ceil(p["sparsity"] * rows)\n'
+            'tensor.normal_(0, p["std"], generator=generator)\n'
+            "for col in range(cols):\n"
+            "    tensor[torch.randperm(rows, generator=generator)[:num_zeros], col] = 0"
+        ),
         law_fn=lambda info, p: Mixture(
             (
                 (_sparse_zero_fraction(info, p["sparsity"]), PointMass(0.0)),

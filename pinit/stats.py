@@ -115,9 +115,11 @@ def _std_mean(v: torch.Tensor, lo: float, hi: float) -> tuple[float, float]:
     if n == 1:
         return 0.0, float(v[0])
     if n <= 65536:
-        return tuple(float(x) for x in torch.std_mean(v.double()))
+        std, mean = torch.std_mean(v.double())
+        return float(std), float(mean)
     if not (hi - lo > 1e-10 and max(-lo, hi) < 1e15):
-        return tuple(float(x) for x in torch.std_mean(v))
+        std, mean = torch.std_mean(v)
+        return float(std), float(mean)
     work = torch.float64 if v.dtype == torch.float64 else torch.float32
     shift = v.mean(dtype=work)
     buf = torch.empty(min(_CHUNK, n), dtype=work)
@@ -222,8 +224,8 @@ def _histogram(
         # float32 binning rounds float64 values and overflows past 3.4e38 (hi - lo = inf
         # drops every count): bin in float64 there.
         wide = values.dtype == torch.float64 or max(abs(lo), abs(hi)) > 1e38
-        counts = torch.histc(values.double() if wide else values.float(), bins=bins, min=lo, max=hi)
-        counts = counts.to(torch.int64).tolist()
+        binned = torch.histc(values.double() if wide else values.float(), bins=bins, min=lo, max=hi)
+        counts: list[int] = binned.to(torch.int64).tolist()
     else:
         counts = [0] * bins
     step = (hi - lo) / bins

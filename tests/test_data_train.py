@@ -187,11 +187,17 @@ def test_train_restores_modes_and_leaves_no_grads(data) -> None:
 
 
 def test_train_works_under_no_grad(data) -> None:
+    """A caller's torch.no_grad() (a notebook cell, the page) changes nothing: same losses, same weights."""
     images, labels = data
-    model = Tiny()
+    free, inside = Tiny(), Tiny()
+    start = inside.fc.weight.detach().clone()
+    expected = train(free, images, labels, steps=3, batch_size=8)
     with torch.no_grad():
-        log = train(model, images, labels, steps=3, batch_size=8)
-    assert len(log) == 3
+        log = train(inside, images, labels, steps=3, batch_size=8)
+    assert log["loss"].tolist() == expected["loss"].tolist()
+    assert log["loss"].map(math.isfinite).all() and log["loss"].iloc[0] > 0
+    assert torch.equal(inside.fc.weight, free.fc.weight) and torch.equal(inside.fc.bias, free.fc.bias)
+    assert not torch.equal(inside.fc.weight, start)  # the steps were really taken
 
 
 @pytest.mark.parametrize(

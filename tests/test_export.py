@@ -11,7 +11,7 @@ import torch
 
 import pinit
 from pinit.errors import PlanError
-from pinit.share.export import FILL_SOURCE, export_code
+from pinit.share.export import export_code
 from pinit.share.plan_io import PLAN_VERSION, load_plan_file, plan_to_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -131,7 +131,11 @@ SCHEME_PLANS = {
 
 def test_scheme_plans_cover_every_scheme_and_every_scheme_has_code():
     assert set(SCHEME_PLANS) == set(pinit.SCHEMES)
-    assert set(FILL_SOURCE) == set(pinit.SCHEMES)
+    for name, scheme in pinit.SCHEMES.items():
+        # The body of `_fill(tensor, scheme, p, layer_fan_in, generator)` in the script: it must parse there.
+        body = "\n".join("    " + line for line in scheme.export_source.splitlines())
+        ast.parse(f"def _fill(tensor, scheme, p, layer_fan_in, generator):\n{body}\n")
+        assert "tensor" in scheme.export_source, name
 
 
 # torch.nn.init.sparse_ picks its zeros with torch.randperm from the *global* RNG (it
@@ -142,6 +146,24 @@ def test_every_scheme_exports_bit_identical(scheme):
     rules = SCHEME_PLANS[scheme]
     assert {r["scheme"] for slots in rules.values() for r in slots.values()} == {scheme}
     check_export({"rules": rules}, seed=2024)
+
+
+@pytest.mark.parametrize("scheme", list(SCHEME_PLANS))
+def test_the_script_on_more_threads_matches_the_page_on_one(scheme):
+    """The page computes on one torch thread; a script runs on torch's default (the core
+    count). Same bits on 2 and 4 threads, orthogonal's QR included."""
+    plan = {"rules": SCHEME_PLANS[scheme]}
+    page = pinit.apply_plan(pinit.build_model("SimpleCNN", seed=0), plan, seed=4)  # conftest: one thread
+    init_weights = run_script(export_code(plan, 4, "SimpleCNN"))["init_weights"]
+    before = torch.get_num_threads()
+    try:
+        for threads in (2, 4):
+            torch.set_num_threads(threads)
+            script = init_weights(pinit.build_model("SimpleCNN", seed=0))
+            assert torch.get_num_threads() == threads
+            assert_bit_identical(script, page)
+    finally:
+        torch.set_num_threads(before)
 
 
 def test_sparse_export_is_reproducible_and_leaves_the_global_rng_alone():

@@ -138,3 +138,23 @@ def test_lsuv_refuses_bad_max_iters(max_iters) -> None:
 def test_lsuv_needs_a_layer_to_rescale() -> None:
     with pytest.raises(ValueError, match="ReLU has no Linear or Conv layer"):
         lsuv(nn.ReLU(), torch.zeros(1, 2))
+
+
+def test_lsuv_gives_the_same_bits_on_1_2_and_4_threads() -> None:
+    """The orthogonal start and every rescaling are independent of torch's thread count."""
+    before = torch.get_num_threads()
+    results = []
+    try:
+        for threads in (1, 2, 4):
+            torch.set_num_threads(threads)
+            model = pinit.build_model("SimpleCNN", seed=0)
+            log = lsuv(model, probe_batch(model, 32), tol=0.01, seed=3)
+            assert torch.get_num_threads() == threads
+            results.append((log, {n: p.detach().clone() for n, p in model.named_parameters()}))
+    finally:
+        torch.set_num_threads(before)
+    (log1, weights1), rest = results[0], results[1:]
+    for log, weights in rest:
+        assert log.equals(log1)
+        for name, w in weights1.items():
+            assert torch.equal(w.view(torch.int32), weights[name].view(torch.int32)), name

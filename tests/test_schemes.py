@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch.nn import init
 
-from pinit import SCHEMES, TensorInfo, apply_plan, build_model, fans, gain, get_scheme, param_seed
+from pinit import SCHEMES, TensorInfo, apply_plan, assignments, build_model, fans, gain, get_scheme, param_seed
 from pinit.distributions import Mixture, Normal, PointMass, TruncNormal, Uniform
 
 # SimpleCNN's parameters: name -> (shape, fan_in of the owning layer's weight).
@@ -111,8 +111,14 @@ def _cached_fill(scheme: str, params: tuple, name: str, seed: int) -> tuple[torc
     return t, info, resolved
 
 
-def test_stat_cases_cover_every_big_parameter():
-    assert BIG == ["layer2.conv2.weight", "layer3.conv3.weight", "layer4.fc1.weight", "layer4.fc2.weight"]
+def test_cnn_table_is_simple_cnns_parameters_as_pinit_sees_them():
+    """CNN, the shapes these tests draw into, is what pinit reports for the real SimpleCNN:
+    every parameter's name, shape and owning layer's fan_in (which sizes default's bias)."""
+    model = build_model("SimpleCNN")
+    seen = {a.name: (a.info.shape, a.info.layer_fan_in) for a in assignments(model, {"rules": {}})}
+    assert seen == CNN
+    big = [name for name, p in model.named_parameters() if p.numel() >= 1000]
+    assert big == BIG == ["layer2.conv2.weight", "layer3.conv3.weight", "layer4.fc1.weight", "layer4.fc2.weight"]
 
 
 @pytest.mark.parametrize("scheme, params", STAT_CASES, ids=[f"{s}-{p}" for s, p in STAT_CASES])
@@ -490,3 +496,43 @@ def test_uniform_and_normal_laws():
     assert n.cdf(1.0) == 0.5 and n.cdf(3.0) == pytest.approx(0.8413447460685429)
     degenerate = Normal(1.0, 0.0)  # normal with std 0 is a point mass
     assert degenerate.bin_probabilities([0.0, 1.0, 2.0]) == [0.0, 1.0]
+
+
+# --- the same bits whatever torch's thread count -----------------------------------------------
+
+
+@pytest.fixture
+def restore_threads():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def _fill_every_tensor(scheme: str) -> dict[str, torch.Tensor]:
+    """`scheme` (default parameters) drawn into every SimpleCNN-shaped tensor it can fill."""
+    s = get_scheme(scheme)
+    out = {}
+    for name, (shape, fan_in) in CNN.items():
+        info = TensorInfo(shape, fan_in)
+        if s.check_tensor(info, s.resolve()) is None:
+            t = torch.empty(shape)
+            with torch.no_grad():
+                s.fill(t, s.resolve(), info, torch.Generator().manual_seed(param_seed(7, name)))
+            out[name] = t
+    return out
+
+
+@pytest.mark.parametrize("scheme", list(SCHEMES))
+def test_every_fill_is_the_same_on_1_2_and_4_threads(scheme, restore_threads):
+    """The page runs one torch thread; an exported script or a notebook runs torch's default
+    (the core count). The weights must not depend on it: torch's QR (orthogonal) rounds
+    differently with 1 and 2 threads, so pinit computes it on one."""
+    draws = {}
+    for threads in (1, 2, 4):
+        torch.set_num_threads(threads)
+        draws[threads] = _fill_every_tensor(scheme)
+        assert torch.get_num_threads() == threads  # the caller's count is left as it was
+    assert draws[1]
+    for threads in (2, 4):
+        for name, t in draws[1].items():
+            assert torch.equal(t.view(torch.int32), draws[threads][name].view(torch.int32)), (scheme, threads, name)

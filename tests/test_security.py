@@ -113,9 +113,7 @@ def test_the_running_server_enforces_xsrf_and_the_upload_cap():
     import asyncio
 
     from tests.harness import streamlit_server
-
-    sys.path.insert(0, str(ROOT / "bench"))
-    from ws_client import StreamlitSession
+    from tests.ws_client import StreamlitSession
 
     async def with_a_session(url: str, check) -> None:
         s = StreamlitSession(url, timeout=90)

@@ -20,8 +20,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..checks import whole_number
-from ..models import build_model
+from ..models import DeepMLP
 from ..plan import apply_plan
+from .capture import capture_outputs
 from .lsuv import lsuv
 from .probes import activation_stats, predicted_std_trend, probe_batch, probe_targets
 from .train import train
@@ -116,10 +117,10 @@ def lsuv_cost(depth: int, width: int, n: int) -> float:
     return float(depth) ** 2 * float(max(width, 10)) ** 2 * n
 
 
-def _deep_mlp(depth: int, width: int, activation: str) -> nn.Module:
+def _deep_mlp(depth: int, width: int, activation: str) -> DeepMLP:
     """A DeepMLP with uninitialised storage: every caller fills all its parameters."""
     with torch.device("meta"):
-        model = build_model("DeepMLP", depth=depth, width=width, activation=activation)
+        model = DeepMLP(depth=depth, width=width, activation=activation)
     return model.to_empty(device="cpu")
 
 
@@ -273,16 +274,11 @@ def symmetry_table(
         lsuv(model, x, tol=0.01, seed=seed)
     else:
         apply_plan(model, depth_plan(scheme), seed)
-    hidden = [m for name, m in model.layers.named_children() if isinstance(m, nn.Linear)][:-1]
-    outs: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda m, a, o: outs.append(o.detach())) for m in hidden]
-    try:
-        with torch.enable_grad():
-            loss = F.cross_entropy(model(x), y)
-            grads = torch.autograd.grad(loss, [m.weight for m in hidden])
-    finally:
-        for h in hooks:
-            h.remove()
+    hidden = [(name, m) for name, m in model.layers.named_children() if isinstance(m, nn.Linear)][:-1]
+    with capture_outputs(model, hidden) as calls, torch.enable_grad():
+        loss = F.cross_entropy(model(x), y)
+        grads = torch.autograd.grad(loss, [m.weight for _, m in hidden])
+    outs = [c.value for c in calls]
     rows = [
         {
             "layer": f"fc{i}",
@@ -290,14 +286,14 @@ def symmetry_table(
             "distinct_outputs": _distinct(o, 1),
             "distinct_grad_rows": _distinct(g, 0),
         }
-        for i, (m, o, g) in enumerate(zip(hidden, outs, grads), start=1)
+        for i, ((_, m), o, g) in enumerate(zip(hidden, outs, grads), start=1)
     ]
     if train_steps:
         g = torch.Generator().manual_seed(seed)
         images = torch.randn(256, model.input_shape[0], generator=g)
         labels = torch.arange(256) % model.num_classes
         train(model, images, labels, steps=train_steps, batch_size=32, lr=0.05, seed=seed)
-    for row, m in zip(rows, hidden):
+    for row, (_, m) in zip(rows, hidden):
         row["distinct_after_training"] = _distinct(m.weight, 0) if train_steps else math.nan
     return pd.DataFrame(
         rows, columns=["layer", "units", "distinct_outputs", "distinct_grad_rows", "distinct_after_training"]

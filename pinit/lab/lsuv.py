@@ -28,15 +28,13 @@ import torch
 from torch import nn
 
 from ..plan import apply_plan
+from ..threads import single_thread
+from .capture import capture_outputs
 
 __all__ = ["LSUV_TYPES", "lsuv"]
 
 # The layer types LSUV rescales: whatever holds a weight matrix or kernel.
 LSUV_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
-
-
-class _Stop(Exception):
-    """Raised from a forward hook to end the pass once the layer of interest has run."""
 
 
 def _check(tol: Any, max_iters: Any) -> None:
@@ -48,34 +46,18 @@ def _check(tol: Any, max_iters: Any) -> None:
 
 def _forward_order(model: nn.Module, inputs: torch.Tensor, layers: dict[nn.Module, str]) -> list[nn.Module]:
     """The LSUV layers in the order the forward pass first calls them (unused ones left out)."""
-    order: list[nn.Module] = []
-    handles = [m.register_forward_hook(lambda m, a, o: order.append(m) if m not in order else None) for m in layers]
-    try:
-        with torch.no_grad():
-            model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-    return order
+    watched = [(name, m) for m, name in layers.items()]
+    with capture_outputs(model, watched, keep=lambda t: None) as calls, torch.no_grad():
+        model(inputs)
+    return list(dict.fromkeys(c.module for c in calls))
 
 
-def _output_std(model: nn.Module, inputs: torch.Tensor, layer: nn.Module) -> float:
+def _output_std(model: nn.Module, inputs: torch.Tensor, layer: nn.Module, name: str) -> float:
     """The std of `layer`'s output on `inputs` (first call); the pass stops right after it."""
-    seen: list[float] = []
-
-    def hook(module: nn.Module, args: Any, output: torch.Tensor) -> None:
-        seen.append(float(output.detach().double().std()))
-        raise _Stop
-
-    handle = layer.register_forward_hook(hook)
-    try:
-        with torch.no_grad():
-            model(inputs)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    return seen[0]
+    std = lambda t: float(t.detach().double().std())
+    with capture_outputs(model, [(name, layer)], keep=std, stop_early=True) as calls, torch.no_grad():
+        model(inputs)
+    return calls[0].value
 
 
 def lsuv(model: nn.Module, inputs: torch.Tensor, tol: float = 0.1, max_iters: int = 10, seed: int = 0) -> pd.DataFrame:
@@ -96,36 +78,40 @@ def lsuv(model: nn.Module, inputs: torch.Tensor, tol: float = 0.1, max_iters: in
     _check(tol, max_iters)
     if not isinstance(inputs, torch.Tensor):
         raise ValueError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
-    layers = {m: name for name, m in model.named_modules() if isinstance(m, LSUV_TYPES)}
+    layers: dict[nn.Module, str] = {m: name for name, m in model.named_modules() if isinstance(m, LSUV_TYPES)}
     if not layers:
         raise ValueError(f"{type(model).__name__} has no Linear or Conv layer for LSUV to rescale")
     kinds = sorted({type(m).__name__ for m in layers})
     plan = {"rules": {k: {"weight": {"scheme": "orthogonal", "gain": 1.0}, "bias": {"scheme": "zeros"}} for k in kinds}}
-    apply_plan(model, plan, seed)
+    # On one thread, start to end: the orthogonal start and every measured std (a sum over
+    # a layer's outputs) then have the same bits on any machine (see pinit.threads).
+    with single_thread():
+        apply_plan(model, plan, seed)
+        return _rescale(model, inputs, layers, tol, max_iters)
 
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
+
+def _rescale(
+    model: nn.Module, inputs: torch.Tensor, layers: dict[nn.Module, str], tol: float, max_iters: int
+) -> pd.DataFrame:
+    """LSUV's step 2: divide each layer's weight by its output std until |var - 1| < tol."""
     rows = []
-    try:
-        for layer in _forward_order(model, inputs, layers):
-            std = initial = _output_std(model, inputs, layer)
-            iterations = 0
-            while iterations < max_iters and math.isfinite(std) and std > 0 and abs(std**2 - 1) >= tol:
-                with torch.no_grad():
-                    layer.weight.div_(std)
-                iterations += 1
-                std = _output_std(model, inputs, layer)
-            rows.append(
-                {
-                    "layer": layers[layer],
-                    "type": type(layer).__name__,
-                    "iterations": iterations,
-                    "initial_std": initial,
-                    "final_std": std,
-                    "converged": bool(math.isfinite(std) and abs(std**2 - 1) < tol),
-                }
-            )
-    finally:
-        for m, was_training in modes.items():
-            m.train(was_training)
+    for layer in _forward_order(model, inputs, layers):
+        name = layers[layer]
+        std = initial = _output_std(model, inputs, layer, name)
+        iterations = 0
+        while iterations < max_iters and math.isfinite(std) and std > 0 and abs(std**2 - 1) >= tol:
+            with torch.no_grad():
+                layer.get_parameter("weight").div_(std)
+            iterations += 1
+            std = _output_std(model, inputs, layer, name)
+        rows.append(
+            {
+                "layer": name,
+                "type": type(layer).__name__,
+                "iterations": iterations,
+                "initial_std": initial,
+                "final_std": std,
+                "converged": bool(math.isfinite(std) and abs(std**2 - 1) < tol),
+            }
+        )
     return pd.DataFrame(rows, columns=["layer", "type", "iterations", "initial_std", "final_std", "converged"])

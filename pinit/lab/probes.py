@@ -18,8 +18,7 @@ which never writes .grad).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -30,11 +29,15 @@ from torch.nn import functional as F
 
 from ..plan import InitPlan, assignments
 from ..stats import MAX_BINS, histogram, summarize
+from .capture import Captured, capture_outputs, leaves, switched_mode
 
 __all__ = [
+    "ACTIVATION_COLUMNS",
     "MAX_PROBE",
     "activation_second_moment",
     "activation_stats",
+    "activation_table",
+    "describe_output",
     "gradient_stats",
     "predicted_std_trend",
     "probe_batch",
@@ -94,33 +97,6 @@ def probe_targets(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
     return torch.randint(0, classes, (_check_n(n),), generator=g)
 
 
-@contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        yield
-    finally:
-        for m, was_training in modes.items():
-            m.train(was_training)
-
-
-def _first_tensor(output: Any) -> torch.Tensor | None:
-    """The output itself, or the first floating tensor inside a tuple/list/dict output."""
-    if isinstance(output, torch.Tensor):
-        return output if output.is_floating_point() else None
-    items = output.values() if isinstance(output, Mapping) else output if isinstance(output, (tuple, list)) else ()
-    for item in items:
-        t = _first_tensor(item)
-        if t is not None:
-            return t
-    return None
-
-
-def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(name or "(model)", m) for name, m in model.named_modules() if next(m.children(), None) is None]
-
-
 def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> pd.DataFrame:
     """Run `inputs` through `model` once and describe every leaf module's output.
 
@@ -145,62 +121,55 @@ def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> 
         raise ValueError(f"bins must be a whole number from 1 to {MAX_BINS}, got {bins!r}")
     if not isinstance(inputs, torch.Tensor):
         raise ValueError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
-    rows: list[dict[str, Any]] = []
+    with capture_outputs(model, keep=lambda t: describe_output(t, bins)) as calls, torch.no_grad():
+        model(inputs)
+    return activation_table(calls, inputs)
 
-    def hook_for(name: str):
-        def hook(module: nn.Module, args: Any, output: Any) -> None:
-            t = _first_tensor(output)
-            if t is None:
-                return
-            h = histogram(t, bins, name)
-            s = h.summary
-            rows.append(
-                {
-                    "layer": name,
-                    "type": type(module).__name__,
-                    "depth": len(rows) + 1,
-                    "shape": tuple(t.shape),
-                    "mean": s.mean,
-                    "std": s.std,
-                    "rms": math.sqrt(s.mean**2 + s.std**2) if s.finite else math.nan,
-                    "min": s.min,
-                    "max": s.max,
-                    "zero_fraction": float((t == 0).sum()) / max(t.numel(), 1),
-                    "nonfinite": s.nonfinite,
-                    "constant": s.constant,
-                    "counts": h.counts,
-                    "edges": h.edges,
-                }
-            )
 
-        return hook
+ACTIVATION_COLUMNS = [
+    "layer",
+    "type",
+    "depth",
+    "shape",
+    "mean",
+    "std",
+    "rms",
+    "min",
+    "max",
+    "zero_fraction",
+    "nonfinite",
+    "constant",
+    "counts",
+    "edges",
+]
 
-    handles = []
-    try:
-        for name, module in _leaves(model):
-            handles.append(module.register_forward_hook(hook_for(name)))
-        with torch.no_grad(), _eval_mode(model):
-            model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-    columns = [
-        "layer",
-        "type",
-        "depth",
-        "shape",
-        "mean",
-        "std",
-        "rms",
-        "min",
-        "max",
-        "zero_fraction",
-        "nonfinite",
-        "constant",
-        "counts",
-        "edges",
+
+def describe_output(t: torch.Tensor, bins: int) -> dict[str, Any]:
+    """One module output's numbers: activation_stats' columns from ``shape`` to ``edges``."""
+    t = t.detach()
+    h = histogram(t, bins)
+    s = h.summary
+    return {
+        "shape": tuple(t.shape),
+        "mean": s.mean,
+        "std": s.std,
+        "rms": math.sqrt(s.mean**2 + s.std**2) if s.finite else math.nan,
+        "min": s.min,
+        "max": s.max,
+        "zero_fraction": float((t == 0).sum()) / max(t.numel(), 1),
+        "nonfinite": s.nonfinite,
+        "constant": s.constant,
+        "counts": h.counts,
+        "edges": h.edges,
+    }
+
+
+def activation_table(calls: list[Captured], inputs: torch.Tensor) -> pd.DataFrame:
+    """activation_stats' table from captured calls whose values are `describe_output` dicts."""
+    rows = [
+        {"layer": c.name, "type": type(c.module).__name__, "depth": i, **c.value} for i, c in enumerate(calls, start=1)
     ]
-    df = pd.DataFrame(rows, columns=columns)
+    df = pd.DataFrame(rows, columns=ACTIVATION_COLUMNS)
     s = summarize(inputs)
     df.attrs.update(input_mean=s.mean, input_std=s.std)
     return df
@@ -227,7 +196,7 @@ def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
         )
     named = list(model.named_parameters())
     trainable = [p for _, p in named if p.requires_grad]
-    with torch.enable_grad(), _eval_mode(model):
+    with torch.enable_grad(), switched_mode(model, training=False):
         logits = model(inputs)
         if logits.dim() != 2 or not 0 <= int(targets.min()) <= int(targets.max()) < logits.shape[1]:
             raise ValueError(
@@ -373,7 +342,7 @@ def predicted_std_trend(
     q = float(input_std) ** 2  # E[y^2] of the previous layer (the input at first)
     act: nn.Module | None = None  # the activation between the previous Linear and the next
     note = ""
-    for name, module in _leaves(model):
+    for name, module in leaves(model):
         if isinstance(module, nn.Linear):
             w2, w_mean, source = moments(module.weight)
             b2, _, _ = moments(module.bias)

@@ -10,18 +10,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
 from ..checks import whole_number
 from ..models import build_model
 from ..plan import InitPlan, apply_plan
-from .probes import activation_stats, gradient_stats, predicted_std_trend, probe_batch, probe_targets
+from .capture import Captured, capture_outputs
+from .probes import activation_table, describe_output, gradient_stats, predicted_std_trend, probe_batch, probe_targets
 
 __all__ = [
     "LOGITS_EXPLODING",
@@ -107,7 +107,6 @@ class SignalFlow:
     predicted: pd.DataFrame | None
     predicted_note: str
     num_classes: int = 10
-    notes: list[str] = field(default_factory=list)
 
     @property
     def logits_std(self) -> float:
@@ -125,35 +124,6 @@ class SignalFlow:
 STD_RANGE = 6.0  # the std-unit heatmap spans ±6 of each layer's std
 STD_BINS = 48
 RAW_BINS = 48
-
-
-def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(name or "(model)", m) for name, m in model.named_modules() if next(m.children(), None) is None]
-
-
-def _capture(model: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
-    """Every leaf module's output tensor, in call order (as activation_stats sees them)."""
-    seen: list[tuple[str, torch.Tensor]] = []
-
-    def hook_for(name: str):
-        def hook(module, args, output):
-            if isinstance(output, torch.Tensor) and output.is_floating_point():
-                seen.append((name, output.detach()))
-
-        return hook
-
-    handles = [m.register_forward_hook(hook_for(name)) for name, m in _leaves(model)]
-    was = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for h in handles:
-            h.remove()
-        for m, t in was.items():
-            m.train(t)
-    return seen
 
 
 def _fractions(values: torch.Tensor, lo: float, hi: float, bins: int) -> tuple[list[float], float]:
@@ -188,15 +158,16 @@ def signal_flow(
     options = dict(options or {})
     n = whole_number("n", n, 1, 4096)
     model = build_model(model_name, seed=seed, **options)
-    plan = InitPlan.from_dict(plan)
-    apply_plan(model, plan, seed)
+    init_plan = InitPlan.from_dict(plan)
+    apply_plan(model, init_plan, seed)
     x, y = probe_batch(model, n, seed), probe_targets(model, n, seed)
-    acts = activation_stats(model, x, bins=1).drop(columns=["counts", "edges"])
-    outs = _capture(model, x)
-    if [name for name, _ in outs] != acts["layer"].tolist():  # both walk the same leaves in call order
-        raise RuntimeError("the probe pass and the histogram pass saw different layers")
-    acts = acts.rename(columns={"depth": "index"})
-    finite = [t[torch.isfinite(t)].reshape(-1) for _, t in outs]
+    # One forward pass (gradient_stats', in eval mode) gives the gradients and every leaf's output.
+    with capture_outputs(model, keep=lambda t: (t.detach(), describe_output(t, bins=1))) as calls:
+        grads = gradient_stats(model, x, y)
+    outs = [c.value[0] for c in calls]
+    described = [Captured(c.name, c.module, c.value[1]) for c in calls]
+    acts = activation_table(described, x).drop(columns=["counts", "edges"]).rename(columns={"depth": "index"})
+    finite = [t[torch.isfinite(t)].reshape(-1) for t in outs]
     lo = min((float(f.min()) for f in finite if f.numel()), default=-1.0)
     hi = max((float(f.max()) for f in finite if f.numel()), default=1.0)
     if not hi > lo:
@@ -205,7 +176,7 @@ def signal_flow(
     std_edges = np.linspace(-half, half, STD_BINS + 2).tolist()
     raw_edges = np.linspace(lo, hi, RAW_BINS + 1).tolist()
     heat_std, outside, heat_raw, dead = [], [], [], []
-    for (_, t), f, (_, row) in zip(outs, finite, acts.iterrows()):
+    for t, f, (_, row) in zip(outs, finite, acts.iterrows()):
         s = row["std"]
         if s > 0 and math.isfinite(s) and f.numel():
             fr, out = _fractions(f.double() / s, std_edges[0], std_edges[-1], len(std_edges) - 1)
@@ -216,10 +187,9 @@ def signal_flow(
         heat_raw.append(_fractions(f, lo, hi, RAW_BINS)[0])
         dead.append(_dead_units(t) if row["type"] in RELU_TYPES else math.nan)
     acts["dead_units"] = dead
-    grads = gradient_stats(model, x, y)
     predicted, note = None, ""
     try:
-        trend = predicted_std_trend(model, plan)
+        trend = predicted_std_trend(model, init_plan)
         predicted = trend
         if trend["note"].astype(bool).any():
             note = trend.loc[trend["note"].astype(bool), "note"].iloc[0]

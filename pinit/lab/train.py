@@ -28,6 +28,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .capture import switched_mode
+
 __all__ = ["DEFAULT_LR", "MAX_STEPS", "MOMENTUM", "evaluate", "train"]
 
 # lr 0.002 with momentum 0.9 (an effective step of 0.02): measured on SimpleCNN with
@@ -120,11 +122,9 @@ def train(
     rows: list[dict[str, float]] = []
     recent: list[float] = []
     reason = "completed"
-    modes = {m: m.training for m in model.modules()}
     start = time.perf_counter()
-    model.train()
     try:
-        with torch.enable_grad():
+        with switched_mode(model, training=True), torch.enable_grad():
             for step in range(1, steps + 1):
                 if should_stop is not None and should_stop():
                     reason = "stopped"
@@ -153,8 +153,6 @@ def train(
                     break
     finally:
         opt.zero_grad(set_to_none=True)
-        for m, was_training in modes.items():
-            m.train(was_training)
     df = pd.DataFrame(rows, columns=["step", "loss", "accuracy", "running_accuracy"])
     df["step"] = df["step"].astype("int64")
     df.attrs.update(
@@ -176,18 +174,12 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     """
     _whole("batch_size", batch_size, 1, 1_000_000)
     _check_data(model, images, labels)
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
     total_loss, correct = 0.0, 0
-    try:
-        with torch.no_grad():
-            for i in range(0, images.shape[0], batch_size):
-                logits = model(images[i : i + batch_size])
-                y = labels[i : i + batch_size]
-                total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
-                correct += int((logits.argmax(1) == y).sum())
-    finally:
-        for m, was_training in modes.items():
-            m.train(was_training)
+    with switched_mode(model, training=False), torch.no_grad():
+        for i in range(0, images.shape[0], batch_size):
+            logits = model(images[i : i + batch_size])
+            y = labels[i : i + batch_size]
+            total_loss += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(1) == y).sum())
     n = images.shape[0]
     return {"loss": total_loss / n, "accuracy": correct / n}

@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -22,7 +22,23 @@ from .train import evaluate, train
 __all__ = ["TRAIN_DEFAULTS", "RunGate", "TrainRun", "train_data", "train_run"]
 
 
-TRAIN_DEFAULTS = {"steps": 200, "batch_size": 64, "lr": 0.002, "n_train": 4000, "n_test": 1000, "noise": 1.0}
+class TrainDefaults(TypedDict):
+    steps: int
+    batch_size: int
+    lr: float
+    n_train: int
+    n_test: int
+    noise: float
+
+
+TRAIN_DEFAULTS: TrainDefaults = {
+    "steps": 200,
+    "batch_size": 64,
+    "lr": 0.002,
+    "n_train": 4000,
+    "n_test": 1000,
+    "noise": 1.0,
+}
 
 
 @dataclass(frozen=True)

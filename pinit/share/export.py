@@ -25,58 +25,10 @@ from torch import nn
 
 from ..models import build_model
 from ..plan import InitPlan, assignments, param_seed
+from ..schemes import SCHEMES
 from .plan_io import model_identity
 
-__all__ = ["FILL_SOURCE", "export_code"]
-
-# Scheme name -> the body that fills `tensor` from the resolved keyword dict `p`,
-# exactly as pinit/schemes.py does (same function, same arguments, same order).
-# Every line is indented for the body of an `if scheme == ...:` branch.
-FILL_SOURCE: dict[str, str] = {
-    "default": (
-        "if tensor.dim() >= 2:\n"
-        "    # What nn.Linear / nn.Conv*d reset_parameters() draw, from our generator.\n"
-        "    init.kaiming_uniform_(tensor, a=math.sqrt(5), generator=generator)\n"
-        "else:\n"
-        "    # A bias: U(+-1/sqrt(fan_in)) with the fan_in of its layer's weight.\n"
-        "    if layer_fan_in is None:\n"
-        '        raise ValueError("default needs the layer\'s weight (2+ dims) to size a 1-D tensor")\n'
-        "    bound = 1.0 / math.sqrt(layer_fan_in) if layer_fan_in else 0.0\n"
-        "    init.uniform_(tensor, -bound, bound, generator=generator)"
-    ),
-    "uniform": 'init.uniform_(tensor, p["a"], p["b"], generator=generator)',
-    "normal": 'init.normal_(tensor, p["mean"], p["std"], generator=generator)',
-    "trunc_normal": 'init.trunc_normal_(tensor, p["mean"], p["std"], p["a"], p["b"], generator=generator)',
-    "constant": 'init.constant_(tensor, p["val"])',
-    "ones": "init.ones_(tensor)",
-    "zeros": "init.zeros_(tensor)",
-    "eye": "init.eye_(tensor)",
-    "dirac": 'init.dirac_(tensor, p["groups"])',
-    "xavier_uniform": 'init.xavier_uniform_(tensor, p["gain"], generator=generator)',
-    "xavier_normal": 'init.xavier_normal_(tensor, p["gain"], generator=generator)',
-    "kaiming_uniform": 'init.kaiming_uniform_(tensor, p["a"], p["mode"], p["nonlinearity"], generator=generator)',
-    "kaiming_normal": 'init.kaiming_normal_(tensor, p["a"], p["mode"], p["nonlinearity"], generator=generator)',
-    "lecun_normal": (
-        "# LeCun normal: N(0, 1/fan_in), i.e. kaiming_normal with gain 1.\n"
-        'init.kaiming_normal_(tensor, mode="fan_in", nonlinearity="linear", generator=generator)'
-    ),
-    "orthogonal": 'init.orthogonal_(tensor, p["gain"], generator=generator)',
-    "sparse": (
-        "# torch.nn.init.sparse_'s algorithm, but with every draw from `generator`: sparse_\n"
-        "# itself picks the zero rows with torch.randperm from the global RNG (it ignores\n"
-        "# `generator` there), so its result could not be reproduced from a seed.\n"
-        "if tensor.dim() != 2:\n"
-        '    raise ValueError("sparse: only tensors with 2 dimensions are supported")\n'
-        "rows, cols = tensor.shape\n"
-        'num_zeros = math.ceil(p["sparsity"] * rows)\n'
-        'tensor.normal_(0, p["std"], generator=generator)\n'
-        "for col in range(cols):\n"
-        "    tensor[torch.randperm(rows, generator=generator)[:num_zeros], col] = 0"
-    ),
-}
-
-# Schemes whose code above uses `math`.
-_NEEDS_MATH = {"default", "sparse"}
+__all__ = ["export_code"]
 
 
 def _indent(text: str, spaces: int) -> str:
@@ -100,7 +52,8 @@ def export_code(
     """The source of a standalone script defining ``init_weights(model)``.
 
     Guarantees:
-    * the script imports only ``torch`` (and ``math`` when "default" or "sparse" is used);
+    * the script imports only ``torch`` (and ``math`` when a scheme's code uses it:
+      "default" and "sparse");
     * for a fresh model of the architecture given here, ``init_weights(model)`` leaves
       every parameter bit-identical to ``pinit.apply_plan(model, plan, seed)`` and
       untouched parameters unchanged; it never touches the global RNG ("sparse"
@@ -124,7 +77,8 @@ def export_code(
             )
         model = build_model(model_name, **dict(model_options or {}))
     name, options = model_identity(model)
-    label = name + (" (" + ", ".join(f"{k}={v!r}" for k, v in options.items()) + ")" if options else "")
+    settings = ", ".join(f"{k}={v!r}" for k, v in options.items())
+    label = (name or type(model).__name__) + (f" ({settings})" if options else "")
     reached = [a for a in assignments(model, plan) if a.rule is not None]
     seeds = {a.name: param_seed(seed, a.name) for a in reached}  # also checks the seed
 
@@ -133,17 +87,16 @@ def export_code(
         {r.scheme for slots in plan.rules.values() for r in slots.values()}
         | {r.scheme for r in plan.overrides.values()}
     )
-    missing = [s for s in used if s not in FILL_SOURCE]
-    if missing:
-        raise ValueError(f"export_code has no code for scheme(s) {missing}; pinit.export.FILL_SOURCE needs them")
-    needs_math = bool(_NEEDS_MATH & set(used))
-    needs_fan_in = "default" in used
+    # Each scheme's fill as source (Scheme.export_source), the same numbers as its fill_fn.
+    sources = {name: SCHEMES[name].export_source for name in used}
+    needs_fan_in = any("layer_fan_in" in src for src in sources.values())
+    needs_math = needs_fan_in or any("math." in src for src in sources.values())  # _layer_fan_in uses math
 
     plan_dict = plan.to_dict()
     branches = []
     for i, name in enumerate(used):
         keyword = "if" if i == 0 else "elif"
-        branches.append(f"    {keyword} scheme == {name!r}:\n{_indent(FILL_SOURCE[name], 8)}")
+        branches.append(f"    {keyword} scheme == {name!r}:\n{_indent(sources[name], 8)}")
     if branches:
         branches.append('    else:\n        raise ValueError(f"no code for scheme {scheme!r}")')
     else:

@@ -13,7 +13,6 @@ import asyncio
 import http.client
 import re
 import subprocess
-import sys
 import time
 import urllib.request
 from collections import defaultdict
@@ -22,8 +21,8 @@ from urllib.parse import urlparse
 
 from deploy.replicas import COOKIE, find_nginx, max_upload_mb, render_config
 from tests.harness import ARTIFACTS, choose, wait_for_charts, wait_idle
+from tests.ws_client import StreamlitSession
 
-ROOT = Path(__file__).resolve().parents[2]
 LOG_LINE = re.compile(r'"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) key=(?P<key>\S+) upstream=(?P<up>\S+)')
 ARTICLE_FC1 = "expected σ 1 "
 
@@ -119,9 +118,7 @@ def test_nginx_refuses_an_upload_over_the_cap_before_it_reaches_streamlit(cls):
 
 
 def test_a_dropped_websocket_comes_back_to_its_own_replica_and_session(cls):
-    """Protocol level (bench/ws_client.py): sessions keyed by nginx's own cookie drop and resume."""
-    sys.path.insert(0, str(ROOT / "bench"))
-    from ws_client import StreamlitSession
+    """Protocol level (tests/ws_client.py): sessions keyed by nginx's own cookie drop and resume."""
 
     async def one(i: int) -> tuple[str, str, str]:
         s = StreamlitSession(cls.url, timeout=90)

@@ -25,7 +25,7 @@ Widgets this client can read and set: selectbox, multiselect, number_input,
 slider, checkbox (and toggle), text_input, button. Others are left out of the client state (the server then
 keeps their last value), which is enough for pinit's page.
 
-    python bench/ws_client.py --url http://127.0.0.1:8501     # one session: load, re-initialize, print what it saw
+    python -m tests.ws_client --url http://127.0.0.1:8501     # one session: load, re-initialize, print what it saw
 """
 
 from __future__ import annotations

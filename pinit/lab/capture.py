@@ -1,0 +1,124 @@
+"""Watch a forward pass: every probe in the lab records module outputs the same way.
+
+`capture_outputs(model)` registers a forward hook (`nn.Module.register_forward_hook`)
+on each module to watch, puts the model in eval mode, and yields the list the hooks
+fill, in call order, while the caller runs the forward pass (with or without grad) in
+the block. Every hook is removed and every module's own mode restored in `finally`
+blocks, even if the pass raises: the model leaves exactly as it came (as torchinfo's
+summary does).
+
+`switched_mode(model, training)` is the mode switch alone (training and evaluation
+runs), and `leaves(model)` the modules the probes describe: those with no children.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["Captured", "capture_outputs", "first_tensor", "leaves", "switched_mode"]
+
+
+def leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(name, module) of every module without children, in registration order ("(model)" for a leaf model)."""
+    return [(name or "(model)", m) for name, m in model.named_modules() if next(m.children(), None) is None]
+
+
+def first_tensor(output: Any) -> torch.Tensor | None:
+    """The output itself, or the first floating tensor inside a tuple/list/dict output."""
+    if isinstance(output, torch.Tensor):
+        return output if output.is_floating_point() else None
+    items = output.values() if isinstance(output, Mapping) else output if isinstance(output, (tuple, list)) else ()
+    for item in items:
+        t = first_tensor(item)
+        if t is not None:
+            return t
+    return None
+
+
+@contextlib.contextmanager
+def switched_mode(model: nn.Module, training: bool) -> Iterator[nn.Module]:
+    """Every module in train (`training`) or eval mode for the block; each module's own mode after it."""
+    modes = {m: m.training for m in model.modules()}
+    model.train(training)
+    try:
+        yield model
+    finally:
+        for m, was_training in modes.items():
+            m.train(was_training)
+
+
+@dataclass(frozen=True)
+class Captured:
+    """One call of a watched module: its name, the module, and what `keep` made of its output."""
+
+    name: str
+    module: nn.Module
+    value: Any
+
+
+class _Stop(Exception):
+    """Raised by a hook to end the forward pass once the output of interest is in."""
+
+
+def _detach(t: torch.Tensor) -> torch.Tensor:
+    return t.detach()
+
+
+@contextlib.contextmanager
+def capture_outputs(
+    model: nn.Module,
+    modules: Iterable[tuple[str, nn.Module]] | None = None,
+    keep: Callable[[torch.Tensor], Any] = _detach,
+    stop_early: bool = False,
+) -> Iterator[list[Captured]]:
+    """Record the outputs of `modules` (default: `leaves(model)`) during the block, in call order.
+
+    Usage::
+
+        with capture_outputs(model) as calls, torch.no_grad():
+            model(x)
+        [(c.name, c.value.std()) for c in calls]
+
+    A module called twice gives two entries. Each output (for a tuple/list/dict output,
+    its first floating tensor; calls without one are skipped) is passed through `keep`
+    inside the hook, so a caller that only needs numbers never holds the tensors:
+    ``keep=lambda t: float(t.std())``. The default keeps the tensor, detached (not copied:
+    a later in-place module, like ReLU(inplace=True), would change it; compute in `keep`).
+
+    The model runs in eval mode (dropout off, batch norm on its running statistics), so
+    probes are deterministic and change no buffer. `stop_early`: end the forward pass
+    right after the first recorded output (the block's pass is cut short, not failed), for
+    a caller that needs one layer's output and not the rest of the network.
+    """
+    watched = leaves(model) if modules is None else list(modules)
+    calls: list[Captured] = []
+    stop = _Stop()
+
+    def hook_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            t = first_tensor(output)
+            if t is None:
+                return
+            calls.append(Captured(name, module, keep(t)))
+            if stop_early:
+                raise stop
+
+        return hook
+
+    handles = []
+    with switched_mode(model, training=False):
+        try:
+            handles = [m.register_forward_hook(hook_for(name)) for name, m in watched]
+            yield calls
+        except _Stop as e:
+            if e is not stop:  # another capture's signal: not ours to swallow
+                raise
+        finally:
+            for h in handles:
+                h.remove()
