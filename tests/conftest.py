@@ -83,11 +83,23 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def browser():
-    """Debian's Chromium driven by Playwright, one per test module (browser and scale-out tests)."""
+def playwright_driver():
+    """Playwright, one per test module (its browser and its device descriptors)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        b = launch_chromium(p)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright_driver):
+    """Debian's Chromium driven by Playwright, one per test module (browser and scale-out tests)."""
+    b = launch_chromium(playwright_driver)
+    yield b
+    b.close()
+
+
+@pytest.fixture(scope="module")
+def playwright_devices(playwright_driver):
+    """Playwright's device descriptors (viewport, user agent, touch), e.g. "iPhone 13"."""
+    return playwright_driver.devices

@@ -1,0 +1,147 @@
+"""The lesson in a real browser: each step on one screen, the arrow keys, presenter mode, the QR code, a phone."""
+
+from __future__ import annotations
+
+import io
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.harness import choose, panel_texts, selected, wait_for_charts, wait_idle
+
+SCREENS = {"projector 1280x720": (1280, 720), "old projector 1024x768": (1024, 768)}
+LESSON_STEPS = 5  # steps with a chart; step 6 hands over to free play
+
+# Every element a step shows a class: the chart, the numbers, the two sentences, the buttons.
+BOXES_JS = """() => {
+    const box = el => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+    const main = document.querySelector('[data-testid=stMain]');
+    return {
+        chart: [...main.querySelectorAll('[data-testid=stPlotlyChart]')].map(box),
+        metrics: [...main.querySelectorAll('[data-testid=stMetric]')].map(box),
+        text: [...main.querySelectorAll('[data-testid=stMarkdown]')].filter(e => e.innerText.length > 120).map(box),
+        buttons: [...main.querySelectorAll('[data-testid=stButton]')].map(box),
+        clipped: [...main.querySelectorAll('[data-testid=stMetricValue], [data-testid=stMetricDelta]')]
+            .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText),
+        scrollY: window.scrollY, innerWidth: window.innerWidth, innerHeight: window.innerHeight,
+    };
+}"""
+
+
+def open_step(browser, url: str, width: int, height: int, step: int, present: bool = False):
+    page = browser.new_context(viewport={"width": width, "height": height}).new_page()
+    page.goto(f"{url}/?view=Lesson&step={step}" + ("&present=1" if present else ""))
+    wait_for_charts(page, 1, timeout_ms=180_000)
+    wait_idle(page, 180_000)
+    page.wait_for_timeout(500)  # let plotly settle its last layout pass
+    return page
+
+
+def inside(box: list[float], width: int, height: int) -> bool:
+    left, top, right, bottom = box
+    return left >= 0 and top >= 0 and right <= width + 0.5 and bottom <= height + 0.5
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+def test_every_step_fits_one_screen_with_its_chart_numbers_and_text(browser, server_url, shots, screen):
+    width, height = SCREENS[screen]
+    for step in range(1, LESSON_STEPS + 1):
+        page = open_step(browser, server_url, width, height, step)
+        b = page.evaluate(BOXES_JS)
+        assert b["scrollY"] == 0
+        assert len(b["chart"]) == 1 and b["metrics"] and b["text"], (step, b)
+        for kind in ("chart", "metrics", "text"):
+            for box in b[kind]:
+                assert inside(box, width, height), (screen, step, kind, box)
+        assert not b["clipped"], (screen, step, b["clipped"])  # no "1.15e…" or "exploding: the softm…"
+        page.screenshot(path=str(shots / f"lesson-{width}x{height}-step{step}.png"))
+        page.context.close()
+
+
+def test_the_arrow_keys_move_through_the_steps_and_the_link_follows(browser, server_url):
+    page = open_step(browser, server_url, 1280, 720, 1)
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")  # keys go to the page
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('step') === '2'", timeout=60_000)
+    wait_for_charts(page, 1)
+    wait_idle(page)
+    assert "Kaiming" in page.locator("[data-testid=stPlotlyChart] .gtitle").first.text_content()
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("() => new URLSearchParams(location.search).get('step') === '1'", timeout=60_000)
+    page.context.close()
+
+
+def test_presenter_mode_big_text_closed_sidebar_no_toolbar_and_a_qr_code_of_this_link(browser, server_url, shots):
+    zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp decodes the QR code (pip install zxing-cpp)")
+    from PIL import Image
+
+    page = open_step(browser, server_url, 1280, 720, 2, present=True)
+    sizes = page.eval_on_selector_all(
+        "[data-testid=stPlotlyChart] .xtick text, [data-testid=stPlotlyChart] .ytick text",
+        "els => els.map(e => parseFloat(getComputedStyle(e).fontSize))",
+    )
+    assert sizes and min(sizes) >= 15 and max(sizes) <= 20  # chart text 16-18 px (ticks one step smaller)
+    title = page.eval_on_selector(
+        "[data-testid=stPlotlyChart] .gtitle", "e => parseFloat(getComputedStyle(e).fontSize)"
+    )
+    assert 16 <= title <= 22
+    sidebar_right = page.evaluate(
+        "() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right"
+    )
+    assert sidebar_right <= 0  # collapsed
+    assert page.get_by_text("Deploy", exact=True).count() == 0  # no Deploy button, no developer toolbar
+    assert not page.evaluate(BOXES_JS)["clipped"]
+    page.screenshot(path=str(shots / "lesson-presenter.png"))
+
+    page.get_by_role("button", name="QR").click()
+    image = page.locator("[data-testid=stPopoverBody] img, [data-testid=stImage] img").first
+    image.wait_for(timeout=30_000)
+    png = page.request.get(image.get_attribute("src")).body()
+    (code,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
+    decoded, current = urlsplit(code.text), urlsplit(page.url)
+    assert (decoded.netloc, decoded.path) == (current.netloc, current.path)
+    assert parse_qs(decoded.query) == parse_qs(current.query)  # the whole state: model, plan, seed, view, step
+    assert parse_qs(decoded.query)["step"] == ["2"] and parse_qs(decoded.query)["present"] == ["1"]
+    page.context.close()
+
+
+def test_the_last_step_opens_the_weights_view_with_the_chosen_preset(browser, server_url):
+    page = open_step(browser, server_url, 1280, 720, 6)
+    page.get_by_role("button", name="Open Weights: the article's recipe").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('view') === 'Weights'", timeout=60_000)
+    wait_for_charts(page, 1)
+    wait_idle(page)
+    assert "constant: all 32 values = 0" in panel_texts(page)["layer1.conv1.bias"]  # the article zeroes conv biases
+    page.locator("[data-testid=stExpandSidebarButton]").click()
+    assert selected(page, "Preset") == "Article recipe"
+    page.context.close()
+
+
+def test_on_a_phone_the_settings_fold_away_after_a_choice_and_the_lesson_has_next_under_the_thumb(
+    browser, server_url, shots, playwright_devices
+):
+    context = browser.new_context(**playwright_devices["iPhone 13"])
+    page = context.new_page()
+    page.goto(f"{server_url}/?view=Weights")
+    wait_for_charts(page, 1, timeout_ms=120_000)
+    wait_idle(page)
+    assert page.locator("[data-testid=stSidebar]").count() == 0 or page.evaluate(
+        "() => document.querySelector('[data-testid=stSidebar]').getBoundingClientRect().right <= 0"
+    )
+    settings = page.locator("[data-testid=stExpander]").filter(has_text="Settings").first
+    settings.locator("summary").click()
+    choose(page, "Preset", "Zeros (the symmetry trap)")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.annotation-text')]"
+        ".some(a => a.textContent.includes('constant: all 864'))",
+        timeout=90_000,
+    )
+    wait_idle(page)
+    assert not settings.locator("details").first.evaluate("d => d.open")  # folded: the page shows the result
+    page.screenshot(path=str(shots / "phone-weights.png"))
+    page.goto(f"{server_url}/?view=Lesson&step=1")
+    wait_for_charts(page, 1, timeout_ms=180_000)
+    wait_idle(page, 180_000)
+    page.get_by_role("button", name="Next step").click()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('step') === '2'", timeout=60_000)
+    context.close()
