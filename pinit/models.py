@@ -23,6 +23,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from .checks import whole_number
+from .share.text import quote
+
 __all__ = [
     "ACTIVATIONS",
     "MODELS",
@@ -136,11 +139,9 @@ class DeepMLP(nn.Module):
         num_classes: int = 10,
     ) -> None:
         super().__init__()
-        for name, value, high in (("depth", depth, 100), ("width", width, 4096)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-                raise ValueError(f"{name} must be a whole number from 1 to {high}, got {value!r}")
+        depth, width = whole_number("depth", depth, 1, 100), whole_number("width", width, 1, 4096)
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {quote(activation)}")
         self.depth, self.width, self.activation = depth, width, activation
         self.input_shape = (in_features,)
         self.num_classes = num_classes

@@ -27,12 +27,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from . import checks
 from .errors import PlanError
 from .schemes import Scheme, TensorInfo, get_scheme
 
 __all__ = ["MAX_SEED", "Assignment", "InitPlan", "Rule", "apply_plan", "assignments", "check_plan", "param_seed"]
 
-MAX_SEED = 2**63 - 1
+MAX_SEED = checks.MAX_SEED  # the one seed range of pinit: links, plan files, the CLI and the sidebar
 
 
 @dataclass(frozen=True)
@@ -201,15 +202,11 @@ def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[str
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        # repr of a huge int fails past 4,300 digits: describe it by its size instead.
-        shown = (
-            repr(seed)
-            if not isinstance(seed, int) or abs(seed) < 10**30
-            else f"an integer of {abs(seed).bit_length()} bits"
-        )
-        raise PlanError(f"seed must be a whole number from 0 to {MAX_SEED}, got {shown}")
-    return seed
+    """pinit.checks.seed, raising PlanError (what apply_plan and param_seed promise)."""
+    try:
+        return checks.seed(seed)
+    except ValueError as e:
+        raise PlanError(str(e)) from None
 
 
 def param_seed(seed: int, name: str) -> int:

@@ -17,10 +17,10 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from .. import serve
+from .. import checks, serve
 from ..errors import PlanError
 from ..models import MODELS, build_model
-from ..plan import MAX_SEED, InitPlan, apply_plan
+from ..plan import InitPlan, apply_plan
 from ..presets import PRESETS
 from ..schemes import SCHEMES
 from ..stats import parameter_table
@@ -89,12 +89,9 @@ class _Refused(Exception):
 
 def _seed_arg(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be a whole number from 0 to {MAX_SEED}, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value}")
-    return value
+        return checks.seed_text(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _model_option_flags() -> dict[str, type]:

@@ -27,9 +27,10 @@ from typing import Any
 
 from torch import nn
 
+from .. import checks
 from ..errors import PlanError
 from ..models import MODELS
-from ..plan import MAX_SEED, InitPlan, check_plan
+from ..plan import InitPlan, check_plan
 
 __all__ = ["MAX_PLAN_BYTES", "PLAN_FORMAT", "PLAN_VERSION", "load_plan_file", "model_identity", "plan_to_json"]
 
@@ -94,8 +95,10 @@ def plan_to_json(
 
 
 def _seed_problems(seed: Any) -> list[str]:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        return [f"seed must be a whole number from 0 to {MAX_SEED} (or null), got {seed!r}"]
+    try:
+        checks.seed(seed, note=" (or null)")
+    except ValueError as e:
+        return [str(e)]
     return []
 
 
@@ -145,7 +148,7 @@ def _meta_problems(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
         problems.append(f"'format' must be {PLAN_FORMAT!r}, got {doc['format']!r}")
     if "version" in doc:
         v = doc["version"]
-        if isinstance(v, bool) or not isinstance(v, int):
+        if not checks.is_whole(v):
             problems.append(f"'version' must be a whole number, got {v!r}")
         elif v != PLAN_VERSION:
             problems.append(f"plan file version {v} is not supported; this pinit reads version {PLAN_VERSION}")

@@ -64,8 +64,8 @@ def quote(value: object, limit: int = 60) -> str:
     """`value` as repr() shows it, at most about `limit` characters, with its full size said when cut.
 
     A string longer than `limit` shows its first `limit` characters and its length:
-    ``'aaaa…' (150,000 characters)``. An integer too long to print shows its digits'
-    count; a container its item count. Never raises, never builds the whole repr of a
+    ``'aaaa…' (150,000 characters)``. An integer too long to print shows its size
+    in bits; a container its item count. Never raises, never builds the whole repr of a
     big value.
     """
     if isinstance(value, str):
@@ -73,7 +73,7 @@ def quote(value: object, limit: int = 60) -> str:
             return repr(value)
         return f"{value[:limit]!r}… ({len(value):,} characters)"
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * limit:
-        return f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+        return f"an integer of {value.bit_length()} bits"
     try:
         shown = _bounded_repr(limit).repr(value)
     except Exception:  # a value whose repr fails (e.g. nested too deeply): describe it by its type
