@@ -281,12 +281,14 @@ def build_model(name: str, seed: int | None = None, **options: Any) -> nn.Module
     values.
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+        raise ValueError(f"unknown model {quote(name)}; choose one of {sorted(MODELS)}")
     spec = MODELS[name]
     unknown = set(options) - set(spec.options)
     if unknown:
         allowed = ", ".join(sorted(spec.options)) or "none"
-        raise ValueError(f"{name} takes no option {sorted(unknown)}; allowed: {allowed}")
+        raise ValueError(
+            f"{name} takes no option [{', '.join(quote(k) for k in sorted(unknown)[:20])}]; allowed: {allowed}"
+        )
     kwargs = {**spec.options, **options}
     if seed is None:
         return spec.factory(**kwargs)

@@ -28,11 +28,24 @@ import torch
 from torch import nn
 
 from . import checks
-from .errors import PlanError
-from .schemes import Scheme, TensorInfo, get_scheme
+from .errors import MAX_PROBLEMS, PlanError
+from .schemes import SCHEMES, Scheme, TensorInfo, get_scheme
+from .share.text import quote, shorten
 
-__all__ = ["MAX_SEED", "Assignment", "InitPlan", "Rule", "apply_plan", "assignments", "check_plan", "param_seed"]
+__all__ = [
+    "MAX_SEED",
+    "Assignment",
+    "InitPlan",
+    "Rule",
+    "apply_plan",
+    "assignments",
+    "check_plan",
+    "label",
+    "param_seed",
+    "quoted_list",
+]
 
+_MAX_NAMES = 200  # parameter names listed in a message (DeepMLP(depth=100) has 200)
 MAX_SEED = checks.MAX_SEED  # the one seed range of pinit: links, plan files, the CLI and the sidebar
 
 
@@ -49,13 +62,14 @@ class Rule:
         if isinstance(d, str):
             d = {"scheme": d}
         if not isinstance(d, Mapping) or "scheme" not in d:
-            raise PlanError(f"{where}: a rule must be an object with a 'scheme' key, got {d!r}")
+            raise PlanError(f"{where}: a rule must be an object with a 'scheme' key, got {quote(d)}")
         scheme = get_scheme_for(d["scheme"], where)
         kwargs = {k: v for k, v in d.items() if k != "scheme"}
         try:
             return cls(scheme.name, scheme.resolve(kwargs))
         except PlanError as e:
-            raise PlanError([f"{where}: {p}" for p in e.problems]) from None
+            # The scheme's messages echo the values they were given: keep each one short.
+            raise PlanError([f"{where}: {shorten(p)}" for p in e.problems]) from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"scheme": self.scheme, **self.params}
@@ -66,10 +80,23 @@ class Rule:
 
 
 def get_scheme_for(name: Any, where: str) -> Scheme:
-    try:
-        return get_scheme(name)
-    except PlanError as e:
-        raise PlanError(f"{where}: {e}") from None
+    """The scheme `name`, or PlanError naming the rule (`where`) and the unknown name, quoted short."""
+    if not isinstance(name, str) or name not in SCHEMES:
+        raise PlanError(f"{where}: unknown scheme {quote(name)}; known schemes: {', '.join(SCHEMES)}")
+    return get_scheme(name)
+
+
+def label(name: object) -> str:
+    """A user-given name (layer type, slot, parameter) for a message: as it is if short and
+    printable, else quoted and cut (a 150 kB layer type name must not make a 150 kB message)."""
+    text = str(name)
+    return text if len(text) <= 60 and text.isprintable() else quote(text)
+
+
+def quoted_list(names: list[Any], limit: int = MAX_PROBLEMS) -> str:
+    """'a', 'b', ... for the first `limit` names, then "and N more"."""
+    shown = ", ".join(quote(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 
 @dataclass(frozen=True)
@@ -87,9 +114,9 @@ class InitPlan:
         if not isinstance(d, Mapping):
             raise PlanError(f"a plan must be an object with 'rules' and/or 'overrides', got {type(d).__name__}")
         problems: list[str] = []
-        extra = set(d) - {"rules", "overrides"}
+        extra = sorted(set(d) - {"rules", "overrides"}, key=str)
         if extra:
-            problems.append(f"a plan takes only 'rules' and 'overrides'; unknown keys: {sorted(extra)}")
+            problems.append(f"a plan takes only 'rules' and 'overrides'; unknown keys: [{quoted_list(extra)}]")
         rules: dict[str, dict[str, Rule]] = {}
         raw_rules = d.get("rules") if d.get("rules") is not None else {}
         if not isinstance(raw_rules, Mapping):
@@ -97,11 +124,12 @@ class InitPlan:
             raw_rules = {}
         for layer_type, slots in raw_rules.items():
             if not isinstance(slots, Mapping):
-                problems.append(f"rules[{layer_type!r}] must map slots such as 'weight' and 'bias' to rules")
+                problems.append(f"rules[{quote(layer_type)}] must map slots such as 'weight' and 'bias' to rules")
                 continue
             for slot, raw in slots.items():
                 try:
-                    rules.setdefault(str(layer_type), {})[str(slot)] = Rule.from_dict(raw, f"{layer_type}.{slot}")
+                    rule = Rule.from_dict(raw, f"{label(layer_type)}.{label(slot)}")
+                    rules.setdefault(str(layer_type), {})[str(slot)] = rule
                 except PlanError as e:
                     problems.extend(e.problems)
         overrides: dict[str, Rule] = {}
@@ -111,7 +139,7 @@ class InitPlan:
             raw_over = {}
         for name, raw in raw_over.items():
             try:
-                overrides[str(name)] = Rule.from_dict(raw, f"override {name}")
+                overrides[str(name)] = Rule.from_dict(raw, f"override {label(name)}")
             except PlanError as e:
                 problems.extend(e.problems)
         if problems:
@@ -168,9 +196,9 @@ def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[As
             owners.setdefault(id(p), (mod_name, module, slot))
     out: list[Assignment] = []
     problems: list[str] = []
-    names = set()
+    names: dict[str, None] = {}  # a set that keeps named_parameters order
     for name, p in model.named_parameters():
-        names.add(name)
+        names[name] = None
         mod_name, module, slot = owners[id(p)]
         layer_type = type(module).__name__
         rule = plan.rule_for(name, layer_type, slot)
@@ -181,15 +209,23 @@ def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[As
             if why:
                 problems.append(f"{why}; {name} has shape {tuple(p.shape)}")
         out.append(Assignment(name, mod_name, layer_type, slot, p, info, rule, source))
-    for name in plan.overrides:
-        if name not in names:
-            problems.append(
-                f"override names {name!r}, which is not a parameter of {type(model).__name__}; "
-                f"its parameters are: {', '.join(sorted(names))}"
-            )
+    unknown = [name for name in plan.overrides if name not in names]
+    if unknown:
+        problems.append(_unknown_overrides(unknown, type(model).__name__, list(names)))
     if problems:
         raise PlanError(problems)
     return out
+
+
+def _unknown_overrides(unknown: list[str], model: str, names: list[str]) -> str:
+    """One problem for every override that names no parameter, naming the model's parameters once
+    (it was one problem per override, each listing them all: 193 MB of text for a 924 kB file)."""
+    params = ", ".join(names[:_MAX_NAMES]) + (f" and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else "")
+    if len(unknown) == 1:
+        head = f"override names {quote(unknown[0])}, which is not a parameter of {model}"
+    else:
+        head = f"{len(unknown):,} overrides name no parameter of {model}: {quoted_list(unknown)}"
+    return f"{head}; its parameters are: {params}"
 
 
 def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[str]:

@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..errors import capped
+
 __all__ = ["DEFAULT_MAX_BYTES", "CheckpointError", "LoadedCheckpoint", "load_checkpoint", "save_state_dict"]
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # 200 MiB: far above SimpleCNN's 4.7 MB, far below a server's memory
@@ -37,6 +39,7 @@ _WRAPPERS = ("state_dict", "model")
 class CheckpointError(ValueError):
     """A checkpoint pinit refuses; `problems` lists each problem in words.
 
+    Past MAX_PROBLEMS the rest are counted in a last line ("and 180 more problems");
     ``str(error)`` joins them, one per line. The model it was meant for is unchanged.
     For a state_dict that does not fit the model, `missing`, `unexpected` and
     `mismatched` (name -> (file shape, model shape)) hold the same facts as data.
@@ -49,7 +52,7 @@ class CheckpointError(ValueError):
         unexpected: list[str] | None = None,
         mismatched: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] | None = None,
     ) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.problems = capped([problems] if isinstance(problems, str) else problems)
         self.missing = list(missing or [])
         self.unexpected = list(unexpected or [])
         self.mismatched = dict(mismatched or {})

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 import pandas as pd
 
 from .. import checks, serve
-from ..errors import PlanError
+from ..errors import PlanError, capped, problem_count
 from ..models import MODELS, build_model
 from ..plan import InitPlan, apply_plan
 from ..presets import PRESETS
@@ -208,9 +208,11 @@ def _write(path: str, text: str, what: str, err: TextIO) -> None:
 
 
 def _problems(head: str, problems: list[str]) -> str:
+    """One refusal for stderr: the head, then each problem (at most MAX_PROBLEMS, the rest counted)."""
+    problems = capped(problems)
     if len(problems) == 1:
         return f"{head}: {problems[0]}"
-    return f"{head}, {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)
+    return f"{head}, {problem_count(problems):,} problems:\n" + "\n".join(f"  - {p}" for p in problems)
 
 
 def _table_text(df: pd.DataFrame) -> str:

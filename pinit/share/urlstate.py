@@ -16,10 +16,11 @@ import zlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import PlanError
+from ..errors import PlanError, capped
 from ..models import MODELS
 from ..plan import MAX_SEED, InitPlan, check_plan
 from ..report import meta_model
+from .text import quote
 
 if TYPE_CHECKING:
     from .setup import Setup
@@ -96,7 +97,7 @@ def state_from_query(params: Mapping[str, str], fallback: Setup | None = None) -
         if name in MODELS:
             model, options = name, {}
         else:
-            warnings.append(f"ignored model={name!r} from the link: known models are {', '.join(MODELS)}")
+            warnings.append(f"ignored model={quote(name)} from the link: known models are {', '.join(MODELS)}")
     if params.get("opts"):
         options, problems = _check_options(model, params.get("opts"))
         warnings += problems
@@ -119,9 +120,5 @@ def state_from_query(params: Mapping[str, str], fallback: Setup | None = None) -
                 raise PlanError(problems)
             plan = decoded
         except PlanError as e:
-            warnings.append(
-                "ignored the plan in the link: "
-                + "; ".join(e.problems[:5])
-                + (f" (and {len(e.problems) - 5} more)" if len(e.problems) > 5 else "")
-            )
+            warnings.append("ignored the plan in the link: " + "; ".join(capped(e.problems, 5)))
     return Setup(model, options, plan, seed), warnings

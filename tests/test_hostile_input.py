@@ -1,0 +1,144 @@
+"""Hostile or careless input to a shared classroom server: every refusal is short, in words,
+and costs little (issue 10). Memory itself is measured in tests/test_memory_budget.py.
+
+* Error text is bounded: at most MAX_PROBLEMS problems, then "and N more problems", and a
+  model's parameter names appear once, not once per bad override (a 924 kB plan file made
+  193 MB of error text, the CLI wrote 62 MB to stderr for a 300 kB file).
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import io
+import json
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+
+import pinit
+from pinit.errors import MAX_PROBLEMS, PlanError, problem_count
+from pinit.share.checkpoint import CheckpointError, load_checkpoint
+from pinit.share.cli import main
+from pinit.share.plan_io import load_plan_file
+from pinit.share.setup import Setup
+from pinit.share.urlstate import state_from_query
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+_spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+fx = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(fx)
+
+
+def cli(*argv: str) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), out=out, err=err)
+    assert out.getvalue() == ""
+    return code, err.getvalue()
+
+
+# --- item 3: error text no larger than a few kB, whatever the input's size ---------------------
+
+
+def test_unknown_overrides_are_one_problem_that_names_the_parameters_once():
+    with pytest.raises(PlanError) as e:
+        Setup.from_plan_file(fx.unknown_overrides_plan(50_000))  # 924 kB
+    text = str(e.value)
+    assert len(text) < 5_000, f"{len(text):,} characters of error text"
+    (problem,) = e.value.problems
+    assert problem.startswith("50,000 overrides name no parameter of DeepMLP: 'x0', 'x1', ")
+    assert "and 49,980 more; its parameters are: layers.fc1.weight, layers.fc1.bias, " in problem
+    assert problem.count("layers.fc1.weight") == 1
+
+
+def test_one_unknown_override_keeps_its_message():
+    with pytest.raises(PlanError) as e:
+        pinit.apply_plan(pinit.build_model("SimpleCNN"), {"overrides": {"layer9.weight": "zeros"}})
+    assert e.value.problems[0].startswith(
+        "override names 'layer9.weight', which is not a parameter of SimpleCNN; its parameters are: "
+    )
+
+
+def test_problems_are_capped_and_counted():
+    rules = {f"Layer{i}": {"weight": {"scheme": "nope"}} for i in range(500)}
+    with pytest.raises(PlanError) as e:
+        load_plan_file(json.dumps({"seed": -1, "rules": rules}))
+    problems = e.value.problems
+    assert len(problems) == MAX_PROBLEMS + 1 == 21
+    assert problems[-1] == "and 481 more problems" and problem_count(problems) == 501
+    assert str(e.value) == "\n".join(problems)
+    # Re-raising a capped list keeps the count right.
+    again = PlanError(["one more"] + problems)
+    assert again.problems[-1] == "and 482 more problems" and problem_count(again.problems) == 502
+
+
+def test_the_cli_writes_a_few_lines_for_a_huge_plan_file(tmp_path):
+    path = tmp_path / "plan.json"
+    path.write_bytes(fx.unknown_overrides_plan(16_000))  # 300 kB: 62 MB on stderr before
+    code, err = cli("--plan", str(path))
+    assert code == 1 and len(err) < 5_000, f"{len(err):,} characters on stderr"
+    assert "16,000 overrides name no parameter of DeepMLP" in err
+
+    rules = {f"Layer{i}": {"weight": {"scheme": "nope"}} for i in range(500)}
+    path.write_text(json.dumps({"rules": rules}))
+    code, err = cli("--plan", str(path))
+    assert code == 1 and "is refused, 500 problems:" in err and err.rstrip().endswith("- and 480 more problems")
+
+
+def test_checkpoint_problems_are_capped():
+    model = pinit.build_model("DeepMLP", depth=100, width=4)
+    data = fx.torch_bytes({k: v.to(torch.int64) for k, v in model.state_dict().items()})
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(data, model)
+    assert len(e.value.problems) == MAX_PROBLEMS + 1 and e.value.problems[-1] == "and 180 more problems"
+
+
+def token(doc: object) -> str:
+    """A link's plan= value for any JSON document (encode_plan only takes valid plans)."""
+    return base64.urlsafe_b64encode(zlib.compress(json.dumps(doc).encode(), 9)).decode().rstrip("=")
+
+
+def test_a_link_warning_is_short_whatever_the_plan_in_it():
+    bad = token({"rules": {f"L{i}": {"weight": "nope"} for i in range(2_000)}})
+    _setup, warnings = state_from_query({"model": "SimpleCNN", "plan": bad})
+    (warning,) = warnings
+    assert len(warning) < 2_000 and warning.endswith("; and 1,995 more problems")
+
+
+# --- item 6 (backend): user values are echoed short --------------------------------------------------
+
+HUGE = "x" * 150_000
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"plan": token({"rules": {"Linear": {"weight": HUGE}}})},  # a 150 kB scheme name
+        {"plan": token({"rules": {HUGE: {"weight": "nope"}}})},  # a 150 kB layer type
+        {"plan": token({"rules": {"Linear": {"weight": {"scheme": "kaiming_normal", "mode": HUGE}}}})},
+        {"plan": token({"overrides": {HUGE: "zeros"}})},
+        {"model": HUGE},
+        {"seed": HUGE},
+    ],
+)
+def test_a_huge_value_in_a_link_gives_a_short_warning(params):
+    _setup, warnings = state_from_query(params)
+    assert warnings and sum(map(len, warnings)) < 1_000, f"{sum(map(len, warnings)):,} characters"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"rules": {"Linear": {"weight": HUGE}}},
+        {"format": HUGE, "rules": {}},
+        {"model": HUGE, "rules": {}},
+        {HUGE: 1, "rules": {}},
+        {"model": "DeepMLP", "model_options": {HUGE: HUGE}, "rules": {}},
+    ],
+)
+def test_a_huge_value_in_a_plan_file_gives_a_short_refusal(doc):
+    with pytest.raises(PlanError) as e:
+        Setup.from_plan_file(json.dumps(doc))
+    assert len(str(e.value)) < 1_000, f"{len(str(e.value)):,} characters"
