@@ -2,9 +2,13 @@
 
 `load_checkpoint` reads a state_dict with ``torch.load(weights_only=True)``, which
 builds only tensors and plain containers and refuses any pickle that would import or
-call anything else (a checkpoint that tries to run code is refused, never run). The
-whole file is checked against the model before one value is copied: on any problem
-it raises CheckpointError listing every problem, and the model is left unchanged.
+call anything else (a checkpoint that tries to run code is refused, never run). Before
+that, the file's structure is read without unpickling anything (checkpoint_scan): what
+torch allows can still allocate gigabytes from a few bytes (``builtins.bytearray(2**30)``,
+a deflate-compressed zip entry), so only what torch.save writes for a state_dict passes,
+and no input costs much more memory than its own size. The whole file is checked against
+the model before one value is copied: on any problem it raises CheckpointError listing
+every problem, and the model is left unchanged.
 
 Accepted: a bare state_dict ({name: tensor}); the wrappers {"state_dict": ...} and
 {"model": ...} (other keys beside them, such as "epoch" or "optimizer", are ignored);
@@ -28,12 +32,15 @@ import torch
 from torch import nn
 
 from ..errors import capped
+from .checkpoint_scan import ScanError, check_legacy, check_zip
 
 __all__ = ["DEFAULT_MAX_BYTES", "CheckpointError", "LoadedCheckpoint", "load_checkpoint", "save_state_dict"]
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # 200 MiB: far above SimpleCNN's 4.7 MB, far below a server's memory
 
 _WRAPPERS = ("state_dict", "model")
+_ZIP_MAGIC = b"PK\x03\x04"  # what torch.load itself tests (torch.serialization._is_zipfile)
+_PICKLE_MAGIC = b"\x80"  # a pickle's PROTO opcode: the start of a legacy torch.save stream
 
 
 class CheckpointError(ValueError):
@@ -99,6 +106,18 @@ def _read_safetensors(data: bytes) -> dict[str, Any]:
         return st_load(data)
     except Exception as e:  # safetensors raises its own SafetensorError
         raise CheckpointError(f"the .safetensors file could not be read: {e}") from None
+
+
+def _check_structure(data: bytes, max_bytes: int) -> None:
+    """Refuse, before torch.load, a torch.save file whose reading could cost more than its size.
+
+    A zip archive (torch.save since 1.6) or a legacy pickle stream is read opcode by opcode
+    and entry by entry (pinit.share.checkpoint_scan); ScanError says why in words.
+    """
+    if data.startswith(_ZIP_MAGIC):
+        check_zip(data, max_bytes)
+    elif data.startswith(_PICKLE_MAGIC):
+        check_legacy(data)
 
 
 def _read_torch(data: bytes) -> Any:
@@ -178,8 +197,9 @@ def _list(names: list[str], limit: int = 20) -> str:
 def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedCheckpoint:
     """Copy the weights in `data` (the bytes of a checkpoint file) into `model`.
 
-    Guarantees: nothing in the file is executed (torch.load weights_only=True); the
-    model is changed only if every check passes, and then every entry of its
+    Guarantees: nothing in the file is executed (torch.load weights_only=True); reading
+    it costs memory of the order of its size (its structure is checked first, see the
+    module docstring); the model is changed only if every check passes, and then every entry of its
     state_dict is overwritten; otherwise CheckpointError (a ValueError) lists every
     problem: over `max_bytes`, empty, truncated or not a checkpoint, a pickle that
     would run code, not a dict of tensors, missing keys, unexpected keys, shape
@@ -200,6 +220,10 @@ def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_
     if _looks_like_safetensors(data):
         fmt, obj = "safetensors", _read_safetensors(data)
     else:
+        try:
+            _check_structure(data, max_bytes)
+        except ScanError as e:
+            raise CheckpointError(str(e)) from None
         fmt, obj = "torch", _read_torch(data)
     sd, wrapper = _unwrap(obj)
     expected = model.state_dict()
