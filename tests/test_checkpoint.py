@@ -432,3 +432,89 @@ def test_real_checkpoints_in_every_format_still_load(zip_format, dtype):
     assert load_checkpoint(buf.getvalue(), target).tensors == 4
     for k, v in target.state_dict().items():
         assert torch.equal(v, source.state_dict()[k].to(dtype).float())
+
+
+# --- each refusal names its real cause (issue 10, item 11) -------------------------------------------
+
+
+def test_a_checkpoint_of_meta_tensors_is_refused_in_words():
+    e = refused(fx.meta_checkpoint("SimpleCNN"), pinit.build_model("SimpleCNN"))  # was NotImplementedError
+    assert e.problems[0].startswith("the file holds tensors on the 'meta' device: shapes without values")
+
+
+def test_the_cli_refuses_a_meta_checkpoint_in_words(tmp_path):
+    import contextlib
+
+    from pinit.share.cli import main
+
+    path = tmp_path / "meta.pt"
+    path.write_bytes(fx.meta_checkpoint("SimpleCNN"))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["--checkpoint", str(path)], out=out, err=err)
+    assert code == 1 and "'meta' device" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def _random_files():
+    import random
+
+    rng = random.Random(10)
+    for i in range(300):
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 600)))
+        yield data if i % 2 else b"\x80" + data  # half of them start like a pickle
+    yield from (
+        b"hello, this is a text file\n",
+        b"The quick brown fox jumps over the lazy dog. " * 20,
+        b"<html><body>hi</body></html>",
+        b'{"a": 1}',
+        b"\x80\x02cnot a\nname\n.",
+        b"\x89PNG\r\n\x1a\n" + bytes(100),
+    )
+
+
+def test_random_bytes_and_text_are_not_called_code():
+    """Before, most of these were refused as 'unpickling it could run code', one text as 'KeyError: 101'."""
+    wrong = {}
+    for data in _random_files():
+        e = refused(data, nn.Linear(3, 2))
+        text = e.problems[0]
+        readable = "not a readable PyTorch checkpoint" in text or "not a readable .safetensors file" in text
+        if "could run code" in text or "KeyError" in text or not readable:
+            wrong[data[:30]] = text
+    assert not wrong, wrong
+
+
+def test_text_is_said_to_be_text():
+    e = refused(b"hello, this is a text file\n", nn.Linear(3, 2))
+    assert e.problems == [
+        "the file is not a readable PyTorch checkpoint: it is text ('hello, this is a text file\\n'), "
+        "not a torch.save() file (a zip archive or a pickle) or a .safetensors file"
+    ]
+
+
+def _safetensors(header: bytes, body: bytes = b"", length: int | None = None) -> bytes:
+    import struct
+
+    return struct.pack("<Q", len(header) if length is None else length) + header + body
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (_safetensors(b'{"weight": {}}', length=10**6), "its header says it is 1,000,000 bytes long"),
+        (_safetensors(b"{abcdefg"), "its header is not valid JSON"),
+        (_safetensors(b'{"e": 1}'), "its entry 'e' is not a tensor description"),
+        (
+            _safetensors(b'{"weight": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}', bytes(4)),
+            "its entry 'weight' needs bytes 0 to 24 of the data, but the data is 4 bytes long",
+        ),
+        (
+            _safetensors(b'{"weight": {"dtype": "F99", "shape": [1], "data_offsets": [0, 4]}}', bytes(4)),
+            "its entry 'weight' has dtype 'F99'",
+        ),
+    ],
+)
+def test_a_bad_safetensors_header_gets_its_own_sentence(data, words):
+    e = refused(data, nn.Linear(3, 2))
+    assert e.problems[0].startswith("the file is not a readable .safetensors file: "), e.problems
+    assert words in e.problems[0], e.problems

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..checks import is_whole
+from .text import quote
 
 __all__ = [
     "ALLOWED_GLOBALS",
@@ -182,6 +183,9 @@ class _Machine:
     def global_(self, module: Any, name: Any) -> None:
         if not isinstance(module, str) or not isinstance(name, str):
             raise ScanError("the file's pickle computes the name of what it imports, which torch.save never does")
+        if not all(part.isidentifier() for part in (*module.split("."), *name.split("."))):
+            # Random bytes that happen to hold a GLOBAL opcode: damaged, not an attack on anything.
+            raise ScanError(f"{NOT_READABLE}: its pickle is damaged (it names {quote(module + ' ' + name)})")
         if (module, name) not in ALLOWED_GLOBALS:
             raise _refuse_global(module, name)
         self.stack.append(_Global(module, name))
@@ -319,15 +323,16 @@ def _check_entries(entries: list[zipfile.ZipInfo], size: int, max_bytes: int) ->
     for e in entries:
         if e.compress_type != zipfile.ZIP_STORED:
             raise ScanError(
-                f"the zip entry {e.filename!r} is compressed; torch.save stores every entry uncompressed, and "
+                f"the zip entry {quote(e.filename)} is compressed; torch.save stores every entry uncompressed, and "
                 "pinit does not inflate entries, because a compressed entry can grow a small file into "
                 "gigabytes. Save the weights again with torch.save(model.state_dict(), path)."
             )
         if e.file_size != e.compress_size or e.file_size > max_bytes:
-            raise ScanError(f"the zip entry {e.filename!r} declares an inconsistent or too large size")
+            raise ScanError(f"the zip entry {quote(e.filename)} declares an inconsistent or too large size")
         if not e.filename.startswith(prefix + "/") or e.filename in names:
             raise ScanError(
-                f"the zip entry {e.filename!r} is not where torch.save puts it (all entries in one folder, each once)"
+                f"the zip entry {quote(e.filename)} is not where torch.save puts it "
+                "(all entries in one folder, each once)"
             )
         names.add(e.filename)
         total += e.file_size
@@ -359,7 +364,7 @@ def check_zip(data: bytes, max_bytes: int) -> None:
         if record is None or storage.nbytes > record.file_size:
             have = "is missing" if record is None else f"holds {record.file_size:,} bytes"
             raise ScanError(
-                f"a tensor's storage {storage.key!r} claims {storage.nbytes:,} bytes but its record {have}: "
+                f"a tensor's storage {quote(storage.key)} claims {storage.nbytes:,} bytes but its record {have}: "
                 "the file is damaged"
             )
 
@@ -387,6 +392,9 @@ def check_legacy(data: bytes) -> None:
     Each of its five pickles must pass `scan_pickle`, and the storages they declare must
     fit in the bytes after them (torch allocates a storage's declared size before reading it).
     """
+    if len(data) < 2 or data[1] not in (2, 3, 4, 5):
+        version = f"protocol {data[1]}" if len(data) > 1 else "nothing after it"
+        raise ScanError(f"{NOT_READABLE}: it starts like a pickle ({version}), but not one torch.save writes")
     stream = io.BytesIO(data)
     storages = [s for found in _legacy_pickles(stream) for s in found]
     left = len(data) - stream.tell()
