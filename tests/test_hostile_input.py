@@ -12,6 +12,9 @@ import base64
 import importlib.util
 import io
 import json
+import os
+import subprocess
+import sys
 import zlib
 from pathlib import Path
 
@@ -26,7 +29,8 @@ from pinit.share.plan_io import load_plan_file
 from pinit.share.setup import Setup
 from pinit.share.urlstate import state_from_query
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
 _spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
 fx = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fx)
@@ -142,3 +146,52 @@ def test_a_huge_value_in_a_plan_file_gives_a_short_refusal(doc):
     with pytest.raises(PlanError) as e:
         Setup.from_plan_file(json.dumps(doc))
     assert len(str(e.value)) < 1_000, f"{len(str(e.value)):,} characters"
+
+
+# --- item 4: the CLI reads only regular files, and only up to their limit ---------------------------
+
+
+def _limit_memory() -> None:
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (6 * 2**30, 6 * 2**30))
+
+
+def run_cli_process(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """`python -m pinit` in a child with 6 GiB of address space, so a read that never ends fails
+    this test (MemoryError, or the timeout for a FIFO) instead of hanging it or taking the machine."""
+    return subprocess.run(
+        [sys.executable, "-m", "pinit", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=_limit_memory,
+    )
+
+
+@pytest.mark.parametrize("flag", ["--plan", "--checkpoint"])
+def test_the_cli_refuses_a_fifo_without_waiting_for_it(tmp_path, flag):
+    fifo = tmp_path / "input.fifo"
+    os.mkfifo(fifo)
+    proc = run_cli_process(flag, str(fifo))  # before: blocked in open() until killed
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert "is a named pipe (FIFO), not a regular file" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("path, kind", [("/dev/zero", "a character device (such as /dev/zero)"), ("/", "a directory")])
+@pytest.mark.parametrize("flag", ["--plan", "--checkpoint"])
+def test_the_cli_refuses_devices_and_directories(flag, path, kind):
+    proc = run_cli_process(flag, path)  # before: --plan /dev/zero read until the kernel killed it
+    assert proc.returncode == 1 and f"is {kind}, not a regular file" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize(
+    "flag, size, limit", [("--plan", 10**8, "1,000,000"), ("--checkpoint", 3 * 10**8, "209,715,200")]
+)
+def test_the_cli_checks_a_files_size_before_reading_it(tmp_path, flag, size, limit):
+    path = tmp_path / "big"
+    with open(path, "wb") as f:
+        f.truncate(size)  # sparse: no disk used, but read_bytes() would allocate it all
+    code, err = cli(flag, str(path))
+    assert code == 1 and f"is {size:,} bytes; it may be at most {limit} bytes" in err, err
