@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import gc
 import importlib.util
 import io
 import json
@@ -47,7 +48,7 @@ class Case:
     """One hostile input: `make(tmpdir)` returns the path of the input; `kind` is the call made on it."""
 
     name: str
-    kind: str  # "checkpoint", "plan_file", "link" or "cli"
+    kind: str  # "checkpoint", "plan_file", "link", "cli" or "download"
     make: Callable[[Path], str]
     what: str
 
@@ -115,6 +116,12 @@ def cases() -> list[Case]:
         Case("cli_dev_zero", "cli", lambda tmp: "/dev/zero", "pinit --plan /dev/zero"),
         Case("cli_fifo", "cli", _fifo, "pinit --plan FIFO (nobody writes to it)"),
         Case(
+            "download_vggstyle_x3",
+            "download",
+            lambda tmp: "VGGStyle",
+            "three state_dict downloads of VGGStyle (402 MiB each) in the page's share view",
+        ),
+        Case(
             "link_huge_scheme_name",
             "link",
             _file(
@@ -171,6 +178,17 @@ def _prepare(kind: str, path: str) -> Callable[[], str]:
             return f"ok, {len(warnings)} warning(s), {sum(map(len, warnings)):,} characters"
 
         return link
+    if kind == "download":
+        import pinit
+        from pinit.dashboard import share
+
+        plan = json.dumps(pinit.PRESETS["Kaiming (He)"].plan, sort_keys=True)
+
+        def downloads() -> str:
+            sizes = [len(share._state_dict_bytes(path, "{}", plan, seed)) for seed in range(3)]
+            return f"ok, {len(sizes)} downloads of {sizes[0]:,} bytes"
+
+        return downloads
     if kind == "cli":
         from pinit.share.cli import main
 
@@ -206,12 +224,15 @@ def child(kind: str, path: str) -> None:
     except MemoryError:
         outcome = f"MemoryError: stopped at the {LIMIT_GB} GiB address-space limit"
     peak = _status("VmHWM")
+    gc.collect()
+    kept = _status("VmRSS") - before  # what stays resident once the call's results are dropped
     print(
         json.dumps(
             {
                 "before_mb": before / 1024,
                 "peak_mb": peak / 1024,
                 "growth_mb": (peak - before) / 1024,
+                "kept_mb": kept / 1024,
                 "outcome": outcome,
             }
         )
@@ -253,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         for case in chosen:
             r = measure(case, Path(tmp))
             growth = "n/a" if r["growth_mb"] is None else f"{r['growth_mb']:.0f} MB"
-            print(f"{case.name:24} {growth:>9}  {case.what}\n{'':36}{r['outcome']}")
+            kept = f" peak, {r['kept_mb']:.0f} MB kept" if r.get("kept_mb") is not None else ""
+            print(f"{case.name:24} {growth:>9}{kept}  {case.what}\n{'':36}{r['outcome']}")
     return 0
 
 
