@@ -28,6 +28,7 @@ from .share.text import quote
 
 __all__ = [
     "ACTIVATIONS",
+    "DEEP_MLP_RANGES",
     "MODELS",
     "ArticleSimpleCNN",
     "DeepMLP",
@@ -123,6 +124,11 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
+# DeepMLP's whole-number options, (low, high) inclusive: its constructor, links, plan files and
+# the sidebar's widgets all read them from here (ModelSpec.option_ranges).
+DEEP_MLP_RANGES: dict[str, tuple[int, int]] = {"depth": (1, 100), "width": (1, 4096)}
+
+
 class DeepMLP(nn.Module):
     """`depth` Linear layers of `width` units, each followed by `activation`.
 
@@ -139,7 +145,8 @@ class DeepMLP(nn.Module):
         num_classes: int = 10,
     ) -> None:
         super().__init__()
-        depth, width = whole_number("depth", depth, 1, 100), whole_number("width", width, 1, 4096)
+        depth = whole_number("depth", depth, *DEEP_MLP_RANGES["depth"])
+        width = whole_number("width", width, *DEEP_MLP_RANGES["width"])
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {quote(activation)}")
         self.depth, self.width, self.activation = depth, width, activation
@@ -232,6 +239,22 @@ class ModelSpec:
     factory: Callable[..., nn.Module]
     description: str
     options: dict[str, Any] = field(default_factory=dict)  # option name -> default
+    # The values each option may take, stated once for the constructor, links, plan files and
+    # the sidebar's widgets: whole-number options as (low, high), inclusive; the others as choices.
+    option_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    option_choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def check_option(self, name: str, value: Any) -> Any:
+        """`value` if this model takes option `name` with that value; else ValueError in words."""
+        if name not in self.options:
+            takes = f"its options are {', '.join(self.options)}" if self.options else "it takes no options"
+            raise ValueError(f"{self.name} has no option {quote(name)}; {takes}")
+        if name in self.option_ranges:
+            return whole_number(name, value, *self.option_ranges[name])
+        choices = self.option_choices.get(name)
+        if choices is not None and (not isinstance(value, str) or value not in choices):
+            raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {quote(value)}")
+        return value
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -255,6 +278,8 @@ MODELS: dict[str, ModelSpec] = {
             DeepMLP,
             "A stack of equal-width Linear layers for vanishing/exploding-signal experiments.",
             {"depth": 10, "width": 256, "activation": "relu"},
+            option_ranges=DEEP_MLP_RANGES,
+            option_choices={"activation": tuple(ACTIVATIONS)},
         ),
         ModelSpec(
             "WideMLP",
