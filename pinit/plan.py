@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +47,10 @@ __all__ = [
     "quoted_list",
 ]
 
+# One lock per model object for apply_plan (see its docstring); weak keys, so a model's lock
+# goes when the model does.
+_FILL_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_FILL_LOCKS_GUARD = threading.Lock()
 _MAX_NAMES = 200  # parameter names listed in a message (DeepMLP(depth=100) has 200)
 MAX_SEED = checks.MAX_SEED  # the one seed range of pinit: links, plan files, the CLI and the sidebar
 
@@ -268,17 +274,34 @@ def param_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest[:8], "big") & MAX_SEED
 
 
+def _fill_lock(model: nn.Module) -> threading.Lock:
+    """The lock serializing apply_plan calls on `model` (created on first use, dropped with the model)."""
+    with _FILL_LOCKS_GUARD:
+        lock = _FILL_LOCKS.get(model)
+        if lock is None:
+            lock = _FILL_LOCKS[model] = threading.Lock()
+        return lock
+
+
 def apply_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], seed: int = 0) -> nn.Module:
     """Re-initialize `model` in place by `plan` and return it.
 
     The whole plan is checked against the model first (PlanError, nothing changed);
     then each reached parameter is filled under torch.no_grad() from a generator
     seeded with `param_seed(seed, name)`. Works on any nn.Module.
+
+    Threads: torch's in-place fills are not thread-safe (trunc_normal_ is five in-place
+    steps; another thread's erfinv_ between them gives NaN), so calls on the same model
+    object are serialized by a per-model lock: concurrent calls never mix into NaN, the
+    last one wins. That does not make a shared model safe: a thread reading it (a forward
+    pass, parameter_table) while another re-initializes it sees half-filled weights, and
+    two different module objects that share parameters are not serialized. Give each
+    thread (each dashboard session) its own model, as pinit's page and CLI do.
     """
     _check_seed(seed)
     todo = [a for a in assignments(model, plan) if a.rule is not None]
     generator = torch.Generator(device="cpu")
-    with torch.no_grad():
+    with _fill_lock(model), torch.no_grad():
         for a in todo:
             generator.manual_seed(param_seed(seed, a.name))
             a.rule.scheme_obj.fill(a.param, a.rule.params, a.info, generator)
