@@ -53,13 +53,19 @@ def test_escape_markdown_escapes_every_markup_character():
     escaped = escape_markdown(HOSTILE)
     assert "](" not in escaped and "![" not in escaped and "://" not in escaped
     assert "www." not in escape_markdown("see www.evil.example") and "@b." not in escape_markdown("a@b.example")
+    # Streamlit autolinks even escaped URLs (tests/browser/test_injection.py): a zero-width space splits them.
+    assert escape_markdown("https://e.x") == "https\\:\u200b\\/\\/e\\.x"
+    assert escape_markdown("www.e.x me@e.x") == "www\u200b\\.e\\.x me\\@\u200be\\.x"
 
 
 @given(st.text())
 def test_escape_markdown_leaves_no_unescaped_punctuation(text):
-    """Every ASCII punctuation character comes out escaped: removing the escapes gives the text back."""
-    escaped = escape_markdown(text)
+    """Every ASCII punctuation character comes out escaped: removing the escapes (and the zero-width
+    spaces that split '://', 'www.' and '@') gives the text back."""
+    escaped = escape_markdown(text.replace("\u200b", ""))
+    text = text.replace("\u200b", "")
     out, i = [], 0
+    escaped = escaped.replace("\u200b", "")
     while i < len(escaped):
         if escaped[i] == "\\":
             assert escaped[i + 1] in string.punctuation

@@ -13,6 +13,8 @@ from __future__ import annotations
 import streamlit as st
 import torch
 
+from pinit.share.text import escape_markdown
+
 from . import share, sidebar, state, weights
 from .compare import compare_view
 from .depth import depth_view
@@ -101,7 +103,7 @@ def main() -> None:
     url_warnings = first_run() if "preset" not in st.session_state else []
     header_ui()
     for w in url_warnings:
-        st.warning(w[0].upper() + w[1:] + ".")
+        st.warning(escape_markdown(w[0].upper() + w[1:] + "."))  # link values are text, never Markdown
     share.messages_ui()
     pending = sidebar.sidebar_ui()
     if st.session_state.pop("reinit_requested", False) or state.applied() is None:

@@ -17,6 +17,7 @@ import torch
 import pinit
 from pinit.report import InitReport, report_on
 from pinit.share.setup import Setup
+from pinit.share.text import escape_markdown
 from pinit.share.urlstate import state_from_query, state_to_query
 
 from .sidebar import show_config
@@ -134,11 +135,14 @@ def checkpoint_report(ckpt: dict, bins: int) -> InitReport:
 def messages_ui() -> None:
     """Results of the last upload, shown once."""
     problem = st.session_state.pop("share_problems", None)
-    if problem:
+    if problem:  # the file's name and the problems echo what was uploaded: text, never Markdown
         kind, name, problems = problem
-        st.error(f"**{name} was not loaded** as a {kind}; nothing changed.\n\n" + "\n".join(f"- {p}" for p in problems))
+        st.error(
+            f"**{escape_markdown(name)} was not loaded** as a {kind}; nothing changed.\n\n"
+            + "\n".join(f"- {escape_markdown(p)}" for p in problems)
+        )
     for note in st.session_state.pop("share_notes", []):
-        st.info(note)
+        st.info(escape_markdown(note))
 
 
 def share_view(cfg: Config, table) -> None:

@@ -21,6 +21,7 @@ This module imports nothing from pinit, so every layer (plan.py, checks.py, shar
 
 from __future__ import annotations
 
+import re
 import reprlib
 import string
 from collections.abc import Sized
@@ -32,6 +33,11 @@ __all__ = ["escape_markdown", "quote", "shorten"]
 # HTML entities (&), Streamlit's :color[...] directives and :emoji: codes, and the ':', '/',
 # '.' and '@' that bare-URL and e-mail autolinks look for.
 _ESCAPE = {ord(c): "\\" + c for c in string.punctuation}
+_ZWSP = "\u200b"  # zero-width space: invisible, but it ends a URL for every autolinker
+# What GFM's autolinker (which Streamlit 1.67 applies even to backslash-escaped text) starts
+# a link at: a scheme's "://", "www." and the "@" of an e-mail address. A zero-width space
+# splits each of them.
+_AUTOLINK = re.compile(r"(:)(//)|(?i:(www))(\.)|(@)(.)")
 
 
 def escape_markdown(text: str) -> str:
@@ -39,9 +45,13 @@ def escape_markdown(text: str) -> str:
 
     Rendered by Streamlit's Markdown (st.warning, st.error, st.markdown), the result shows
     the same characters as `text`, as plain text: no links, images, emphasis, headings,
-    HTML, math or autolinked URLs.
+    HTML, math or autolinked URLs. Streamlit 1.67 still autolinks escaped URLs, "www."
+    and e-mail addresses (checked in Chromium, tests/browser/test_injection.py), so a
+    zero-width space also splits every "://", "www." and "@": the text looks the same and
+    is no longer a link.
     """
-    return str(text).translate(_ESCAPE)
+    split = _AUTOLINK.sub(lambda m: _ZWSP.join(g for g in m.groups() if g is not None), str(text))
+    return split.translate(_ESCAPE)
 
 
 def shorten(text: str, limit: int = 300) -> str:
