@@ -195,3 +195,18 @@ def test_the_cli_checks_a_files_size_before_reading_it(tmp_path, flag, size, lim
         f.truncate(size)  # sparse: no disk used, but read_bytes() would allocate it all
     code, err = cli(flag, str(path))
     assert code == 1 and f"is {size:,} bytes; it may be at most {limit} bytes" in err, err
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {HUGE: torch.zeros(1)},  # an unexpected key
+        {"state_dict": {HUGE: torch.zeros(1)}, "epoch": 1},
+        {HUGE: 3, "lr": 0.1},  # not a dict of tensors
+        {"weight": torch.zeros(2, 3), "bias": torch.zeros(2), HUGE: [1.0]},  # an entry that is not a tensor
+    ],
+)
+def test_a_huge_checkpoint_key_gives_a_short_refusal(state):
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(fx.torch_bytes(state), torch.nn.Linear(3, 2))
+    assert len(str(e.value)) < 1_000, f"{len(str(e.value)):,} characters"

@@ -261,7 +261,7 @@ def _unwrap(obj: Any) -> tuple[Mapping[str, Any], str | None]:
             return inner, key
     if not obj:
         raise CheckpointError("the file holds an empty dict: no weights to load")
-    bad = [f"{k!r} holds {_describe(v)}" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    bad = [f"{quote(k)} holds {_describe(v)}" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
     raise CheckpointError(
         f"the file is not a dict of tensors ({shown}), and it has no 'state_dict' or 'model' entry holding one"
@@ -277,7 +277,7 @@ def _strip_prefix(sd: Mapping[str, Any], expected: Mapping[str, Any]) -> tuple[d
 
 
 def _list(names: list[str], limit: int = 20) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
+    shown = ", ".join(quote(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
