@@ -79,9 +79,12 @@ def quote(value: object, limit: int = 60) -> str:
     big value.
     """
     if isinstance(value, str):
-        if len(value) <= limit:
-            return repr(value)
-        return f"{value[:limit]!r}… ({len(value):,} characters)"
+        shown = repr(value[:limit])
+        if len(value) <= limit and len(shown) <= limit + 2:
+            return shown
+        if len(shown) > limit + 2:  # escapes (\x1f, \U0001f4a5) made the repr longer than the text
+            shown = shown[: limit + 1] + shown[0]
+        return f"{shown}… ({len(value):,} characters)"
     if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 3 * limit:
         return f"an integer of {value.bit_length()} bits"
     try:
