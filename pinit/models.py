@@ -26,8 +26,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .checks import whole_number
+from .share.text import quote
+
 __all__ = [
     "ACTIVATIONS",
+    "DEEP_MLP_RANGES",
     "MODELS",
     "ArticleSimpleCNN",
     "DeepMLP",
@@ -124,6 +128,11 @@ ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
 }
 
 
+# DeepMLP's whole-number options, (low, high) inclusive: its constructor, links, plan files and
+# the sidebar's widgets all read them from here (ModelSpec.option_ranges).
+DEEP_MLP_RANGES: dict[str, tuple[int, int]] = {"depth": (1, 100), "width": (1, 4096)}
+
+
 class DeepMLP(nn.Module):
     """`depth` Linear layers of `width` units, each followed by `activation`.
 
@@ -140,11 +149,10 @@ class DeepMLP(nn.Module):
         num_classes: int = 10,
     ) -> None:
         super().__init__()
-        for name, value, high in (("depth", depth, 100), ("width", width, 4096)):
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-                raise ValueError(f"{name} must be a whole number from 1 to {high}, got {value!r}")
+        depth = whole_number("depth", depth, *DEEP_MLP_RANGES["depth"])
+        width = whole_number("width", width, *DEEP_MLP_RANGES["width"])
         if activation not in ACTIVATIONS:
-            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+            raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {quote(activation)}")
         self.depth, self.width, self.activation = depth, width, activation
         self.input_shape = (in_features,)
         self.num_classes = num_classes
@@ -360,6 +368,22 @@ class ModelSpec:
     factory: Callable[..., nn.Module]
     description: str
     options: dict[str, Any] = field(default_factory=dict)  # option name -> default
+    # The values each option may take, stated once for the constructor, links, plan files and
+    # the sidebar's widgets: whole-number options as (low, high), inclusive; the others as choices.
+    option_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    option_choices: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+
+    def check_option(self, name: str, value: Any) -> Any:
+        """`value` if this model takes option `name` with that value; else ValueError in words."""
+        if name not in self.options:
+            takes = f"its options are {', '.join(self.options)}" if self.options else "it takes no options"
+            raise ValueError(f"{self.name} has no option {quote(name)}; {takes}")
+        if name in self.option_ranges:
+            return whole_number(name, value, *self.option_ranges[name])
+        choices = self.option_choices.get(name)
+        if choices is not None and (not isinstance(value, str) or value not in choices):
+            raise ValueError(f"{name} must be one of {', '.join(map(str, choices))}, got {quote(value)}")
+        return value
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -383,6 +407,8 @@ MODELS: dict[str, ModelSpec] = {
             DeepMLP,
             "A stack of equal-width Linear layers for vanishing/exploding-signal experiments.",
             {"depth": 10, "width": 256, "activation": "relu"},
+            option_ranges=DEEP_MLP_RANGES,
+            option_choices={"activation": tuple(ACTIVATIONS)},
         ),
         ModelSpec(
             "WideMLP",
@@ -418,12 +444,14 @@ def build_model(name: str, seed: int | None = None, **options: Any) -> nn.Module
     values.
     """
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+        raise ValueError(f"unknown model {quote(name)}; choose one of {sorted(MODELS)}")
     spec = MODELS[name]
     unknown = set(options) - set(spec.options)
     if unknown:
         allowed = ", ".join(sorted(spec.options)) or "none"
-        raise ValueError(f"{name} takes no option {sorted(unknown)}; allowed: {allowed}")
+        raise ValueError(
+            f"{name} takes no option [{', '.join(quote(k) for k in sorted(unknown)[:20])}]; allowed: {allowed}"
+        )
     kwargs = {**spec.options, **options}
     if seed is None:
         return spec.factory(**kwargs)

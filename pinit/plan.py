@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,12 +29,30 @@ from typing import Any
 import torch
 from torch import nn
 
-from .errors import PlanError
-from .schemes import Scheme, TensorInfo, get_scheme
+from . import checks
+from .errors import MAX_PROBLEMS, PlanError
+from .schemes import SCHEMES, Scheme, TensorInfo, get_scheme
+from .share.text import quote, shorten
 
-__all__ = ["MAX_SEED", "Assignment", "InitPlan", "Rule", "apply_plan", "assignments", "check_plan", "param_seed"]
+__all__ = [
+    "MAX_SEED",
+    "Assignment",
+    "InitPlan",
+    "Rule",
+    "apply_plan",
+    "assignments",
+    "check_plan",
+    "label",
+    "param_seed",
+    "quoted_list",
+]
 
-MAX_SEED = 2**63 - 1
+# One lock per model object for apply_plan (see its docstring); weak keys, so a model's lock
+# goes when the model does.
+_FILL_LOCKS: weakref.WeakKeyDictionary[nn.Module, threading.Lock] = weakref.WeakKeyDictionary()
+_FILL_LOCKS_GUARD = threading.Lock()
+_MAX_NAMES = 200  # parameter names listed in a message (DeepMLP(depth=100) has 200)
+MAX_SEED = checks.MAX_SEED  # the one seed range of pinit: links, plan files, the CLI and the sidebar
 
 
 @dataclass(frozen=True)
@@ -48,13 +68,14 @@ class Rule:
         if isinstance(d, str):
             d = {"scheme": d}
         if not isinstance(d, Mapping) or "scheme" not in d:
-            raise PlanError(f"{where}: a rule must be an object with a 'scheme' key, got {d!r}")
+            raise PlanError(f"{where}: a rule must be an object with a 'scheme' key, got {quote(d)}")
         scheme = get_scheme_for(d["scheme"], where)
         kwargs = {k: v for k, v in d.items() if k != "scheme"}
         try:
             return cls(scheme.name, scheme.resolve(kwargs))
         except PlanError as e:
-            raise PlanError([f"{where}: {p}" for p in e.problems]) from None
+            # The scheme's messages echo the values they were given: keep each one short.
+            raise PlanError([f"{where}: {shorten(p)}" for p in e.problems]) from None
 
     def to_dict(self) -> dict[str, Any]:
         return {"scheme": self.scheme, **self.params}
@@ -65,10 +86,23 @@ class Rule:
 
 
 def get_scheme_for(name: Any, where: str) -> Scheme:
-    try:
-        return get_scheme(name)
-    except PlanError as e:
-        raise PlanError(f"{where}: {e}") from None
+    """The scheme `name`, or PlanError naming the rule (`where`) and the unknown name, quoted short."""
+    if not isinstance(name, str) or name not in SCHEMES:
+        raise PlanError(f"{where}: unknown scheme {quote(name)}; known schemes: {', '.join(SCHEMES)}")
+    return get_scheme(name)
+
+
+def label(name: object) -> str:
+    """A user-given name (layer type, slot, parameter) for a message: as it is if short and
+    printable, else quoted and cut (a 150 kB layer type name must not make a 150 kB message)."""
+    text = str(name)
+    return text if len(text) <= 60 and text.isprintable() else quote(text)
+
+
+def quoted_list(names: list[Any], limit: int = MAX_PROBLEMS) -> str:
+    """'a', 'b', ... for the first `limit` names, then "and N more"."""
+    shown = ", ".join(quote(n) for n in names[:limit])
+    return shown + (f" and {len(names) - limit:,} more" if len(names) > limit else "")
 
 
 @dataclass(frozen=True)
@@ -86,9 +120,9 @@ class InitPlan:
         if not isinstance(d, Mapping):
             raise PlanError(f"a plan must be an object with 'rules' and/or 'overrides', got {type(d).__name__}")
         problems: list[str] = []
-        extra = set(d) - {"rules", "overrides"}
+        extra = sorted(set(d) - {"rules", "overrides"}, key=str)
         if extra:
-            problems.append(f"a plan takes only 'rules' and 'overrides'; unknown keys: {sorted(extra)}")
+            problems.append(f"a plan takes only 'rules' and 'overrides'; unknown keys: [{quoted_list(extra)}]")
         rules: dict[str, dict[str, Rule]] = {}
         raw_rules = d.get("rules") if d.get("rules") is not None else {}
         if not isinstance(raw_rules, Mapping):
@@ -96,11 +130,12 @@ class InitPlan:
             raw_rules = {}
         for layer_type, slots in raw_rules.items():
             if not isinstance(slots, Mapping):
-                problems.append(f"rules[{layer_type!r}] must map slots such as 'weight' and 'bias' to rules")
+                problems.append(f"rules[{quote(layer_type)}] must map slots such as 'weight' and 'bias' to rules")
                 continue
             for slot, raw in slots.items():
                 try:
-                    rules.setdefault(str(layer_type), {})[str(slot)] = Rule.from_dict(raw, f"{layer_type}.{slot}")
+                    rule = Rule.from_dict(raw, f"{label(layer_type)}.{label(slot)}")
+                    rules.setdefault(str(layer_type), {})[str(slot)] = rule
                 except PlanError as e:
                     problems.extend(e.problems)
         overrides: dict[str, Rule] = {}
@@ -110,7 +145,7 @@ class InitPlan:
             raw_over = {}
         for name, raw in raw_over.items():
             try:
-                overrides[str(name)] = Rule.from_dict(raw, f"override {name}")
+                overrides[str(name)] = Rule.from_dict(raw, f"override {label(name)}")
             except PlanError as e:
                 problems.extend(e.problems)
         if problems:
@@ -154,11 +189,25 @@ def _layer_fan_in(module: nn.Module) -> int | None:
     return None
 
 
+_QR_DTYPES = (torch.float32, torch.float64)  # torch.linalg.qr has no float16/bfloat16 CPU kernel
+
+
+def _dtype_problem(scheme: Scheme, dtype: torch.dtype) -> str | None:
+    """Why `scheme` cannot fill a tensor of `dtype`, or None; measured on torch 2.13 for every
+    scheme and dtype: torch raises NotImplementedError only for these, and only mid-fill."""
+    if scheme.random and not (dtype.is_floating_point and not dtype.is_complex):
+        return f"{scheme.name} draws random numbers, so it needs a floating-point tensor"
+    if scheme.name == "orthogonal" and dtype not in _QR_DTYPES:
+        return f"orthogonal needs a float32 or float64 tensor (torch's QR has no {dtype} kernel)"
+    return None
+
+
 def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[Assignment]:
     """Every parameter of `model` (named_parameters order) with the rule that reaches it.
 
     Raises PlanError listing every override naming no parameter and every scheme a
-    tensor's shape can't take, so nothing is drawn from a plan that would fail halfway.
+    tensor's shape or dtype can't take (a random scheme on an integer parameter,
+    orthogonal on float16/bfloat16), so nothing is drawn from a plan that would fail halfway.
     """
     plan = InitPlan.from_dict(plan)
     owners = {}
@@ -167,9 +216,9 @@ def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[As
             owners.setdefault(id(p), (mod_name, module, slot))
     out: list[Assignment] = []
     problems: list[str] = []
-    names = set()
+    names: dict[str, None] = {}  # a set that keeps named_parameters order
     for name, p in model.named_parameters():
-        names.add(name)
+        names[name] = None
         mod_name, module, slot = owners[id(p)]
         layer_type = type(module).__name__
         rule = plan.rule_for(name, layer_type, slot)
@@ -179,16 +228,27 @@ def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[As
             why = rule.scheme_obj.check_tensor(info, rule.params)
             if why:
                 problems.append(f"{why}; {name} has shape {tuple(p.shape)}")
+            why = _dtype_problem(rule.scheme_obj, p.dtype)
+            if why:
+                problems.append(f"{why}; {name} has dtype {p.dtype}")
         out.append(Assignment(name, mod_name, layer_type, slot, p, info, rule, source))
-    for name in plan.overrides:
-        if name not in names:
-            problems.append(
-                f"override names {name!r}, which is not a parameter of {type(model).__name__}; "
-                f"its parameters are: {', '.join(sorted(names))}"
-            )
+    unknown = [name for name in plan.overrides if name not in names]
+    if unknown:
+        problems.append(_unknown_overrides(unknown, type(model).__name__, list(names)))
     if problems:
         raise PlanError(problems)
     return out
+
+
+def _unknown_overrides(unknown: list[str], model: str, names: list[str]) -> str:
+    """One problem for every override that names no parameter, naming the model's parameters once
+    (it was one problem per override, each listing them all: 193 MB of text for a 924 kB file)."""
+    params = ", ".join(names[:_MAX_NAMES]) + (f" and {len(names) - _MAX_NAMES} more" if len(names) > _MAX_NAMES else "")
+    if len(unknown) == 1:
+        head = f"override names {quote(unknown[0])}, which is not a parameter of {model}"
+    else:
+        head = f"{len(unknown):,} overrides name no parameter of {model}: {quoted_list(unknown)}"
+    return f"{head}; its parameters are: {params}"
 
 
 def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[str]:
@@ -201,15 +261,11 @@ def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[str
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        # repr of a huge int fails past 4,300 digits: describe it by its size instead.
-        shown = (
-            repr(seed)
-            if not isinstance(seed, int) or abs(seed) < 10**30
-            else f"an integer of {abs(seed).bit_length()} bits"
-        )
-        raise PlanError(f"seed must be a whole number from 0 to {MAX_SEED}, got {shown}")
-    return seed
+    """pinit.checks.seed, raising PlanError (what apply_plan and param_seed promise)."""
+    try:
+        return checks.seed(seed)
+    except ValueError as e:
+        raise PlanError(str(e)) from None
 
 
 def param_seed(seed: int, name: str) -> int:
@@ -218,17 +274,34 @@ def param_seed(seed: int, name: str) -> int:
     return int.from_bytes(digest[:8], "big") & MAX_SEED
 
 
+def _fill_lock(model: nn.Module) -> threading.Lock:
+    """The lock serializing apply_plan calls on `model` (created on first use, dropped with the model)."""
+    with _FILL_LOCKS_GUARD:
+        lock = _FILL_LOCKS.get(model)
+        if lock is None:
+            lock = _FILL_LOCKS[model] = threading.Lock()
+        return lock
+
+
 def apply_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], seed: int = 0) -> nn.Module:
     """Re-initialize `model` in place by `plan` and return it.
 
     The whole plan is checked against the model first (PlanError, nothing changed);
     then each reached parameter is filled under torch.no_grad() from a generator
     seeded with `param_seed(seed, name)`. Works on any nn.Module.
+
+    Threads: torch's in-place fills are not thread-safe (trunc_normal_ is five in-place
+    steps; another thread's erfinv_ between them gives NaN), so calls on the same model
+    object are serialized by a per-model lock: concurrent calls never mix into NaN, the
+    last one wins. That does not make a shared model safe: a thread reading it (a forward
+    pass, parameter_table) while another re-initializes it sees half-filled weights, and
+    two different module objects that share parameters are not serialized. Give each
+    thread (each dashboard session) its own model, as pinit's page and CLI do.
     """
     _check_seed(seed)
     todo = [a for a in assignments(model, plan) if a.rule is not None]
     generator = torch.Generator(device="cpu")
-    with torch.no_grad():
+    with _fill_lock(model), torch.no_grad():
         for a in todo:
             generator.manual_seed(param_seed(seed, a.name))
             a.rule.scheme_obj.fill(a.param, a.rule.params, a.info, generator)

@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .checks import whole_number
 from .plan import Assignment, InitPlan, assignments
 
 __all__ = [
@@ -210,8 +211,7 @@ def _histogram(
     law: Any,
     scheme: str | None,
 ) -> Histogram:
-    if not isinstance(bins, int) or isinstance(bins, bool) or not 1 <= bins <= MAX_BINS:
-        raise ValueError(f"bins must be a whole number from 1 to {MAX_BINS}, got {bins!r}")
+    whole_number("bins", bins, 1, MAX_BINS)
     if summary.finite == 0:
         lo, hi = -0.5, 0.5
     elif summary.constant:

@@ -83,8 +83,9 @@ def frame(at: AppTest, column: str) -> pd.DataFrame:
 
 
 def plain(markdown: str) -> str:
-    """Markdown as a reader sees it: backslash escapes removed (the page escapes every echoed value)."""
-    return re.sub(r"\\(.)", r"\1", markdown)
+    """Markdown as a reader sees it: backslash escapes and zero-width spaces removed (the page escapes
+    every echoed value, and breaks "://", "www." and "@" so nothing in it becomes a link)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u200b", "")
 
 
 def errors(at: AppTest) -> list[str]:

@@ -306,3 +306,215 @@ def test_safetensors_file_loads_when_the_package_is_installed():
 def test_safetensors_file_without_the_package_is_refused_in_words():
     e = refused(fx.safetensors_bytes(fx.tiny_linear_state()), nn.Linear(3, 2))
     assert "looks like a .safetensors file, but the optional 'safetensors' package is not installed" in e.problems[0]
+
+
+# --- refused before anything is allocated (issue 10, item 1) ---------------------------------------
+# torch.load(weights_only=True) runs no code, but what it allows can allocate without bound.
+# pinit reads the file's structure first; the memory each costs is measured in
+# tests/test_memory_budget.py.
+
+
+def test_a_pickle_that_allocates_through_an_allowed_builtin_is_refused_before_unpickling():
+    e = refused(fx.bytearray_bomb(), small_mlp())  # 3 GB before, torch allows builtins.bytearray
+    assert e.problems[0].startswith(
+        "the file asks to call builtins.bytearray, which a state_dict saved by torch.save never does"
+    )
+    assert "could run code" not in e.problems[0]
+
+
+def test_a_compressed_zip_entry_is_refused_before_it_is_inflated():
+    e = refused(fx.deflate_bomb(size=2**24), pinit.build_model("SimpleCNN"))  # 2**30 in the budget test
+    assert e.problems[0].startswith(
+        "the zip entry 'archive/data/0' is compressed; torch.save stores every entry uncompressed"
+    )
+
+
+def test_a_legacy_storage_claiming_more_bytes_than_the_file_holds_is_refused():
+    e = refused(fx.legacy_numel_bomb(), pinit.build_model("SimpleCNN"))
+    assert e.problems == [
+        "the file's storages claim 1,073,741,832 bytes but only 24 follow them: it is truncated or damaged"
+    ]
+
+
+def test_a_zip_storage_claiming_more_than_its_record_is_refused():
+    pkl = fx.torch_pickle({"weight": fx._Tensor(fx._Storage("0", 2**20), (2**20,))})
+    e = refused(fx.torch_zip(pkl, {"0": bytes(16)}), nn.Linear(3, 2))
+    assert e.problems == [
+        "a tensor's storage '0' claims 4,194,304 bytes but its record holds 16 bytes: the file is damaged"
+    ]
+
+
+def test_a_pickle_with_too_many_instructions_is_refused():
+    from pinit.share.checkpoint_scan import MAX_PICKLE_OPS
+
+    pkl = b"\x80\x02]q\x00(" + b"K\x01" * (MAX_PICKLE_OPS + 1) + b"e."
+    e = refused(fx.torch_zip(pkl, {}), nn.Linear(3, 2))
+    assert e.problems[0].startswith("the file's pickle has more than 1,000,000 instructions")
+
+
+@pytest.mark.parametrize(
+    "names, words",
+    [
+        (["archive/data.pkl", "archive/data.pkl"], "is not where torch.save puts it"),
+        (["archive/data.pkl", "other/data/0"], "is not where torch.save puts it"),
+        (["archive/version"], "the zip archive has no data.pkl"),
+    ],
+)
+def test_zip_archives_torch_save_never_writes_are_refused(names, words):
+    buf = io.BytesIO()
+    import warnings
+    import zipfile
+
+    with zipfile.ZipFile(buf, "w") as z, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Duplicate name"
+        for name in names:
+            z.writestr(name, fx.torch_pickle({}) if name.endswith(".pkl") else b"3")
+    e = refused(buf.getvalue(), nn.Linear(3, 2))
+    assert words in e.problems[0], e.problems
+
+
+def test_a_zip_with_too_many_entries_is_refused_before_its_directory_is_read():
+    from pinit.share.checkpoint_scan import MAX_ZIP_ENTRIES
+
+    records = {str(i): b"" for i in range(MAX_ZIP_ENTRIES)}
+    e = refused(fx.torch_zip(fx.torch_pickle({}), records), nn.Linear(3, 2))
+    assert e.problems[0].startswith(f"the zip archive has {MAX_ZIP_ENTRIES + 3:,} entries")
+
+
+def _saved_variants():
+    """(label, bytes) of what torch.save writes for state_dicts: every registered model (the big
+    ones with one-value stand-ins: only the pickle's globals matter), five dtypes, pickle
+    protocols 2/4/5, zip and legacy formats, bare and wrapped with an optimizer's state."""
+    with torch.device("meta"):
+        shapes = {name: pinit.build_model(name).state_dict() for name in pinit.MODELS}
+    lin = nn.Linear(3, 2)
+    opt = torch.optim.Adam(lin.parameters())
+    lin(torch.ones(1, 3)).sum().backward()
+    opt.step()
+    for name, sd in shapes.items():
+        for dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64):
+            small = type(sd)((k, torch.zeros(1, dtype=dtype)) for k in sd)
+            small._metadata = sd._metadata  # type: ignore[attr-defined]
+            for protocol in (2, 4, 5):
+                for zip_format in (True, False):
+                    buf = io.BytesIO()
+                    torch.save(small, buf, pickle_protocol=protocol, _use_new_zipfile_serialization=zip_format)
+                    yield f"{name}-{dtype}-p{protocol}-{'zip' if zip_format else 'legacy'}", buf.getvalue()
+    yield (
+        "wrapped-with-optimizer",
+        fx.torch_bytes({"model": lin.state_dict(), "optimizer": opt.state_dict(), "epoch": 3}),
+    )
+    yield "named-parameters", fx.torch_bytes(dict(lin.named_parameters()))
+
+
+def test_everything_torch_save_writes_for_a_state_dict_passes_the_scan():
+    """The allowlist is derived from torch.save: if a torch release writes another global for a
+    plain state_dict, this fails and names it."""
+    from pinit.share.checkpoint import _check_structure
+    from pinit.share.checkpoint_scan import ScanError
+
+    failures = {}
+    for label, data in _saved_variants():
+        try:
+            _check_structure(data, DEFAULT_MAX_BYTES)
+        except ScanError as e:
+            failures[label] = str(e)[:200]
+    assert not failures, failures
+
+
+@pytest.mark.parametrize("zip_format", [True, False])
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_real_checkpoints_in_every_format_still_load(zip_format, dtype):
+    source = small_mlp()
+    buf = io.BytesIO()
+    torch.save({k: v.to(dtype) for k, v in source.state_dict().items()}, buf, _use_new_zipfile_serialization=zip_format)
+    target = small_mlp()
+    assert load_checkpoint(buf.getvalue(), target).tensors == 4
+    for k, v in target.state_dict().items():
+        assert torch.equal(v, source.state_dict()[k].to(dtype).float())
+
+
+# --- each refusal names its real cause (issue 10, item 11) -------------------------------------------
+
+
+def test_a_checkpoint_of_meta_tensors_is_refused_in_words():
+    e = refused(fx.meta_checkpoint("SimpleCNN"), pinit.build_model("SimpleCNN"))  # was NotImplementedError
+    assert e.problems[0].startswith("the file holds tensors on the 'meta' device: shapes without values")
+
+
+def test_the_cli_refuses_a_meta_checkpoint_in_words(tmp_path):
+    import contextlib
+
+    from pinit.share.cli import main
+
+    path = tmp_path / "meta.pt"
+    path.write_bytes(fx.meta_checkpoint("SimpleCNN"))
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(["--checkpoint", str(path)], out=out, err=err)
+    assert code == 1 and "'meta' device" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def _random_files():
+    import random
+
+    rng = random.Random(10)
+    for i in range(300):
+        data = bytes(rng.randrange(256) for _ in range(rng.randrange(1, 600)))
+        yield data if i % 2 else b"\x80" + data  # half of them start like a pickle
+    yield from (
+        b"hello, this is a text file\n",
+        b"The quick brown fox jumps over the lazy dog. " * 20,
+        b"<html><body>hi</body></html>",
+        b'{"a": 1}',
+        b"\x80\x02cnot a\nname\n.",
+        b"\x89PNG\r\n\x1a\n" + bytes(100),
+    )
+
+
+def test_random_bytes_and_text_are_not_called_code():
+    """Before, most of these were refused as 'unpickling it could run code', one text as 'KeyError: 101'."""
+    wrong = {}
+    for data in _random_files():
+        e = refused(data, nn.Linear(3, 2))
+        text = e.problems[0]
+        readable = "not a readable PyTorch checkpoint" in text or "not a readable .safetensors file" in text
+        if "could run code" in text or "KeyError" in text or not readable:
+            wrong[data[:30]] = text
+    assert not wrong, wrong
+
+
+def test_text_is_said_to_be_text():
+    e = refused(b"hello, this is a text file\n", nn.Linear(3, 2))
+    assert e.problems == [
+        "the file is not a readable PyTorch checkpoint: it is text ('hello, this is a text file\\n'), "
+        "not a torch.save() file (a zip archive or a pickle) or a .safetensors file"
+    ]
+
+
+def _safetensors(header: bytes, body: bytes = b"", length: int | None = None) -> bytes:
+    import struct
+
+    return struct.pack("<Q", len(header) if length is None else length) + header + body
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        (_safetensors(b'{"weight": {}}', length=10**6), "its header says it is 1,000,000 bytes long"),
+        (_safetensors(b"{abcdefg"), "its header is not valid JSON"),
+        (_safetensors(b'{"e": 1}'), "its entry 'e' is not a tensor description"),
+        (
+            _safetensors(b'{"weight": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}}', bytes(4)),
+            "its entry 'weight' needs bytes 0 to 24 of the data, but the data is 4 bytes long",
+        ),
+        (
+            _safetensors(b'{"weight": {"dtype": "F99", "shape": [1], "data_offsets": [0, 4]}}', bytes(4)),
+            "its entry 'weight' has dtype 'F99'",
+        ),
+    ],
+)
+def test_a_bad_safetensors_header_gets_its_own_sentence(data, words):
+    e = refused(data, nn.Linear(3, 2))
+    assert e.problems[0].startswith("the file is not a readable .safetensors file: "), e.problems
+    assert words in e.problems[0], e.problems

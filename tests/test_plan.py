@@ -494,3 +494,70 @@ def test_empty_plan_touches_nothing():
     for plan in ({}, {"rules": {}, "overrides": {}}, {"rules": None, "overrides": None}, InitPlan()):
         apply_plan(model, plan, seed=0)
     assert unchanged(model, before) == []
+
+
+# --- atomic for every dtype (issue 10, item 10) ---------------------------------------------------------
+
+
+def state_bytes(model: nn.Module) -> dict[str, bytes]:
+    """Every state_dict entry as raw bytes, whatever its dtype: bit-identical means equal bytes."""
+    return {k: v.detach().contiguous().view(torch.uint8).numpy().tobytes() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_orthogonal_on_half_precision_is_refused_before_anything_changes(dtype):
+    model = build_model("SimpleCNN", seed=0).to(dtype)
+    before = state_bytes(model)
+    plan = {"rules": {"Conv2d": {"weight": "kaiming_normal"}, "Linear": {"weight": "orthogonal"}}}
+    with pytest.raises(PlanError) as e:  # was NotImplementedError after the Conv2d weights were drawn
+        apply_plan(model, plan, seed=0)
+    assert state_bytes(model) == before
+    assert e.value.problems[0] == (
+        f"orthogonal needs a float32 or float64 tensor (torch's QR has no {dtype} kernel); "
+        f"layer4.fc1.weight has dtype {dtype}"
+    )
+    assert len(e.value.problems) == 3 and check_plan(model, plan) == e.value.problems
+
+
+def test_random_schemes_on_integer_parameters_are_refused_before_anything_changes():
+    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
+    model[1].weight = nn.Parameter(torch.zeros(2, 3, dtype=torch.int64), requires_grad=False)
+    before = state_bytes(model)
+    with pytest.raises(PlanError) as e:
+        apply_plan(model, {"rules": {"Linear": {"weight": "normal", "bias": "zeros"}}}, seed=0)
+    assert state_bytes(model) == before
+    assert e.value.problems == [
+        "normal draws random numbers, so it needs a floating-point tensor; 1.weight has dtype torch.int64"
+    ]
+    apply_plan(model, {"overrides": {"1.weight": "ones"}}, seed=0)  # a deterministic fill is fine
+    assert model[1].weight.tolist() == [[1, 1, 1], [1, 1, 1]]
+
+
+# --- one model, several threads (issue 10, item 12) -----------------------------------------------------
+
+
+def test_apply_plan_from_two_threads_on_one_model_never_gives_nan():
+    """torch's in-place fills are not thread-safe: trunc_normal_ is uniform_, erfinv_, mul_, add_,
+    clamp_ in turn, and another thread's erfinv_ on already-scaled values gives NaN. Two threads
+    released together on one model left NaN in 27-29 of 30 models before apply_plan serialized
+    its fills per model; the weights are checked after both threads finish (reading a model while
+    another thread fills it is not safe, with or without the lock)."""
+    import threading
+
+    plan = {"rules": {"Linear": {"weight": "trunc_normal"}, "Conv2d": {"weight": "trunc_normal"}}}
+    spoiled = 0
+    for trial in range(20):
+        model = build_model("SimpleCNN", seed=0)
+        start = threading.Barrier(2)
+
+        def work(seed: int, model: nn.Module = model, start: threading.Barrier = start) -> None:
+            start.wait()
+            apply_plan(model, plan, seed=seed)
+
+        threads = [threading.Thread(target=work, args=(seed,)) for seed in (trial, trial + 1000)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        spoiled += not all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    assert spoiled == 0, f"{spoiled} of 20 models hold NaN/Inf"

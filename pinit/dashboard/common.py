@@ -7,7 +7,6 @@ every caller its own copy.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import streamlit as st
@@ -15,18 +14,16 @@ import streamlit as st
 import pinit
 from pinit.lab.signal import SignalFlow, signal_flow
 from pinit.share.setup import Setup
+from pinit.share.text import escape_markdown
 
 from .state import CACHE_TTL
 
-# Markdown and HTML that st.markdown / st.warning / st.error would act on: a value echoed from a
-# link, a file name or a plan must render as the text it is (a "[login](https://…)" in a link
-# must not become a link on a student's screen).
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~$:])")
-
 
 def escape(text: Any) -> str:
-    """`text` with every Markdown/HTML character backslash-escaped, so it renders verbatim."""
-    return _MARKDOWN.sub(r"\\\1", str(text))
+    """`text` as it is, never as Markdown: a value echoed from a link, a file name or a plan must
+    render as the text it is (a "[login](https://…)" in a link must not become a link on a
+    student's screen). pinit.share.text.escape_markdown escapes it, and breaks autolinks."""
+    return escape_markdown(str(text))
 
 
 def look_for(text: str) -> None:

@@ -28,6 +28,8 @@ import math
 
 import torch
 
+from .. import checks
+
 __all__ = ["CLASS_NAMES", "DEFAULT_NOISE", "IMAGE_SHAPE", "NUM_CLASSES", "make_dataset"]
 
 NUM_CLASSES = 10
@@ -60,12 +62,9 @@ def make_dataset(n: int, seed: int = 0, noise: float = DEFAULT_NOISE) -> tuple[t
     `noise` is the std of the white noise against a grating of amplitude ~1 (0 gives
     clean gratings; at 1.0 the signal-to-noise power ratio is E[a^2]/2 = 0.55).
     """
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_N:
-        raise ValueError(f"n must be a whole number from 1 to {MAX_N}, got {n!r}")
-    if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not 0 <= noise <= 100:
-        raise ValueError(f"noise must be a number from 0 to 100, got {noise!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    checks.whole_number("n", n, 1, MAX_N)
+    checks.finite_number("noise", noise, 0, 100, what="a number from 0 to 100")
+    checks.seed(seed)
     g = torch.Generator().manual_seed(seed)
     labels = torch.arange(n, dtype=torch.int64) % NUM_CLASSES
     labels = labels[torch.randperm(n, generator=g)]

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import checks
 from ..checks import whole_number
 from ..models import DeepMLP
 from ..plan import apply_plan
@@ -141,7 +142,7 @@ def depth_sweep(
     depth = whole_number("depth", depth, 1, 100)
     width = whole_number("width", width, 1, 4096)
     n = whole_number("n", n, 1, 4096)
-    seed = whole_number("seed", seed, 0, 2**63 - 1)
+    seed = checks.seed(seed)
     unknown = [s for s in schemes if s not in DEPTH_SCHEMES]
     if unknown:
         raise ValueError(f"unknown depth-lab scheme(s) {unknown}; choose from {', '.join(DEPTH_SCHEMES)}")

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..checks import finite_number, whole_number
 from ..plan import apply_plan
 from ..threads import single_thread
 from .capture import capture_outputs
@@ -38,10 +39,8 @@ LSUV_TYPES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn
 
 
 def _check(tol: Any, max_iters: Any) -> None:
-    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not (0 < tol < math.inf):
-        raise ValueError(f"tol must be a finite number > 0 (the allowed |variance - 1|), got {tol!r}")
-    if isinstance(max_iters, bool) or not isinstance(max_iters, int) or max_iters < 1:
-        raise ValueError(f"max_iters must be a whole number >= 1, got {max_iters!r}")
+    finite_number("tol", tol, low=0, low_open=True, what="a finite number > 0 (the allowed |variance - 1|)")
+    whole_number("max_iters", max_iters, 1)
 
 
 def _forward_order(model: nn.Module, inputs: torch.Tensor, layers: dict[nn.Module, str]) -> list[nn.Module]:

@@ -27,6 +27,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import checks
+from ..checks import whole_number
 from ..plan import InitPlan, assignments
 from ..stats import MAX_BINS, histogram, summarize
 from .capture import Captured, capture_outputs, leaves, switched_mode
@@ -48,15 +50,11 @@ MAX_PROBE = 4096  # the largest probe batch: activations of SimpleCNN at n=4096 
 
 
 def _check_n(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_PROBE:
-        raise ValueError(f"n must be a whole number from 1 to {MAX_PROBE}, got {n!r}")
-    return n
+    return whole_number("n", n, 1, MAX_PROBE)
 
 
 def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**63:
-        raise ValueError(f"seed must be a whole number from 0 to 2**63 - 1, got {seed!r}")
-    return seed
+    return checks.seed(seed)
 
 
 def _model_attr(model: nn.Module, attr: str, what: str) -> Any:
@@ -117,8 +115,7 @@ def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> 
     Runs under torch.no_grad() in eval mode; modes restored and hooks removed even if
     the forward pass raises. For a tuple output the first floating tensor is described.
     """
-    if not isinstance(bins, int) or isinstance(bins, bool) or not 1 <= bins <= MAX_BINS:
-        raise ValueError(f"bins must be a whole number from 1 to {MAX_BINS}, got {bins!r}")
+    whole_number("bins", bins, 1, MAX_BINS)
     if not isinstance(inputs, torch.Tensor):
         raise ValueError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
     with capture_outputs(model, keep=lambda t: describe_output(t, bins)) as calls, torch.no_grad():
@@ -319,8 +316,7 @@ def predicted_std_trend(
     a module other than Linear and elementwise activations raises ValueError, as do two
     activations in a row (the second would not see a Gaussian input).
     """
-    if isinstance(input_std, bool) or not isinstance(input_std, (int, float)) or not 0 < input_std < math.inf:
-        raise ValueError(f"input_std must be a positive finite number, got {input_std!r}")
+    checks.finite_number("input_std", input_std, low=0, low_open=True, what="a positive finite number")
     laws: dict[str, Any] = {}
     if plan is not None:
         for a in assignments(model, plan):

@@ -28,6 +28,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .. import checks
+from ..checks import whole_number
 from .capture import switched_mode
 
 __all__ = ["DEFAULT_LR", "MAX_STEPS", "MOMENTUM", "evaluate", "train"]
@@ -41,12 +43,6 @@ MOMENTUM = 0.9
 MAX_STEPS = 100_000
 
 Callback = Callable[[int, float, float], None]
-
-
-def _whole(name: str, value: object, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
-    return value
 
 
 def _check_data(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> None:
@@ -100,12 +96,11 @@ def train(
     stop button). The model is in train mode during the run and back in its previous
     mode afterwards; its .grad fields are left as None.
     """
-    _whole("steps", steps, 1, MAX_STEPS)
-    _whole("batch_size", batch_size, 1, 1_000_000)
-    _whole("seed", seed, 0, 2**63 - 1)
+    whole_number("steps", steps, 1, MAX_STEPS)
+    whole_number("batch_size", batch_size, 1, 1_000_000)
+    checks.seed(seed)
     for name, value, low, high in (("lr", lr, 0.0, 100.0), ("momentum", momentum, 0.0, 1.0)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{name} must be a finite number, got {value!r}")
+        checks.finite_number(name, value)
         if not low <= value <= high or (name == "lr" and value == 0) or (name == "momentum" and value == 1):
             raise ValueError(f"{name} must be in {'(0, 100]' if name == 'lr' else '[0, 1)'}, got {value!r}")
     _check_data(model, images, labels)
@@ -172,7 +167,7 @@ def evaluate(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, batch
     Runs under torch.no_grad() in batches of `batch_size`; the model's modes are
     restored afterwards. A non-finite loss is reported as it is (inf or nan).
     """
-    _whole("batch_size", batch_size, 1, 1_000_000)
+    whole_number("batch_size", batch_size, 1, 1_000_000)
     _check_data(model, images, labels)
     total_loss, correct = 0.0, 0
     with switched_mode(model, training=False), torch.no_grad():

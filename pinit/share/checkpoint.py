@@ -2,9 +2,13 @@
 
 `load_checkpoint` reads a state_dict with ``torch.load(weights_only=True)``, which
 builds only tensors and plain containers and refuses any pickle that would import or
-call anything else (a checkpoint that tries to run code is refused, never run). The
-whole file is checked against the model before one value is copied: on any problem
-it raises CheckpointError listing every problem, and the model is left unchanged.
+call anything else (a checkpoint that tries to run code is refused, never run). Before
+that, the file's structure is read without unpickling anything (checkpoint_scan): what
+torch allows can still allocate gigabytes from a few bytes (``builtins.bytearray(2**30)``,
+a deflate-compressed zip entry), so only what torch.save writes for a state_dict passes,
+and no input costs much more memory than its own size. The whole file is checked against
+the model before one value is copied: on any problem it raises CheckpointError listing
+every problem, and the model is left unchanged.
 
 Accepted: a bare state_dict ({name: tensor}); the wrappers {"state_dict": ...} and
 {"model": ...} (other keys beside them, such as "epoch" or "optimizer", are ignored);
@@ -16,6 +20,8 @@ A .safetensors file is read too, if the optional `safetensors` package is instal
 from __future__ import annotations
 
 import io
+import json
+import math
 import pickle
 import re
 import struct
@@ -27,16 +33,30 @@ from typing import Any
 import torch
 from torch import nn
 
+from .. import checks
+from ..errors import capped
+from .checkpoint_scan import ScanError, check_legacy, check_zip
+from .text import quote, shorten
+
 __all__ = ["DEFAULT_MAX_BYTES", "CheckpointError", "LoadedCheckpoint", "load_checkpoint", "save_state_dict"]
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # 200 MiB: far above SimpleCNN's 4.7 MB, far below a server's memory
 
 _WRAPPERS = ("state_dict", "model")
+_NOT_SAFETENSORS = "the file is not a readable .safetensors file"
+_SAFETENSORS_MAX_HEADER = 1_000_000
+_SAFETENSORS_ITEMSIZE = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1,
+    "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1,
+}  # fmt: skip
+_ZIP_MAGIC = b"PK\x03\x04"  # what torch.load itself tests (torch.serialization._is_zipfile)
+_PICKLE_MAGIC = b"\x80"  # a pickle's PROTO opcode: the start of a legacy torch.save stream
 
 
 class CheckpointError(ValueError):
     """A checkpoint pinit refuses; `problems` lists each problem in words.
 
+    Past MAX_PROBLEMS the rest are counted in a last line ("and 180 more problems");
     ``str(error)`` joins them, one per line. The model it was meant for is unchanged.
     For a state_dict that does not fit the model, `missing`, `unexpected` and
     `mismatched` (name -> (file shape, model shape)) hold the same facts as data.
@@ -49,7 +69,7 @@ class CheckpointError(ValueError):
         unexpected: list[str] | None = None,
         mismatched: dict[str, tuple[tuple[int, ...], tuple[int, ...]]] | None = None,
     ) -> None:
-        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        self.problems = capped([problems] if isinstance(problems, str) else problems)
         self.missing = list(missing or [])
         self.unexpected = list(unexpected or [])
         self.mismatched = dict(mismatched or {})
@@ -78,10 +98,80 @@ def _mb(n: int) -> str:
 
 
 def _looks_like_safetensors(data: bytes) -> bool:
-    if len(data) < 10:
-        return False
-    (header_len,) = struct.unpack("<Q", data[:8])
-    return 2 <= header_len <= len(data) - 8 and data[8:9] == b"{"
+    """An 8-byte header length, then the JSON header's "{" (checked in full by _check_safetensors)."""
+    return len(data) >= 10 and data[8:9] == b"{"
+
+
+def _safetensors_problem(name: str, entry: Any, data_len: int) -> str | None:
+    """Why one header entry is not a tensor description that fits the data, or None."""
+    if not (isinstance(entry, dict) and {"dtype", "shape", "data_offsets"} <= set(entry)):
+        return f"its entry {quote(name)} is not a tensor description (an object with dtype, shape and data_offsets)"
+    dtype, shape, offsets = entry["dtype"], entry["shape"], entry["data_offsets"]
+    if dtype not in _SAFETENSORS_ITEMSIZE:
+        return f"its entry {quote(name)} has dtype {quote(dtype)}; known: {', '.join(_SAFETENSORS_ITEMSIZE)}"
+    if not (isinstance(shape, list) and all(checks.is_whole(d) and d >= 0 for d in shape)):
+        return f"its entry {quote(name)} has shape {quote(shape)}; a shape is a list of whole numbers >= 0"
+    if not (isinstance(offsets, list) and len(offsets) == 2 and all(checks.is_whole(o) for o in offsets)):
+        return f"its entry {quote(name)} has data_offsets {quote(offsets)}; they are [begin, end]"
+    begin, end = offsets
+    if not 0 <= begin <= end <= data_len:
+        return (
+            f"its entry {quote(name)} needs bytes {begin:,} to {end:,} of the data, "
+            f"but the data is {data_len:,} bytes long"
+        )
+    if end - begin != math.prod(shape) * _SAFETENSORS_ITEMSIZE[dtype]:
+        return f"its entry {quote(name)} has shape {shape} of {dtype}, which is not the {end - begin:,} bytes it spans"
+    return None
+
+
+def _check_safetensors(data: bytes) -> None:
+    """Refuse, in words, a .safetensors file whose header is not what the format says.
+
+    The safetensors package would say "Error while deserializing" or fail elsewhere with a
+    bare KeyError; each case gets its own sentence here. The header is at most 1 MB (about
+    8,000 tensors), so parsing it costs little whatever the file claims.
+    """
+    (size,) = struct.unpack("<Q", data[:8])
+    if size > len(data) - 8 or size > _SAFETENSORS_MAX_HEADER:
+        raise CheckpointError(
+            f"{_NOT_SAFETENSORS}: its header says it is {size:,} bytes long, but "
+            + (
+                f"the file has only {len(data) - 8:,} bytes after the length"
+                if size > len(data) - 8
+                else "pinit reads headers up to 1 MB"
+            )
+        )
+    try:
+        header = json.loads(data[8 : 8 + size].decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise CheckpointError(f"{_NOT_SAFETENSORS}: its header is not valid JSON ({shorten(str(e), 120)})") from None
+    if not isinstance(header, dict):
+        raise CheckpointError(f"{_NOT_SAFETENSORS}: its header is not a JSON object")
+    data_len = len(data) - 8 - size
+    problems = [
+        p
+        for name, entry in header.items()
+        if name != "__metadata__"
+        if (p := _safetensors_problem(name, entry, data_len))
+    ]
+    if problems:
+        raise CheckpointError([f"{_NOT_SAFETENSORS}: {p}" for p in problems])
+
+
+def _not_a_checkpoint(data: bytes) -> CheckpointError:
+    """The refusal of a file that is neither a torch.save file nor a .safetensors file, saying what it looks like."""
+    head = data[:40]
+    try:
+        text = head.decode("utf-8")
+        what = f"it is text ({quote(text, 40)})" if text.isprintable() or text.strip().isprintable() else None
+    except UnicodeDecodeError:
+        what = None
+    if what is None:
+        what = f"it starts with the bytes {head[:8].hex(' ')}"
+    return CheckpointError(
+        f"the file is not a readable PyTorch checkpoint: {what}, "
+        "not a torch.save() file (a zip archive or a pickle) or a .safetensors file"
+    )
 
 
 def _read_safetensors(data: bytes) -> dict[str, Any]:
@@ -98,6 +188,18 @@ def _read_safetensors(data: bytes) -> dict[str, Any]:
         raise CheckpointError(f"the .safetensors file could not be read: {e}") from None
 
 
+def _check_structure(data: bytes, max_bytes: int) -> None:
+    """Refuse, before torch.load, a torch.save file whose reading could cost more than its size.
+
+    A zip archive (torch.save since 1.6) or a legacy pickle stream is read opcode by opcode
+    and entry by entry (pinit.share.checkpoint_scan); ScanError says why in words.
+    """
+    if data.startswith(_ZIP_MAGIC):
+        check_zip(data, max_bytes)
+    elif data.startswith(_PICKLE_MAGIC):
+        check_legacy(data)
+
+
 def _read_torch(data: bytes) -> Any:
     try:
         with warnings.catch_warnings():
@@ -105,6 +207,13 @@ def _read_torch(data: bytes) -> Any:
             return torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as e:
         msg = str(e)
+        if "Weights only load failed" in msg and "GLOBAL" not in msg:
+            # Not an import (checkpoint_scan refused those): an instruction weights_only does not read.
+            reason = re.search(r"WeightsUnpickler error: \s*(.+)", msg)
+            raise CheckpointError(
+                f"the file is not a readable PyTorch checkpoint: torch.load(weights_only=True) stopped at "
+                f"something a state_dict never holds ({shorten(reason.group(1) if reason else msg, 120)})"
+            ) from None
         if "Weights only load failed" in msg:
             found = re.search(r"GLOBAL ([\w.]+)", msg)
             what = f" (it asks to import and call {found.group(1)})" if found else ""
@@ -152,7 +261,7 @@ def _unwrap(obj: Any) -> tuple[Mapping[str, Any], str | None]:
             return inner, key
     if not obj:
         raise CheckpointError("the file holds an empty dict: no weights to load")
-    bad = [f"{k!r} holds {_describe(v)}" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
+    bad = [f"{quote(k)} holds {_describe(v)}" for k, v in obj.items() if not isinstance(v, torch.Tensor)]
     shown = "; ".join(bad[:5]) + (f"; and {len(bad) - 5} more" if len(bad) > 5 else "")
     raise CheckpointError(
         f"the file is not a dict of tensors ({shown}), and it has no 'state_dict' or 'model' entry holding one"
@@ -168,15 +277,16 @@ def _strip_prefix(sd: Mapping[str, Any], expected: Mapping[str, Any]) -> tuple[d
 
 
 def _list(names: list[str], limit: int = 20) -> str:
-    shown = ", ".join(repr(n) for n in names[:limit])
+    shown = ", ".join(quote(n) for n in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
 def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedCheckpoint:
     """Copy the weights in `data` (the bytes of a checkpoint file) into `model`.
 
-    Guarantees: nothing in the file is executed (torch.load weights_only=True); the
-    model is changed only if every check passes, and then every entry of its
+    Guarantees: nothing in the file is executed (torch.load weights_only=True); reading
+    it costs memory of the order of its size (its structure is checked first, see the
+    module docstring); the model is changed only if every check passes, and then every entry of its
     state_dict is overwritten; otherwise CheckpointError (a ValueError) lists every
     problem: over `max_bytes`, empty, truncated or not a checkpoint, a pickle that
     would run code, not a dict of tensors, missing keys, unexpected keys, shape
@@ -194,10 +304,17 @@ def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_
         raise CheckpointError("the file is empty (0 bytes)")
     data = bytes(data)
 
-    if _looks_like_safetensors(data):
+    if data.startswith(_ZIP_MAGIC) or (data.startswith(_PICKLE_MAGIC) and not _looks_like_safetensors(data)):
+        try:
+            _check_structure(data, max_bytes)
+        except ScanError as e:
+            raise CheckpointError(str(e)) from None
+        fmt, obj = "torch", _read_torch(data)
+    elif _looks_like_safetensors(data):
+        _check_safetensors(data)
         fmt, obj = "safetensors", _read_safetensors(data)
     else:
-        fmt, obj = "torch", _read_torch(data)
+        raise _not_a_checkpoint(data)
     sd, wrapper = _unwrap(obj)
     expected = model.state_dict()
     sd, prefix = _strip_prefix(sd, expected)
@@ -223,6 +340,9 @@ def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_
     for k, target in expected.items():
         v = sd.get(k)
         if not isinstance(v, torch.Tensor):
+            continue
+        if v.device.type == "meta":
+            problems.append(f"{k}: a tensor on the 'meta' device has a shape but no values to load")
             continue
         if v.layout != torch.strided:
             problems.append(f"{k}: a {v.layout} tensor; only dense tensors can be loaded")

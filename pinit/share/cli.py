@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,16 +18,16 @@ from typing import Any, TextIO
 
 import pandas as pd
 
-from .. import serve
-from ..errors import PlanError
+from .. import checks, serve
+from ..errors import PlanError, capped, problem_count
 from ..models import MODELS, build_model
-from ..plan import MAX_SEED, InitPlan, apply_plan
+from ..plan import InitPlan, apply_plan
 from ..presets import PRESETS
 from ..schemes import SCHEMES
 from ..stats import parameter_table
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import DEFAULT_MAX_BYTES, CheckpointError, load_checkpoint
 from .export import export_code
-from .plan_io import load_plan_file, plan_to_json
+from .plan_io import MAX_PLAN_BYTES, load_plan_file, plan_to_json
 
 __all__ = ["build_dashboard_parser", "build_parser", "format_schemes", "main"]
 
@@ -89,12 +90,9 @@ class _Refused(Exception):
 
 def _seed_arg(text: str) -> int:
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seed must be a whole number from 0 to {MAX_SEED}, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"seed must be a whole number from 0 to {MAX_SEED}, got {value}")
-    return value
+        return checks.seed_text(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _model_option_flags() -> dict[str, type]:
@@ -195,11 +193,43 @@ def _format_models() -> str:
     return "\n".join(out)
 
 
-def _read(path: str, what: str) -> bytes:
+_FILE_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe (FIFO)",
+    stat.S_IFCHR: "a character device (such as /dev/zero)",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def _read(path: str, what: str, max_bytes: int) -> bytes:
+    """The bytes of the regular file `path`, at most `max_bytes` of them; _Refused in words otherwise.
+
+    `--plan /dev/zero` used to read until the kernel killed the process, and a FIFO blocked
+    forever. The file is opened without blocking (a FIFO's open would wait for a writer),
+    its type and size are read from that open descriptor (no race with a rename), and the
+    read itself is bounded in case the file grows meanwhile.
+    """
     try:
-        return Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as e:
         raise _Refused(f"cannot read {what} {path!r}: {e.strerror or e}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = _FILE_KINDS.get(stat.S_IFMT(info.st_mode), "not a file")
+            raise _Refused(f"{what} {path!r} is {kind}, not a regular file; give the path of a {what}")
+        if info.st_size > max_bytes:
+            raise _Refused(f"{what} {path!r} is {info.st_size:,} bytes; it may be at most {max_bytes:,} bytes")
+        with os.fdopen(os.dup(fd), "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise _Refused(f"cannot read {what} {path!r}: {e.strerror or e}") from None
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:
+        raise _Refused(f"{what} {path!r} grew past {max_bytes:,} bytes while it was read")
+    return data
 
 
 def _write(path: str, text: str, what: str, err: TextIO) -> None:
@@ -211,9 +241,11 @@ def _write(path: str, text: str, what: str, err: TextIO) -> None:
 
 
 def _problems(head: str, problems: list[str]) -> str:
+    """One refusal for stderr: the head, then each problem (at most MAX_PROBLEMS, the rest counted)."""
+    problems = capped(problems)
     if len(problems) == 1:
         return f"{head}: {problems[0]}"
-    return f"{head}, {len(problems)} problems:\n" + "\n".join(f"  - {p}" for p in problems)
+    return f"{head}, {problem_count(problems):,} problems:\n" + "\n".join(f"  - {p}" for p in problems)
 
 
 def _table_text(df: pd.DataFrame) -> str:
@@ -242,7 +274,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     meta: dict[str, Any] = {"seed": None, "model": None, "model_options": {}}
     plan_bytes = b""
     if args.plan:
-        plan_bytes = _read(args.plan, "plan file")
+        plan_bytes = _read(args.plan, "plan file", MAX_PLAN_BYTES)
         try:
             plan, meta = load_plan_file(plan_bytes)
         except PlanError as e:
@@ -278,7 +310,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     if args.checkpoint:
         try:
-            loaded = load_checkpoint(_read(args.checkpoint, "checkpoint"), model)
+            loaded = load_checkpoint(_read(args.checkpoint, "checkpoint", DEFAULT_MAX_BYTES), model)
         except CheckpointError as e:
             raise _Refused(_problems(f"checkpoint {args.checkpoint!r} is refused", e.problems)) from None
         for name, count in loaded.nonfinite.items():

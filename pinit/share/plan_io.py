@@ -27,9 +27,11 @@ from typing import Any
 
 from torch import nn
 
-from ..errors import PlanError
+from .. import checks
+from ..errors import PlanError, capped
 from ..models import MODELS
-from ..plan import MAX_SEED, InitPlan, check_plan
+from ..plan import InitPlan, check_plan, label, quoted_list
+from .text import quote
 
 __all__ = ["MAX_PLAN_BYTES", "PLAN_FORMAT", "PLAN_VERSION", "load_plan_file", "model_identity", "plan_to_json"]
 
@@ -94,8 +96,10 @@ def plan_to_json(
 
 
 def _seed_problems(seed: Any) -> list[str]:
-    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
-        return [f"seed must be a whole number from 0 to {MAX_SEED} (or null), got {seed!r}"]
+    try:
+        checks.seed(seed, note=" (or null)")
+    except ValueError as e:
+        return [str(e)]
     return []
 
 
@@ -140,13 +144,15 @@ def _meta_problems(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
     meta: dict[str, Any] = {"version": None, "seed": None, "model": None, "model_options": {}, "warnings": []}
     unknown = [k for k in doc if k not in _TOP_KEYS]
     if unknown:
-        problems.append(f"unknown key(s) {unknown} at the top of the plan file; allowed keys: {', '.join(_TOP_KEYS)}")
+        problems.append(
+            f"unknown key(s) [{quoted_list(unknown)}] at the top of the plan file; allowed keys: {', '.join(_TOP_KEYS)}"
+        )
     if "format" in doc and doc["format"] != PLAN_FORMAT:
-        problems.append(f"'format' must be {PLAN_FORMAT!r}, got {doc['format']!r}")
+        problems.append(f"'format' must be {PLAN_FORMAT!r}, got {quote(doc['format'])}")
     if "version" in doc:
         v = doc["version"]
-        if isinstance(v, bool) or not isinstance(v, int):
-            problems.append(f"'version' must be a whole number, got {v!r}")
+        if not checks.is_whole(v):
+            problems.append(f"'version' must be a whole number, got {quote(v)}")
         elif v != PLAN_VERSION:
             problems.append(f"plan file version {v} is not supported; this pinit reads version {PLAN_VERSION}")
         else:
@@ -159,23 +165,25 @@ def _meta_problems(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
     name = doc.get("model")
     if name is not None:
         if not isinstance(name, str):
-            problems.append(f"'model' must be a model name (text) or null, got {name!r}")
+            problems.append(f"'model' must be a model name (text) or null, got {quote(name)}")
             name = None
         else:
             meta["model"] = name
     options = doc.get("model_options")
     if options is not None:
         if not isinstance(options, Mapping):
-            problems.append(f"'model_options' must be an object such as {{\"depth\": 20}}, got {options!r}")
+            problems.append(f"'model_options' must be an object such as {{\"depth\": 20}}, got {quote(options)}")
         else:
             if name in MODELS:
                 allowed = MODELS[name].options
                 bad = [k for k in options if k not in allowed]
                 if bad:
-                    problems.append(f"model {name} takes no option(s) {bad}; allowed: {', '.join(allowed) or 'none'}")
+                    problems.append(
+                        f"model {name} takes no option(s) [{quoted_list(bad)}]; allowed: {', '.join(allowed) or 'none'}"
+                    )
             for k, v in options.items():
                 if not isinstance(v, (int, float, str, bool)) or (isinstance(v, float) and not math.isfinite(v)):
-                    problems.append(f"model option {k!r} must be a number or text, got {v!r}")
+                    problems.append(f"model option {quote(k)} must be a number or text, got {quote(v)}")
             meta["model_options"] = dict(options)
     return problems, meta
 
@@ -222,10 +230,11 @@ def _json_type(x: Any) -> str:
 
 
 def _warnings(model: nn.Module, plan: InitPlan, meta: Mapping[str, Any]) -> list[str]:
+    """Allowed but probably unmeant: another model, rules that reach nothing (at most MAX_PROBLEMS listed)."""
     out = []
     name, _ = model_identity(model)
     if meta.get("model") and meta["model"] != name:
-        out.append(f"the plan was saved for model {meta['model']}; it is applied to {name}")
+        out.append(f"the plan was saved for model {label(meta['model'])}; it is applied to {name}")
     present: dict[str, set[str]] = {}
     for module in model.modules():
         for slot, _p in module.named_parameters(recurse=False):
@@ -233,14 +242,14 @@ def _warnings(model: nn.Module, plan: InitPlan, meta: Mapping[str, Any]) -> list
     for layer_type, slots in plan.rules.items():
         if layer_type not in present:
             out.append(
-                f"rules for {layer_type} reach nothing: {name} has no {layer_type} layer with parameters "
-                f"(its layer types: {', '.join(sorted(present)) or 'none'})"
+                f"rules for {label(layer_type)} reach nothing: {name} has no {label(layer_type)} layer with "
+                f"parameters (its layer types: {', '.join(sorted(present)) or 'none'})"
             )
             continue
         for slot in slots:
             if slot not in present[layer_type]:
                 out.append(
-                    f"rule {layer_type}.{slot} reaches nothing: {layer_type} has parameters "
+                    f"rule {layer_type}.{label(slot)} reaches nothing: {layer_type} has parameters "
                     f"{', '.join(sorted(present[layer_type]))}"
                 )
-    return out
+    return capped(out)

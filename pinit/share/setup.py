@@ -22,9 +22,10 @@ from typing import Any
 
 from torch import nn
 
+from .. import checks
 from ..errors import PlanError
 from ..models import build_model
-from ..plan import MAX_SEED, InitPlan, apply_plan, check_plan
+from ..plan import InitPlan, apply_plan, check_plan
 from ..report import meta_model
 
 __all__ = ["DEFAULT_MODEL", "Setup"]
@@ -46,8 +47,7 @@ class Setup:
             raise ValueError(f"model must be a model name, got {self.model!r}")
         if not isinstance(self.options, Mapping) or not all(isinstance(k, str) for k in self.options):
             raise ValueError(f"options must map option names to values, got {self.options!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= MAX_SEED:
-            raise ValueError(f"seed must be a whole number from 0 to {MAX_SEED}, got {self.seed!r}")
+        checks.seed(self.seed)
         # Canonical forms, so that equal setups compare, hash and serialize alike.
         object.__setattr__(self, "options", dict(sorted(self.options.items())))
         object.__setattr__(self, "plan", InitPlan.from_dict(self.plan))

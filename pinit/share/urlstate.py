@@ -4,7 +4,9 @@
 
 `state_to_query` writes it; `state_from_query` reads it back, keeping every part
 that is valid and listing, in words, each part it had to ignore, so a mangled link
-still opens a working page (with a warning) instead of an error.
+still opens a working page (with a warning) instead of an error. A link is typed,
+pasted and forged by anyone, so every part is read with bounded cost and every value
+echoed in a warning is quoted short (pinit.share.text.quote).
 """
 
 from __future__ import annotations
@@ -13,13 +15,15 @@ import base64
 import binascii
 import json
 import zlib
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import PlanError
+from .. import checks
+from ..errors import PlanError, capped
 from ..models import MODELS
-from ..plan import MAX_SEED, InitPlan, check_plan
+from ..plan import MAX_SEED, InitPlan, check_plan, label
 from ..report import meta_model
+from .text import quote, shorten
 
 if TYPE_CHECKING:
     from .setup import Setup
@@ -28,6 +32,9 @@ __all__ = ["decode_plan", "encode_plan", "state_from_query", "state_to_query"]
 
 _MAX_PLAN_CHARS = 20_000  # a plan link is a few hundred characters; refuse zip bombs early
 _MAX_PLAN_JSON = 200_000
+_MAX_OPTIONS_CHARS = 2_000  # DeepMLP's options are about 50
+LINK_PARAMETERS = ("model", "opts", "seed", "plan", "view")  # view (the open tab) is the page's own
+T = TypeVar("T")
 
 
 def encode_plan(plan: InitPlan | Mapping[str, Any]) -> str:
@@ -66,62 +73,116 @@ def state_to_query(
     return q
 
 
-def _check_options(model: str, raw: str | None) -> tuple[dict[str, Any], list[str]]:
-    if not raw:
-        return {}, []
+def _read_model(name: str | None, fallback: Setup, warnings: list[str]) -> tuple[str, dict[str, Any]]:
+    """The link's model (with the fallback's options if it is the fallback's model), or the fallback's."""
+    if name is None or name == fallback.model:
+        return fallback.model, dict(fallback.options)
+    if name in MODELS:
+        return name, {}
+    warnings.append(f"ignored model={quote(name)} from the link: known models are {', '.join(MODELS)}")
+    return fallback.model, dict(fallback.options)
+
+
+def _read_options(model: str, raw: str, warnings: list[str]) -> dict[str, Any]:
+    """The link's model options, option by option: a bad one is named and the others kept."""
+    if len(raw) > _MAX_OPTIONS_CHARS:
+        warnings.append(f"ignored the model options in the link: {len(raw):,} characters, not model options")
+        return {}
     try:
         options = json.loads(raw)
-        if not isinstance(options, dict):
-            raise ValueError("not an object")
-        meta_model(model, options)  # validates the options without allocating anything
-        return options, []
+    except (ValueError, RecursionError):
+        options = None
+    if not isinstance(options, dict):
+        warnings.append(
+            f"ignored the model options in the link ({quote(raw)} is not a JSON object such as "
+            '{"depth": 20}); using ' + f"{model}'s defaults"
+        )
+        return {}
+    spec = MODELS[model]
+    kept: dict[str, Any] = {}
+    problems: list[str] = []
+    for name, value in options.items():
+        try:
+            kept[name] = spec.check_option(name, value)
+        except ValueError as e:
+            problems.append(f"{label(name)}={quote(value)} ({e})")
+    try:
+        meta_model(model, kept)  # the options together (none allocates: a meta-device model)
     except (ValueError, TypeError) as e:
-        return {}, [f"ignored the model options in the link ({e}); using {model}'s defaults"]
+        problems, kept = [f"{quote(options)} ({e})"], {}
+    if problems:
+        warnings.append("ignored part of the model options in the link: " + "; ".join(capped(problems, 5)))
+    return kept
+
+
+def _read_seed(raw: str | None, fallback: int, warnings: list[str]) -> int:
+    if raw is None:
+        return fallback
+    try:
+        return checks.seed_text(raw)
+    except ValueError:
+        warnings.append(f"ignored seed={quote(raw, 40)} from the link: a seed is a whole number from 0 to {MAX_SEED}")
+        return fallback
+
+
+def _read_plan(
+    token: str | None, model: str, options: dict[str, Any], fallback: InitPlan, warnings: list[str]
+) -> InitPlan:
+    if token is None:
+        return fallback
+    try:
+        decoded = decode_plan(token)
+        problems = check_plan(meta_model(model, options), decoded)
+        if problems:
+            raise PlanError(problems)
+        return decoded
+    except PlanError as e:
+        warnings.append("ignored the plan in the link: " + "; ".join(capped(e.problems, 5)))
+        return fallback
+
+
+def _unknown_parameters(params: Mapping[str, str]) -> list[str]:
+    unknown = [f"{label(k)}={quote(v, 40)}" for k, v in params.items() if k not in LINK_PARAMETERS]
+    if not unknown:
+        return []
+    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else "")
+    return [f"ignored {shown} from the link: a link's parameters are model, opts, seed, plan and view"]
+
+
+def _part(warnings: list[str], what: str, read: Callable[[], T], default: T) -> T:
+    """`read()`, or `default` with a warning if it raises anyway: one part never costs the others."""
+    try:
+        return read()
+    except Exception as e:  # a bug in a reader must drop only its part of the link
+        warnings.append(f"ignored the {what} in the link: it could not be read ({type(e).__name__})")
+        return default
 
 
 def state_from_query(params: Mapping[str, str], fallback: Setup | None = None) -> tuple[Setup, list[str]]:
     """Read the setup from query parameters: (setup, warnings). Never raises.
 
-    Each part (model, opts, seed, plan) is read on its own; a part that is missing or
-    not valid takes `fallback`'s value (default: SimpleCNN, no plan, seed 0), and each
-    invalid part adds a warning in words.
+    Each part (model, opts, seed, plan) is read on its own; a part that is missing
+    takes `fallback`'s value (default: SimpleCNN, no plan, seed 0), and a part that is
+    not valid, or not used, takes it too and adds a warning in words saying what was
+    ignored and what is allowed. Within opts each option is its own part. Parameters
+    other than LINK_PARAMETERS are named in a warning.
     """
     from .setup import Setup
 
     fallback = fallback or Setup()
     warnings: list[str] = []
-    model, options = fallback.model, dict(fallback.options)
-    name = params.get("model")
-    if name is not None and name != model:
-        if name in MODELS:
-            model, options = name, {}
-        else:
-            warnings.append(f"ignored model={name!r} from the link: known models are {', '.join(MODELS)}")
-    if params.get("opts"):
-        options, problems = _check_options(model, params.get("opts"))
-        warnings += problems
-    seed = fallback.seed
-    raw_seed = params.get("seed")
-    if raw_seed is not None:
-        if raw_seed.isdigit() and int(raw_seed) <= MAX_SEED:
-            seed = int(raw_seed)
-        else:
-            warnings.append(
-                f"ignored seed={raw_seed[:40]!r} from the link: a seed is a whole number from 0 to {MAX_SEED}"
-            )
-    plan = fallback.plan
-    token = params.get("plan")
-    if token is not None:
-        try:
-            decoded = decode_plan(token)
-            problems = check_plan(meta_model(model, options), decoded)
-            if problems:
-                raise PlanError(problems)
-            plan = decoded
-        except PlanError as e:
-            warnings.append(
-                "ignored the plan in the link: "
-                + "; ".join(e.problems[:5])
-                + (f" (and {len(e.problems) - 5} more)" if len(e.problems) > 5 else "")
-            )
-    return Setup(model, options, plan, seed), warnings
+    defaults: tuple[str, dict[str, Any]] = (fallback.model, dict(fallback.options))
+    model, options = _part(warnings, "model", lambda: _read_model(params.get("model"), fallback, warnings), defaults)
+    raw_options = params.get("opts")
+    if raw_options:
+        no_options: dict[str, Any] = {}
+        options = _part(warnings, "model options", lambda: _read_options(model, raw_options, warnings), no_options)
+    seed = _part(warnings, "seed", lambda: _read_seed(params.get("seed"), fallback.seed, warnings), fallback.seed)
+    plan = _part(
+        warnings, "plan", lambda: _read_plan(params.get("plan"), model, options, fallback.plan, warnings), fallback.plan
+    )
+    warnings += _part(warnings, "parameters", lambda: _unknown_parameters(params), list[str]())
+    try:
+        return Setup(model, options, plan, seed), warnings
+    except ValueError as e:
+        return fallback, warnings + [f"ignored the link: {shorten(str(e), 200)}"]

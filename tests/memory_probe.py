@@ -1,0 +1,283 @@
+"""What one hostile input costs: the peak-RSS growth of one call, each in a fresh process.
+
+    python -m tests.memory_probe                     # every case: the table in docs/SECURITY.md
+    python -m tests.memory_probe deflate_bomb cli_dev_zero
+
+Each case runs in its own child Python: the child imports pinit, reads the input from a
+file, builds the model it needs, resets its peak RSS (``echo 5 > /proc/self/clear_refs``),
+makes the one call, and reports VmHWM minus the VmRSS it had just before the call. A fresh
+process per case means one input's peak can never hide (or be blamed on) another's.
+The child's address space is capped at its size before the call plus LIMIT_GB, so an input
+that would read or allocate without end fails there instead of taking the machine down,
+and one that blocks is killed after TIMEOUT seconds.
+
+tests/test_memory_budget.py asserts the growth of every case against a budget;
+the inputs are built by tests/fixtures/make_fixtures.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import importlib.util
+import io
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
+LIMIT_GB = 4  # address space the child may add before the call fails with MemoryError
+TIMEOUT = 30.0  # seconds before a child that blocks (a FIFO nobody writes) is killed
+
+
+def fixtures():
+    spec = importlib.util.spec_from_file_location("make_fixtures", FIXTURES / "make_fixtures.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One hostile input: `make(tmpdir)` returns the path of the input; `kind` is the call made on it."""
+
+    name: str
+    kind: str  # "checkpoint", "plan_file", "link", "cli" or "download"
+    make: Callable[[Path], str]
+    what: str
+
+
+def _file(name: str, data: Callable[[], bytes]) -> Callable[[Path], str]:
+    def make(tmp: Path) -> str:
+        path = tmp / name
+        path.write_bytes(data())
+        return str(path)
+
+    return make
+
+
+def _fifo(tmp: Path) -> str:
+    path = tmp / "plan.fifo"
+    os.mkfifo(path)
+    return str(path)
+
+
+def cases() -> list[Case]:
+    fx = fixtures()
+    return [
+        Case(
+            "bytearray_bomb",
+            "checkpoint",
+            _file("bomb.pkl", fx.bytearray_bomb),
+            "54-byte pickle calling builtins.bytearray(2**30) three times",
+        ),
+        Case(
+            "deflate_bomb",
+            "checkpoint",
+            _file("deflate.pt", fx.deflate_bomb),
+            "1 MB torch zip whose data/0 inflates to 1 GiB",
+        ),
+        Case(
+            "legacy_numel_bomb",
+            "checkpoint",
+            _file("legacy.pt", fx.legacy_numel_bomb),
+            "legacy torch.save stream claiming a 1 GiB storage, holding 16 bytes",
+        ),
+        Case(
+            "meta_checkpoint",
+            "checkpoint",
+            _file("meta.pt", fx.meta_checkpoint),
+            "SimpleCNN state_dict of meta tensors (shapes, no values)",
+        ),
+        Case(
+            "bad_safetensors",
+            "checkpoint",
+            _file("bad.safetensors", fx.bad_safetensors_header),
+            "safetensors file with a header that is not a safetensors header",
+        ),
+        Case(
+            "plan_unknown_overrides",
+            "plan_file",
+            _file("overrides.json", lambda: fx.unknown_overrides_plan(50_000)),
+            "924 kB plan file: 50,000 overrides naming no parameter of DeepMLP(depth=100)",
+        ),
+        Case(
+            "cli_unknown_overrides",
+            "cli",
+            _file("overrides-cli.json", lambda: fx.unknown_overrides_plan(16_000)),
+            "300 kB plan file given to the CLI (--plan)",
+        ),
+        Case("cli_dev_zero", "cli", lambda tmp: "/dev/zero", "pinit --plan /dev/zero"),
+        Case("cli_fifo", "cli", _fifo, "pinit --plan FIFO (nobody writes to it)"),
+        Case(
+            "download_vggstyle_x3",
+            "download",
+            lambda tmp: "VGGStyle",
+            "three state_dict downloads of VGGStyle (402 MiB each) in the page's share view",
+        ),
+        Case(
+            "link_huge_scheme_name",
+            "link",
+            _file(
+                "link.json",
+                lambda: json.dumps({"plan": _plan_token({"rules": {"Linear": {"weight": "x" * 150_000}}})}).encode(),
+            ),
+            "link whose plan names a 150 kB scheme",
+        ),
+    ]
+
+
+def _plan_token(doc: object) -> str:
+    import base64
+    import zlib
+
+    return base64.urlsafe_b64encode(zlib.compress(json.dumps(doc).encode(), 9)).decode().rstrip("=")
+
+
+# --- the child ---------------------------------------------------------------------------
+
+
+def _status(field: str) -> int:
+    """A field of /proc/self/status in kB (VmRSS, VmHWM, VmSize)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+def _prepare(kind: str, path: str) -> Callable[[], str]:
+    """Everything but the call itself (imports, reading the file, building the model); returns the call."""
+    import torch
+
+    torch.set_num_threads(1)
+    if kind == "checkpoint":
+        import pinit
+
+        data = Path(path).read_bytes()
+        model = pinit.build_model("SimpleCNN", seed=0)
+        return lambda: _outcome(lambda: pinit.load_checkpoint(data, model))
+    if kind == "plan_file":
+        from pinit.share.setup import Setup
+
+        text = Path(path).read_bytes()
+        return lambda: _outcome(lambda: Setup.from_plan_file(text))
+    if kind == "link":
+        from pinit.share.urlstate import state_from_query
+
+        params = json.loads(Path(path).read_text())
+
+        def link() -> str:
+            _setup, warnings = state_from_query(params)
+            return f"ok, {len(warnings)} warning(s), {sum(map(len, warnings)):,} characters"
+
+        return link
+    if kind == "download":
+        import pinit
+        from pinit.dashboard import share
+
+        plan = json.dumps(pinit.PRESETS["Kaiming (He)"].plan, sort_keys=True)
+
+        def downloads() -> str:
+            sizes = [len(share._state_dict_bytes(path, "{}", plan, seed)) for seed in range(3)]
+            return f"ok, {len(sizes)} downloads of {sizes[0]:,} bytes"
+
+        return downloads
+    if kind == "cli":
+        from pinit.share.cli import main
+
+        def cli() -> str:
+            out, err = io.StringIO(), io.StringIO()
+            code = main(["--plan", path], out=out, err=err)
+            return f"exit {code}, {len(err.getvalue()):,} characters on stderr: {err.getvalue()[:160]!r}"
+
+        return cli
+    raise ValueError(f"unknown kind {kind!r}")
+
+
+def _outcome(call: Callable[[], object]) -> str:
+    try:
+        result = call()
+    except Exception as e:
+        text = str(e)
+        return f"{type(e).__name__} ({len(text):,} characters): {text[:160]!r}"
+    return f"ok: {result!r}"[:200]
+
+
+def child(kind: str, path: str) -> None:
+    import resource
+
+    call = _prepare(kind, path)
+    limit = _status("VmSize") * 1024 + LIMIT_GB * 2**30
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # resets VmHWM to the current RSS
+    before = _status("VmRSS")
+    try:
+        outcome = call()
+    except MemoryError:
+        outcome = f"MemoryError: stopped at the {LIMIT_GB} GiB address-space limit"
+    peak = _status("VmHWM")
+    gc.collect()
+    kept = _status("VmRSS") - before  # what stays resident once the call's results are dropped
+    print(
+        json.dumps(
+            {
+                "before_mb": before / 1024,
+                "peak_mb": peak / 1024,
+                "growth_mb": (peak - before) / 1024,
+                "kept_mb": kept / 1024,
+                "outcome": outcome,
+            }
+        )
+    )
+
+
+# --- the parent ----------------------------------------------------------------------------
+
+
+def measure(case: Case, tmp: Path) -> dict[str, object]:
+    """Run `case` in a fresh child; its growth in MB and what the call did."""
+    path = case.make(tmp)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "tests.memory_probe", "--child", case.kind, path],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return {"growth_mb": None, "outcome": f"hung: killed after {TIMEOUT:.0f} s"}
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        return {"growth_mb": None, "outcome": f"child failed ({proc.returncode}): {proc.stderr.strip()[-300:]}"}
+    return json.loads(lines[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="cases to run (default: all)")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(*args.child)
+        return 0
+    chosen = [c for c in cases() if not args.names or c.name in args.names]
+    with tempfile.TemporaryDirectory() as tmp:
+        for case in chosen:
+            r = measure(case, Path(tmp))
+            growth = "n/a" if r["growth_mb"] is None else f"{r['growth_mb']:.0f} MB"
+            kept = f" peak, {r['kept_mb']:.0f} MB kept" if r.get("kept_mb") is not None else ""
+            print(f"{case.name:24} {growth:>9}{kept}  {case.what}\n{'':36}{r['outcome']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

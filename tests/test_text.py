@@ -1,0 +1,83 @@
+"""pinit.share.text: user values in messages are short (quote) and render as text (escape_markdown)."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from pinit.share.text import escape_markdown, quote, shorten
+
+HOSTILE = "[Session expired - sign in](https://evil.example/login) ![t](https://evil.example/t.png)"
+
+
+def test_quote_is_repr_for_short_values():
+    for value in ("SimpleCNN", "", 3, -5, 2.5, None, True, ["normal"], {"a": 1}):
+        assert quote(value) == repr(value)
+
+
+def test_quote_cuts_long_text_and_says_how_long_it_was():
+    assert quote("x" * 150_000) == repr("x" * 60) + "… (150,000 characters)"
+    assert quote("abcdef", limit=3) == "'abc'… (6 characters)"
+
+
+def test_quote_never_builds_or_fails_on_huge_values():
+    assert quote(10**5000) == "an integer of 16610 bits"  # repr() itself raises past 4,300 digits
+    assert quote(list(range(10**6))).startswith("[0, 1, 2, 3, 4, 5, ...]")
+    nested: list = []
+    cur = nested
+    for _ in range(100_000):
+        cur.append([])
+        cur = cur[0]
+    assert len(quote(nested)) < 100  # repr() would raise RecursionError
+    assert quote({"k": "v" * 500}).endswith("… (a dict of 1 item)")
+
+
+@given(st.text(max_size=300) | st.integers() | st.floats() | st.lists(st.text(max_size=500), max_size=50))
+@settings(max_examples=200, deadline=None)
+def test_quote_is_always_short(value):
+    assert len(quote(value)) <= 60 + 40
+
+
+def test_shorten():
+    assert shorten("abc") == "abc"
+    assert shorten("a" * 1000, 10) == "aaaaaaaaaa… (1,000 characters)"
+
+
+def test_escape_markdown_escapes_every_markup_character():
+    for c in "\\`*_[]()#+-.!|{}<>~$":
+        assert escape_markdown(c) == "\\" + c
+    assert escape_markdown("plain words 123") == "plain words 123"
+    escaped = escape_markdown(HOSTILE)
+    assert "](" not in escaped and "![" not in escaped and "://" not in escaped
+    assert "www." not in escape_markdown("see www.evil.example") and "@b." not in escape_markdown("a@b.example")
+    # Streamlit autolinks even escaped URLs (tests/browser/test_injection.py): a zero-width space splits them.
+    assert escape_markdown("https://e.x") == "https\\:\u200b\\/\\/e\\.x"
+    assert escape_markdown("www.e.x me@e.x") == "www\u200b\\.e\\.x me\\@\u200be\\.x"
+
+
+@given(st.text())
+def test_escape_markdown_leaves_no_unescaped_punctuation(text):
+    """Every ASCII punctuation character comes out escaped: removing the escapes (and the zero-width
+    spaces that split '://', 'www.' and '@') gives the text back."""
+    escaped = escape_markdown(text.replace("\u200b", ""))
+    text = text.replace("\u200b", "")
+    out, i = [], 0
+    escaped = escaped.replace("\u200b", "")
+    while i < len(escaped):
+        if escaped[i] == "\\":
+            assert escaped[i + 1] in string.punctuation
+            out.append(escaped[i + 1])
+            i += 2
+        else:
+            assert escaped[i] not in string.punctuation
+            out.append(escaped[i])
+            i += 1
+    assert "".join(out) == text
+
+
+@pytest.mark.parametrize("text", ["$x^2$", "<img src=x onerror=alert(1)>", ":red[alert]", "# heading", "`code`"])
+def test_escape_markdown_neutralizes_latex_html_directives_headings_code(text):
+    assert all(c == "\\" or c.isalnum() or c.isspace() or escape_markdown(text).count("\\" + c) for c in text)
