@@ -59,9 +59,14 @@ Not measured: what the person sees between the press and the end (a spinner, sta
 elements), input delay before the press reaches the page, and anything after the end
 (a click during a long task waits; see "main thread free").
 
-The scenarios are the table SCENARIOS below: a name, the widget (found by its label) and
-what is done with it. A widget missing on the page is reported "not on this page", not
-an error, so the same bench runs on today's page and on a rewritten one.
+The scenarios are the table SCENARIOS below: a name, the widget (found by its label, as a
+person finds it) and what is done with it, and the tab to open first if the page has it.
+Each scenario gets a fresh tab on pinit's page: it opens the page, opens that tab and the
+sidebar if the widget sits in a collapsed one (untimed, waited for), does one untimed
+warm-up action, then --repeats timed ones, each followed by one timed pick on the bare
+page (alternating which goes first); the bare page keeps one tab for the whole run. A
+widget missing on the page is reported "not on this page", not an error, so the same
+bench runs on today's page and on a rewritten one.
 
 Setup (TensorBoard is a bench-only dependency; it does not pull torch):
 
@@ -126,7 +131,7 @@ class Press:  # press the button labelled `label`; `setup` first (untimed, waite
 
 
 @dataclass(frozen=True)
-class TypeEnter:  # type a number no earlier sample used in the number input `label` (untimed), press Enter (timed)
+class TypeEnter:  # type a number no earlier sample used in the number/text input `label` (untimed), Enter (timed)
     label: str
 
 
@@ -145,6 +150,7 @@ class Scenario:
     what: str  # what a person does, for the table
     widget: Any  # Select / Press / TypeEnter / Toggle / FirstOf; None: navigation
     target: float | None  # the issue's bound on pinit / reference (None: the issue sets none)
+    tab: str | None = None  # open this tab first (untimed) if the page has it and it is not open
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -158,7 +164,9 @@ SCENARIOS: dict[str, Scenario] = {
     "seed": Scenario("a new draw", FirstOf((Press("New draw"), TypeEnter("Seed"))), None),
     # Today's page applies a changed seed or scheme only on "Re-initialize": what a new draw costs there.
     "reinit": Scenario("re-initialize after typing a seed", Press("Re-initialize", setup=TypeEnter("Seed")), None),
-    "view-only": Scenario("flip a view-only widget", Toggle("Log-scale counts"), 2.0),
+    "view-only": Scenario(
+        "flip a view-only widget", FirstOf((Toggle("Log-scale counts"), Toggle("Log counts"))), 2.0, tab="Weights"
+    ),
     "lesson-step": Scenario("the lesson's next step", Press("Next"), 2.0),
 }
 BARE_PICK = Select("Option", ("beta", "alpha"))  # bench/bare_app.py's selectbox
@@ -179,17 +187,24 @@ _NUMBERS = itertools.count(1000 + int(time.time()) % 100_000 * 100)  # TypeEnter
 # --- driving widgets ------------------------------------------------------------------------------------------
 
 
+def on_screen(el) -> bool:
+    """Laid out, and its middle right of the window's left edge (a collapsed sidebar's widgets sit left of
+    it). Its height on the page is not checked: scrolling brings it in."""
+    box = el.bounding_box()
+    return bool(box) and box["width"] >= 1 and box["height"] >= 1 and box["x"] + box["width"] / 2 >= 0
+
+
 def find(w, page):
-    """The widget's element on the page, or None ("not on this page")."""
+    """The widget's element on the page (an on-screen one if there are several), or None ("not on this page")."""
     if isinstance(w, FirstOf):
         return next((e for x in w.widgets if (e := find(x, page)) is not None), None)
     if isinstance(w, Select):
         loc = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(w.label, exact=True))
-    elif isinstance(w, Press):
-        loc = page.get_by_role("button", name=w.label, exact=True)
+    elif isinstance(w, Press):  # by its text: a button's accessible name may carry an icon or a shortcut too
+        loc = page.locator("button").filter(has=page.get_by_text(w.label, exact=True))
     elif isinstance(w, TypeEnter):
         loc = (
-            page.locator("[data-testid=stNumberInput]")
+            page.locator("[data-testid=stNumberInput], [data-testid=stTextInput]")
             .filter(has=page.get_by_text(w.label, exact=True))
             .locator("input")
         )
@@ -197,7 +212,8 @@ def find(w, page):
         loc = page.locator("[data-testid=stCheckbox]").filter(has=page.get_by_text(w.label, exact=True))
     else:
         raise TypeError(f"unknown widget {w!r}")
-    return loc.first if loc.count() else None
+    found = loc.all()
+    return next((el for el in found if on_screen(el)), found[0] if found else None)
 
 
 def resolve(w, page):
@@ -526,6 +542,17 @@ class Tab:
             return {"error": "navigation failed: " + str(e).splitlines()[0][:160]}
         return self.wait([], 0.0, navigation=True)
 
+    def quiet(self) -> None:
+        """Wait (bounded) until nothing changes, no request is pending and no run is in progress."""
+        deadline = time.monotonic() + self.args.timeout
+        start = self.page.evaluate("() => performance.now()")
+        while time.monotonic() < deadline:
+            self.page.wait_for_timeout(POLL_MS)
+            s = self.page.evaluate("() => window.__lat.state()")
+            last = max(s["lastAny"], s["lastWs"], start)
+            if not s["running"] and not self.inflight and s["now"] - last >= self.args.quiet:
+                return
+
     def settle(self, fire: Callable[[], None]) -> dict:
         counts = self._frame_counts()
         fallback = self.page.evaluate("() => window.__lat.arm(null)")
@@ -543,14 +570,28 @@ class Tab:
         return self.wait(counts, fallback)
 
 
-def ensure_sidebar(page) -> None:
-    """Open Streamlit's sidebar if it is collapsed (untimed)."""
+def ensure_visible(tab: Tab, widget) -> None:
+    """Open Streamlit's sidebar if the widget (or its setup) is hidden in a collapsed one (untimed)."""
+    widgets = [widget, *([widget.setup] if isinstance(widget, Press) and widget.setup else [])]
+    if all(on_screen(find(w, tab.page)) for w in widgets):
+        return
     for sel in ("[data-testid=stExpandSidebarButton]", "[data-testid=stSidebarCollapsedControl] button"):
-        b = page.locator(sel)
+        b = tab.page.locator(sel)
         if b.count() and b.first.is_visible():
             b.first.click()
-            page.wait_for_timeout(500)
+            tab.quiet()
             return
+
+
+def open_tab(tab: Tab, label: str) -> bool:
+    """Open the page's tab `label` if it has one and it is not open (untimed; waits for any rerun)."""
+    t = tab.page.get_by_role("tab", name=label, exact=True)
+    if not t.count():
+        return False
+    if t.first.get_attribute("aria-selected") != "true":
+        t.first.click()
+        tab.quiet()
+    return True
 
 
 # --- TensorBoard ----------------------------------------------------------------------------------------
@@ -703,11 +744,12 @@ def run_interaction(browser, name: str, sc: Scenario, targets: Targets, bare: Ta
         first = tab.navigate(targets.pinit)
         if "error" in first:
             return {"status": "page did not load", "error": first["error"]}
-        ensure_sidebar(tab.page)
+        in_tab = f" (in the tab {sc.tab!r})" if sc.tab and open_tab(tab, sc.tab) else ""
         widget = resolve(sc.widget, tab.page)
         if widget is None:
-            return {"status": "not on this page", "does": describe(sc.widget)}
-        out: dict = {"status": "ok", "does": describe(widget), "pinit": [], "bare": []}
+            return {"status": "not on this page", "does": describe(sc.widget) + in_tab}
+        ensure_visible(tab, widget)
+        out: dict = {"status": "ok", "does": describe(widget) + in_tab, "pinit": [], "bare": []}
         warm = [tab.act(widget, -1), bare.act(BARE_PICK, counter[0])]  # untimed: the first of each in a tab
         counter[0] += 1
         out["warm-up"] = warm
@@ -837,6 +879,11 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
+def spread(samples: list[dict]) -> str:
+    vals = [s["ms"] for s in samples if "error" not in s and s.get("ms") is not None]
+    return f"{min(vals):,.0f}–{max(vals):,.0f}" if vals else "—"
+
+
 def notes(results: dict, meta: dict, outside: list[str]) -> str:
     out = []
     nav = results.get("navigation")
@@ -850,6 +897,8 @@ def notes(results: dict, meta: dict, outside: list[str]) -> str:
         )
     for name, res in results.items():
         if name == "navigation":
+            ranges = ", ".join(f"{k} {spread(res[k])}" for k in res if k in ("pinit", "bare", "tensorboard"))
+            out.append(f"navigation, warm, min–max (ms): {ranges}.")
             for k in ("pinit", "bare", "tensorboard"):
                 err = first_error([res.get(f"{k} first visit", {}), *res.get(k, []), *res.get(f"{k} cold", [])])
                 if err:
@@ -862,7 +911,8 @@ def notes(results: dict, meta: dict, outside: list[str]) -> str:
                 if ok and not any(s["changed"] for s in ok)
                 else ""
             )
-            out.append(f"{name}: {res['does']}.{unchanged}")
+            ranges = f" Min–max (ms): pinit {spread(res['pinit'])}, bare {spread(res['bare'])}." if ok else ""
+            out.append(f"{name}: {res['does']}.{unchanged}{ranges}")
         for k in ("pinit", "bare"):
             err = first_error(res.get(k, []))
             if err:
@@ -928,7 +978,7 @@ def main() -> None:
     if "navigation" in names and tb_binary is None:
         print(TB_HELP, file=sys.stderr)
     meta = {
-        "command": " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
+        "command": " ".join(["python", Path(sys.argv[0]).as_posix(), *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %z"),
         "load_average_start": os.getloadavg(),
         "viewport": "x".join(map(str, args.viewport)),
