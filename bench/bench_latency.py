@@ -141,6 +141,12 @@ class Toggle:  # flip the toggle (or checkbox) labelled `label`
 
 
 @dataclass(frozen=True)
+class Walk:  # press `forward` until it is disabled (the last step), then `back` until that is, and so on
+    forward: str
+    back: str
+
+
+@dataclass(frozen=True)
 class FirstOf:  # the first of `widgets` that the page has
     widgets: tuple[Any, ...]
 
@@ -148,7 +154,7 @@ class FirstOf:  # the first of `widgets` that the page has
 @dataclass(frozen=True)
 class Scenario:
     what: str  # what a person does, for the table
-    widget: Any  # Select / Press / TypeEnter / Toggle / FirstOf; None: navigation
+    widget: Any  # Select / Press / TypeEnter / Toggle / Walk / FirstOf; None: navigation
     target: float | None  # the issue's bound on pinit / reference (None: the issue sets none)
     tab: str | None = None  # open this tab first (untimed) if the page has it and it is not open
 
@@ -167,7 +173,7 @@ SCENARIOS: dict[str, Scenario] = {
     "view-only": Scenario(
         "flip a view-only widget", FirstOf((Toggle("Log-scale counts"), Toggle("Log counts"))), 2.0, tab="Weights"
     ),
-    "lesson-step": Scenario("the lesson's next step", Press("Next"), 2.0),
+    "lesson-step": Scenario("a step of the lesson", Walk("Next", "Back"), 2.0),
 }
 BARE_PICK = Select("Option", ("beta", "alpha"))  # bench/bare_app.py's selectbox
 
@@ -181,6 +187,7 @@ TB_BINS = 40  # pinit's default number of bins
 
 POLL_MS = 50
 RUN_DONE = {"FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY", "FINISHED_WITH_COMPILE_ERROR"}
+_WALKING: dict = {}  # Walk -> the label it presses now
 _NUMBERS = itertools.count(1000 + int(time.time()) % 100_000 * 100)  # TypeEnter's values
 
 
@@ -198,6 +205,8 @@ def find(w, page):
     """The widget's element on the page (an on-screen one if there are several), or None ("not on this page")."""
     if isinstance(w, FirstOf):
         return next((e for x in w.widgets if (e := find(x, page)) is not None), None)
+    if isinstance(w, Walk):
+        return find(Press(w.forward), page)
     if isinstance(w, Select):
         loc = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(w.label, exact=True))
     elif isinstance(w, Press):  # by its text: a button's accessible name may carry an icon or a shortcut too
@@ -232,11 +241,19 @@ def describe(w) -> str:
         return f"type a new value in {w.label!r} and press Enter"
     if isinstance(w, Toggle):
         return f"flip the toggle {w.label!r}"
+    if isinstance(w, Walk):
+        return f"press {w.forward!r}, or {w.back!r} back to the start once {w.forward!r} is disabled"
     return " or ".join(describe(x) for x in w.widgets)
 
 
 def prepare(w, page, i: int, settle: Callable) -> tuple[Callable[[], None], str | None]:
     """Everything before the timed input (untimed); returns (the timed input, the text expected after it)."""
+    if isinstance(w, Walk):
+        label = _WALKING.get(w, w.forward)
+        button = find(Press(label), page)
+        if button is None or not button.is_enabled():  # the end of the walk: turn round
+            label = _WALKING[w] = w.back if label == w.forward else w.forward
+        w = Press(label)
     if isinstance(w, Press) and w.setup is not None and find(w.setup, page) is not None:
         fire, _ = prepare(w.setup, page, i, settle)
         settle(fire)
