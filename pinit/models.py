@@ -323,8 +323,7 @@ class TinyGPT(nn.Module):
             ("vocab", vocab, 2, 65536),
             ("seq_len", seq_len, 1, 4096),
         ):
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"{name} must be a whole number from {low} to {high}, got {value!r}")
+            whole_number(name, value, low, high)
         if d_model % n_head:
             raise ValueError(
                 f"d_model ({d_model}) must be divisible by n_head ({n_head}): each head gets d_model / n_head"

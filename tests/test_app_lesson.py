@@ -71,7 +71,7 @@ def test_step_4_symmetry_and_step_5_training():
 
 def test_the_last_step_hands_over_to_free_play():
     at = start("Lesson", step="6")
-    at.button[-1].click().run()  # "Open Weights: zeros" (the tab switch itself: tests/browser/test_lesson_browser.py)
+    at.button(key="lesson.open.Zeros (the symmetry trap)").click().run()  # the tab switch: test_lesson_browser.py
     assert not at.exception
     assert at.sidebar.selectbox(key="preset").value == "Zeros (the symmetry trap)"
     assert applied(at).model == "SimpleCNN"

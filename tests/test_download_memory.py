@@ -7,12 +7,12 @@ downloads kept 1.26 GB resident in a server shared by a whole class.
 from __future__ import annotations
 
 import io
-import json
 
 import torch
 
 import pinit
 from pinit.dashboard import share
+from pinit.share.setup import Setup
 
 
 def cached_bytes(function_name: str) -> int:
@@ -24,8 +24,7 @@ def cached_bytes(function_name: str) -> int:
 
 
 def test_state_dict_downloads_are_not_kept_after_they_are_built():
-    plan = json.dumps(pinit.PRESETS["Kaiming (He)"].plan, sort_keys=True)
     for seed in range(3):
-        data = share._state_dict_bytes("SimpleCNN", "{}", plan, seed)
+        data = share._state_dict_bytes(Setup(plan=pinit.PRESETS["Kaiming (He)"].plan, seed=seed))
         assert set(torch.load(io.BytesIO(data), weights_only=True)) == set(pinit.build_model("SimpleCNN").state_dict())
     assert cached_bytes("_state_dict_bytes") == 0

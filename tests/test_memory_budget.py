@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -109,10 +108,10 @@ UPLOADS = {  # memory_probe case -> the page's uploader it goes to (by label), a
 
 async def upload_each(url: str, pid: int, files: dict[str, tuple[str, str, Path]]) -> dict[str, tuple[float, str]]:
     """Upload each file through its uploader in one browser-like session: {case: (MB of peak growth, error shown)}."""
-    sys.path.insert(0, str(ROOT / "bench"))
     from streamlit.proto.Common_pb2 import FileUploaderState
     from streamlit.proto.WidgetStates_pb2 import WidgetState
-    from ws_client import StreamlitSession
+
+    from tests.ws_client import StreamlitSession
 
     session = StreamlitSession(url, timeout=120)
     session.query_string = "view=" + urlquote("Share and export")

@@ -234,9 +234,21 @@ def _your_turn(big: bool) -> None:
         "to 100 layers, **Compare** puts two plans side by side and **Train** trains them."
     )
     c1, c2, c3 = st.columns(3)
-    c1.button("Open Weights: the article's recipe", on_click=_open, args=("Article recipe",), use_container_width=True)
-    c2.button("Open Weights: Kaiming", on_click=_open, args=("Kaiming (He)",), use_container_width=True)
-    c3.button("Open Weights: zeros", on_click=_open, args=("Zeros (the symmetry trap)",), use_container_width=True)
+    for col, (label, preset) in zip(
+        (c1, c2, c3),
+        (
+            ("the article's recipe", "Article recipe"),
+            ("Kaiming", "Kaiming (He)"),
+            ("zeros", "Zeros (the symmetry trap)"),
+        ),
+    ):
+        col.button(
+            f"Open Weights: {label}",
+            key=f"lesson.open.{preset}",
+            on_click=_open,
+            args=(preset,),
+            use_container_width=True,
+        )
     st.caption(
         "Questions to try: which layer of SimpleCNN does the article's N(0, 1) hurt most, and why fc1? What does "
         "Xavier do through 30 tanh layers (Depth lab, Glorot & Bengio 2010)? Can you make the loss at init exactly "

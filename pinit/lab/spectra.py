@@ -40,6 +40,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..checks import whole_number
+
 __all__ = [
     "MIN_TAIL_EIGENVALUES",
     "Spectrum",
@@ -218,8 +220,7 @@ def spectrum(t: torch.Tensor, name: str = "", bins: int = 60) -> Spectrum:
     Cost: one ``torch.linalg.svdvals`` of the rows × cols matrix, O(N·M²): 0.2 s for 4608 × 512,
     several seconds for 4096 × 4096 and about a minute for 8192 × 8192 on one core.
     """
-    if not isinstance(bins, int) or isinstance(bins, bool) or not 5 <= bins <= 500:
-        raise ValueError(f"bins must be a whole number from 5 to 500, got {bins!r}")
+    bins = whole_number("bins", bins, 5, 500)
     w = weight_matrix(t)
     rows, cols = w.shape
     if not torch.isfinite(w).all():

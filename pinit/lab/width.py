@@ -48,7 +48,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..checks import whole_number
+from ..checks import finite_number, whole_number
 from ..models import DeepMLP
 from ..plan import param_seed
 from .probes import probe_batch, probe_targets
@@ -187,8 +187,7 @@ def coord_check(
     if optimizer not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     lr = DEFAULT_LR[optimizer] if lr is None else lr
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr <= 10:
-        raise ValueError(f"lr must be a number in (0, 10], got {lr!r}")
+    lr = finite_number("lr", lr, 0, 10, low_open=True, what="a number in (0, 10]")
     steps = whole_number("steps", steps, 0, 50)
     widths = _check_widths(widths)
     base = widths[0] if base_width is None else whole_number("base_width", base_width, 1, 8192)
