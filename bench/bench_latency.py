@@ -163,17 +163,22 @@ SCENARIOS: dict[str, Scenario] = {
     # Reference: TensorBoard on the same 12 histograms (the bare page's navigation and cold navigations are extra).
     "navigation": Scenario("open the page (warm: visited before in the same context)", None, 1.0),
     # The others: reference the bare page's pick, interleaved.
-    "preset": Scenario("pick another preset", Select("Preset", ("Kaiming (He)", "Xavier (Glorot)")), 3.0),
-    "scheme": Scenario(
-        "change one slot's scheme", Select("Linear weight", ("kaiming_normal", "xavier_uniform", "orthogonal")), 3.0
+    "preset": Scenario(
+        "pick another preset", Select("Preset", ("Kaiming (He)", "Xavier (Glorot)")), 3.0, tab="Weights"
     ),
-    "seed": Scenario("a new draw", FirstOf((Press("New draw"), TypeEnter("Seed"))), None),
+    "scheme": Scenario(
+        "change one slot's scheme",
+        Select("Conv2d weight", ("kaiming_normal", "xavier_uniform", "orthogonal")),
+        3.0,
+        tab="Weights",
+    ),
+    "seed": Scenario("a new draw", FirstOf((Press("New draw"), TypeEnter("Seed"))), None, tab="Weights"),
     # Today's page applies a changed seed or scheme only on "Re-initialize": what a new draw costs there.
     "reinit": Scenario("re-initialize after typing a seed", Press("Re-initialize", setup=TypeEnter("Seed")), None),
     "view-only": Scenario(
         "flip a view-only widget", FirstOf((Toggle("Log-scale counts"), Toggle("Log counts"))), 2.0, tab="Weights"
     ),
-    "lesson-step": Scenario("a step of the lesson", Walk("Next", "Back"), 2.0),
+    "lesson-step": Scenario("a step of the lesson", Walk("Next", "Back"), 2.0, tab="Lesson"),
 }
 BARE_PICK = Select("Option", ("beta", "alpha"))  # bench/bare_app.py's selectbox
 

@@ -153,7 +153,11 @@ def histogram_grid_figure(
     """Several parameters' histograms in one figure, one panel each (one chart for the browser
     to draw instead of one per parameter). Each panel is titled by name and shape with its
     measured and expected σ; a constant or non-finite tensor says so in its panel.
-    `shared_x` puts every panel on one x range, so their widths compare at a glance."""
+    `shared_x` puts every panel on one x range, so their widths compare at a glance.
+
+    The figure carries its own view switches (plotly buttons above the panels): linear or log
+    counts, and own or shared x ranges. They redraw in the browser alone, with no round trip
+    to the server: a view-only change answers as fast as the chart can redraw."""
     n = len(hists)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
@@ -194,6 +198,8 @@ def histogram_grid_figure(
                 + (f"<br><span style='color:{EXPECTED}'><b>{notes[0]}</b></span>" if notes else ""),
             )
         )
+    xs, ys = [k for k in lay if k.startswith("xaxis")], [k for k in lay if k.startswith("yaxis")]
+    top = 1.0 + 45 / (row_height * rows)
     spec = dict(
         data=data,
         layout=layout(
@@ -204,10 +210,39 @@ def histogram_grid_figure(
             bargap=0.02,
             showlegend=True,
             margin=dict(l=45, r=15, t=50, b=40),
-            legend=dict(orientation="h", yanchor="bottom", y=1.0 + 45 / (row_height * rows), x=0, font=dict(size=11)),
+            legend=dict(orientation="h", yanchor="bottom", y=top, x=0, font=dict(size=11)),
+            updatemenus=[
+                _switch(
+                    ("Linear counts", {f"{a}.type": "linear" for a in ys}),
+                    ("Log counts", {f"{a}.type": "log" for a in ys}),
+                    active=1 if log_y else 0, x=0.62, y=top,
+                ),
+                _switch(
+                    ("Own x ranges", {f"{a}.autorange": True for a in xs}),
+                    ("Same x range", {f"{a}.range": [lo, hi] for a in xs}),
+                    active=1 if shared_x else 0, x=1.0, y=top,
+                ),
+            ],
         ),
-    )
+    )  # fmt: skip
     return go.Figure(presenter(spec) if big else spec)
+
+
+def _switch(off: tuple[str, dict], on: tuple[str, dict], active: int, x: float, y: float) -> dict[str, Any]:
+    """Two plotly buttons side by side that relayout the figure in the browser (one is always lit)."""
+    return dict(
+        type="buttons",
+        direction="right",
+        active=active,
+        showactive=True,
+        x=x,
+        y=y,
+        xanchor="right",
+        yanchor="bottom",
+        pad=dict(t=0, b=2),
+        font=dict(size=11),
+        buttons=[dict(label=label, method="relayout", args=[args]) for label, args in (off, on)],
+    )
 
 
 def _bar_height(n: int) -> int:

@@ -181,6 +181,8 @@ def presenter(spec: dict[str, Any], size: int = PRESENTER_FONT) -> dict[str, Any
     for key, axis in lay.items():
         if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
             axis["tickfont"] = dict(axis.get("tickfont", {}), size=max(size - 2, 14))
+    for menu in lay.get("updatemenus", []) or []:
+        menu["font"] = dict(menu.get("font", {}), size=max(size - 3, 13))
     for ann in lay.get("annotations", []) or []:
         ann["font"] = dict(ann.get("font", {}), size=max(ann.get("font", {}).get("size", BASE_FONT), size - 1))
     return spec

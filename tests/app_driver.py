@@ -32,6 +32,15 @@ def goto(at: AppTest, view: str) -> AppTest:
     return at
 
 
+def settled(at: AppTest) -> AppTest:
+    """A full rerun with no change, so AppTest shows the whole page again. A click that reruns only
+    some fragments (a seed typed reruns the view, not the sidebar) leaves AppTest holding only what
+    those fragments sent; a browser keeps the rest on screen."""
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
 def preset(at: AppTest, name: str) -> AppTest:
     at.sidebar.selectbox(key="preset").set_value(name).run()
     assert not at.exception, at.exception

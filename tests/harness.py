@@ -76,8 +76,14 @@ def choose(page, label: str, option: str) -> None:
     box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
     box.scroll_into_view_if_needed()
     box.click()
-    page.keyboard.type(option)
-    page.get_by_role("option", name=option, exact=True).click()
+    choice = page.get_by_role("option", name=option, exact=True)
+    page.wait_for_timeout(200)
+    if not choice.count():  # a long, virtualized list: typing filters it (a phone's list shows every option)
+        page.keyboard.type(option)
+        choice.wait_for(state="attached")
+        page.wait_for_timeout(150)  # the filtered list re-renders once more after the last key
+    choice.scroll_into_view_if_needed()
+    choice.click()
 
 
 def panel_texts(page) -> dict[str, str]:

@@ -11,7 +11,7 @@ import math
 import pytest
 
 from pinit.style import PRESENTER_FONT
-from tests.app_driver import applied, charts, errors, panels, preset, specs, start, table
+from tests.app_driver import applied, charts, errors, panels, preset, settled, specs, start, table
 
 
 @pytest.fixture
@@ -140,7 +140,7 @@ def test_seed_reproduces_and_new_draw_changes_the_weights(at):
 def test_a_seed_past_2_31_is_kept_and_a_bad_seed_is_refused_in_words(at):
     at.sidebar.text_input(key="seed").input("3000000000").run()
     assert applied(at).seed == 3_000_000_000 and at.query_params["seed"] == "3000000000"
-    at.sidebar.text_input(key="seed").input("seven").run()
+    settled(at).sidebar.text_input(key="seed").input("seven").run()
     assert errors(at) and "is not a whole number" in errors(at)[0]
     assert applied(at).seed == 3_000_000_000  # the last good seed stays
 
@@ -164,7 +164,7 @@ def test_hiding_the_rules_keeps_them(at):
     preset(at, "Kaiming (He)")
     at.sidebar.selectbox(key="Linear.weight.scheme").set_value("xavier_normal").run()
     at.sidebar.toggle(key="show_rules").set_value(False).run()
-    at.sidebar.text_input(key="seed").input("3").run()  # a change while the rules are hidden
+    settled(at).sidebar.text_input(key="seed").input("3").run()  # a change while the rules are hidden
     assert applied(at).plan.rules["Linear"]["weight"].scheme == "xavier_normal" and applied(at).seed == 3
 
 
@@ -209,9 +209,21 @@ def test_view_only_widgets_change_the_drawing_not_the_weights(at):
     at.select_slider(key="bins").set_value(20).run()
     counts = panels(at)["layer2.conv2.weight"]["counts"]
     assert len(counts) == 20 and sum(counts) == 18_432
-    at.toggle(key="log_y").set_value(True).run()
-    at.toggle(key="shared_x").set_value(True).run()
     assert applied(at) == before and not at.exception
+
+
+def test_log_counts_and_a_shared_x_range_are_switches_the_browser_applies(at):
+    (grid,) = specs(at)
+    log, shared = grid["layout"]["updatemenus"]
+    assert [b["label"] for b in log["buttons"]] == ["Linear counts", "Log counts"] and log["active"] == 0
+    assert set(log["buttons"][1]["args"][0]) == {"yaxis.type"} | {f"yaxis{i}.type" for i in range(2, 7)}
+    assert all(v == "log" for v in log["buttons"][1]["args"][0].values())
+    same = shared["buttons"][1]["args"][0]
+    ranges = {tuple(v) for v in same.values()}
+    assert len(same) == 6 and len(ranges) == 1  # one x range for all six panels...
+    (lo, hi), names = next(iter(ranges)), list(panels(at))
+    assert lo < 0 < hi  # ...spanning every panel's values
+    assert names and all(k.endswith(".range") for k in same)
 
 
 def test_models_with_many_tensors_are_paged(at):

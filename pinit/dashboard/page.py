@@ -74,7 +74,7 @@ def presenting() -> bool:
 
 def open_tab() -> str:
     """The tab that will be open in this run (the tabs are bound to the link's "view")."""
-    tab = st.session_state.get("view") or st.query_params.get("view") or next(iter(TABS))
+    tab = state.open_tab()
     return tab if tab in TABS else next(iter(TABS))
 
 

@@ -57,6 +57,8 @@ def write_url(setup: Setup) -> None:
 def page_link() -> str:
     """The address of this page with its current state (what the address bar shows)."""
     base = (st.context.url or "").split("?")[0]
+    if base.count("/") == 2:  # "http://host:port": the address bar shows the root as "/"
+        base += "/"
     return f"{base}?{urlencode(st.query_params.to_dict())}"
 
 

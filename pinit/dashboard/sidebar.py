@@ -147,11 +147,24 @@ def is_phone() -> bool:
     return any(word in agent for word in ("Mobi", "Android", "iPhone"))
 
 
-def rerun_sidebar_and_view() -> None:
-    """After a change the sidebar must show: rerun it and the open view (not the whole page)."""
-    if is_phone():  # after a choice on a phone, fold the settings away so the page shows its result
+CONTROLS, RULES = "sidebar.controls", "sidebar.rules"  # the sidebar's two parts, each a fragment
+
+
+def rerun_after(*parts: str) -> None:
+    """Rerun the open view and the given parts of the sidebar (CONTROLS, RULES), not the whole page.
+
+    Every part sent again is one the browser must draw again: a seed typed in the sidebar needs
+    only the view; a preset needs the rules too. On a phone the settings fold away after a
+    choice, which needs the whole settings panel (state.SIDEBAR, the two parts' parent)."""
+    if is_phone():
         st.session_state[PHONE_SETTINGS] = False
-    st.rerun([state.SIDEBAR, state.VIEW])
+        st.rerun([state.SIDEBAR, state.VIEW])
+    st.rerun([*parts, state.VIEW])
+
+
+def rerun_sidebar_and_view() -> None:
+    """After a change the whole sidebar must show (a preset, a model, a loaded plan file)."""
+    rerun_after(CONTROLS, RULES)
 
 
 def _apply_widgets() -> None:
@@ -172,9 +185,17 @@ def _apply_widgets() -> None:
 
 
 def changed() -> None:
-    """Callback of every rule, parameter, override and seed widget."""
+    """Callback of every rule, parameter and override widget: the rules' widgets may change (a new
+    scheme has other parameters), and the preset box if the rules now match another preset."""
+    before = st.session_state.get("preset")
     _apply_widgets()
-    rerun_sidebar_and_view()
+    rerun_after(RULES, *((CONTROLS,) if st.session_state.get("preset") != before else ()))
+
+
+def seed_typed() -> None:
+    """Callback of the seed box: the box already shows what was typed, so only the view reruns."""
+    _apply_widgets()
+    rerun_after()
 
 
 def preset_picked() -> None:
@@ -193,9 +214,10 @@ def model_picked() -> None:
 
 
 def new_draw() -> None:
-    """Roll the dice again: a fresh random seed, same model and plan."""
+    """Roll the dice again: a fresh random seed, same model and plan (the seed box shows it)."""
     st.session_state["seed"] = str(secrets.randbelow(1_000_000))
-    changed()
+    _apply_widgets()
+    rerun_after(CONTROLS)
 
 
 # --- widgets ---------------------------------------------------------------------------------
@@ -312,44 +334,79 @@ def seed_ui() -> None:
     c1.text_input(
         "Seed",
         key="seed",
-        on_change=changed,
+        on_change=seed_typed,
         help=f"Same model, plan and seed give bit-identical weights. A whole number from 0 to {MAX_SEED:,}.",
     )
     c2.button("New draw", on_click=new_draw, icon=":material/casino:", help="Roll the dice again: a new random seed.")
 
 
+@st.fragment(key=CONTROLS)
+def controls_ui() -> None:
+    st.markdown("**pinit**: what does weight initialization do? Every change here redraws the page at once.")
+    model_ui()
+    presets = list(pinit.PRESETS) + ([CUSTOM] if st.session_state.get("preset") == CUSTOM else [])
+    st.selectbox(
+        "Preset",
+        presets,
+        key="preset",
+        on_change=preset_picked,
+        help="Sets every rule below in one click. '(custom)': the rules below match no preset.",
+    )
+    name = st.session_state["preset"]
+    st.caption(preset_caption(name))
+    seed_ui()
+    st.toggle(
+        "Presenter mode",
+        key="present",
+        on_change=presenter_toggled,
+        help="For a projector: bigger chart text, the sidebar closed, a QR code of this page.",
+    )
+    st.toggle("Show the rules per layer type", key="show_rules", value=True, on_change=lambda: st.rerun([RULES]))
+
+
+@st.fragment(key=RULES)
+def rules_panel() -> None:
+    if not st.session_state.get("show_rules", True):
+        return
+    if state.open_tab() == "Lesson":
+        st.caption("The rules per layer type are here when you leave the Lesson for a free-play tab.")
+        return
+    model, options = current_model()
+    rules_ui(model, options)
+    overrides_ui(parameter_shapes(model, options))
+
+
 @st.fragment(key=state.SIDEBAR)
 def sidebar_ui() -> None:
     """Draw the sidebar (on a phone: a folding panel above the page). Its widgets apply their changes
-    themselves (see the callbacks)."""
+    themselves (see the callbacks): its two parts, CONTROLS and RULES, rerun on their own."""
     if is_phone():
         host = st.expander("Settings: model, preset, seed, rules", key=PHONE_SETTINGS, on_change="rerun")
     else:
         host = st.sidebar
     with host:
-        st.markdown("**pinit**: what does weight initialization do? Every change here redraws the page at once.")
-        model_ui()
-        presets = list(pinit.PRESETS) + ([CUSTOM] if st.session_state.get("preset") == CUSTOM else [])
-        st.selectbox(
-            "Preset",
-            presets,
-            key="preset",
-            on_change=preset_picked,
-            help="Sets every rule below in one click. '(custom)': the rules below match no preset.",
+        controls_ui()
+        rules_panel()
+
+
+def preset_caption(name: str) -> str:
+    """What the preset teaches, said for the model on screen (the article's fc1 is only SimpleCNN's)."""
+    if name not in pinit.PRESETS:
+        return "Your own rules: see below."
+    model, options = current_model()
+    if model in ("SimpleCNN", "ArticleSimpleCNN"):
+        return pinit.PRESETS[name].lesson
+    first = next(
+        ((n, s) for n, s in parameter_shapes(model, options).items() if len(s) == 2), None
+    )  # the first Linear-like weight: its fan_in sets the story's numbers
+    text = pinit.PRESETS[name].lesson
+    if first is not None and "2048" in text:
+        fan_in = first[1][1]
+        text = (
+            f"N(0, 1) on every Linear weight, whatever its fan_in: on {model}'s first layer ({first[0]}, fan_in "
+            f"{fan_in}) it multiplies the signal's std by about √{fan_in} = {fan_in**0.5:.3g}."
         )
-        name = st.session_state["preset"]
-        st.caption(pinit.PRESETS[name].lesson if name in pinit.PRESETS else "Your own rules: see below.")
-        seed_ui()
-        st.toggle(
-            "Presenter mode",
-            key="present",
-            on_change=presenter_toggled,
-            help="For a projector: bigger chart text, the sidebar closed, a QR code of this page.",
-        )
-        model, options = current_model()
-        if st.toggle("Show the rules per layer type", key="show_rules", value=True):
-            rules_ui(model, options)
-            overrides_ui(parameter_shapes(model, options))
+    return text
 
 
 def presenter_toggled() -> None:

@@ -48,6 +48,12 @@ def report_for(setup: Setup, bins: int) -> InitReport:
         return _report(setup.key, bins)
 
 
+def open_tab() -> str:
+    """The tab open in this run, as far as the sidebar can tell before the tabs are drawn (they are bound
+    to the link's "view"); the Lesson when nothing says otherwise."""
+    return str(st.session_state.get("view") or st.query_params.get("view") or "Lesson")
+
+
 def applied() -> Setup | None:
     return st.session_state.get(APPLIED)
 

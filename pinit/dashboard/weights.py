@@ -3,7 +3,8 @@
 One section at a time (a segmented control), because every element sent is one the
 browser must draw: the distributions are one plotly figure of panels, a page of them at a
 time. The histograms are binned once on the server at BASE_BINS and merged for fewer bins,
-so the bins slider, the log scale and the shared x range change only the drawing.
+so the bins slider changes only the drawing; the log scale and a shared x range are
+switches inside the figure, redrawn by the browser with no round trip at all.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ PAGE_SIZE = 6  # panels per page: two rows of three on a projector
 SECTIONS = ["Distributions", "Overview", "Table", "Formula"]
 
 
-def controls_ui(report: InitReport) -> tuple[str, int, bool, bool, int]:
+def controls_ui(report: InitReport) -> tuple[str, int, int]:
     c1, c2 = st.columns([1, 1], vertical_alignment="center")
     section = c1.segmented_control(
         "Show", SECTIONS, key="weights.show", default=SECTIONS[0], required=True, label_visibility="collapsed"
@@ -30,21 +31,20 @@ def controls_ui(report: InitReport) -> tuple[str, int, bool, bool, int]:
     with c2:
         summary_line(report)
     if section != "Distributions":
-        return section, 40, False, False, 1
-    c1, c2, c3, c4 = st.columns([3, 2, 2, 3], vertical_alignment="center")
+        return section, 40, 1
+    c1, c2 = st.columns([1, 1], vertical_alignment="center")
     bins = c1.select_slider(
         "Bins", BIN_CHOICES, value=40, key="bins", help="Only changes the drawing: the weights are not re-drawn."
     )
-    log_y = c2.toggle("Log counts", key="log_y", help="A log scale for the counts: shows the tails of a law.")
-    shared_x = c3.toggle("Same x range", key="shared_x", help="One x range for every panel: compare their widths.")
     pages = max(1, -(-len(report.histograms) // PAGE_SIZE))
     page = 1
     if pages > 1:
         if st.session_state.get("hist_page", 1) > pages:
             st.session_state["hist_page"] = 1
-        with c4:
+        with c2:
             page = st.pagination(pages, key="hist_page")
-    return section, bins, log_y, shared_x, page
+    # Log counts and a shared x range are switches in the chart itself: they redraw in the browser.
+    return section, bins, page
 
 
 def summary_line(report: InitReport) -> None:
@@ -57,17 +57,18 @@ def summary_line(report: InitReport) -> None:
     )
 
 
-def distributions_ui(report: InitReport, bins: int, log_y: bool, shared_x: bool, page: int, big: bool) -> None:
+def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> None:
     hists = report.histograms[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     shown = [h.rebinned(bins) for h in hists]
     st.plotly_chart(
-        histogram_grid_figure(shown, cols=3, log_y=log_y, shared_x=shared_x, big=big),
+        histogram_grid_figure(shown, cols=3, big=big),
         key="weights.grid",
         config={"displayModeBar": False},
     )
     st.caption(
-        "Bars: measured counts per bin. Red line: the counts the scheme's law predicts. "
-        "Dotted: measured mean ± σ; dashed: expected. σ is the population std, like the law's."
+        "Bars: measured counts per bin. Red line: the counts the scheme's law predicts. Dotted: measured mean ± σ; "
+        "dashed: expected. σ is the population std, like the law's. The switches above the panels (log counts, one "
+        "x range) redraw in your browser."
     )
 
 
@@ -119,9 +120,9 @@ def formula_ui(report: InitReport) -> None:
 def weights_view(make_report: Callable[[int], InitReport], big: bool = False) -> None:
     """The whole view; `make_report(bins)` returns the InitReport to show. `big`: presenter mode."""
     report = make_report(BASE_BINS)
-    section, bins, log_y, shared_x, page = controls_ui(report)
+    section, bins, page = controls_ui(report)
     if section == "Distributions":
-        distributions_ui(report, bins, log_y, shared_x, page, big)
+        distributions_ui(report, bins, page, big)
     elif section == "Overview":
         overview_ui(report, big)
     elif section == "Table":
