@@ -141,6 +141,11 @@ class Toggle:  # flip the toggle (or checkbox) labelled `label`
 
 
 @dataclass(frozen=True)
+class ChartSwitch:  # press a plotly button inside a chart, labels[i % 2]: a view switch the browser applies alone
+    labels: tuple[str, str]
+
+
+@dataclass(frozen=True)
 class Walk:  # press `forward` until it is disabled (the last step), then `back` until that is, and so on
     forward: str
     back: str
@@ -154,9 +159,10 @@ class FirstOf:  # the first of `widgets` that the page has
 @dataclass(frozen=True)
 class Scenario:
     what: str  # what a person does, for the table
-    widget: Any  # Select / Press / TypeEnter / Toggle / Walk / FirstOf; None: navigation
+    widget: Any  # Select / Press / TypeEnter / Toggle / ChartSwitch / Walk / FirstOf; None: navigation
     target: float | None  # the issue's bound on pinit / reference (None: the issue sets none)
     tab: str | None = None  # open this tab first (untimed) if the page has it and it is not open
+    before: Any = None  # done once, untimed, after opening the tab (e.g. show the sidebar's rules)
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -171,12 +177,16 @@ SCENARIOS: dict[str, Scenario] = {
         Select("Conv2d weight", ("kaiming_normal", "xavier_uniform", "orthogonal")),
         3.0,
         tab="Weights",
+        before=Toggle("Show the rules per layer type"),
     ),
     "seed": Scenario("a new draw", FirstOf((Press("New draw"), TypeEnter("Seed"))), None, tab="Weights"),
     # Today's page applies a changed seed or scheme only on "Re-initialize": what a new draw costs there.
     "reinit": Scenario("re-initialize after typing a seed", Press("Re-initialize", setup=TypeEnter("Seed")), None),
     "view-only": Scenario(
-        "flip a view-only widget", FirstOf((Toggle("Log-scale counts"), Toggle("Log counts"))), 2.0, tab="Weights"
+        "flip a view-only widget",
+        FirstOf((ChartSwitch(("Log counts", "Linear counts")), Toggle("Log-scale counts"), Toggle("Log counts"))),
+        2.0,
+        tab="Weights",
     ),
     "lesson-step": Scenario("a step of the lesson", Walk("Next", "Back"), 2.0, tab="Lesson"),
 }
@@ -224,6 +234,8 @@ def find(w, page):
         )
     elif isinstance(w, Toggle):
         loc = page.locator("[data-testid=stCheckbox]").filter(has=page.get_by_text(w.label, exact=True))
+    elif isinstance(w, ChartSwitch):
+        loc = page.locator("[data-testid=stPlotlyChart] .updatemenu-button").filter(has_text=w.labels[0])
     else:
         raise TypeError(f"unknown widget {w!r}")
     found = loc.all()
@@ -246,6 +258,8 @@ def describe(w) -> str:
         return f"type a new value in {w.label!r} and press Enter"
     if isinstance(w, Toggle):
         return f"flip the toggle {w.label!r}"
+    if isinstance(w, ChartSwitch):
+        return f"press the chart's own button {w.labels[0]!r}, then {w.labels[1]!r} (no round trip to the server)"
     if isinstance(w, Walk):
         return f"press {w.forward!r}, or {w.back!r} back to the start once {w.forward!r} is disabled"
     return " or ".join(describe(x) for x in w.widgets)
@@ -284,6 +298,10 @@ def prepare(w, page, i: int, settle: Callable) -> tuple[Callable[[], None], str 
         return lambda: el.press("Enter"), None
     if isinstance(w, Toggle):
         return el.locator("label").first.click, None
+    if isinstance(w, ChartSwitch):
+        label = w.labels[i % 2] if i >= 0 else w.labels[0]
+        button = page.locator("[data-testid=stPlotlyChart] .updatemenu-button").filter(has_text=label).first
+        return button.click, None
     raise TypeError(f"cannot drive {w!r}")
 
 
@@ -478,7 +496,7 @@ class Tab:
                 return True
         return False
 
-    def wait(self, counts: list[int], fallback_t0: float, navigation: bool = False) -> dict:
+    def wait(self, counts: list[int], fallback_t0: float, navigation: bool = False, run: bool = True) -> dict:
         """Wait until done (see the module's docstring); measure from the input event (or fallback_t0)."""
         deadline = time.monotonic() + self.args.timeout
         while True:
@@ -492,7 +510,7 @@ class Tab:
                 return {"error": "exception on the page: " + s["exception"].replace("\n", " ")[:160]}
             t0 = s["t0"] if s["t0"] is not None else fallback_t0
             quiet = (
-                (not self.streamlit or self._run_done_since(counts))
+                (not self.streamlit or not run or self._run_done_since(counts))
                 and not s["running"]
                 and not self.inflight
                 and s["now"] - max(s["lastAny"], s["lastWs"], t0) >= self.args.quiet
@@ -589,7 +607,8 @@ class Tab:
             fire()
         except Exception as e:
             return {"error": "could not act: " + str(e).splitlines()[0][:160]}
-        return self.wait(counts, fallback)
+        # A chart's own switch never reaches the server: there is no run to wait for, only the redraw.
+        return self.wait(counts, fallback, run=not isinstance(widget, ChartSwitch))
 
 
 def ensure_visible(tab: Tab, widget) -> None:
@@ -767,6 +786,10 @@ def run_interaction(browser, name: str, sc: Scenario, targets: Targets, bare: Ta
         if "error" in first:
             return {"status": "page did not load", "error": first["error"]}
         in_tab = f" (in the tab {sc.tab!r})" if sc.tab and open_tab(tab, sc.tab) else ""
+        if sc.before is not None and find(sc.before, tab.page) is not None:
+            ensure_visible(tab, sc.before)
+            fire, _ = prepare(sc.before, tab.page, 0, tab.settle)
+            tab.settle(fire)
         widget = resolve(sc.widget, tab.page)
         if widget is None:
             return {"status": "not on this page", "does": describe(sc.widget) + in_tab}

@@ -12,12 +12,15 @@ from streamlit.testing.v1 import AppTest
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
-def start(view: str = "Weights", timeout: float = 180, **params: str) -> AppTest:
-    """A fresh session opened on `view` with the link's `params` (?view=...&model=...), as a new tab would be."""
+def start(view: str = "Weights", timeout: float = 180, rules: bool = False, **params: str) -> AppTest:
+    """A fresh session opened on `view` with the link's `params` (?view=...&model=...), as a new tab would be;
+    `rules`: with the sidebar's rules per layer type shown (they are hidden until asked for)."""
     at = AppTest.from_file(APP, default_timeout=timeout)
     at.query_params["view"] = view
     for key, value in params.items():
         at.query_params[key] = value
+    if rules:
+        at.session_state["show_rules"] = True
     at.run()
     assert not at.exception, at.exception
     return at
@@ -42,9 +45,10 @@ def settled(at: AppTest) -> AppTest:
 
 
 def preset(at: AppTest, name: str) -> AppTest:
+    """Pick a preset in the sidebar (it reruns the view; settled, so the whole page can be read after)."""
     at.sidebar.selectbox(key="preset").set_value(name).run()
     assert not at.exception, at.exception
-    return at
+    return settled(at)
 
 
 def specs(at: AppTest) -> list[dict]:

@@ -16,7 +16,7 @@ from tests.app_driver import applied, charts, errors, panels, preset, settled, s
 
 @pytest.fixture
 def at():
-    return start("Weights")
+    return start("Weights", rules=True)
 
 
 def test_first_load_shows_every_parameter_with_default_init(at):
@@ -197,7 +197,7 @@ def test_article_listing_model_shows_its_quirky_names(at):
 def test_a_new_model_keeps_the_preset(at):
     preset(at, "Kaiming (He)")
     at.sidebar.selectbox(key="model").set_value("DeepMLP").run()
-    at.sidebar.slider(key="model.depth").set_value(5).run()
+    settled(at).sidebar.slider(key="model.depth").set_value(5).run()
     t = table(at)
     assert len(t) == 10 and set(t["type"]) == {"Linear"} and set(t["scheme"]) == {"kaiming_normal", "zeros"}
     assert at.sidebar.selectbox(key="preset").value == "Kaiming (He)"

@@ -10,14 +10,14 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 import pinit
-from tests.app_driver import errors, goto, plain, start, table
+from tests.app_driver import errors, goto, plain, preset, settled, start, table
 from tests.fixtures.make_fixtures import evil_torch_save
 
 SHARE = "Share and export"
 
 
 def run(query: dict | None = None, view: str = "Weights") -> AppTest:
-    return start(view, **(query or {}))
+    return start(view, rules=True, **(query or {}))
 
 
 def link_of(at: AppTest) -> dict[str, str]:
@@ -37,7 +37,7 @@ def weights_of_plan(model: str, plan: dict, seed: int, **options) -> dict[str, t
 
 def test_link_reproduces_the_state_in_a_fresh_session():
     a = run()
-    a.sidebar.selectbox(key="preset").set_value("Article recipe").run()
+    preset(a, "Article recipe")
     a.sidebar.text_input(key="seed").input("42").run()
     link = link_of(a)
     assert link["seed"] == "42" and link["model"] == "SimpleCNN"
@@ -100,6 +100,7 @@ def test_uploaded_plan_file_sets_the_sidebar_and_the_weights():
     data = pinit.plan_to_json(plan, seed=5, model="SimpleCNN").encode()
     at.file_uploader(key="plan_upload").upload("xavier.json", data, "application/json").run()
     assert not at.exception and not at.error
+    settled(at)
     assert at.sidebar.selectbox(key="Linear.weight.scheme").value == "xavier_uniform"
     assert at.sidebar.text_input(key="seed").value == "5"
     goto(at, "Weights")
@@ -127,7 +128,7 @@ def test_bad_plan_files_are_refused_in_words_and_change_nothing(content, says):
     assert not at.exception
     assert errors(at) and "bad.json was not loaded" in errors(at)[0] and says in errors(at)[0], errors(at)
     assert link_of(at) == before
-    assert at.sidebar.selectbox(key="Linear.weight.scheme").value == "default"
+    assert settled(at).sidebar.selectbox(key="Linear.weight.scheme").value == "default"
 
 
 def test_checkpoint_upload_shows_its_weights_and_counts_nan(tmp_path):
@@ -175,7 +176,7 @@ def test_checkpoint_with_wrong_keys_lists_them():
 
 def test_a_link_names_its_preset_in_the_preset_box_or_says_custom():
     a = run()
-    a.sidebar.selectbox(key="preset").set_value("Article recipe").run()
+    preset(a, "Article recipe")
     b = run(link_of(a))
     assert b.sidebar.selectbox(key="preset").value == "Article recipe"
     a.sidebar.selectbox(key="Linear.bias.scheme").set_value("zeros").run()

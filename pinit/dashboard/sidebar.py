@@ -199,10 +199,14 @@ def seed_typed() -> None:
 
 
 def preset_picked() -> None:
+    """A preset sets every rule. The box already shows it; the rules (if shown) and the view rerun, and
+    the box itself only to drop its "(custom)" entry."""
     name = st.session_state["preset"]
+    was_custom = st.session_state.get("_preset_options_custom", False)
     if name in pinit.PRESETS:
         load(preset_setup(name, described_setup()))
-    rerun_sidebar_and_view()
+    parts = ((RULES,) if st.session_state.get("show_rules") else ()) + ((CONTROLS,) if was_custom else ())
+    rerun_after(*parts)
 
 
 def model_picked() -> None:
@@ -344,7 +348,9 @@ def seed_ui() -> None:
 def controls_ui() -> None:
     st.markdown("**pinit**: what does weight initialization do? Every change here redraws the page at once.")
     model_ui()
-    presets = list(pinit.PRESETS) + ([CUSTOM] if st.session_state.get("preset") == CUSTOM else [])
+    custom = st.session_state.get("preset") == CUSTOM
+    st.session_state["_preset_options_custom"] = custom  # whether the box lists "(custom)" right now
+    presets = list(pinit.PRESETS) + ([CUSTOM] if custom else [])
     st.selectbox(
         "Preset",
         presets,
@@ -352,8 +358,6 @@ def controls_ui() -> None:
         on_change=preset_picked,
         help="Sets every rule below in one click. '(custom)': the rules below match no preset.",
     )
-    name = st.session_state["preset"]
-    st.caption(preset_caption(name))
     seed_ui()
     st.toggle(
         "Presenter mode",
@@ -361,12 +365,14 @@ def controls_ui() -> None:
         on_change=presenter_toggled,
         help="For a projector: bigger chart text, the sidebar closed, a QR code of this page.",
     )
-    st.toggle("Show the rules per layer type", key="show_rules", value=True, on_change=lambda: st.rerun([RULES]))
+    # Off by default: every widget sent is one the browser draws again after each click, and the
+    # presets, the seed and the lesson need none of the rules' widgets.
+    st.toggle("Show the rules per layer type", key="show_rules", value=False, on_change=lambda: st.rerun([RULES]))
 
 
 @st.fragment(key=RULES)
 def rules_panel() -> None:
-    if not st.session_state.get("show_rules", True):
+    if not st.session_state.get("show_rules", False):
         return
     if state.open_tab() == "Lesson":
         st.caption("The rules per layer type are here when you leave the Lesson for a free-play tab.")
@@ -392,7 +398,7 @@ def sidebar_ui() -> None:
 def preset_caption(name: str) -> str:
     """What the preset teaches, said for the model on screen (the article's fc1 is only SimpleCNN's)."""
     if name not in pinit.PRESETS:
-        return "Your own rules: see below."
+        return "Your own rules (sidebar): they match no preset."
     model, options = current_model()
     if model in ("SimpleCNN", "ArticleSimpleCNN"):
         return pinit.PRESETS[name].lesson

@@ -51,9 +51,15 @@ def summary_line(report: InitReport) -> None:
     t = report.table
     bad = int(t["nonfinite"].sum())
     seed = "" if report.seed is None else f" · seed {report.seed}"
+    lesson = ""
+    if report.plan is not None:
+        from .sidebar import preset_caption
+
+        lesson = "  \n" + preset_caption(st.session_state.get("preset", ""))
     st.caption(
         f"**{report.total_params:,}** parameters in **{len(t)}** tensors{seed} · "
         + (f":red[**{bad:,} NaN/Inf values**] (counted, never dropped)" if bad else "no NaN/Inf values")
+        + lesson
     )
 
 

@@ -17,16 +17,18 @@ the backend and over several seeds (a claim from one seed is one draw's noise):
 
 Everything here is a pure function of constants, computed once per process and shared
 (plain, frozen results): every student of a class asks for the same numbers. `start_warming()`
-computes them all in a background thread, in the order a class meets them, and stops it
-cleanly when the process exits.
+computes them all in a worker process, in the order a class meets them: the server's own
+process (its GIL, its core) stays free for the students' clicks, and a caller that asks for a
+story the worker is computing waits for that result instead of computing it again.
 """
 
 from __future__ import annotations
 
 import atexit
-import contextlib
 import functools
 import math
+import multiprocessing
+import queue
 import statistics
 import threading
 from collections.abc import Callable, Sequence
@@ -74,18 +76,42 @@ def _check_stop() -> None:
         raise Interrupted("the lesson's computation was stopped: the process is exiting")
 
 
+# The stories the warm-up worker computes, keyed as the page calls them: (function name, arguments).
+# Each gets an Event, set when its result (or None: compute it here) has arrived from the worker.
+_FROM_WORKER: dict[tuple[str, tuple[Any, ...]], Any] = {}
+_ARRIVED: dict[tuple[str, tuple[Any, ...]], threading.Event] = {}
+_WORKER: list[Any] = []  # the worker process, once started
+
+
+def _from_worker(key: tuple[str, tuple[Any, ...]]) -> Any:
+    """The worker's result for `key`, waiting for it while the worker lives; None if it has none."""
+    arrived = _ARRIVED.get(key)
+    if arrived is None:
+        return None
+    while not arrived.wait(timeout=1.0):
+        if not _WORKER or not _WORKER[0].is_alive():
+            return None  # the worker died (or was stopped): the caller computes it
+    return _FROM_WORKER.get(key)
+
+
 def computed_once(fn: Fn) -> Fn:
-    """Cache `fn` by its arguments for the process, and let one caller compute while the others
-    wait for its result (the warm-up thread and the first tab must not both train the same run)."""
-    cached = functools.lru_cache(maxsize=8)(fn)
+    """Cache `fn` by its arguments for the process; one caller computes while the others wait.
+
+    When the warm-up worker (start_warming) was given this call, the result comes from it:
+    the caller waits for the worker rather than computing the same story a second time.
+    """
+    results: dict[tuple[Any, ...], Any] = {}
     lock = threading.Lock()
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any) -> Any:
         with lock:
-            return cached(*args, **kwargs)
+            if args not in results:
+                value = _from_worker((fn.__name__, args))
+                results[args] = value if value is not None else fn(*args)
+            return results[args]
 
-    wrapper.cache_clear = cached.cache_clear  # type: ignore[attr-defined]
+    wrapper.cache_clear = results.clear  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
@@ -310,39 +336,75 @@ def training_story(plans: tuple[str, ...] = LESSON_TRAIN_PLANS, seed: int = 0) -
     return TrainingStory(dict(c), runs, sum(r.seconds for r in runs.values()))
 
 
+# What the worker computes, in the order a class meets it (the page calls these exact shapes).
+STORIES: tuple[tuple[str, tuple[Any, ...]], ...] = (
+    ("signal_trace", ("Article recipe",)),
+    ("signal_trace", ("Kaiming (He)",)),
+    ("depth_story", ()),
+    ("symmetry_story", ()),
+    ("training_story", ()),
+)
+
+
 def warm() -> None:
-    """Compute every step's numbers, in the order a class meets them."""
-    for compute in (
-        lambda: signal_trace("Article recipe"),
-        lambda: signal_trace("Kaiming (He)"),
-        depth_story,
-        symmetry_story,
-        training_story,
-    ):
-        compute()
+    """Compute every step's numbers here, in the order a class meets them."""
+    for name, args in STORIES:
+        globals()[name](*args)
 
 
-_WARMER: list[threading.Thread] = []
-_WARMER_LOCK = threading.Lock()
+def _worker(results: Any) -> None:
+    """The worker process: every story in turn, each result sent back as soon as it is ready."""
+    torch.set_num_threads(1)  # one core for the worker; the server's own process keeps the other
+    for name, args in STORIES:
+        try:
+            value = globals()[name](*args)
+        except Exception:  # the page computes it itself, and says what went wrong there
+            value = None
+        results.put((name, args, value))
+
+
+def _receive(results: Any, process: Any) -> None:
+    """In the server: store what the worker sends, and wake whoever waits for it."""
+    for _ in STORIES:
+        while True:
+            try:
+                name, args, value = results.get(timeout=1.0)
+                break
+            except queue.Empty:
+                if not process.is_alive():
+                    for event in _ARRIVED.values():
+                        event.set()  # nothing more will come: the waiters compute it themselves
+                    return
+        _FROM_WORKER[(name, args)] = value
+        _ARRIVED[(name, args)].set()
+
+
+_START_LOCK = threading.Lock()
 
 
 def _stop_warming() -> None:
     _STOP.set()
-    for thread in _WARMER:
-        thread.join(timeout=30)  # a daemon thread still inside torch at interpreter exit aborts the process
+    for process in _WORKER:
+        if process.is_alive():
+            process.terminate()  # a story in progress is dropped: the process is exiting anyway
 
 
 def start_warming() -> None:
-    """Start `warm()` in a background thread, once per process; stopped and joined at exit."""
-    with _WARMER_LOCK:
-        if _WARMER:
+    """Compute every story in one worker process, started once per server process.
+
+    spawn, not fork: a fresh interpreter, so nothing of the server's threads or locks is copied
+    into it. One Process (not a Pool): if it dies, nothing restarts it, and the page computes
+    what it needs itself.
+    """
+    with _START_LOCK:
+        if _WORKER:
             return
-        thread = threading.Thread(target=_warm_quietly, name="pinit-lesson-warm", daemon=True)
-        _WARMER.append(thread)
+        ctx = multiprocessing.get_context("spawn")
+        results = ctx.Queue()
+        for key in STORIES:
+            _ARRIVED[key] = threading.Event()
+        process = ctx.Process(target=_worker, args=(results,), name="pinit-lesson-worker", daemon=True)
+        process.start()
+        _WORKER.append(process)
+        threading.Thread(target=_receive, args=(results, process), name="pinit-lesson-receive", daemon=True).start()
         atexit.register(_stop_warming)
-        thread.start()
-
-
-def _warm_quietly() -> None:
-    with contextlib.suppress(Interrupted):
-        warm()
