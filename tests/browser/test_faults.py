@@ -8,15 +8,22 @@
     back showing the preset it had, on the *same* server session: the handshake carries
     the old session id and the server counts a reconnect, not a new session.
 
-(b) A restarted server gives a working page. The tab reconnects by itself (no reload);
-    the new server does not know its session, so the script runs as for a new tab. What
+(b) A restarted server gives a working page. The tab reconnects by itself (no reload)
+    and the new server runs the page for it at once, with no click: it does not know the
+    session, so the script runs as for a new tab and rebuilds the page from its link. What
     the page shows is documented by the assertions: every chart drawn, no exception, and
-    a consistent state (the preset in the sidebar is the one the charts were drawn with).
+    a consistent state (the preset in the sidebar is the one the panels were drawn with).
     Whether that state is the one from before the restart depends on the page's link
-    (app.py writes the plan into the URL; the new session reads it back); anything not in
-    the link is reset. The handshake after the restart carries the old session id, which is
-    how app.py can tell "the server lost my session" from "a new tab" (see
-    ``lost_session_id``).
+    (the page writes the plan into the URL; the new session reads it back); what only the
+    old session held (an uploaded file) is gone, while widgets keep the values the browser
+    sends with that first run (the page of histogram panels on screen among them). The
+    handshake after the restart carries the old session id, which is how the page can tell
+    "the server lost my session" from "a new tab" (see ``lost_session_id``), and it says so
+    in a warning.
+
+The tab shows the Weights view (``?view=Weights``): its histograms are one plotly figure of
+panels, six a page. The article's recipe differs from the Kaiming preset only on the Linear
+layers (N(0, 1) on fc1), so the tab keeps the panels' page 2, where fc1 is, on screen.
 """
 
 from __future__ import annotations
@@ -38,16 +45,26 @@ from tests.harness import (
     ARTIFACTS,
     choose,
     free_port,
+    panel_texts,
+    selected,
     streamlit_server,
-    subtitle_of,
     wait_for_charts,
+    wait_for_panel,
+    wait_for_redraw,
     wait_idle,
 )
 
-MIN_CHARTS = 2  # "charts drawn": at least the two overview charts (the page's chart count changes as it grows)
+# "Charts drawn": the Weights view draws its histograms as one plotly figure of panels (the old
+# page drew one chart per parameter plus two overview charts, hence a minimum of 2 then).
+MIN_CHARTS = 1
 ARTICLE = "Article recipe"
-ARTICLE_FC1 = "expected σ 1 "  # N(0, 1) on fc1 in the article's recipe
-DEFAULT_FC1 = "expected σ 0.0128"  # PyTorch default on fc1: 1/sqrt(3 * 2048)
+FC1 = "layer4.fc1.weight"  # on page 2 of SimpleCNN's panels (six a page)
+ARTICLE_FC1 = "1"  # expected σ of fc1 in the article's recipe: N(0, 1)
+DEFAULT_FC1 = "0.0128"  # PyTorch default on fc1: 1/sqrt(3 * 2048)
+# On page 1, the article's conv layers: kaiming_normal weights (√2/√27) and zero biases. The Kaiming
+# preset draws the same there, so only fc1 tells the article's recipe apart.
+ARTICLE_CONV1 = ("layer1.conv1.weight", "0.272")
+ARTICLE_CONV1_BIAS = ("layer1.conv1.bias", "constant: all 32 values = 0")
 
 
 # --- a proxy that can drop the connection ------------------------------------------------
@@ -146,21 +163,34 @@ class CutProxy:
 # --- page helpers ------------------------------------------------------------------------------
 
 
-def selectbox_value(page, label: str) -> str:
-    box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
-    inputs = box.locator("input")
-    text = box.inner_text().replace(label, "", 1).strip()
-    if not text and inputs.count():
-        text = inputs.first.input_value() or (inputs.first.get_attribute("aria-label") or "")
-    return text
+def expected_sigma(text: str | None) -> str | None:
+    """The expected σ a panel's text states ("σ 0.998 · expected 1" -> "1"), None if none.
+
+    A panel's text runs its lines together (a note such as "constant: …" follows directly),
+    so the number ends where the first letter starts."""
+    m = re.search(r"· expected (-?[\d.]+(?:e[+-]\d+)?)", text or "")
+    return m.group(1) if m else None
 
 
-def wait_subtitle(page, text: str, timeout_ms: int = 60_000) -> None:
-    page.wait_for_function(
-        "t => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes(t))",
-        arg=text,
-        timeout=timeout_ms,
-    )
+def fc1_text(page) -> str | None:
+    """The text of fc1's panel as drawn (None when the panels' page 2, where it is, is not on screen)."""
+    return panel_texts(page).get(FC1)
+
+
+def show_panels_page(page, sockets: Sockets, n: int) -> None:
+    """Go to page n of the histogram panels (the pagination above them) and wait until its run has
+    finished and it is drawn. The run must have finished, not only drawn its chart: a click while it
+    still runs cuts it short, and the page it asked for can be lost."""
+    done = sockets.runs_finished_on_newest()
+    before = panel_texts(page)
+    page.locator("[data-testid=stPagination]").get_by_role("button", name=f"Page {n}", exact=True).click()
+    wait_until(lambda: sockets.runs_finished_on_newest() > done, 60, f"the run showing page {n}", page)
+    wait_for_redraw(page, before)
+
+
+def wait_fc1_expected(page, sigma: str, timeout_ms: int = 60_000) -> None:
+    wait_for_panel(page, FC1, f"· expected {sigma}", timeout_ms)
+    assert expected_sigma(fc1_text(page)) == sigma, fc1_text(page)
 
 
 def connection_status(page) -> str:
@@ -192,7 +222,10 @@ class Sockets:
 
     def __init__(self, page):
         self.frames: list[int] = []
-        self.finished: list[int] = []  # script_finished messages per websocket
+        # Runs that ran to their end, per websocket: script_finished messages, except those of runs
+        # cut short by the next one (FINISHED_EARLY_FOR_RERUN: a sidebar callback's st.rerun ends its
+        # run that way before the fragments it names run; a click during a run does too).
+        self.finished: list[int] = []
         self.log: list[str] = []
         page.on("websocket", self._on)
 
@@ -212,26 +245,28 @@ class Sockets:
             if kind == "new_session":
                 self.log.append(f"ws{i} run in session {msg.new_session.initialize.session_id[:8]}")
             elif kind == "script_finished":
-                self.finished[i] += 1
+                if msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    self.finished[i] += 1
                 self.log.append(f"ws{i} finished {msg.script_finished}")
 
         ws.on("framereceived", received)
         ws.on("close", lambda _ws: self.log.append(f"ws{i} closed"))
 
-    def newest_has_run(self) -> bool:
-        return len(self.frames) > 1 and self.frames[-1] > 0
-
     def runs_finished_on_newest(self) -> int:
         return self.finished[-1] if self.finished else 0
 
 
-def click_reinitialize(page, sockets: Sockets) -> None:
-    """Press Re-initialize and wait until the run it starts has finished and is drawn."""
+def click_new_draw(page, sockets: Sockets) -> None:
+    """Press New draw (a new random seed, same model and plan; the page has no Re-initialize button
+    any more, every change applies at once) and wait until the run it starts has finished and the
+    panels are redrawn with the new weights."""
     done = sockets.runs_finished_on_newest()
-    page.get_by_role("button", name="Re-initialize").click()
+    before = panel_texts(page)
+    page.get_by_role("button", name="New draw").click()
     try:
         wait_until(lambda: sockets.runs_finished_on_newest() > done, 60, "the run to finish", page)
-    except AssertionError as e:
+        wait_for_redraw(page, before, timeout_ms=60_000)
+    except (AssertionError, PlaywrightTimeout) as e:
         page.screenshot(path=str(ARTIFACTS / "fault-no-run.png"))
         raise AssertionError(f"{e}; websockets: {' ; '.join(sockets.log)}") from None
     wait_idle(page)
@@ -317,7 +352,7 @@ def server():
 
 @dataclass
 class Tab:
-    """A student's tab, served through the proxy, showing the article's recipe."""
+    """A student's tab, served through the proxy, showing the article's recipe (fc1 on screen)."""
 
     page: object
     proxy: CutProxy
@@ -333,11 +368,14 @@ def tab(browser, server):
     page = context.new_page()
     protocols = handshakes(context, page)
     sockets = Sockets(page)
-    page.goto(f"http://127.0.0.1:{proxy.port}")
-    wait_for_charts(page, 2)
+    page.goto(f"http://127.0.0.1:{proxy.port}/?view=Weights")
+    wait_for_charts(page, MIN_CHARTS)
+    done = sockets.runs_finished_on_newest()
     choose(page, "Preset", ARTICLE)
-    wait_subtitle(page, ARTICLE_FC1)
-    wait_idle(page)
+    wait_until(lambda: sockets.runs_finished_on_newest() > done, 60, "the preset's run", page)
+    wait_for_panel(page, *ARTICLE_CONV1_BIAS)
+    show_panels_page(page, sockets, 2)
+    wait_fc1_expected(page, ARTICLE_FC1)
     yield Tab(page, proxy, protocols, sockets)
     context.close()
     proxy.close()
@@ -368,17 +406,18 @@ def test_a_dropped_connection_comes_back_to_the_same_session_and_its_state(tab, 
         f"no reconnect handshake named a session: {protocols}"
     )
     assert after.get("connect", 0) == before.get("connect", 0), (before, after)
-    # A run on the new connection still has the session's state, and the page still works.
-    click_reinitialize(page, tab.sockets)
-    assert ARTICLE_FC1 in subtitle_of(page, "layer4.fc1.weight")
-    assert selectbox_value(page, "Preset") == ARTICLE
+    # A run on the new connection still has the session's state, and the page still works: the
+    # plan (fc1 still N(0, 1) after a new draw) and the preset box.
+    click_new_draw(page, tab.sockets)
+    assert expected_sigma(fc1_text(page)) == ARTICLE_FC1, panel_texts(page)
+    assert selected(page, "Preset") == ARTICLE
     assert page.locator("[data-testid=stException]").count() == 0
     page.screenshot(path=str(ARTIFACTS / "fault-after-reconnect.png"))
 
 
 def test_b_a_restarted_server_gives_a_working_page(tab, server):
     page, protocols, sockets = tab.page, tab.protocols, tab.sockets
-    assert ARTICLE_FC1 in subtitle_of(page, "layer4.fc1.weight")
+    assert expected_sigma(fc1_text(page)) == ARTICLE_FC1, panel_texts(page)
     n_sockets = len(sockets.frames)
     server.stop()
     # The server is gone: the page says so and keeps trying.
@@ -387,53 +426,67 @@ def test_b_a_restarted_server_gives_a_working_page(tab, server):
     page.screenshot(path=str(ARTIFACTS / "fault-server-down.png"))
 
     server.start()
-    # The tab reconnects by itself. Streamlit's frontend does not rerun on a reconnect,
-    # so until the next click the page still shows what the old server drew.
-    wait_reconnected(page, sockets, n_sockets, MIN_CHARTS, timeout_ms=90_000)
-    page.wait_for_timeout(500)
-    assert not sockets.newest_has_run(), " ; ".join(sockets.log)
-    assert ARTICLE_FC1 in subtitle_of(page, "layer4.fc1.weight")
-    # The next click is the new server's first run for this tab.
-    page.get_by_role("button", name="Re-initialize").click()
+    # The tab reconnects by itself. The old page then kept what the old server drew until the
+    # next click (its Re-initialize button was that click); this page needs no click: the new
+    # server runs it at once and rebuilds it from its link. That first run on the new socket,
+    # with nothing clicked, is the new server's first run for this tab.
+    wait_until(lambda: len(sockets.frames) > n_sockets, 90, "the page to open a new websocket", page)
     # A toast, if the app shows one, lasts a few seconds: read it as soon as it appears (or the run ends).
     wait_until(
         lambda: sockets.runs_finished_on_newest() > 0 or page.locator("[data-testid=stToast]").count(),
-        60,
+        90,
         "the first run on the restarted server",
         page,
     )
     toast = " | ".join(page.eval_on_selector_all("[data-testid=stToast]", "els => els.map(e => e.innerText)"))
     wait_until(lambda: sockets.runs_finished_on_newest() > 0, 60, "the first run on the restarted server", page)
-    wait_idle(page)
+    wait_reconnected(page, sockets, n_sockets, MIN_CHARTS)
     events = session_events(server.url)
     page.screenshot(path=str(ARTIFACTS / "fault-server-restarted.png"))
     # A working page: every chart drawn by the new server, no exception.
     wait_for_charts(page, MIN_CHARTS)
-    assert subtitle_of(page, "layer4.fc1.weight") is not None
+    panels = panel_texts(page)
+    assert panels, "no histogram panel drawn after the restart"
     assert page.locator("[data-testid=stException]").count() == 0
-    assert "1,175,818" in page.locator("[data-testid=stMetricValue]").first.inner_text()
+    assert "1,175,818" in page.get_by_text("parameters in").first.inner_text()
     # The new server made a new session (it cannot know the old one)...
     assert events.get("reconnect", 0) == 0 and events.get("connect", 0) >= 1, events
-    # ...while the tab asked for its old session: the signal app.py can use to say
+    # ...while the tab asked for its old session: the signal the page uses to say
     # "the server restarted" (a fresh tab never names a session).
     assert lost_session_id(protocols[-1]) is not None, protocols
-    preset, fc1 = selectbox_value(page, "Preset"), subtitle_of(page, "layer4.fc1.weight")
+    preset = selected(page, "Preset")
     alerts = page.eval_on_selector_all("[data-testid=stAlert]", "els => els.map(e => e.innerText)")
-    OBSERVED.update(preset=preset, fc1=fc1, toast=toast, alerts=" | ".join(alerts))
+    # The panels' page is a view setting, not in the link (the browser sends it back, so the rebuilt
+    # view showed page 2 when this was written): whichever page it shows, read conv1 (page 1) and
+    # fc1 (page 2), going to the other page by its pagination (a click in the view: it changes no
+    # weights), and end on page 2.
+    first_shown = sorted(panels)
+    if ARTICLE_CONV1[0] not in panels:
+        show_panels_page(page, sockets, 1)
+        panels.update(panel_texts(page))
+    if fc1_text(page) is None:
+        show_panels_page(page, sockets, 2)
+    panels.update(panel_texts(page))
+    conv1, conv1_bias = panels.get(ARTICLE_CONV1[0], ""), panels.get(ARTICLE_CONV1_BIAS[0], "")
+    fc1 = panels.get(FC1, "")
+    assert selected(page, "Preset") == preset  # the pages' clicks changed nothing in the sidebar
+    OBSERVED.update(preset=preset, fc1=fc1, conv1=conv1, conv1_bias=conv1_bias, toast=toast, alerts=" | ".join(alerts))
     (ARTIFACTS / "fault-server-restarted.txt").write_text(
-        "After a server restart the tab reconnected by itself and kept showing the old server's page.\n"
-        f"After one click (Re-initialize) on the new server: preset shown {preset!r}; fc1 subtitle {fc1!r}; "
-        f"toast {toast!r}; alerts {alerts!r}.\n"
+        "After a server restart the tab reconnected by itself and the new server rebuilt the page at once.\n"
+        f"Panels first shown {first_shown}. Preset shown {preset!r}; conv1 panel {conv1!r}; "
+        f"conv1 bias panel {conv1_bias!r}; fc1 panel {fc1!r}; toast {toast!r}; alerts {alerts!r}.\n"
     )
-    # And it keeps working: a new preset redraws.
+    # And it keeps working: the first click on the new server (New draw, a fragment of the page)
+    # redraws, and so does a new preset.
+    click_new_draw(page, sockets)
     choose(page, "Preset", "Zeros (the symmetry trap)")
     try:
-        wait_subtitle(page, "constant: all 864")
+        wait_for_panel(page, FC1, "constant: all 1,048,576 values = 0")  # fc1 is 512 × 2048
     except PlaywrightTimeout:
         page.screenshot(path=str(ARTIFACTS / "fault-server-restarted-then-zeros.png"))
         raise AssertionError(
-            f"the Zeros preset was not drawn; preset shows {selectbox_value(page, 'Preset')!r}; "
-            f"websockets: {sockets.log}"
+            f"the Zeros preset was not drawn; preset shows {selected(page, 'Preset')!r}; "
+            f"panels: {panel_texts(page)}; websockets: {sockets.log}"
         ) from None
     assert page.locator("[data-testid=stException]").count() == 0
 
@@ -442,7 +495,9 @@ def test_c_after_a_restart_the_sidebar_matches_the_weights_and_the_page_says_wha
     if not OBSERVED:
         pytest.skip("test_b did not get as far as the restarted page")
     # The plan came back from the link (the article's recipe): the Preset box must not claim otherwise.
-    assert ARTICLE_FC1 in OBSERVED["fc1"]
+    assert expected_sigma(OBSERVED["fc1"]) == ARTICLE_FC1, OBSERVED
+    assert expected_sigma(OBSERVED["conv1"]) == ARTICLE_CONV1[1], OBSERVED
+    assert ARTICLE_CONV1_BIAS[1] in OBSERVED["conv1_bias"], OBSERVED
     assert OBSERVED["preset"] == ARTICLE, OBSERVED
     said = (OBSERVED["toast"] + " " + OBSERVED["alerts"]).lower()
     assert "restart" in said or "session" in said, OBSERVED

@@ -6,6 +6,10 @@ show a working link in the warning and make Chromium fetch the remote image, and
 went through a scheme name inside ``plan=`` and through an uploaded file's name and content.
 Each hostile value is opened in Chromium; the page must show the warning, as the characters
 that were sent, with no <a> or <img> pointing to a foreign host and no request to it.
+
+A link with no "view" opens the Lesson (one chart per step); the Weights view is where the
+link's model, plan and seed are drawn (one figure of histogram panels). Every hostile link
+is opened both ways: as sent, and with ``view=Weights``.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.harness import wait_for_charts, wait_idle
+from tests.harness import panel_texts, wait_for_charts, wait_idle
 
-N_CHARTS = 14
+# Charts each view draws once it is complete: the Lesson one per step, the Weights view its
+# histograms as one figure of panels. (The old page opened on every histogram and two overview
+# charts, 14 charts in all.)
+VIEWS = {"Lesson": ({}, 1), "Weights": ({"view": "Weights"}, 1)}  # the Lesson: the link as sent, no view
 EVIL = "evil.example"
 PHISH = "[Session expired - sign in](https://evil.example/login) ![t](https://evil.example/t.png)"
 
@@ -94,14 +101,18 @@ def alerts(page) -> list[str]:
     return [t.replace("\u200b", "") for t in texts]
 
 
+@pytest.mark.parametrize("view", list(VIEWS))
 @pytest.mark.parametrize("name", list(HOSTILE_LINKS))
-def test_a_hostile_link_value_is_shown_as_text(browser, server_url, shots, name):
+def test_a_hostile_link_value_is_shown_as_text(browser, server_url, shots, name, view):
     params, shown = HOSTILE_LINKS[name]
-    page, requested = open_page(browser, f"{server_url}/?{urlencode(params)}")
-    wait_for_charts(page, N_CHARTS)
+    view_params, n_charts = VIEWS[view]
+    page, requested = open_page(browser, f"{server_url}/?{urlencode({**params, **view_params})}")
+    wait_for_charts(page, n_charts)
+    if view == "Weights":  # the view drew the weights the link asked for (or the defaults it fell back to)
+        assert panel_texts(page), "no histogram panel drawn"
     page.wait_for_selector("[data-testid=stAlert]")
     texts = alerts(page)
-    page.screenshot(path=str(shots / f"injection-{name.replace(' ', '-')}.png"))
+    page.screenshot(path=str(shots / f"injection-{name.replace(' ', '-')}-{view}.png"))
     assert any(shown in t for t in texts), texts  # the characters that were sent, as text
     assert page.evaluate(FOREIGN_JS, EVIL) == []
     assert requested == []
@@ -112,7 +123,7 @@ def test_an_uploaded_plan_files_name_and_problems_are_shown_as_text(browser, ser
     plan = tmp_path / "![t](https:evil.example).json"
     plan.write_text(json.dumps({"rules": {"Linear": {"weight": {"scheme": PHISH}}}}))
     page, requested = open_page(browser, server_url)
-    wait_for_charts(page, N_CHARTS)
+    wait_for_charts(page, VIEWS["Lesson"][1])  # a plain link opens the Lesson
     page.get_by_role("tab", name="Share and export").click()
     wait_idle(page)
     page.locator("[data-testid=stFileUploader]").first.locator("input[type=file]").set_input_files(str(plan))
