@@ -15,6 +15,7 @@ call it on every rerun.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 
 import streamlit as st
@@ -35,6 +36,11 @@ from .transformer import transformer_view
 from .width import width_view
 
 TITLE = "pinit: what does weight initialization do?"
+
+# Everything imported so far (torch, pandas, plotly, streamlit: millions of objects that live as
+# long as the server) moves to the collector's permanent generation, so no collection scans it
+# again; the objects each click makes are collected as usual.
+gc.freeze()
 # The page's own, constant CSS (no user input in it): Streamlit's default top padding (6rem)
 # and gaps would push a lesson step's chart and text below the fold at 1280x720.
 COMPACT_CSS = """<style>
