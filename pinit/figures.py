@@ -20,6 +20,7 @@ from .stats import Histogram
 from .style import EXPECTED, GROW, MEASURED, SHRINK, fmt, fmt_shape, layout, log_axis, presenter, title
 
 __all__ = [
+    "build",
     "fmt",
     "histogram_figure",
     "histogram_grid_figure",
@@ -27,6 +28,17 @@ __all__ = [
     "signal_gain_figure",
     "std_overview_figure",
 ]
+
+
+# Whether build() has plotly validate each spec. Off when serving: validating costs ~20 ms a figure on
+# every click (plotly checks and coerces every property), and these specs are ours and fixed. The
+# test suite turns it on (tests/conftest.py), so every figure any test draws is validated there.
+VALIDATE = False
+
+
+def build(spec: dict[str, Any], big: bool = False) -> go.Figure:
+    """A plotly Figure of a plain spec (presenter-sized text when `big`); validated only when VALIDATE."""
+    return go.Figure(presenter(spec) if big else spec, _validate=VALIDATE)
 
 
 def _nonfinite_text(h: Histogram) -> str:
@@ -139,7 +151,7 @@ def histogram_figure(h: Histogram, log_y: bool = False, height: int = 330, big: 
             legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font=dict(size=11)),
         ),
     )
-    return go.Figure(presenter(spec) if big else spec)
+    return build(spec, big)
 
 
 def histogram_grid_figure(
@@ -225,7 +237,7 @@ def histogram_grid_figure(
             ],
         ),
     )  # fmt: skip
-    return go.Figure(presenter(spec) if big else spec)
+    return build(spec, big)
 
 
 def _switch(off: tuple[str, dict], on: tuple[str, dict], active: int, x: float, y: float) -> dict[str, Any]:
@@ -298,7 +310,7 @@ def std_overview_figure(table: pd.DataFrame, big: bool = False) -> go.Figure:
             margin=dict(l=50, r=20, t=75, b=80),
         ),
     )
-    return go.Figure(presenter(spec) if big else spec)
+    return build(spec, big)
 
 
 _GAIN_TICKS = [0.001, 0.01, 0.1, 0.5, 1, 2, 10, 100, 1000, 10000]
@@ -356,4 +368,4 @@ def signal_gain_figure(table: pd.DataFrame, big: bool = False) -> go.Figure:
             ),
         ),
     )
-    return go.Figure(presenter(spec) if big else spec)
+    return build(spec, big)

@@ -82,6 +82,16 @@ def one_thread():
         torch.set_num_threads(before)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def validated_figures():
+    """plotly validates every figure the tests draw (the server skips it: pinit.figures.VALIDATE)."""
+    import pinit.figures
+
+    pinit.figures.VALIDATE = True
+    yield
+    pinit.figures.VALIDATE = False
+
+
 @pytest.fixture(scope="module")
 def playwright_driver():
     """Playwright, one per test module (its browser and its device descriptors)."""

@@ -315,3 +315,11 @@ def test_table_std_is_compared_with_the_law_like_with_like():
     assert row["expected_std"] == pytest.approx(math.sqrt(1 / 3 * 2 / 3), rel=1e-12)
     assert row["std"] == pytest.approx(row["expected_std"], rel=1e-12)
     assert row["std_ratio"] == pytest.approx(1.0, rel=1e-12)
+
+
+def test_figures_are_validated_in_the_tests_and_a_bad_spec_is_caught():
+    import pinit.figures
+
+    assert pinit.figures.VALIDATE  # tests/conftest.py: every figure the suite draws is checked by plotly
+    with pytest.raises(ValueError):
+        pinit.figures.build({"data": [{"type": "bar", "x": [1], "colour": "red"}], "layout": {}})

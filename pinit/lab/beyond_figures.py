@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..figures import fmt
+from ..figures import build, fmt
 from .figures import PLAN_COLORS, _log_axis, _pos, _title
 from .spectra import Spectrum, mp_density
 from .transformer import TransformerReport
@@ -68,7 +68,7 @@ def residual_figure(reports: Mapping[str, TransformerReport], height: int = 440)
         ),
         yaxis=_log_axis("std of the residual stream", values),
     )
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 def attention_figure(reports: Mapping[str, TransformerReport], height: int = 400) -> go.Figure:
@@ -112,7 +112,7 @@ def attention_figure(reports: Mapping[str, TransformerReport], height: int = 400
         xaxis=dict(title=dict(text="block"), tickvals=list(range(1, n + 1)), range=[0.7, n + 0.3]),
         yaxis=_log_axis("std of q·k·scale", values),
     )
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 # ------------------------------------------------------------------------------ width
@@ -176,7 +176,7 @@ def coord_check_figure(df: pd.DataFrame, slopes: pd.DataFrame, label: str, heigh
             f"{fmt(worst['l1_max_width'])} at {widths[-1]}. Log-log axes."
         )
     layout["title"] = _title(f"Coord check: {label}", sub)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 # ------------------------------------------------------------------------------ spectra
@@ -288,4 +288,4 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
         yaxis=yaxis,
         shapes=shapes,
     )
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))

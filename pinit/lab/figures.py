@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from ..figures import build
 from ..stats import Histogram
 from ..style import A_COLOR, B_COLOR, PLAN_COLORS, PREDICTED, SCHEME_COLORS, fmt, log_axis, positive, title
 from .compare import density
@@ -139,7 +140,7 @@ def activation_std_figure(flow: SignalFlow, height: int = 430) -> go.Figure:
         layout["xaxis"]["ticktext"] = ["input"] + layout["xaxis"]["ticktext"]
         layout["margin"] = dict(_LAYOUT["margin"], b=150)
         layout["legend"] = dict(_LAYOUT["legend"], y=-0.62)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 def _pct(f: float) -> str:
@@ -220,7 +221,7 @@ def activation_heatmap_figure(flow: SignalFlow, mode: str = "std", height: int |
         yaxis=yaxis,
     )
     layout["margin"] = dict(_LAYOUT["margin"], t=95, b=50)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 def gradient_norm_figure(flow: SignalFlow, height: int = 400) -> go.Figure:
@@ -264,7 +265,7 @@ def gradient_norm_figure(flow: SignalFlow, height: int = 400) -> go.Figure:
     if len(g) <= 24:
         layout["margin"] = dict(_LAYOUT["margin"], b=150)
         layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 def dead_relu_figure(flow: SignalFlow, height: int = 360) -> go.Figure:
@@ -308,7 +309,7 @@ def dead_relu_figure(flow: SignalFlow, height: int = 360) -> go.Figure:
         ],
         xaxis=dict(tickangle=-30, showticklabels=len(labels) <= 30),
     )
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 # ------------------------------------------------------------------ depth lab
@@ -367,7 +368,7 @@ def depth_std_figure(
     )
     layout["margin"] = dict(_LAYOUT["margin"], t=110)
     layout["legend"] = dict(_LAYOUT["legend"], y=-0.14)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 # ------------------------------------------------------------------ compare
@@ -422,7 +423,7 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
         xaxis=dict(title=dict(text="weight value")),
     )
     layout["legend"] = dict(_LAYOUT["legend"], y=-0.3)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 def _ab_lines(x_labels: Sequence[str], ya: Sequence, yb: Sequence, label_a: str, label_b: str, what: str) -> list[dict]:
@@ -458,7 +459,7 @@ def compare_std_figure(table: pd.DataFrame, label_a: str, label_b: str, height: 
     if len(labels) <= 24:
         layout["margin"] = dict(_LAYOUT["margin"], b=150)
         layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 def compare_grad_figure(
@@ -476,7 +477,7 @@ def compare_grad_figure(
     if len(table) <= 24:
         layout["margin"] = dict(_LAYOUT["margin"], b=150)
         layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 # ------------------------------------------------------------------ training
@@ -565,7 +566,7 @@ def train_curves_figure(
         xaxis["range"] = [0, total_steps + 1]
     layout = dict(_LAYOUT, height=height, title=_title(title, sub), yaxis=yaxis, xaxis=xaxis, shapes=shapes)
     layout["margin"] = dict(_LAYOUT["margin"], t=100)
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 # ------------------------------------------------------------------ weights as pictures
@@ -589,7 +590,7 @@ def filter_grid_figure(image: np.ndarray, title: str, sub: str, height: int | No
         xaxis=dict(axis, constrain="domain"),
         yaxis=dict(axis, scaleanchor="x", autorange="reversed"),
     )
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))
 
 
 def weight_heatmap_figure(
@@ -641,4 +642,4 @@ def weight_heatmap_figure(
         yaxis=dict(autorange="reversed", title=dict(text="output unit")),
         xaxis=dict(title=dict(text="input (fan-in index)")),
     )
-    return go.Figure(dict(data=data, layout=layout))
+    return build(dict(data=data, layout=layout))

@@ -13,7 +13,8 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from ..style import EXPECTED, FADED, SCHEME_COLORS, fmt, layout, log_axis, positive, presenter, title
+from ..figures import build
+from ..style import EXPECTED, FADED, SCHEME_COLORS, fmt, layout, log_axis, positive, title
 from .lesson import DepthStory, SignalTrace, SymmetryStory, TrainingStory
 
 __all__ = ["depth_story_figure", "signal_trace_figure", "symmetry_story_figure", "training_story_figure"]
@@ -24,7 +25,7 @@ LOSS_CEILING = 100.0  # the training chart's top: 40x ln 10
 
 
 def _finish(spec: dict[str, Any], big: bool) -> go.Figure:
-    return go.Figure(presenter(spec) if big else spec)
+    return build(spec, big)
 
 
 def _trace_lines(trace: SignalTrace, color: str, faded: bool) -> list[dict[str, Any]]:
