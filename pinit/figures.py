@@ -105,6 +105,73 @@ def _bars_and_law(h: Histogram, xaxis: str = "x", yaxis: str = "y", legend: bool
     return data
 
 
+def _steps_law_sigmas(h: Histogram, xaxis: str, yaxis: str, legend: bool) -> list[dict[str, Any]]:
+    """One panel of the grid, in as few SVG elements as plotly can draw it: the counts as one filled
+    step line (not a bar per bin), the law's expected counts as one line, and the ±σ markers as two
+    line traces with gaps (not four layout shapes). Same numbers as the bars, a fraction of the
+    browser's drawing work."""
+    s = h.summary
+    edges, counts = list(h.edges), list(h.counts)
+    data: list[dict[str, Any]] = [
+        dict(
+            type="scatter",
+            mode="lines",
+            x=edges,
+            y=counts + counts[-1:],
+            line=dict(color=MEASURED, width=1, shape="hv"),
+            fill="tozeroy",
+            fillcolor="rgba(31, 119, 180, 0.55)",
+            name="measured",
+            customdata=[[a, b, c] for a, b, c in zip(edges[:-1], edges[1:], counts)] + [[edges[-1], edges[-1], 0]],
+            hovertemplate=f"{h.name}<br>[%{{customdata[0]:.4g}}, %{{customdata[1]:.4g}}]: "
+            "%{customdata[2]} values<extra></extra>",
+            xaxis=xaxis,
+            yaxis=yaxis,
+            showlegend=legend,
+            legendgroup="measured",
+        )
+    ]
+    if h.expected is not None:
+        data.append(
+            dict(
+                type="scatter",
+                x=h.centers,
+                y=h.expected,
+                mode="lines",
+                xaxis=xaxis,
+                yaxis=yaxis,
+                line=dict(color=EXPECTED, width=2),
+                name="expected under the scheme's law",
+                showlegend=legend,
+                legendgroup="expected",
+                hovertemplate="expected %{y:.1f}<extra></extra>",
+            )
+        )
+    if s.finite and not s.constant:
+        top = max(counts + (h.expected or [0])) * 1.05 or 1.0
+        bottom = 0.5  # half a count: on a log axis 0 would drop the line
+        marks = [(s.mean, s.std, MEASURED, "dot", "measured mean ± σ")]
+        if h.expected_std:
+            marks.append((h.expected_mean or 0.0, h.expected_std, EXPECTED, "dash", "expected ± σ"))
+        for mean, std, color, dash, name in marks:
+            data.append(
+                dict(
+                    type="scatter",
+                    mode="lines",
+                    x=[mean - std, mean - std, None, mean + std, mean + std],
+                    y=[bottom, top, None, bottom, top],
+                    line=dict(color=color, width=1, dash=dash),
+                    name=name,
+                    hoverinfo="skip",
+                    xaxis=xaxis,
+                    yaxis=yaxis,
+                    showlegend=legend,
+                    legendgroup=name,
+                )
+            )
+    return data
+
+
 def _sigma_lines(h: Histogram, xref: str = "x", yref: str = "paper", y1: float = 1) -> list[dict]:
     s = h.summary
     if not s.finite or s.constant:
@@ -179,7 +246,6 @@ def histogram_grid_figure(
     lo = min((h.edges[0] for h in hists), default=-1.0)
     hi = max((h.edges[-1] for h in hists), default=1.0)
     data: list[dict[str, Any]] = []
-    shapes: list[dict] = []
     annotations: list[dict] = []
     lay: dict[str, Any] = {}
     for i, h in enumerate(hists):
@@ -189,8 +255,7 @@ def histogram_grid_figure(
         y1 = 1 - r * (height + gap_y)
         lay[f"xaxis{k}"] = dict(domain=[x0, x0 + width], anchor=f"y{k}", **({"range": [lo, hi]} if shared_x else {}))
         lay[f"yaxis{k}"] = dict(domain=[y1 - height, y1], anchor=f"x{k}", type="log" if log_y else "linear")
-        data += _bars_and_law(h, f"x{k}", f"y{k}", legend=i == 0)
-        shapes += _sigma_lines(h, f"x{k}", f"y{k} domain")
+        data += _steps_law_sigmas(h, f"x{k}", f"y{k}", legend=i == 0)
         s = h.summary
         sub = f"σ {fmt(s.population_std)}" + (
             f" · expected {fmt(h.expected_std)}" if h.expected_std is not None else " · untouched"
@@ -217,7 +282,6 @@ def histogram_grid_figure(
         layout=layout(
             row_height * rows + 60,
             **lay,
-            shapes=shapes,
             annotations=annotations,
             bargap=0.02,
             showlegend=True,

@@ -68,7 +68,7 @@ def charts(at: AppTest) -> dict[str, dict]:
 def panels(at: AppTest) -> dict[str, dict]:
     """The Weights view's histogram panels by parameter name: {"counts", "expected", "text"} each.
 
-    The distributions are one figure of panels; panel i's bars are on axis x{i} and its title
+    The distributions are one figure of panels; panel i's traces are on axis x{i} and its title
     (name, shape, σ) is the annotation anchored to that axis's domain."""
     grid = next(
         s for s in specs(at) if any(a.get("xref", "").endswith("domain") for a in s["layout"].get("annotations", []))
@@ -77,9 +77,10 @@ def panels(at: AppTest) -> dict[str, dict]:
     for ann in grid["layout"]["annotations"]:
         axis = ann["xref"].split()[0]  # "x", "x2", ...
         name = re.sub(r"<[^>]+>", "", ann["text"].split("</b>")[0])
-        bars = next(t for t in grid["data"] if t["type"] == "bar" and t.get("xaxis", "x") == axis)
-        law = next((t for t in grid["data"] if t["type"] == "scatter" and t.get("xaxis", "x") == axis), None)
-        out[name] = {"counts": bars["y"], "expected": law["y"] if law else None, "text": ann["text"]}
+        mine = [t for t in grid["data"] if t.get("xaxis", "x") == axis]
+        steps = next(t for t in mine if t["name"] == "measured")  # a filled step line: y repeats the last count
+        law = next((t for t in mine if t["name"].startswith("expected under")), None)
+        out[name] = {"counts": steps["y"][:-1], "expected": law["y"] if law else None, "text": ann["text"]}
     return out
 
 
