@@ -150,7 +150,8 @@ def controls_ui(setup: Setup) -> None:
         "SGD steps",
         STEP_CHOICES,
         key="train.steps",
-        help="200 steps (the default) take about 20 s per plan on one core; more when the server is busy.",
+        help=f"{TRAIN_DEFAULTS['steps']} steps (the default) take 3-5 s per plan on one core; more when the "
+        "server is busy.",
     )
     d = TRAIN_DEFAULTS
     st.caption(
@@ -166,7 +167,7 @@ def controls_ui(setup: Setup) -> None:
     )
     if problem:
         st.caption(f"The applied plan is not offered: it does not fit SimpleCNN ({problem}).")
-    b1, b2, b3 = st.columns([1, 1, 3])
+    b1, b2, b3 = st.columns([1, 1, 3], vertical_alignment="center")
     b1.button(
         "Train",
         type="primary",
@@ -183,11 +184,10 @@ def controls_ui(setup: Setup) -> None:
         use_container_width=True,
         help="Ends the run in progress; its curve so far stays on the page.",
     )
-    b3.toggle(
-        "Zoom the loss axis to 0.001–30",
-        key="train.zoom",
-        help="An exploding run's loss (thousands, then inf) squeezes the others flat; zoom in on them. "
-        "Changing this while training interrupts the run.",
+    b3.caption(
+        "What a short run can show depends on the learning rate and the number of steps: a plan that learns "
+        "slowly here (PyTorch's default starts with small gradients) is not broken; more steps or a larger "
+        "learning rate train it too."
     )
 
 
@@ -203,8 +203,7 @@ def _draw(loss_area, acc_area, shown: list[dict], results: dict, partial: dict, 
     if not logs:
         return
     n = st.session_state["train.draws"] = st.session_state.get("train.draws", 0) + 1  # a fresh key per redraw
-    zoom = st.session_state.get("train.zoom", False)
-    loss_area.plotly_chart(train_curves_figure(logs, "loss", marks, steps, zoom=zoom), key=f"train.loss.{n}")
+    loss_area.plotly_chart(train_curves_figure(logs, "loss", marks, steps), key=f"train.loss.{n}")
     acc_area.plotly_chart(train_curves_figure(logs, "running_accuracy", None, steps), key=f"train.acc.{n}")
 
 
@@ -309,7 +308,8 @@ def results_ui(shown: list[dict], results: dict, partial: dict, notes: dict) -> 
     )
     look_for(
         "held-out accuracy: images the network never trained on. 10% is chance. A good init reaches high "
-        "accuracy in a few hundred steps; a bad one stays at chance or ends in a non-finite loss."
+        "accuracy within these steps; a slow one is still near chance (give it more steps before calling it "
+        "broken); an exploding one ends in a non-finite loss."
     )
     for r in shown:
         run = results.get(r["key"])
@@ -382,7 +382,7 @@ def train_view(setup: Setup) -> None:
     with loss_col:
         look_for(
             "where each loss starts (ln 10 = 2.3 is an unsure network; thousands means exploding logits) "
-            "and how fast it falls. ✕ marks a loss that became inf or NaN."
+            "and how fast it falls. ✕ on the top edge marks a loss above 100 or one that became inf or NaN."
         )
     with acc_col:
         look_for("which plan leaves 10% (chance) first, and which never does.")

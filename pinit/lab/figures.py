@@ -238,7 +238,7 @@ def gradient_norm_figure(flow: SignalFlow, height: int = 400) -> go.Figure:
                     mode="lines+markers",
                     x=part["pos"].tolist(),
                     y=[_pos(v) for v in part["grad_norm"]],
-                    name=f"{kind}s",
+                    name={"weight": "weights", "bias": "biases"}[kind],
                     text=part["name"].tolist(),
                     line=dict(color=color),
                     marker=dict(color=color, symbol=symbol, size=8),
@@ -307,7 +307,10 @@ def dead_relu_figure(flow: SignalFlow, height: int = 360) -> go.Figure:
         shapes=[
             dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(color="#555", dash="dash", width=1))
         ],
-        xaxis=dict(tickangle=-30, showticklabels=len(labels) <= 30),
+        # Names like layer4.fc_relu1 need room: margins that grow to fit them, the legend below them.
+        xaxis=dict(tickangle=-35, showticklabels=len(labels) <= 30, automargin=True),
+        legend=dict(orientation="h", yanchor="top", y=-0.42, xanchor="left", x=0, font=dict(size=11)),
+        margin=dict(_LAYOUT["margin"], b=150),
     )
     return build(dict(data=data, layout=layout))
 
@@ -388,7 +391,23 @@ def _step(edges: Sequence[float], dens: Sequence[float]) -> tuple[list[float], l
 def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: str, height: int = 320) -> go.Figure:
     """Two histograms of the same parameter as densities (each integrates to 1), so bin widths may differ."""
     data = []
+    peaks = [max(density(h)[1], default=0.0) for h in (a, b) if not h.summary.constant]
     for h, label, color in ((a, label_a, A_COLOR), (b, label_b, B_COLOR)):
+        if h.summary.constant:  # one value: a spike at exactly that value, not a box one bin wide beside it
+            v = h.summary.min
+            data.append(
+                dict(
+                    type="scatter",
+                    mode="lines+markers",
+                    x=[v, v],
+                    y=[0, max(peaks, default=1.0)],
+                    name=f"{label} (every value = {fmt(v)})",
+                    line=dict(color=color, width=4),
+                    marker=dict(size=[0, 10], color=color),
+                    hovertemplate=f"{label}: all {h.summary.finite:,} values are {fmt(v)}<extra></extra>",
+                )
+            )
+            continue
         xs, ys = _step(*density(h))
         data.append(
             dict(
@@ -483,15 +502,21 @@ def compare_grad_figure(
 # ------------------------------------------------------------------ training
 
 
+LOSS_CEILING = 100.0  # the loss axis's top (40x ln 10): an exploding run must not flatten the ones that learn
+
+
 def train_curves_figure(
     logs: Mapping[str, pd.DataFrame],
     metric: str = "loss",
     notes: Mapping[str, str] | None = None,
     total_steps: int | None = None,
     height: int = 420,
-    zoom: bool = False,
 ) -> go.Figure:
-    """Loss (log y) or running accuracy per step, one line per plan; a non-finite loss is marked ✕."""
+    """Loss (log y, capped at LOSS_CEILING) or running accuracy per step, one line per plan.
+
+    A run whose loss goes above the cap or becomes inf/NaN gets a ✕ on the top edge that says so
+    (its first loss and the step it ended), so the runs that learn keep the whole height.
+    """
     value = "loss %{y:.4g}" if metric == "loss" else "accuracy %{y:.1%}"
     if metric not in ("loss", "running_accuracy"):
         raise ValueError(f"metric must be 'loss' or 'running_accuracy', got {metric!r}")
@@ -511,33 +536,37 @@ def train_curves_figure(
                 hovertemplate=f"{label}<br>step %{{x}}: {value}<extra></extra>",
             )
         )
-        values += [v for v in log["loss"]] if metric == "loss" else []
-        if metric == "loss" and len(log) and not math.isfinite(float(log["loss"].iloc[-1])):
-            finite = log[np.isfinite(log["loss"])]
-            y_end = float(finite["loss"].iloc[-1]) if len(finite) else 1.0
+        if metric != "loss" or not len(log):
+            continue
+        losses = np.asarray(log["loss"], dtype=float)
+        values += [v for v in losses if math.isfinite(v) and 0 < v <= LOSS_CEILING]
+        overflowed = not math.isfinite(losses[-1])
+        if overflowed or (losses[np.isfinite(losses)] > LOSS_CEILING).any():
+            step = int(log["step"].iloc[-1])
+            what = f"not finite at step {step}" if overflowed else f"above {LOSS_CEILING:g}"
             data.append(
                 dict(
                     type="scatter",
                     mode="markers+text",
-                    x=[int(log["step"].iloc[-1])],
-                    y=[y_end],
+                    x=[step],
+                    y=[LOSS_CEILING],
                     marker=dict(symbol="x", size=14, color=color),
-                    text=["loss not finite"],
-                    textposition="top right",
+                    text=[f"  {label}: loss {fmt(losses[0])} at step 1, {what} ↑"],
+                    textposition="bottom right",
+                    cliponaxis=False,
                     showlegend=False,
                     legendgroup=label,
-                    hovertemplate=f"{label}: the loss became {log['loss'].iloc[-1]} here; the run ended<extra></extra>",
+                    hovertemplate=f"{label}: the loss reached {losses[-1]:.4g}<extra></extra>",
                 )
             )
-            ends.append(f"{label}: not finite at step {int(log['step'].iloc[-1])}")
+            ends.append(f"{label}: {what}")
     if metric == "loss":
-        sub = "Minibatch cross-entropy, log scale. ln 10 = 2.3 (dotted) is what a network that knows nothing scores."
-        yaxis = _log_axis("loss", values + [math.log(10)])
-        if zoom:
-            yaxis = _log_axis("loss", [1e-3, 30])
-            clipped = [k for k, log in logs.items() if (np.asarray(log["loss"], dtype=float) > 30).any()]
-            if clipped:
-                sub += f"<br>Zoomed to 0.001–30: {_names(clipped)} go off the top."
+        sub = (
+            f"Minibatch cross-entropy, log scale up to {LOSS_CEILING:g}. ln 10 = 2.3 (dotted) is what a network "
+            "that knows nothing scores."
+        )
+        yaxis = _log_axis("loss", [min(values + [0.01]) * 0.5, LOSS_CEILING])
+        yaxis["range"] = [yaxis["range"][0], math.log10(LOSS_CEILING)]
         shapes = [
             dict(
                 type="line",
@@ -565,7 +594,8 @@ def train_curves_figure(
     if total_steps:
         xaxis["range"] = [0, total_steps + 1]
     layout = dict(_LAYOUT, height=height, title=_title(title, sub), yaxis=yaxis, xaxis=xaxis, shapes=shapes)
-    layout["margin"] = dict(_LAYOUT["margin"], t=100)
+    # Room for the axis titles ("loss", "accuracy") and the tick labels: nothing is clipped.
+    layout["margin"] = dict(_LAYOUT["margin"], l=80, t=110)
     return build(dict(data=data, layout=layout))
 
 

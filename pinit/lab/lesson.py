@@ -44,7 +44,7 @@ from ..presets import PRESETS
 from .depth import depth_summary, depth_sweep, symmetry_table
 from .probes import activation_stats, probe_batch, probe_targets
 from .signal import logits_verdict, loss_verdict
-from .training import TrainRun, train_data, train_run
+from .training import TRAIN_DEFAULTS, TrainRun, train_data, train_run
 
 __all__ = [
     "LESSON_SEEDS",
@@ -122,7 +122,7 @@ PROBE_N = 64
 # core, easy enough (noise 0.5) that a good init visibly learns within it. Measured with
 # SimpleCNN, one thread: Kaiming reaches 100% held-out accuracy in 100 steps of 32 at lr 0.005;
 # PyTorch's default is still learning slowly there; the article's recipe overflows in a few steps.
-LESSON_TRAIN = {"steps": 100, "batch_size": 32, "lr": 0.005, "n_train": 2000, "n_test": 500, "noise": 0.5}
+LESSON_TRAIN = dict(TRAIN_DEFAULTS)  # the Train tab's defaults: a student who retrains there gets the same runs
 LESSON_TRAIN_PLANS = ("Kaiming (He)", "PyTorch default", "Article recipe")
 
 
