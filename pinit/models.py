@@ -402,7 +402,7 @@ MODELS: dict[str, ModelSpec] = {
         ),
         ModelSpec(
             "DeepMLP",
-            "Deep MLP (depth lab)",
+            "Deep MLP",
             DeepMLP,
             "A stack of equal-width Linear layers for vanishing/exploding-signal experiments.",
             {"depth": 10, "width": 256, "activation": "relu"},

@@ -139,7 +139,7 @@ def controls_ui() -> tuple[int, int, str, list[str], bool]:
     )
     activation = c3.selectbox("Activation", ACTIVATIONS, key="depth.activation")
     schemes = st.multiselect(
-        "Schemes (Linear weights; every bias 0)",
+        "Schemes (Linear weights; biases 0 unless the scheme says)",
         list(DEPTH_SCHEMES),
         key="depth.schemes",
         help="\n".join(f"- {s.label}: {s.formula}" for s in DEPTH_SCHEMES.values()),
@@ -189,7 +189,11 @@ def summary_ui(summary: pd.DataFrame) -> None:
     st.caption(
         "Laws of the Linear weights: "
         + "; ".join(f"**{s}**: {DEPTH_SCHEMES[s].formula}" for s in summary["scheme"])
-        + ". Every bias is 0."
+        + ". Biases are 0 unless the law says otherwise."
+    )
+    st.caption(
+        "One draw from the sidebar's seed: a single seed can wobble by a few percent per layer. "
+        "The Lesson's depth step gives the median over 5 seeds."
     )
     look_for(
         "'× per layer' is the std's average factor per layer (measured) next to the formula's. 1 keeps the "
