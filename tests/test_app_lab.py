@@ -99,6 +99,17 @@ def test_depth_lab_he_preset_kaiming_stays_level_xavier_decays():
     assert any("He et al. 2015" in i.value for i in at.info)
 
 
+def test_depth_lab_takes_the_sidebars_deep_mlp_in_one_click():
+    at = start("Depth lab")
+    assert not [b for b in at.button if b.key == "depth.from_sidebar"]  # SimpleCNN: nothing to bring over
+    at.sidebar.selectbox(key="model").set_value("DeepMLP").run()
+    at.button(key="depth.from_sidebar").click().run()  # the sidebar's default Deep MLP: 10 x 256, relu
+    assert not at.exception
+    assert at.slider(key="depth.depth").value == 10 and at.select_slider(key="depth.width").value == 256
+    assert at.selectbox(key="depth.activation").value == "relu"
+    assert len(charts(at)["Activation std vs depth"]["data"][0]["y"]) == 10
+
+
 def test_depth_lab_glorot_zero_init_and_lsuv_presets():
     at = start("Depth lab")
     at.button(key="depth.go.glorot").click().run()

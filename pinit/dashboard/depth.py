@@ -122,6 +122,30 @@ def _symmetry(depth: int, width: int, activation: str, scheme: str, seed: int, n
     return symmetry_table(depth, width, activation, scheme, seed, n, steps)
 
 
+def _from_sidebar(depth: int, width: int, activation: str) -> None:
+    st.session_state.update({"depth.depth": depth, "depth.width": width, "depth.activation": activation})
+    st.session_state.pop("depth.story", None)
+
+
+def sidebar_model_ui(setup: Setup) -> None:
+    """When the sidebar's model is a Deep MLP, one click brings its depth and activation here."""
+    if setup.model != "DeepMLP":
+        return
+    opts = {"depth": 10, "width": 256, "activation": "relu", **setup.options}
+    depth = min(max(int(opts["depth"]), 1), 100)
+    width = min(WIDTHS, key=lambda w: abs(w - int(opts["width"])))  # the lab's widths are powers of 2
+    activation = opts["activation"] if opts["activation"] in ACTIVATIONS else "relu"
+    note = "" if width == opts["width"] else f" (width {opts['width']} rounds to {width} here)"
+    st.button(
+        f"Use the sidebar's Deep MLP: depth {depth}, width {width}, {activation}{note}",
+        key="depth.from_sidebar",
+        on_click=_from_sidebar,
+        args=(depth, width, activation),
+        help="The Depth lab has its own depth, width and activation, so it can overlay several schemes; "
+        "this copies the sidebar's model into it.",
+    )
+
+
 def controls_ui() -> tuple[int, int, str, list[str], bool]:
     st.session_state.setdefault("depth.depth", 30)
     st.session_state.setdefault("depth.width", 512)
@@ -236,6 +260,7 @@ def symmetry_ui(depth: int, width: int, activation: str, schemes: list[str], see
 
 def depth_view(setup: Setup) -> None:
     seed = setup.seed
+    sidebar_model_ui(setup)
     depth, width, activation, schemes, symmetry = controls_ui()
     story_ui(depth, width, activation, schemes)
     if not schemes:
