@@ -118,10 +118,7 @@ def computed_once(fn: Fn) -> Fn:
 LESSON_SEEDS = (0, 1, 2, 3, 4)
 PROBE_N = 64
 
-# The lesson's training run: small and quick enough that three plans train in ~10 s on one
-# core, easy enough (noise 0.5) that a good init visibly learns within it. Measured with
-# SimpleCNN, one thread: Kaiming reaches 100% held-out accuracy in 100 steps of 32 at lr 0.005;
-# PyTorch's default is still learning slowly there; the article's recipe overflows in a few steps.
+# The lesson's training run is the Train tab's default one (TRAIN_DEFAULTS: ~10 s for three plans).
 LESSON_TRAIN = dict(TRAIN_DEFAULTS)  # the Train tab's defaults: a student who retrains there gets the same runs
 LESSON_TRAIN_PLANS = ("Kaiming (He)", "PyTorch default", "Article recipe")
 
