@@ -27,7 +27,9 @@ DOCS = ROOT / "docs"
 STEPS = 6  # the last step hands over to free play and has no chart
 
 
-def shot(browser, url: str, query: str, name: str, size: tuple[int, int] = (1280, 720), charts: int = 1) -> None:
+def shot(
+    browser, url: str, query: str, name: str, size: tuple[int, int] = (1280, 720), charts: int = 1, wait: int = 800
+) -> None:
     context = browser.new_context(viewport={"width": size[0], "height": size[1]})
     page = context.new_page()
     page.goto(f"{url}/?{query}")
@@ -35,7 +37,7 @@ def shot(browser, url: str, query: str, name: str, size: tuple[int, int] = (1280
         wait_for_charts(page, charts, timeout_ms=240_000)
     wait_idle(page, 240_000)
     page.mouse.move(0, 0)
-    page.wait_for_timeout(800)  # plotly's last layout pass
+    page.wait_for_timeout(wait)  # plotly's last layout pass (and, for a link, its toast to fade)
     page.screenshot(path=str(DOCS / name))
     print(f"wrote docs/{name}")
     context.close()
@@ -49,7 +51,7 @@ def main() -> None:
         shot(browser, url, "view=Lesson&step=1&present=1", "lesson-presenter.png")
         shot(browser, url, "view=Lesson&step=2", "lesson-phone.png", size=(390, 844))
         article = Setup("SimpleCNN", {}, pinit.PRESETS["Article recipe"].plan, 0).to_query()
-        shot(browser, url, urlencode({**article, "view": "Weights"}), "dashboard.png", size=(1440, 1000), charts=1)
+        shot(browser, url, urlencode({**article, "view": "Weights"}), "dashboard.png", size=(1440, 1000), wait=6000)
         browser.close()
 
 

@@ -240,7 +240,7 @@ def histogram_grid_figure(
     n = len(hists)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
-    gap_x, gap_y = 0.06, 0.34 / rows
+    gap_x, gap_y = 0.06, 0.42 / rows
     width = (1 - gap_x * (cols - 1)) / cols
     height = (1 - gap_y * (rows - 1)) / rows
     lo = min((h.edges[0] for h in hists), default=-1.0)
@@ -276,22 +276,25 @@ def histogram_grid_figure(
             )
         )
     xs, ys = [k for k in lay if k.startswith("xaxis")], [k for k in lay if k.startswith("yaxis")]
-    top = 1.0 + 45 / (row_height * rows)
+    # In pixels: the switches sit above the first row's titles (three lines), the legend below the
+    # last row's tick labels, so neither covers a title or the other.
+    plot, t, b = row_height * rows, 80, 55
+    top, bottom = 1.0 + 50 / plot, -28 / plot
     spec = dict(
         data=data,
         layout=layout(
-            row_height * rows + 60,
+            plot + t + b,
             **lay,
             annotations=annotations,
             bargap=0.02,
             showlegend=True,
-            margin=dict(l=45, r=15, t=50, b=40),
-            legend=dict(orientation="h", yanchor="bottom", y=top, x=0, font=dict(size=11)),
+            margin=dict(l=45, r=15, t=t, b=b),
+            legend=dict(orientation="h", yanchor="top", y=bottom, x=0, font=dict(size=11)),
             updatemenus=[
                 _switch(
                     ("Linear counts", {f"{a}.type": "linear" for a in ys}),
                     ("Log counts", {f"{a}.type": "log" for a in ys}),
-                    active=1 if log_y else 0, x=0.62, y=top,
+                    active=1 if log_y else 0, x=0, y=top, xanchor="left",
                 ),
                 _switch(
                     ("Own x ranges", {f"{a}.autorange": True for a in xs}),
@@ -304,7 +307,9 @@ def histogram_grid_figure(
     return build(spec, big)
 
 
-def _switch(off: tuple[str, dict], on: tuple[str, dict], active: int, x: float, y: float) -> dict[str, Any]:
+def _switch(
+    off: tuple[str, dict], on: tuple[str, dict], active: int, x: float, y: float, xanchor: str = "right"
+) -> dict[str, Any]:
     """Two plotly buttons side by side that relayout the figure in the browser (one is always lit)."""
     return dict(
         type="buttons",
@@ -313,7 +318,7 @@ def _switch(off: tuple[str, dict], on: tuple[str, dict], active: int, x: float, 
         showactive=True,
         x=x,
         y=y,
-        xanchor="right",
+        xanchor=xanchor,
         yanchor="bottom",
         pad=dict(t=0, b=2),
         font=dict(size=11),

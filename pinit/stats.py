@@ -194,8 +194,9 @@ class Histogram:
 def histogram(t: torch.Tensor, bins: int = 40, name: str = "", law: Any = None, scheme: str | None = None) -> Histogram:
     """Bin the finite entries of `t` into `bins` equal bins over [min, max].
 
-    A constant tensor gets one-unit-wide range centred on its value so its single
-    spike is visible (2**-15 |value| wide past 32768, so rounding can't close it).
+    A constant tensor gets a one-unit-wide range around its value so its single spike
+    is visible (2**-15 |value| wide past 32768, so rounding can't close it), with the
+    value in the middle of its bin.
     `law` (a pinit.distributions.Distribution) adds expected counts.
     """
     values, summary = _scan(t)
@@ -217,7 +218,10 @@ def _histogram(
     elif summary.constant:
         # One unit wide; wider where +-0.5 would be lost to rounding (|value| > 32768).
         half = max(0.5, abs(summary.min) * 2.0**-16)
-        lo, hi = summary.min - half, summary.max + half
+        # With an even bin count the value would fall on the middle edge and be drawn as a bar
+        # beside it; half a bin to the left puts it in the middle of its bin.
+        shift = half / bins if bins % 2 == 0 else 0.0
+        lo, hi = summary.min - half - shift, summary.max + half - shift
     else:
         lo, hi = summary.min, summary.max
     if summary.finite:

@@ -208,6 +208,10 @@ def test_constant_tensor_is_flagged_and_shown_with_a_visible_range():
     assert h.summary.constant and h.edges[0] < 3.0 < h.edges[-1]
     i = next(i for i, c in enumerate(h.counts) if c)
     assert h.edges[i] <= 3.0 < h.edges[i + 1] and h.counts[i] == 7
+    assert (h.edges[i] + h.edges[i + 1]) / 2 == pytest.approx(3.0)  # drawn on its value, not beside it
+    h = histogram(torch.zeros(32), bins=10)
+    i = next(i for i, c in enumerate(h.counts) if c)
+    assert h.counts[i] == 32 and h.edges[i] == pytest.approx(-h.edges[i + 1])
 
 
 def test_nan_and_inf_are_counted_not_binned():
