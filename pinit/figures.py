@@ -148,7 +148,7 @@ def _steps_law_sigmas(h: Histogram, xaxis: str, yaxis: str, legend: bool) -> lis
             )
         )
     if s.finite and not s.constant:
-        top = max(counts + (h.expected or [0])) * 1.05 or 1.0
+        top = max([*counts, *(h.expected or [0])]) * 1.05 or 1.0
         bottom = 0.5  # half a count: on a log axis 0 would drop the line
         marks = [(s.mean, s.std, MEASURED, "dot", "measured mean ± σ")]
         if h.expected_std:
@@ -178,7 +178,8 @@ def _sigma_lines(h: Histogram, xref: str = "x", yref: str = "paper", y1: float =
         return []
     lines = [_vline(s.mean + k * s.std, MEASURED, "dot", xref, yref, y1) for k in (-1, 1)]
     if h.expected_std:
-        lines += [_vline(h.expected_mean + k * h.expected_std, EXPECTED, "dash", xref, yref, y1) for k in (-1, 1)]
+        mean = h.expected_mean or 0.0  # set with expected_std (stats.histogram); as in _steps_law_sigmas
+        lines += [_vline(mean + k * h.expected_std, EXPECTED, "dash", xref, yref, y1) for k in (-1, 1)]
     return lines
 
 

@@ -210,7 +210,7 @@ def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[As
     orthogonal on float16/bfloat16), so nothing is drawn from a plan that would fail halfway.
     """
     plan = InitPlan.from_dict(plan)
-    owners = {}
+    owners: dict[int, tuple[str, nn.Module, str]] = {}
     for mod_name, module in model.named_modules():
         for slot, p in module.named_parameters(recurse=False):
             owners.setdefault(id(p), (mod_name, module, slot))
@@ -299,10 +299,10 @@ def apply_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], seed: int =
     thread (each dashboard session) its own model, as pinit's page and CLI do.
     """
     _check_seed(seed)
-    todo = [a for a in assignments(model, plan) if a.rule is not None]
+    todo = [(a, a.rule) for a in assignments(model, plan) if a.rule is not None]
     generator = torch.Generator(device="cpu")
     with _fill_lock(model), torch.no_grad():
-        for a in todo:
+        for a, rule in todo:
             generator.manual_seed(param_seed(seed, a.name))
-            a.rule.scheme_obj.fill(a.param, a.rule.params, a.info, generator)
+            rule.scheme_obj.fill(a.param, rule.params, a.info, generator)
     return model

@@ -9,7 +9,7 @@ text of any of them for a projector.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
@@ -129,7 +129,7 @@ def layout(height: int, **overrides: Any) -> dict[str, Any]:
 
 
 def log_axis(
-    label: str, values: Sequence[Any], fixed: tuple[float, float] | None = None, max_labels: int = 10
+    label: str, values: Iterable[Any], fixed: tuple[float, float] | None = None, max_labels: int = 10
 ) -> dict[str, Any]:
     """A log axis ranged to the data (or to `fixed` = (low, high)), labelled at whole decades
     (at most `max_labels`), or at 1-2-5 steps when the range is under 2.5 decades."""

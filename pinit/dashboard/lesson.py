@@ -10,7 +10,7 @@ another).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
@@ -22,7 +22,7 @@ from pinit.lab.lesson_figures import (
     symmetry_story_figure,
     training_story_figure,
 )
-from pinit.lab.signal import logits_verdict, loss_verdict
+from pinit.lab.signal import VerdictColour, logits_verdict, loss_verdict
 from pinit.share.setup import Setup
 from pinit.style import fmt, fmt_number
 
@@ -40,11 +40,14 @@ class Step:
     draw: Callable[[bool], None]  # draws numbers, chart and text; the argument is presenter mode
 
 
-def _metrics(items: list[tuple[str, str, str | None, str, str]]) -> None:
+Metric = tuple[str, str, str | None, VerdictColour, str]  # label, value, verdict, colour, help
+
+
+def _metrics(items: Sequence[Metric]) -> None:
     """(label, value, verdict, colour, help) per column: the numbers that matter, in large type."""
     cols = st.columns(len(items))
     for col, (label, value, verdict, color, help_text) in zip(cols, items):
-        col.metric(label, value, verdict, delta_color=color, delta_arrow="off", help=help_text)  # type: ignore[arg-type]
+        col.metric(label, value, verdict, delta_color=color, delta_arrow="off", help=help_text)
 
 
 def _chart(fig, n: int) -> None:
@@ -132,10 +135,10 @@ def _kaiming(big: bool) -> None:
 
 def _depth(big: bool) -> None:
     d = lesson.depth_story()
-    items = []
+    items: list[Metric] = []
     for scheme in d.schemes:
         per, pred = d.per_layer[scheme], d.predicted_per_layer[scheme]
-        color = "green" if abs(per - 1) < 0.05 else "red" if per < 0.8 else "orange"
+        color: VerdictColour = "green" if abs(per - 1) < 0.05 else "red" if per < 0.8 else "orange"
         items.append(
             (
                 f"{scheme}, per layer",
@@ -159,7 +162,7 @@ def _depth(big: bool) -> None:
 
 def _symmetry(big: bool) -> None:
     s = lesson.symmetry_story()
-    items = []
+    items: list[Metric] = []
     for scheme in s.schemes:
         n = min(s.distinct_after[scheme])
         items.append(
@@ -182,7 +185,7 @@ def _symmetry(big: bool) -> None:
 
 def _training(big: bool) -> None:
     story = lesson.training_story()
-    items = []
+    items: list[Metric] = []
     for name, run in story.runs.items():
         if run.stop_reason == "non-finite loss":
             items.append(
@@ -196,7 +199,7 @@ def _training(big: bool) -> None:
             )
         else:
             acc = run.test_accuracy
-            color = "green" if acc >= 0.9 else "orange" if acc > 0.2 else "red"
+            color: VerdictColour = "green" if acc >= 0.9 else "orange" if acc > 0.2 else "red"
             items.append(
                 (
                     f"{name}: held-out accuracy",

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from typing import Literal
 
 import streamlit as st
 import torch
@@ -84,7 +85,7 @@ def open_tab() -> str:
     return tab if tab in TABS else next(iter(TABS))
 
 
-def sidebar_state() -> str:
+def sidebar_state() -> Literal["collapsed", "auto"]:
     """The sidebar is closed on a projector and during the lesson (its steps need the whole width, and
     it uses none of the sidebar); open (on a desktop) for free play."""
     return "collapsed" if presenting() or open_tab() == "Lesson" else "auto"

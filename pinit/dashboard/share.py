@@ -22,7 +22,7 @@ from . import sidebar, state
 from .common import escape
 
 CHECKPOINT_MAX_MB = 50  # per upload; SimpleCNN's state_dict is 4.7 MB. Also server.maxUploadSize.
-DEFAULT_SETUP = Setup(plan=pinit.PRESETS[sidebar.DEFAULT_PRESET].plan)
+DEFAULT_SETUP = Setup(plan=pinit.InitPlan.from_dict(pinit.PRESETS[sidebar.DEFAULT_PRESET].plan))
 LINK_KEYS = ("model", "plan", "seed", "opts")
 
 # --- the link ------------------------------------------------------------------------------

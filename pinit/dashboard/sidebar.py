@@ -15,12 +15,13 @@ the rules differ from every preset) and reruns only the sidebar and the open vie
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import Any, Final
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 import pinit
-from pinit.plan import MAX_SEED
+from pinit.plan import MAX_SEED, InitPlan
 from pinit.report import layer_slots, parameter_shapes, schemes_for
 from pinit.share.setup import Setup
 
@@ -31,7 +32,7 @@ CUSTOM = "(custom)"  # the preset box when the rules match no preset
 DEFAULT_PRESET = "PyTorch default"
 # Rule widgets keep their values while hidden ("Show the rules" off, another model picked):
 # they are where the plan is written, so a hidden widget must not lose its rule.
-KEEP = "page"
+KEEP: Final = "page"  # Final: typed as the literal that persist_state takes
 
 
 # --- reading and writing the widgets ---------------------------------------------------------
@@ -79,7 +80,7 @@ def described_setup() -> Setup:
     applied = state.applied()
     if seed is None:
         seed = applied.seed if applied is not None else 0
-    return Setup(model, options, {"rules": rules, "overrides": overrides}, seed)
+    return Setup(model, options, InitPlan.from_dict({"rules": rules, "overrides": overrides}), seed)
 
 
 def _set_rule(prefix: str, rule: Any) -> None:
@@ -386,6 +387,7 @@ def rules_panel() -> None:
 def sidebar_ui() -> None:
     """Draw the sidebar (on a phone: a folding panel above the page). Its widgets apply their changes
     themselves (see the callbacks): its two parts, CONTROLS and RULES, rerun on their own."""
+    host: DeltaGenerator
     if is_phone():
         host = st.expander("Settings: model, preset, seed, rules", key=PHONE_SETTINGS, on_change="rerun")
     else:

@@ -116,7 +116,7 @@ def formula_ui(report: InitReport) -> None:
         return
     name = st.selectbox("Parameter", list(report.formulas), key="formula_param")
     row = report.table.set_index("name").loc[name]
-    scheme = pinit.SCHEMES[row["scheme"]]
+    scheme = pinit.SCHEMES[str(row["scheme"])]  # a scheme name (str() for the stubs' Series | DataFrame row)
     fans = f" (fan_in {row['fan_in']}, fan_out {row['fan_out']})" if str(row["fan_in"]) != "<NA>" else ""
     st.markdown(f"**{name}** {row['shape']}: `{scheme.name}`{fans}" + (f" · {scheme.paper}" if scheme.paper else ""))
     st.latex(report.formulas[name])

@@ -9,7 +9,8 @@ that could not be drawn (a std of 0 on a log axis, values that overflowed to inf
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -38,7 +39,7 @@ __all__ = [
 ]
 
 PRED = PREDICTED
-_LAYOUT = dict(
+_LAYOUT: dict[str, Any] = dict(
     margin=dict(l=60, r=20, t=85, b=70),
     legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=11)),
 )
@@ -185,7 +186,7 @@ def activation_heatmap_figure(flow: SignalFlow, mode: str = "std", height: int |
         )
     ]
     if mode == "std":
-        const = [r.layer for r in a.itertuples() if not (r.std > 0 and math.isfinite(r.std))]
+        const = [layer for layer, std in zip(a["layer"], a["std"]) if not (std > 0 and math.isfinite(std))]
         outside = max((o for o in flow.std_outside if o == o), default=0.0)
         beyond = (
             f"Beyond ±{edges[-1]:.3g} std: at most {_pct(outside)} of a layer."
@@ -292,7 +293,7 @@ def dead_relu_figure(flow: SignalFlow, height: int = 360) -> go.Figure:
         ),
     ]
     if len(r):
-        worst = r.loc[r["dead_units"].idxmax()]
+        worst = r.iloc[r["dead_units"].argmax()]
         sub = (
             f"Dashed line: ½, a healthy ReLU on zero-mean input. Most dead units: {worst['layer']} "
             f"({worst['dead_units']:.0%}).<br>A unit is a channel of a conv output or a feature of a Linear one."
@@ -323,7 +324,8 @@ def depth_std_figure(
 ) -> go.Figure:
     """Activation std after each Linear layer of the DeepMLP, per scheme: measured solid, predicted dashed."""
     data, values = [], []
-    for i, (scheme, g) in enumerate(rows.groupby("scheme", sort=False)):
+    for i, (key, g) in enumerate(rows.groupby("scheme", sort=False)):
+        scheme = str(key)  # the scheme names: strings
         color = SCHEME_COLORS.get(scheme, PLAN_COLORS[i % len(PLAN_COLORS)])
         data.append(
             dict(
@@ -357,7 +359,7 @@ def depth_std_figure(
             values += g["predicted_std"].tolist()
     sub = "Log scale. Solid: measured on the probe batch. Dashed: what the scheme's formula predicts (mean-field)."
     if summary is not None:
-        notes = [f"{r.scheme}: {r.note}" for r in summary.itertuples() if r.note]
+        notes = [f"{scheme}: {note}" for scheme, note in zip(summary["scheme"], summary["note"]) if note]
         if notes:
             sub += "<br>" + "; ".join(notes)
     if title_extra:
@@ -390,7 +392,7 @@ def _step(edges: Sequence[float], dens: Sequence[float]) -> tuple[list[float], l
 
 def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: str, height: int = 320) -> go.Figure:
     """Two histograms of the same parameter as densities (each integrates to 1), so bin widths may differ."""
-    data = []
+    data: list[dict[str, Any]] = []
     peaks = [max(density(h)[1], default=0.0) for h in (a, b) if not h.summary.constant]
     for h, label, color in ((a, label_a, A_COLOR), (b, label_b, B_COLOR)):
         if h.summary.constant:  # one value: a spike at exactly that value, not a box one bin wide beside it
@@ -445,7 +447,9 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
     return build(dict(data=data, layout=layout))
 
 
-def _ab_lines(x_labels: Sequence[str], ya: Sequence, yb: Sequence, label_a: str, label_b: str, what: str) -> list[dict]:
+def _ab_lines(
+    x_labels: Sequence[str], ya: Iterable[Any], yb: Iterable[Any], label_a: str, label_b: str, what: str
+) -> list[dict]:
     xs = list(range(1, len(x_labels) + 1))
     return [
         dict(
@@ -520,7 +524,9 @@ def train_curves_figure(
     value = "loss %{y:.4g}" if metric == "loss" else "accuracy %{y:.1%}"
     if metric not in ("loss", "running_accuracy"):
         raise ValueError(f"metric must be 'loss' or 'running_accuracy', got {metric!r}")
-    data, values, ends = [], [], []
+    data: list[dict[str, Any]] = []
+    values: list[float] = []
+    ends: list[str] = []
     for i, (label, log) in enumerate(logs.items()):
         color = PLAN_COLORS[i % len(PLAN_COLORS)]
         y = [(_pos(v) if metric == "loss" else v) for v in log[metric]]
@@ -590,7 +596,7 @@ def train_curves_figure(
         sub += "<br>✕ " + "; ".join(ends)
     if notes:
         sub += "<br>" + "; ".join(f"{k}: {v}" for k, v in notes.items())
-    xaxis = dict(title=dict(text="SGD step"))
+    xaxis: dict[str, Any] = dict(title=dict(text="SGD step"))
     if total_steps:
         xaxis["range"] = [0, total_steps + 1]
     layout = dict(_LAYOUT, height=height, title=_title(title, sub), yaxis=yaxis, xaxis=xaxis, shapes=shapes)

@@ -44,7 +44,7 @@ from ..presets import PRESETS
 from .depth import depth_summary, depth_sweep, symmetry_table
 from .probes import activation_stats, probe_batch, probe_targets
 from .signal import logits_verdict, loss_verdict
-from .training import TRAIN_DEFAULTS, TrainRun, train_data, train_run
+from .training import TRAIN_DEFAULTS, TrainDefaults, TrainRun, train_data, train_run
 
 __all__ = [
     "LESSON_SEEDS",
@@ -118,8 +118,9 @@ def computed_once(fn: Fn) -> Fn:
 LESSON_SEEDS = (0, 1, 2, 3, 4)
 PROBE_N = 64
 
-# The lesson's training run is the Train tab's default one (TRAIN_DEFAULTS: ~10 s for three plans).
-LESSON_TRAIN = dict(TRAIN_DEFAULTS)  # the Train tab's defaults: a student who retrains there gets the same runs
+# The lesson's training run is the Train tab's default one (TRAIN_DEFAULTS: ~11 s for three plans),
+# so a student who retrains there gets the same runs.
+LESSON_TRAIN: TrainDefaults = TRAIN_DEFAULTS.copy()
 LESSON_TRAIN_PLANS = ("Kaiming (He)", "PyTorch default", "Article recipe")
 
 
@@ -167,12 +168,12 @@ def _one_trace(preset: str, seed: int) -> tuple[list[str], list[float], list[flo
     acts = activation_stats(model, x, bins=1)
     names, rms, gains = ["input"], [float(x.pow(2).mean().sqrt())], [math.nan]
     previous = rms[0]  # the RMS of what enters the next layer
-    for row in acts.itertuples():
-        if row.type in ("Conv2d", "Linear"):
-            names.append(str(row.layer).split(".")[-1])
-            rms.append(float(row.rms))
-            gains.append(float(row.rms) / previous if previous > 0 else math.nan)
-        previous = float(row.rms)
+    for layer_type, layer, layer_rms in zip(acts["type"], acts["layer"], acts["rms"]):
+        if layer_type in ("Conv2d", "Linear"):
+            names.append(str(layer).split(".")[-1])
+            rms.append(float(layer_rms))
+            gains.append(float(layer_rms) / previous if previous > 0 else math.nan)
+        previous = float(layer_rms)
     with torch.no_grad():
         logits = model(x)
     loss = float(F.cross_entropy(logits, y))
@@ -253,11 +254,11 @@ def depth_story(
         std[scheme] = tuple(_median(col) for col in zip(*curves))
         first_rows = per_seed[0][0]
         predicted[scheme] = tuple(first_rows[first_rows["scheme"] == scheme]["predicted_std"].tolist())
-        by_seed[scheme] = tuple(float(s.loc[scheme, "per_layer"]) for _, s in per_seed)
+        by_seed[scheme] = tuple(float(s["per_layer"].loc[scheme]) for _, s in per_seed)
         per_layer[scheme] = _median(by_seed[scheme])
-        ratio[scheme] = _median([float(s.loc[scheme, "ratio"]) for _, s in per_seed])
-        pred_per[scheme] = float(per_seed[0][1].loc[scheme, "predicted_per_layer"])
-        pred_ratio[scheme] = float(per_seed[0][1].loc[scheme, "predicted_ratio"])
+        ratio[scheme] = _median([float(s["ratio"].loc[scheme]) for _, s in per_seed])
+        pred_per[scheme] = float(per_seed[0][1]["predicted_per_layer"].loc[scheme])
+        pred_ratio[scheme] = float(per_seed[0][1]["predicted_ratio"].loc[scheme])
     return DepthStory(
         depth,
         width,
@@ -314,7 +315,7 @@ def symmetry_story(
 class TrainingStory:
     """The lesson's presets trained on the same data in the same order (LESSON_TRAIN)."""
 
-    settings: dict[str, float]
+    settings: TrainDefaults
     runs: dict[str, TrainRun]
     seconds: float
 
@@ -330,7 +331,7 @@ def training_story(plans: tuple[str, ...] = LESSON_TRAIN_PLANS, seed: int = 0) -
         runs[name] = train_run(PRESETS[name].plan, seed, steps, batch, lr, data, should_stop=_STOP.is_set)
         if runs[name].stop_reason == "stopped":
             raise Interrupted("the lesson's training was stopped: the process is exiting")
-    return TrainingStory(dict(c), runs, sum(r.seconds for r in runs.values()))
+    return TrainingStory(c.copy(), runs, sum(r.seconds for r in runs.values()))
 
 
 # What the worker computes, in the order a class meets it (the page calls these exact shapes).

@@ -13,7 +13,7 @@ from torch.nn import functional as F
 
 from ..checks import whole_number
 from ..models import build_model
-from ..plan import apply_plan
+from ..plan import InitPlan, apply_plan
 
 __all__ = ["MAX_HEATMAP", "downsample", "filter_grid", "first_rgb_conv", "weight_matrix", "weight_pictures"]
 
@@ -106,7 +106,7 @@ def downsample(
 
 def weight_pictures(
     model_name: str,
-    plan: Mapping[str, Any],
+    plan: InitPlan | Mapping[str, Any],
     seed: int = 0,
     options: Mapping[str, Any] | None = None,
     max_size: int = MAX_HEATMAP,

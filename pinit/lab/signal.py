@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -29,12 +29,14 @@ __all__ = [
     "LOSS_NEAR_CHANCE",
     "RELU_TYPES",
     "SignalFlow",
+    "VerdictColour",
     "logits_verdict",
     "loss_verdict",
     "signal_flow",
 ]
 
 RELU_TYPES = ("ReLU", "ReLU6")  # outputs that are exactly 0 for every negative input
+VerdictColour = Literal["red", "orange", "green", "gray"]  # each a delta_color Streamlit's st.metric takes
 
 
 # Thresholds of the verdicts on the logits and the loss at init, stated once (the page quotes them).
@@ -43,7 +45,7 @@ LOGITS_EXPLODING = 30.0  # above: the softmax is saturated from step 0
 LOSS_NEAR_CHANCE = 1.5  # loss within this factor of ln(classes): unsure, as a fresh net should be
 
 
-def logits_verdict(std: float) -> tuple[str, str]:
+def logits_verdict(std: float) -> tuple[str, VerdictColour]:
     """(verdict, colour) for the std of the logits at init; the thresholds are LOGITS_HEALTHY and
     LOGITS_EXPLODING. Short enough to sit under a number on a projector."""
     low, high = LOGITS_HEALTHY
@@ -60,7 +62,7 @@ def logits_verdict(std: float) -> tuple[str, str]:
     return f"exploding (> {LOGITS_EXPLODING:g})", "red"
 
 
-def loss_verdict(loss: float, num_classes: int = 10, logits_std: float | None = None) -> tuple[str, str]:
+def loss_verdict(loss: float, num_classes: int = 10, logits_std: float | None = None) -> tuple[str, VerdictColour]:
     """(verdict, colour) for the loss at init against ln(classes), the loss of a network that knows
     nothing (all classes equally likely). Near it (within LOSS_NEAR_CHANCE times) is what a fresh
     network should show; exactly it means every class ties (a zero or constant last layer)."""
@@ -146,7 +148,11 @@ def _dead_units(t: torch.Tensor) -> float:
 
 
 def signal_flow(
-    model_name: str, plan: Mapping[str, Any], seed: int = 0, n: int = 64, options: Mapping[str, Any] | None = None
+    model_name: str,
+    plan: InitPlan | Mapping[str, Any],
+    seed: int = 0,
+    n: int = 64,
+    options: Mapping[str, Any] | None = None,
 ) -> SignalFlow:
     """Build `model_name` (constructor init from `seed`), apply `plan`, and probe it.
 

@@ -302,7 +302,8 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         value = getattr(args, f"opt_{name}")
         if value is not None:
             options[name] = value
-    seed = args.seed if args.seed is not None else (meta.get("seed") if meta.get("seed") is not None else 0)
+    meta_seed = meta.get("seed")
+    seed: int = args.seed if args.seed is not None else (meta_seed if meta_seed is not None else 0)
     try:
         model = build_model(model_name, seed=seed, **options)
     except (TypeError, ValueError) as e:
@@ -342,10 +343,11 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _write(
             args.json, table.to_json(orient="records", indent=2, double_precision=15) + "\n", "the table (JSON)", err
         )
-    if args.export_code:
-        _write(args.export_code, export_code(plan, seed, model_name, model=model), "the init script", err)
-    if args.save_plan:
-        _write(args.save_plan, plan_to_json(plan, seed, model), "the plan file", err)
+    if plan is not None:  # --export-code and --save-plan without a plan were refused above
+        if args.export_code:
+            _write(args.export_code, export_code(plan, seed, model_name, model=model), "the init script", err)
+        if args.save_plan:
+            _write(args.save_plan, plan_to_json(plan, seed, model), "the plan file", err)
     return 0
 
 

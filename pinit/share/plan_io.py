@@ -220,7 +220,7 @@ def load_plan_file(
         problems.extend(check_plan(model, plan))
         if not problems:
             meta["warnings"] = _warnings(model, plan, meta)
-    if problems:
+    if problems or plan is None:  # plan is None only when from_dict raised, which added problems
         raise PlanError(problems)
     return plan, meta
 
