@@ -147,7 +147,10 @@ def test_activation_stats_flags_a_constant_output() -> None:
     pinit.apply_plan(model, {"rules": {"Linear": {"weight": {"scheme": "zeros"}, "bias": {"scheme": "zeros"}}}})
     df = activation_stats(model, probe_batch(model, 4))
     assert df["constant"].all() and (df["zero_fraction"] == 1.0).all() and (df["std"] == 0).all()
-    assert df.iloc[0]["edges"][0] == -0.5 and df.iloc[0]["edges"][-1] == 0.5
+    edges, counts = df.iloc[0]["edges"], df.iloc[0]["counts"]
+    assert edges[-1] - edges[0] == pytest.approx(1.0)  # one unit wide around the value
+    spike = counts.index(max(counts))  # every entry in one bin, with 0 in its middle
+    assert max(counts) == sum(counts) and (edges[spike] + edges[spike + 1]) / 2 == pytest.approx(0.0)
 
 
 class _Twice(nn.Module):

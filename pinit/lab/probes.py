@@ -109,7 +109,7 @@ def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> 
       ``zero_fraction`` (exact zeros / all entries: dead ReLUs, zero init)
     - ``nonfinite`` (NaN and +-Inf entries: counted, never binned), ``constant``
     - ``counts`` and ``edges``: `bins` equal bins over the output's own [min, max]
-      (torch.histc; a constant output gets [v - 0.5, v + 0.5]).
+      (torch.histc; a constant output gets a one-unit range with v in the middle of a bin).
 
     ``df.attrs["input_std"]`` and ``["input_mean"]`` describe `inputs`, for ratios.
     Runs under torch.no_grad() in eval mode; modes restored and hooks removed even if
