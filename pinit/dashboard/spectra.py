@@ -57,6 +57,21 @@ def _compute(setup: Setup, name: str, ckpt: dict | None) -> Spectrum:
         return run()
 
 
+def _default_matrix(shapes: dict[str, tuple[int, ...]]) -> int:
+    """The matrix shown first: the one with the most singular values among those computed at once.
+
+    A first layer's 32 × 27 kernel has 27 eigenvalues, too few to fill the Marchenko–Pastur curve
+    the story asks a student to look at; SimpleCNN's fc1 (512 × 2048) fills it.
+    """
+
+    def score(n: str) -> int:
+        rows, cols = shapes[n][0], math.prod(shapes[n][1:])
+        return min(rows, cols) if svd_seconds(rows, cols) < AUTO_SECONDS else 0
+
+    names = list(shapes)
+    return max(range(len(names)), key=lambda i: score(names[i]))
+
+
 def spectra_view(setup: Setup) -> None:
     shapes = {n: s for n, s in parameter_shapes(setup.model, setup.options).items() if len(s) >= 2}
     if not shapes:
@@ -68,8 +83,14 @@ def spectra_view(setup: Setup) -> None:
         s = shapes[n]
         return f"{n}  {s[0]} × {math.prod(s[1:])}"
 
-    c1, c2, c3 = st.columns([3, 1, 1])
-    name = c1.selectbox("Weight matrix (conv kernels as out × in·k·k)", names, format_func=label, key="spec.name")
+    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
+    name = c1.selectbox(
+        "Weight matrix (conv kernels as out × in·k·k)",
+        names,
+        index=_default_matrix(shapes),
+        format_func=label,
+        key="spec.name",
+    )
     log = c2.toggle("Log-log (tail)", key="spec.log", help="Log-spaced bins and the fitted power-law tail.")
     ckpt = _checkpoint(setup)
     source = "applied init"

@@ -60,8 +60,9 @@ def width_view(setup: Setup) -> None:
     for p, (df, slopes) in results.items():
         st.plotly_chart(coord_check_figure(df, slopes, names[p]), key=f"width.fig.{p}")
     look_for(
-        "the first panel (init) is flat in both. From step 1 on, SP's lines rise to the right (the logits' slope "
-        "is near 1: double the width, double the activation) while μP's stay flat. The slopes are in the subtitles."
+        "the first panel (init) is flat in both, but for μP's readout (fc3), which starts smaller the wider the net: "
+        "μP shrinks its init on purpose. From step 1 on, SP's lines rise to the right (the logits' slope is near 1: "
+        "double the width, double the activation) while μP's stay flat. The slopes are in the subtitles."
     )
     table = pd.DataFrame(
         {

@@ -253,7 +253,8 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
                     y0=0,
                     y1=1,
                     line=dict(color=EDGE_COLOR, dash="dot", width=1.5),
-                    label=dict(text=what, textposition="end", font=dict(size=11)),
+                    # Upright above the line: plotly turns a vertical line's label on its side, half hidden.
+                    label=dict(text=what, textposition="end", textangle=0, yanchor="bottom", font=dict(size=13)),
                 )
             )
     lam_min, lam_max = float(s.evals[0]), float(s.evals[-1])
