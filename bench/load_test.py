@@ -1,44 +1,43 @@
-"""A classroom on one server: many sessions re-initializing at once, over Streamlit's websocket protocol.
+"""A classroom on one server: what a click costs the server, and how many students it holds.
 
-Starts the dashboard (pinit.serve, on 127.0.0.1; or targets --url), opens
---sessions websocket sessions that each behave like a browser tab (tests/ws_client.py
-speaks the same protobufs Chromium does), and has each one re-initialize repeatedly
-for --duration seconds: type a new seed, click **Re-initialize**, wait for the run
-to finish, think for a moment, again. Every --drop-every-th rerun drops the connection
-in the middle of the run, as a student's wifi does, and comes back asking for the old
-session; if the reply to that reconnect does not come, the student clicks again.
+Speaks Streamlit's websocket protocol (tests/ws_client.py: the protobufs Chromium
+sends, fragment reruns included), so one process can hold a hundred tabs. The page
+opens on the Lesson; the other clicks are those of the sidebar and the Weights view.
+Three measurements (--scenario; default: all three, one after the other):
 
-It prints, and writes as JSON with --json:
+* **cpu**: one session on an idle server clicks each kind of click --repeats times:
+  a preset pick, a scheme change in the sidebar's rules, a typed seed, New draw, a
+  lesson step (next/prev), a tab switch (Lesson <-> Weights). For each click it reads
+  the server's CPU time (utime + stime from /proc/PID/stat, the server and every
+  descendant: the lesson's worker is a spawned process) before the click and after
+  the run's script_finished (plus 50 ms for the tail: the last messages, the
+  collector), and prints the median ms per kind. Target: <= 50 ms.
+* **classroom**: 100 sessions, each clicking after an exponential think time of mean
+  5 s, at random among a preset pick, a lesson step, a typed seed and a tab switch.
+  Prints p50/p95 click -> script_finished (target p95 <= 1 s), errors (target 0), RSS
+  per session (target <= 3 MB).
+* **flatout**: 30 sessions with no think time (target p95 <= 2 s).
 
-* sessions held, reruns done, p50/p95/max time per rerun (request sent ->
-  script_finished), first page load p50/p95;
-* errors, which must be 0: a run that raised (an exception element or an
-  ``st.error``), a run that did not finish, a closed websocket, or a page that shows
-  a seed other than the one this session asked for (another session's state), a
-  reconnect that got a new session instead of its own;
-* lost replies: reconnects whose first reply never came (counted, not errors, when the
-  next click works: a Streamlit 1.67 bug under load, see drop_and_resume);
-* the server's RSS at start (idle, before the app's first run imports torch), after
-  one warm-up session, peak, per session ((peak - warm) / sessions), and after every
-  session has closed and Streamlit's disconnected-session TTL has passed;
-* the server's CPU seconds per rerun, the load average before the run (the machines
-  are shared: read the figures with it).
+`--replicas 2` runs classroom and flatout on 1 and on 2 replicas behind nginx
+(deploy/replicas.py, sticky sessions), interleaved, and prints students per core.
 
-Bounded: at most 200 sessions and 30 minutes; every rerun has a --timeout; it only
-talks to loopback. The server it starts gets ``--server.disconnectedSessionTTL``
-(--ttl, default 30 s instead of Streamlit's 120 s) so the after-close figure can be
-taken within the run. Not much shorter: under heavy load the server handles a reconnect
-seconds late, and a session stored for less than that lag is gone when its tab returns.
-Torch's thread count is the page's (torch.set_num_threads(1)); the
-server inherits this process's environment (e.g. MALLOC_ARENA_MAX).
+Errors, which must be 0: a run that raised (an exception element or an ``st.error``),
+a run that did not finish, a closed websocket, a Weights page that shows a seed other
+than the one this session set (another session's state), a reconnect that got a new
+session instead of its own. Every --drop-every-th click (default 0: never) cuts the
+connection in the middle of the run and comes back asking for the old session.
 
-    python bench/load_test.py --quick                      # 30 sessions, 20 s (about a minute in all)
-    python bench/load_test.py                              # 30 sessions, 120 s
-    python bench/load_test.py --sessions 60 --think 2      # a bigger, calmer class
-    MALLOC_ARENA_MAX=2 python bench/load_test.py --quick   # the server inherits the environment
-    python bench/load_test.py --replicas 2 --quick         # 2 replicas behind nginx (needs nginx)
+Bounded: at most 200 sessions and 30 minutes per run; every click has a --timeout; it
+only talks to loopback. The server it starts gets ``--server.disconnectedSessionTTL``
+(--ttl, default 30 s). The load average is printed with every figure: the machines are
+shared, read the figures with it.
+
+    python bench/load_test.py                         # cpu, classroom (100 @ 5 s), flatout (30), 60 s each
+    python bench/load_test.py --quick                 # the same, 20 s each and 5 repeats per click kind
+    python bench/load_test.py --scenario cpu --repeats 20
+    python bench/load_test.py --scenario classroom --sessions 60 --think 3
+    python bench/load_test.py --replicas 2 --quick    # classroom and flatout on 1 and 2 replicas (needs nginx)
     python bench/load_test.py --url http://127.0.0.1:8501 --pid 1234   # a server you started
-    python bench/load_test.py --url http://127.0.0.1:8080 --pid 11 --pid 12   # replicas behind nginx
 
 Exit status: 0 when every session was held and no error happened, 1 otherwise.
 """
@@ -64,7 +63,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as `python bench/load_test.py`: the repo's pinit, tests and deploy
 
 from pinit.serve import free_port, stop, streamlit_command, wait_healthy
-from tests.ws_client import ProtocolError, StreamlitSession, check_loopback
+from tests.ws_client import ProtocolError, RunResult, StreamlitSession, check_loopback
 
 MAX_SESSIONS = 200
 MAX_DURATION = 1800.0
@@ -113,12 +112,33 @@ def rss_mb(pids: list[int]) -> float:
     return total * PAGE_SIZE / 2**20
 
 
+def descendants(pid: int) -> list[int]:
+    """`pid` and every process below it (the lesson's spawned worker, ...)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except OSError:
+            continue
+    return out
+
+
 def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the servers and all their live descendants, plus what their reaped
+    children used (cutime + cstime)."""
     total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])  # utime + stime
+    for root in pids:
+        for pid in descendants(root):
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += sum(int(x) for x in fields[11:15])  # utime, stime, cutime, cstime
     return total / CLK_TCK
 
 
@@ -141,7 +161,152 @@ def server_metrics(urls: list[str]) -> dict[str, float]:
     return out
 
 
-# --- the class -------------------------------------------------------------------------
+# --- clicks -----------------------------------------------------------------------------
+
+PRESETS = [
+    "PyTorch default",
+    "Article recipe",
+    "Xavier (Glorot)",
+    "Kaiming (He)",
+    "Too small: N(0, 0.01)",
+    "Too large: N(0, 1)",
+    "Zeros (the symmetry trap)",
+]
+SCHEMES = ["kaiming_normal", "xavier_uniform"]  # for the Linear weights' rule (its other keywords keep defaults)
+KINDS = ["preset", "scheme", "seed", "new draw", "lesson step", "tab switch"]
+CLASS_KINDS = ["preset", "lesson step", "seed", "tab switch"]  # what a student does at classroom pace
+
+
+@dataclass
+class Tab:
+    """One student's tab and what its page should show."""
+
+    s: StreamlitSession
+    i: int
+    view: str = "Lesson"
+    step: int = 1
+    seed: int | None = 0  # the seed this session set last (None: drawn by New draw, read back)
+    k: int = 0
+
+    async def click(self, kind: str, rng: random.Random) -> tuple[str, RunResult]:
+        """Do one click of `kind`; a lesson step on another tab opens the Lesson first (that click is a
+        tab switch). Returns the kind actually done and its run."""
+        s, self.k = self.s, self.k + 1
+        if kind == "lesson step" and self.view != "Lesson":
+            kind = "tab switch"
+        if kind == "tab switch":
+            self.view = "Weights" if self.view == "Lesson" else "Lesson"
+            return kind, await s.open_tab(self.view)
+        if kind == "lesson step":
+            delta = 1 if self.step < 3 else -1 if self.step > 5 else rng.choice([1, -1])
+            self.step += delta
+            return kind, await s.lesson_step(delta)
+        if kind == "preset":
+            current = s.widget(key="preset").state()
+            options = [p for p in PRESETS if current is None or p != current.string_value]
+            return kind, await s.pick_preset(rng.choice(options))
+        if kind == "seed":
+            self.seed = (self.i + 1) * 1_000_000 + self.k
+            return kind, await s.type_seed(self.seed)
+        if kind == "new draw":
+            run = await s.new_draw()
+            self.seed = s.shown_seed()
+            return kind, run
+        if kind == "scheme":
+            key = "Linear.weight.scheme"
+            if not s.has_widget(key=key):
+                await s.rerun({"show_rules": True})
+            now = s.widget(key=key).state()
+            pick = SCHEMES[1] if now is not None and now.string_value == SCHEMES[0] else SCHEMES[0]
+            return kind, await s.rerun({key: pick})
+        raise ValueError(kind)
+
+    def problems(self, run: RunResult) -> list[str]:
+        out = []
+        if run.status not in ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"):
+            out.append(run.status)
+        out += run.exceptions + [f"st.error: {e[:200]}" for e in run.error_alerts]
+        shown = run.caption_seed()
+        if self.view == "Weights" and self.seed is not None and shown is not None and shown != self.seed:
+            out.append(f"the page shows seed {shown}, this session set {self.seed}")
+        return out
+
+
+def pick(rng: random.Random, kinds: list[str]) -> str:
+    return rng.choice(kinds)
+
+
+# --- (a) per-click server CPU --------------------------------------------------------------
+
+
+async def per_click_cpu(url: str, pids: list[int], repeats: int, timeout: float) -> dict:
+    """Median server CPU ms per click, per kind of click, over `repeats` clicks each (after 2 warm-ups)."""
+    s = StreamlitSession(url, timeout=timeout)
+    await s.connect()
+    tab = Tab(s, 0)
+    rng = random.Random(0)
+    # The server computes the lesson's numbers in a worker when it starts: wait until it is quiet
+    # (< 10% of a core over 1 s, at most 5 minutes), or that work is counted against the clicks.
+    settle_until = time.monotonic() + 300
+    while time.monotonic() < settle_until:
+        c0 = cpu_seconds(pids)
+        await asyncio.sleep(1.0)
+        if cpu_seconds(pids) - c0 < 0.1:
+            break
+    out: dict = {"loadavg_before": os.getloadavg()[0], "repeats": repeats, "kinds": {}}
+    idle = []  # the same window with no click: what the server (and the machine's noise) uses anyway
+    for _ in range(repeats):
+        await asyncio.sleep(0.2)
+        c0 = cpu_seconds(pids)
+        await asyncio.sleep(0.1)
+        idle.append(1000 * (cpu_seconds(pids) - c0))
+    out["idle_ms_per_100ms"] = statistics.median(idle)
+    for kind in KINDS:
+        want = "Lesson" if kind == "lesson step" else "Weights"
+        if kind != "tab switch" and tab.view != want:
+            await tab.click("tab switch", rng)
+        ms, wall, errors = [], [], []
+        for n in range(repeats + 2):
+            await asyncio.sleep(0.2)  # the previous click's tail (websocket writes, the collector) is done
+            c0 = cpu_seconds(pids)
+            _, run = await tab.click(kind, rng)
+            await asyncio.sleep(0.05)
+            c1 = cpu_seconds(pids)
+            errors += tab.problems(run)
+            if n >= 2:
+                ms.append(1000 * (c1 - c0))
+                wall.append(1000 * run.elapsed)
+        out["kinds"][kind] = {
+            "cpu_ms_median": statistics.median(ms),
+            "cpu_ms_max": max(ms),
+            "wall_ms_median": statistics.median(wall),
+            "fragment_run": bool(run.fragment_ids),
+            "errors": errors[:5],
+        }
+    out["loadavg_after"] = os.getloadavg()[0]
+    await s.close()
+    return out
+
+
+def cpu_report(o: dict) -> str:
+    lines = [
+        f"per-click server CPU (one session, {o['repeats']} clicks per kind, median, /proc ticks of "
+        f"{1000 // CLK_TCK} ms; server + its worker processes; load average {o['loadavg_before']:.2f} before, "
+        f"{o['loadavg_after']:.2f} after; target <= 50 ms)",
+        f"  {'click':<14}{'CPU ms':>8}{'max':>8}{'wall ms':>9}  run",
+        f"  {'(idle 100 ms)':<14}{o['idle_ms_per_100ms']:>8.0f}",
+    ]
+    for kind, r in o["kinds"].items():
+        lines.append(
+            f"  {kind:<14}{r['cpu_ms_median']:>8.0f}{r['cpu_ms_max']:>8.0f}{r['wall_ms_median']:>9.0f}  "
+            f"{'fragments' if r['fragment_run'] else 'whole page'}"
+            + ("  <= 50 ms" if r["cpu_ms_median"] <= 50 else "  OVER 50 ms")
+            + (f"  ERRORS {r['errors']}" if r["errors"] else "")
+        )
+    return "\n".join(lines)
+
+
+# --- (b), (c) the class --------------------------------------------------------------------
 
 
 @dataclass
@@ -151,6 +316,7 @@ class Figures:
     duration_s: float = 0.0
     reruns: int = 0
     rerun_s: list[float] = field(default_factory=list)
+    by_kind: dict[str, list[float]] = field(default_factory=dict)
     first_load_s: list[float] = field(default_factory=list)
     drops: int = 0  # connections cut mid-run on purpose
     resumed: int = 0  # ...that got their own session back
@@ -160,7 +326,8 @@ class Figures:
 
 
 async def student(i: int, url: str, args, figs: Figures, start_at: float, end_at: float, rng: random.Random) -> None:
-    """One tab: load the page, then re-initialize with a new seed until end_at."""
+    """One tab: load the page (the Lesson), then click at random until end_at, thinking an exponential
+    time of mean --think between clicks (0: none)."""
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     s = StreamlitSession(url, timeout=args.timeout)
     try:
@@ -171,68 +338,62 @@ async def student(i: int, url: str, args, figs: Figures, start_at: float, end_at
     figs.first_load_s.append(first.elapsed)
     if not first.ok:
         figs.errors.append(f"session {i}: first run {first.status} {first.exceptions} {first.error_alerts}")
-    n_charts = len(first.of_type("plotly_chart"))
+    tab = Tab(s, i)
     held = True
-    shown_seed = first.metric("Seed")
-    k = 0
     try:
         while time.monotonic() < end_at:
-            await asyncio.sleep(args.think * rng.uniform(0.5, 1.5))
+            if args.think:
+                await asyncio.sleep(rng.expovariate(1 / args.think))
             if time.monotonic() >= end_at:
                 break
-            k += 1
-            seed = (i + 1) * 1_000_000 + k if args.action == "seed" else None
-            values = {"seed": seed} if seed is not None else {}
-            if args.drop_every and k % args.drop_every == 0:
-                shown_seed = await drop_and_resume(i, s, values, shown_seed, seed, figs, args.reconnect_wait)
+            if args.drop_every and (tab.k + 1) % args.drop_every == 0:
+                await drop_and_resume(tab, figs, args.reconnect_wait)
                 continue
-            run = await s.rerun(values, click="Re-initialize")
+            kind, run = await tab.click(pick(rng, CLASS_KINDS), rng)
             figs.reruns += 1
             figs.rerun_s.append(run.elapsed)
+            figs.by_kind.setdefault(kind, []).append(run.elapsed)
             figs.bytes_per_rerun.append(run.bytes_received)
-            problems = check_run(run, n_charts, str(seed) if seed is not None else shown_seed)
+            problems = tab.problems(run)
             if problems:
-                figs.errors.append(f"session {i} rerun {k}: {problems}")
-            shown_seed = run.metric("Seed")
+                figs.errors.append(f"session {i} click {tab.k} ({kind}): {problems}")
     except ProtocolError as e:
-        figs.errors.append(f"session {i} rerun {k}: {e}")
+        figs.errors.append(f"session {i} click {tab.k}: {e}")
         held = False
     except Exception as e:
-        figs.errors.append(f"session {i} rerun {k}: {type(e).__name__}: {e}")
+        figs.errors.append(f"session {i} click {tab.k}: {type(e).__name__}: {e}")
         held = False
     finally:
         figs.sessions_held += held
         await s.close()
 
 
-async def drop_and_resume(
-    i: int, s: StreamlitSession, values: dict, shown_seed: str | None, seed: int | None, figs: Figures, wait: float
-) -> str | None:
-    """Ask for a re-init, cut the TCP connection mid-run (no close handshake), reconnect for the old session.
+async def drop_and_resume(tab: Tab, figs: Figures, wait: float) -> None:
+    """Type a new seed, cut the TCP connection mid-run (no close handshake), reconnect for the old session.
 
     If the reply to the reconnect does not come within `wait` seconds, the student clicks
-    Re-initialize again, as one would; that is counted as a lost reply, and an error only
-    if the second click fails too. (Under load, Streamlit 1.67's flush loop can send a
-    resumed session's messages to the session's previous, dead websocket: it iterates over a
-    snapshot of the active sessions taken before the reconnect. Raised in the review of
+    again, as one would; that is counted as a lost reply, and an error only if the second
+    click fails too. (Under load, Streamlit 1.67's flush loop can send a resumed session's
+    messages to the session's previous, dead websocket. Raised in the review of
     streamlit/streamlit PR #15909.)
     """
+    s, i = tab.s, tab.i
     old_id = s.session_id
-    await s.send_rerun(values, click="Re-initialize")
+    tab.k += 1
+    seed = (i + 1) * 1_000_000 + tab.k
+    await s.send_rerun({"seed": str(seed)})
     await asyncio.sleep(0.05)
     s.abort()
     figs.drops += 1
     await asyncio.sleep(0.5)
-    s.trace = []  # what the server sent after the reconnect, for the record if the reply is lost
+    s.trace = []
     timeout, s.timeout = s.timeout, wait
     try:
-        run = await s.connect(resume_session_id=old_id)
+        await s.connect(resume_session_id=old_id)
     except ProtocolError as e:
         if s.ws is None:
-            raise  # could not even reconnect
+            raise
         figs.lost_replies.append(f"session {i}: {e} after reconnecting; the server sent: {compact(s.trace)}")
-        s.timeout = timeout
-        run = await s.rerun({}, click="Re-initialize")  # the student clicks again
     finally:
         s.trace = None
         s.timeout = timeout
@@ -240,16 +401,11 @@ async def drop_and_resume(
         figs.resumed += 1
     else:
         figs.errors.append(f"session {i}: reconnect gave a new session {s.session_id} instead of {old_id}")
-    # The interrupted run may or may not have applied the new seed; either way it is this session's own.
-    allowed = {shown_seed} | ({str(seed)} if seed is not None else set())
-    problems = check_run(run, None, None)
-    if run.metric("Seed") not in allowed:
-        problems.append(
-            f"after reconnecting the page shows seed {run.metric('Seed')}, expected one of {sorted(allowed)}"
-        )
+    tab.seed = seed
+    run = await s.type_seed(seed)  # the seed box still says `seed`: the page must show it
+    problems = tab.problems(run)
     if problems:
         figs.errors.append(f"session {i} resume: {problems}")
-    return run.metric("Seed")
 
 
 def compact(trace: list[str] | None) -> str:
@@ -264,18 +420,6 @@ def compact(trace: list[str] | None) -> str:
     return ", ".join(f"{w} x{n}" if n > 1 else w for w, n in out) or "nothing"
 
 
-def check_run(run, n_charts: int | None, seed: str | None) -> list[str]:
-    problems = []
-    if run.status != "FINISHED_SUCCESSFULLY":
-        problems.append(run.status)
-    problems += run.exceptions + [f"st.error: {e[:200]}" for e in run.error_alerts]
-    if n_charts is not None and len(run.of_type("plotly_chart")) != n_charts:
-        problems.append(f"{len(run.of_type('plotly_chart'))} charts, expected {n_charts}")
-    if seed is not None and run.metric("Seed") != seed:
-        problems.append(f"page shows seed {run.metric('Seed')}, this session asked for {seed}")
-    return problems
-
-
 async def sample_rss(pids: list[int], samples: list[tuple[float, float]], stop: asyncio.Event) -> None:
     while not stop.is_set():
         samples.append((time.monotonic(), rss_mb(pids)))
@@ -284,9 +428,10 @@ async def sample_rss(pids: list[int], samples: list[tuple[float, float]], stop: 
 
 
 async def one_visit(url: str, timeout: float) -> None:
+    """A tab that opens the Lesson and the Weights view once (imports and the lesson's numbers warm)."""
     s = StreamlitSession(url, timeout=timeout)
     await s.connect()
-    await s.rerun({}, click="Re-initialize")
+    await s.open_tab("Weights")
     await s.close()
 
 
@@ -298,7 +443,6 @@ async def run_class(args, url: str, pids: list[int], servers: list[str] | None =
         "sessions": args.sessions,
         "duration_s": args.duration,
         "think_s": args.think,
-        "action": args.action,
         "drop_every": args.drop_every,
         "ttl_s": args.ttl,
         "cpus": os.cpu_count(),
@@ -324,23 +468,23 @@ async def run_class(args, url: str, pids: list[int], servers: list[str] | None =
         )
         for i in range(args.sessions)
     ]
-    # Every session stops by itself at end_at (each rerun is bounded by --timeout); this is a backstop.
     _done, pending = await asyncio.wait(tasks, timeout=args.ramp + args.duration + 2 * args.timeout + 30)
     for t in pending:
         t.cancel()
         figs.errors.append("a session did not stop in time (cancelled)")
     wall = time.monotonic() - t0
+    out["loadavg_after"] = os.getloadavg()[0]
     if pids:
         stop.set()
         await sampler
-        out["server_cpu_s_per_rerun"] = (cpu_seconds(pids) - cpu0) / max(1, figs.reruns + figs.drops)
-        out["server_cpu_share"] = (cpu_seconds(pids) - cpu0) / wall / (os.cpu_count() or 1)
+        used = cpu_seconds(pids) - cpu0
+        out["server_cpu_s_per_rerun"] = used / max(1, figs.reruns + figs.drops)
+        out["server_cpu_share"] = used / wall / (os.cpu_count() or 1)
+        out["server_cores_used"] = used / wall
         out["rss_peak_mb"] = max(r for _, r in samples)
         out["rss_per_session_mb"] = (out["rss_peak_mb"] - out["rss_warm_mb"]) / args.sessions
         out["rss_end_of_run_mb"] = rss_mb(pids)
     out["metrics_at_end"] = server_metrics(servers)
-    # After close: wait out the disconnected-session TTL. Streamlit's session store only reaps expired
-    # sessions on its next write, so one short visit afterwards stands for "the next student".
     if pids and args.ttl is not None and args.after_close:
         await asyncio.sleep(args.ttl + 2)
         try:
@@ -361,6 +505,7 @@ async def run_class(args, url: str, pids: list[int], servers: list[str] | None =
             "rerun_p50_s": pct(r, 50),
             "rerun_p95_s": pct(r, 95),
             "rerun_max_s": r[-1] if r else None,
+            "by_kind": {k: (len(v), pct(sorted(v), 50), pct(sorted(v), 95)) for k, v in figs.by_kind.items()},
             "first_load_p50_s": pct(fl, 50),
             "first_load_p95_s": pct(fl, 95),
             "bytes_per_rerun": statistics.median(figs.bytes_per_rerun) if figs.bytes_per_rerun else None,
@@ -384,36 +529,40 @@ def pct(xs: list[float], p: float) -> float | None:
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
 
 
-def report(o: dict) -> str:
+def report(o: dict, title: str = "") -> str:
     f = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"
     lines = [
-        (f"server {o['url']}  cpus: {o['cpus']}  load average before: {o['loadavg_before']:.2f}"),
+        f"{title}server {o['url']}  cpus: {o['cpus']}  load average: {o['loadavg_before']:.2f} before, "
+        f"{o.get('loadavg_after', 0):.2f} after",
         (
             f"sessions: {o['sessions_held']} held of {o['sessions']}  duration {o['duration_s']:.0f} s  "
-            f"think {o['think_s']} s  action {o['action']}  drop every {o['drop_every'] or '-'}"
+            f"think {o['think_s']} s (exponential)  drop every {o['drop_every'] or '-'}"
         ),
         (
-            f"reruns: {o['reruns']} ({o['reruns_per_s']:.1f}/s)  p50 {f(o['rerun_p50_s'])} s  "
-            f"p95 {f(o['rerun_p95_s'])} s  max {f(o['rerun_max_s'])} s  bytes/rerun {o['bytes_per_rerun']}"
+            f"clicks: {o['reruns']} ({o['reruns_per_s']:.1f}/s)  click -> script_finished p50 {f(o['rerun_p50_s'])} s  "
+            f"p95 {f(o['rerun_p95_s'])} s  max {f(o['rerun_max_s'])} s  bytes/click {o['bytes_per_rerun']}"
         ),
+        "  by kind (n, p50 s, p95 s): "
+        + "; ".join(f"{k} {n}, {f(a)}, {f(b)}" for k, (n, a, b) in sorted(o["by_kind"].items())),
         f"first page load: p50 {f(o['first_load_p50_s'])} s  p95 {f(o['first_load_p95_s'])} s",
-        (
+    ]
+    if o["drops"]:
+        lines.append(
             f"dropped mid-run: {o['drops']}, resumed their own session: {o['resumed']}; reply to the reconnect "
             f"lost (the next click worked): {o['lost_replies_after_reconnect']}"
-        ),
-        f"errors: {o['errors']}",
-    ]
+        )
+    lines.append(f"errors: {o['errors']}")
     lines += [f"  {e}" for e in o["error_samples"]]
     lines += [f"  lost reply: {e[:300]}" for e in o["lost_reply_samples"][:3]]
     if "rss_start_mb" in o:
         lines.append(
             f"server RSS MB: start {o['rss_start_mb']:.0f}  warm {o['rss_warm_mb']:.0f}  peak {o['rss_peak_mb']:.0f}  "
-            f"per session {o['rss_per_session_mb']:.1f}  end of run {o['rss_end_of_run_mb']:.0f}  "
+            f"per session {o['rss_per_session_mb']:.2f}  end of run {o['rss_end_of_run_mb']:.0f}  "
             f"after close (TTL {o['ttl_s']} s passed) {f(o.get('rss_after_close_mb'), 0)}"
         )
         lines.append(
-            f"server CPU: {o['server_cpu_s_per_rerun']:.3f} s per rerun, "
-            f"{100 * o['server_cpu_share']:.0f}% of the machine; client CPU {o['client_cpu_s']:.0f} s"
+            f"server CPU: {1000 * o['server_cpu_s_per_rerun']:.0f} ms per click, {o['server_cores_used']:.2f} cores "
+            f"({100 * o['server_cpu_share']:.0f}% of the machine); client CPU {o['client_cpu_s']:.0f} s"
         )
     m = o.get("metrics_at_end", {})
     lines.append(
@@ -429,55 +578,111 @@ def report(o: dict) -> str:
     return "\n".join(lines)
 
 
-def finish(args, out: dict) -> int:
-    print(report(out))
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2, default=str))
-    return 0 if out["errors"] == 0 and out["sessions_held"] == args.sessions else 1
+def students_per_core(o: dict, think: float) -> float | None:
+    """Students one core serves at this pace: a student asks for cpu_per_click every `think` seconds,
+    so a core that is busy at most half the time (room for bursts: the lesson makes a class click
+    together) serves 0.5 * think / cpu_per_click of them."""
+    c = o.get("server_cpu_s_per_rerun")
+    return None if not c or not think else 0.5 * think / c
 
 
-def run_replicas(args) -> int:
-    """The same class against N replicas behind nginx (sticky sessions), RSS and CPU summed over them."""
+# --- scenarios -----------------------------------------------------------------------------
+
+SCENARIOS = {  # name -> (sessions, think s); --sessions / --think override
+    "classroom": (100, 5.0),
+    "flatout": (30, 0.0),
+}
+
+
+def scenario_args(args, name: str):
+    a = argparse.Namespace(**vars(args))
+    sessions, think = SCENARIOS[name]
+    a.sessions = args.sessions or sessions
+    a.think = args.think if args.think is not None else think
+    return a
+
+
+@contextlib.contextmanager
+def one_server(args, tag: str = ""):
+    """(url, pids) of a server: --url's, or one started here."""
+    if args.url:
+        yield args.url.rstrip("/"), args.pid
+        return
+    log = ROOT / "artifacts" / f"load_test_server{tag}.log"
+    log.parent.mkdir(exist_ok=True)
+    proc, url = start_server(args.ttl, log)
+    try:
+        yield url, [proc.pid]
+    finally:
+        stop(proc)
+
+
+def run_replicas(args, scenarios: list[str]) -> int:
+    """Each scenario on 1 and on `args.replicas` replicas behind nginx (sticky sessions), interleaved."""
     from deploy.replicas import classroom
 
-    args.ttl = args.ttl if args.ttl is not None else 30
-    with classroom(
-        args.replicas,
-        log_dir=ROOT / "artifacts" / "load_test_replicas",
-        overrides={"server.disconnectedSessionTTL": args.ttl},
-    ) as c:
-        out = asyncio.run(run_class(args, c.url, [p.pid for p in c.replicas], c.replica_urls))
-    out["replicas"] = args.replicas
-    return finish(args, out)
+    bad = 0
+    results: dict[tuple[str, int], dict] = {}
+    for name in scenarios:
+        a = scenario_args(args, name)
+        for n in (1, args.replicas):
+            with classroom(
+                n,
+                log_dir=ROOT / "artifacts" / f"load_test_replicas{n}",
+                overrides={"server.disconnectedSessionTTL": args.ttl},
+            ) as c:
+                o = asyncio.run(run_class(a, c.url, [p.pid for p in c.replicas], c.replica_urls))
+            o["replicas"] = n
+            results[(name, n)] = o
+            print(report(o, f"[{name}, {n} replica{'s' if n > 1 else ''} behind nginx] "), flush=True)
+            print(flush=True)
+            bad += o["errors"] > 0 or o["sessions_held"] != a.sessions
+    print("side by side (load average before each run in brackets):")
+    print(
+        f"  {'run':<11}{'replicas':>9}{'clicks/s':>10}{'p50 s':>8}{'p95 s':>8}{'errors':>8}"
+        f"{'MB/session':>12}{'ms CPU/click':>14}{'students/core':>15}"
+    )
+    for (name, n), o in results.items():
+        spc = students_per_core(o, SCENARIOS["classroom"][1])
+        print(
+            f"  {name:<11}{n:>9}{o['reruns_per_s']:>10.1f}{o['rerun_p50_s'] or 0:>8.2f}{o['rerun_p95_s'] or 0:>8.2f}"
+            f"{o['errors']:>8}{o['rss_per_session_mb']:>12.2f}{1000 * o['server_cpu_s_per_rerun']:>14.0f}"
+            f"{spc or 0:>15.0f}  [{o['loadavg_before']:.2f}]"
+        )
+    print("students/core: at a click every 5 s, a core kept at most half busy (0.5 * 5 s / CPU per click).")
+    if args.json:
+        args.json.write_text(json.dumps({f"{k[0]}-{k[1]}": v for k, v in results.items()}, indent=2, default=str))
+    return 1 if bad else 0
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         description=__doc__.split("\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--sessions", type=int, default=30, help="concurrent sessions (max %(default)s..200)")
-    ap.add_argument("--duration", type=float, default=120.0, help="seconds each session keeps re-initializing")
-    ap.add_argument("--quick", action="store_true", help="20 s instead of --duration")
+    ap.add_argument(
+        "--scenario",
+        choices=["all", "cpu", "classroom", "flatout"],
+        default="all",
+        help="cpu: per-click server CPU; classroom: 100 sessions @ 5 s; flatout: 30 sessions, no think time",
+    )
+    ap.add_argument("--sessions", type=int, default=None, help="override the scenario's sessions (max 200)")
+    ap.add_argument("--duration", type=float, default=60.0, help="seconds each session keeps clicking")
+    ap.add_argument("--quick", action="store_true", help="20 s instead of --duration, 5 repeats per click kind")
     ap.add_argument(
         "--think",
         type=float,
-        default=1.0,
-        help="mean seconds between a session's reruns (uniform 0.5x..1.5x); 0 = click as fast as the server answers",
+        default=None,
+        help="override the scenario's mean think time (exponential) between a session's clicks; 0 = none",
     )
+    ap.add_argument("--repeats", type=int, default=15, help="clicks per kind for the per-click CPU figure")
     ap.add_argument("--ramp", type=float, default=5.0, help="seconds over which the sessions open")
-    ap.add_argument(
-        "--action",
-        choices=["seed", "click"],
-        default="seed",
-        help="seed: new seed + Re-initialize (a cache miss every time); click: Re-initialize only (cache hits)",
-    )
     ap.add_argument(
         "--drop-every",
         type=int,
-        default=4,
-        help="every Nth rerun of a session cuts its connection mid-run and resumes (0: never)",
+        default=0,
+        help="every Nth click of a session cuts its connection mid-run and resumes (0: never)",
     )
-    ap.add_argument("--timeout", type=float, default=120.0, help="seconds a rerun may take before it is an error")
+    ap.add_argument("--timeout", type=float, default=120.0, help="seconds a click may take before it is an error")
     ap.add_argument(
         "--reconnect-wait",
         type=float,
@@ -492,16 +697,16 @@ def main(argv: list[str] | None = None) -> int:
         "the server's own value (default 120), waited out before the after-close RSS",
     )
     ap.add_argument(
-        "--no-after-close",
+        "--after-close",
         dest="after_close",
-        action="store_false",
-        help="skip waiting out the TTL for the after-close RSS",
+        action="store_true",
+        help="wait out the TTL after the class for the after-close RSS",
     )
     ap.add_argument(
         "--replicas",
         type=int,
         default=0,
-        help="start this many replicas behind nginx (deploy/replicas.py) instead of one server",
+        help="run classroom and flatout on 1 and on this many replicas behind nginx (deploy/replicas.py)",
     )
     ap.add_argument("--url", help="use this running server (loopback only) instead of starting one")
     ap.add_argument(
@@ -516,29 +721,50 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.duration = 20.0
-    if not 1 <= args.sessions <= MAX_SESSIONS:
+        args.repeats = min(args.repeats, 5)
+    if args.sessions is not None and not 1 <= args.sessions <= MAX_SESSIONS:
         ap.error(f"--sessions must be within 1..{MAX_SESSIONS}")
     if not 0 < args.duration <= MAX_DURATION:
         ap.error(f"--duration must be within (0, {MAX_DURATION:.0f}] seconds")
-    proc = None
-    if args.replicas:
-        return run_replicas(args)
+    if not 1 <= args.repeats <= 200:
+        ap.error("--repeats must be within 1..200")
     if args.url:
         check_loopback(args.url)
-        url, pids = args.url.rstrip("/"), args.pid
         args.ttl = (args.ttl if args.ttl is not None else 120) if args.pid else None
     else:
-        log = ROOT / "artifacts" / "load_test_server.log"
-        log.parent.mkdir(exist_ok=True)
         args.ttl = args.ttl if args.ttl is not None else 30
-        proc, url = start_server(args.ttl, log)
-        pids = [proc.pid]
-    try:
-        out = asyncio.run(run_class(args, url, pids))
-    finally:
-        if proc is not None:
-            stop(proc)
-    return finish(args, out)
+    scenarios = ["classroom", "flatout"] if args.scenario == "all" else [args.scenario]
+    if args.replicas:
+        scenarios = [x for x in scenarios if x != "cpu"]
+        if not scenarios:
+            ap.error("--replicas runs classroom and flatout; --scenario cpu is one server's figure")
+        return run_replicas(args, scenarios)
+    bad = 0
+    everything: dict = {}
+    if args.scenario in ("all", "cpu"):
+        with one_server(args, "-cpu") as (url, pids):
+            if not pids:
+                ap.error("the per-click CPU needs the server's pid (--pid) with --url")
+            asyncio.run(one_visit(url, args.timeout))
+            o = asyncio.run(per_click_cpu(url, pids, args.repeats, args.timeout))
+        print(cpu_report(o), flush=True)
+        print(flush=True)
+        everything["cpu"] = o
+        bad += any(r["errors"] for r in o["kinds"].values())
+    for name in [x for x in scenarios if x != "cpu"]:
+        a = scenario_args(args, name)
+        with one_server(args, f"-{name}") as (url, pids):
+            o = asyncio.run(run_class(a, url, pids))
+        spc = students_per_core(o, SCENARIOS["classroom"][1])
+        print(report(o, f"[{name}: {a.sessions} sessions, think {a.think} s, 1 process] "), flush=True)
+        if spc:
+            print(f"students per core (a click every 5 s, a core at most half busy): {spc:.0f}")
+        print(flush=True)
+        everything[name] = o
+        bad += o["errors"] > 0 or o["sessions_held"] != a.sessions
+    if args.json:
+        args.json.write_text(json.dumps(everything, indent=2, default=str))
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

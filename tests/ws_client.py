@@ -21,11 +21,22 @@ What was copied from a real Chromium session (recorded with Playwright's
 * the subprotocol header is ``streamlit, <xsrf token or PLACEHOLDER_AUTH_TOKEN>[, <session id>]``;
   the third entry is how a tab that lost its websocket asks for its old session back.
 
+Fragments (streamlit >= 1.67, read from the frontend's protocol and
+``streamlit/runtime/app_session.py``): every ``Delta`` carries the ``fragment_id`` of
+the fragment that drew it. A widget inside a fragment is sent as the browser sends it:
+the same full widget state, plus ``rerun_script.fragment_id`` = that widget's fragment,
+so the server reruns only that fragment (or, if a callback calls
+``st.rerun(scope=[...keys])``, the fragments it names). The reply is a ``new_session``
+whose ``metadata.run.fragment_ids`` lists the fragments rerun, their deltas, and
+``script_finished`` = ``FINISHED_FRAGMENT_RUN_SUCCESSFULLY``. Only the elements of those
+fragments come back, so the client keeps every other widget it already knows.
+
 Widgets this client can read and set: selectbox, multiselect, number_input,
-slider, checkbox (and toggle), text_input, button. Others are left out of the client state (the server then
+slider, checkbox (and toggle), text_input, button, and ``st.tabs`` with a key
+(``Block.TabContainer.id``; its value is the open tab's label). Others are left out of the client state (the server then
 keeps their last value), which is enough for pinit's page.
 
-    python -m tests.ws_client --url http://127.0.0.1:8501     # one session: load, re-initialize, print what it saw
+    python -m tests.ws_client --url http://127.0.0.1:8501     # one session: load, open Weights, type a seed, New draw
 """
 
 from __future__ import annotations
@@ -33,11 +44,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.cookiejar
+import re
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlencode, urlparse
 
 import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -47,6 +59,7 @@ from streamlit.proto.WidgetStates_pb2 import WidgetState
 FINISHED = ForwardMsg.ScriptFinishedStatus
 WIDGET_TYPES = ("selectbox", "multiselect", "number_input", "slider", "checkbox", "text_input", "button")
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+SEED_IN_CAPTION = re.compile(r"tensors(?:\*\*)? · seed (\d+)")
 
 
 class ProtocolError(RuntimeError):
@@ -55,10 +68,12 @@ class ProtocolError(RuntimeError):
 
 @dataclass
 class Widget:
-    kind: str  # "selectbox", "number_input", ...
+    kind: str  # "selectbox", "number_input", ..., "tabs" (st.tabs with a key and on_change)
     id: str
     label: str
-    proto: Any  # the element's protobuf (Selectbox, NumberInput, ...)
+    proto: Any  # the element's protobuf (Selectbox, NumberInput, ...; Block.TabContainer for tabs)
+    fragment_id: str = ""  # the fragment the element was drawn in (Delta.fragment_id); "" = the page
+    tabs: tuple[str, ...] = ()  # for "tabs": the tab labels, in order
 
     @property
     def key(self) -> str:
@@ -77,6 +92,13 @@ class Widget:
             return None  # a button only appears in the state when clicked (see rerun())
         if value is None and sent is not None and not getattr(p, "set_value", False):
             return sent
+        if self.kind == "tabs":
+            # The frontend sends the open tab's label (string_value); before any switch it sends
+            # nothing and the server takes the default (or the link's `view`).
+            if value is None:
+                return None
+            ws.string_value = str(value)
+            return ws
         if self.kind == "selectbox":
             if value is None:
                 value = (
@@ -95,6 +117,14 @@ class Widget:
             else:
                 ws.double_value = float(value)
         elif self.kind == "slider":
+            if p.type == type(p).SELECT_SLIDER:
+                # st.select_slider sends its option labels (string_array_value); the page's only
+                # one is the bins slider, left to the server unless set by label.
+                if value is None:
+                    return None
+                labels = value if isinstance(value, (list, tuple)) else [value]
+                ws.string_array_value.data.extend(str(v) for v in labels)
+                return ws
             if value is None:
                 value = list(p.value) if p.set_value else list(p.default)
             ws.double_array_value.data.extend(
@@ -119,6 +149,7 @@ class RunResult:
     status: str  # FINISHED_SUCCESSFULLY, ...
     elements: list[tuple[str, Any]] = field(default_factory=list)  # (element type, proto) in arrival order
     bytes_received: int = 0
+    fragment_ids: list[str] = field(default_factory=list)  # the fragments this run reran; [] = the whole page
 
     def of_type(self, kind: str) -> list[Any]:
         return [p for k, p in self.elements if k == kind]
@@ -137,9 +168,26 @@ class RunResult:
                 return m.body
         return None
 
+    def markdown(self) -> list[str]:
+        """The text of every markdown element (st.markdown, st.caption, st.write of text)."""
+        return [m.body for m in self.of_type("markdown")]
+
+    def caption_seed(self) -> int | None:
+        """The seed the Weights view states in its summary caption ("... tensors · seed 123 · ..."),
+        or None when no such caption came in this run (another view is open)."""
+        for body in self.markdown():
+            m = SEED_IN_CAPTION.search(body)
+            if m:
+                return int(m[1])
+        return None
+
     @property
     def ok(self) -> bool:
-        return self.status == "FINISHED_SUCCESSFULLY" and not self.exceptions and not self.error_alerts
+        return (
+            self.status in ("FINISHED_SUCCESSFULLY", "FINISHED_FRAGMENT_RUN_SUCCESSFULLY")
+            and not self.exceptions
+            and not self.error_alerts
+        )
 
 
 def check_loopback(url: str) -> None:
@@ -227,28 +275,85 @@ class StreamlitSession:
     # -- widgets ------------------------------------------------------------------------
 
     def widget(self, key: str | None = None, label: str | None = None) -> Widget:
-        """The widget with user key `key` (e.g. 'seed') or, for key-less ones, the label."""
+        """The widget with user key `key` (e.g. 'seed', 'lesson.next') or, for key-less ones, the label."""
         for w in self.widgets.values():
-            if (key is not None and w.key == key) or (label is not None and w.label == label):
+            if key is not None and w.key == key:
+                return w
+        for w in self.widgets.values():
+            if key is None and label is not None and w.label == label:
                 return w
         raise KeyError(f"no widget with key={key!r} label={label!r}; have {[w.key for w in self.widgets.values()]}")
 
-    async def rerun(self, values: dict[str, Any] | None = None, click: str | None = None) -> RunResult:
-        """Send every widget's shown value, `values` (by key) changed, and a click on button `click` (label)."""
-        return await self._run(self._rerun_msg(values or {}, click))
+    def has_widget(self, key: str | None = None, label: str | None = None) -> bool:
+        try:
+            self.widget(key, label)
+        except KeyError:
+            return False
+        return True
 
-    async def send_rerun(self, values: dict[str, Any] | None = None, click: str | None = None) -> None:
+    async def rerun(
+        self, values: dict[str, Any] | None = None, click: str | None = None, click_key: str | None = None
+    ) -> RunResult:
+        """Send every widget's shown value, `values` (by key) changed, and a click on a button
+        (by `click` label or `click_key` key), as a browser would: scoped to the fragment of the
+        widget that changed (or was clicked) when that widget lives in one."""
+        return await self._run(self._rerun_msg(values or {}, click, click_key=click_key))
+
+    async def send_rerun(
+        self, values: dict[str, Any] | None = None, click: str | None = None, click_key: str | None = None
+    ) -> None:
         """Like rerun() but return as soon as the request is sent (the run is not waited for)."""
         if self.ws is None:
             raise ProtocolError("not connected")
-        await self.ws.send(self._rerun_msg(values or {}, click).SerializeToString())
+        await self.ws.send(self._rerun_msg(values or {}, click, click_key=click_key).SerializeToString())
 
-    def _rerun_msg(self, values: dict[str, Any], click: str | None, fresh: bool = False) -> BackMsg:
+    # -- the page's own gestures ------------------------------------------------------------
+
+    async def new_draw(self) -> RunResult:
+        """Press the sidebar's "New draw" (a fresh random seed)."""
+        return await self.rerun(click="New draw")
+
+    async def type_seed(self, seed: int) -> RunResult:
+        """Type `seed` into the sidebar's seed box (a text input: the value is sent as text)."""
+        return await self.rerun({"seed": str(seed)})
+
+    async def open_tab(self, label: str) -> RunResult:
+        """Click the tab `label` (the page's st.tabs, key "view"). The frontend writes a bound
+        tab's label into the address bar itself (no page_info_changed), then reruns the page."""
+        tabs = self.widget(key="view")
+        qs = [(k, v) for k, v in parse_qsl(self.query_string, keep_blank_values=True) if k != "view"]
+        if label != tabs.proto.default_tab_label:
+            qs.append(("view", label))
+        self.query_string = urlencode(qs)
+        return await self.rerun({"view": label})
+
+    async def pick_preset(self, preset: str) -> RunResult:
+        return await self.rerun({"preset": preset})
+
+    async def lesson_step(self, delta: int) -> RunResult:
+        """Press the lesson's Next (+1) or Back (-1)."""
+        return await self.rerun(click_key="lesson.next" if delta > 0 else "lesson.prev")
+
+    def shown_seed(self) -> int | None:
+        """The seed of the weights on screen, as the page shows it in its link (`seed=` in the
+        address bar: the page rewrites it after every applied change, page_info_changed).
+
+        Not the sidebar's seed box: after New draw the server sets the box's value in a
+        callback that reruns the fragments (st.rerun), and streamlit 1.67 marks the value as
+        set (``set_value``) only in the run the rerun interrupts, so the box's element
+        arrives without it. None when the link has no whole-number seed."""
+        text = dict(parse_qsl(self.query_string)).get("seed", "")
+        return int(text) if text.isdigit() else None
+
+    def _rerun_msg(
+        self, values: dict[str, Any], click: str | None, fresh: bool = False, click_key: str | None = None
+    ) -> BackMsg:
         values = dict(values)
         msg = BackMsg()
         states = msg.rerun_script.widget_states
         states.SetInParent()
         if not fresh:
+            changed = [self.widget(key=k) for k in values if self.has_widget(key=k)]
             for w in self.widgets.values():
                 st = w.state(values.pop(w.key, None), self.sent.get(w.id))
                 if st is not None:
@@ -256,8 +361,15 @@ class StreamlitSession:
                     self.sent[w.id] = st
             if values:
                 raise KeyError(f"no widgets with keys {sorted(values)}")
-            if click is not None:
-                states.widgets.append(WidgetState(id=self.widget(label=click).id, trigger_value=True))
+            if click is not None or click_key is not None:
+                button = self.widget(key=click_key) if click_key is not None else self.widget(label=click)
+                states.widgets.append(WidgetState(id=button.id, trigger_value=True))
+                changed.append(button)
+            # The frontend scopes a rerun to the fragment of the widget that triggered it
+            # (a tab switch, a widget outside every fragment: the whole page).
+            scopes = {w.fragment_id for w in changed}
+            if len(scopes) == 1:
+                msg.rerun_script.fragment_id = scopes.pop()
             msg.rerun_script.page_script_hash = self.page_script_hash
         msg.rerun_script.query_string = self.query_string
         self._context(msg)
@@ -321,6 +433,7 @@ class StreamlitSession:
         elements: list[tuple[str, Any]] = []
         widgets: dict[str, Widget] = {}
         ours: str | None = None  # the script_run_id of the run our request started
+        rerun_fragments: set[str] = set()  # empty: a full run
         deadline = t0 + self.timeout
         while True:
             remaining = deadline - time.perf_counter()
@@ -339,6 +452,7 @@ class StreamlitSession:
                     self.session_id = ns.initialize.session_id
                 self.page_script_hash = ns.page_script_hash or ns.main_script_hash or self.page_script_hash
                 ours = None if run_id in self._stale_runs else run_id
+                rerun_fragments = set(fwd.metadata.run.fragment_ids)
                 elements.clear()
                 widgets.clear()
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
@@ -347,7 +461,18 @@ class StreamlitSession:
                 proto = getattr(el, et)
                 elements.append((et, proto))
                 if et in WIDGET_TYPES and proto.id:
-                    widgets[proto.id] = Widget(et, proto.id, proto.label, proto)
+                    widgets[proto.id] = Widget(et, proto.id, proto.label, proto, fwd.delta.fragment_id)
+            elif kind == "delta" and fwd.delta.WhichOneof("type") == "add_block":
+                block = fwd.delta.add_block
+                bt = block.WhichOneof("type")
+                if bt == "tab_container" and block.tab_container.id:
+                    tc = block.tab_container
+                    widgets[tc.id] = Widget("tabs", tc.id, "", tc, fwd.delta.fragment_id)
+                    self._tabs_id = tc.id
+                elif bt == "tab" and getattr(self, "_tabs_id", None) in widgets:
+                    t = widgets[self._tabs_id]
+                    t.tabs = (*t.tabs, block.tab.label)
+                elements.append((bt or "block", block))
             elif kind == "page_info_changed":
                 self.query_string = fwd.page_info_changed.query_string
             elif kind == "ref_hash":
@@ -360,14 +485,27 @@ class StreamlitSession:
                     elements.clear()
                     widgets.clear()
                     continue
-                self.widgets = widgets or self.widgets
+                if rerun_fragments:
+                    # A fragment run sends only its fragments' elements: keep every widget drawn
+                    # elsewhere, replace those of the fragments that ran (nested ones included).
+                    ran = rerun_fragments | {w.fragment_id for w in widgets.values()}
+                    kept = {i: w for i, w in self.widgets.items() if w.fragment_id not in ran}
+                    self.widgets = {**kept, **widgets}
+                else:
+                    self.widgets = widgets or self.widgets
                 for w in widgets.values():  # the server set these values: the page now shows them
                     if getattr(w.proto, "set_value", False):
                         st = w.state()
                         if st is not None:
                             self.sent[w.id] = st
                 self.bytes_received += self._nbytes
-                return RunResult(time.perf_counter() - t0, FINISHED.Name(fwd.script_finished), elements, self._nbytes)
+                return RunResult(
+                    time.perf_counter() - t0,
+                    FINISHED.Name(fwd.script_finished),
+                    elements,
+                    self._nbytes,
+                    sorted(rerun_fragments),
+                )
 
 
 async def _demo(url: str) -> None:
@@ -378,11 +516,15 @@ async def _demo(url: str) -> None:
         f"{len(first.of_type('plotly_chart'))} charts, {first.bytes_received:,} bytes"
     )
     print("widgets:", ", ".join(f"{w.kind}:{w.key if w.key != 'None' else w.label}" for w in s.widgets.values()))
-    run = await s.rerun({"seed": 123}, click="Re-initialize")
+    await s.open_tab("Weights")
+    run = await s.type_seed(123)
     print(
-        f"re-initialize with seed 123: {run.elapsed:.2f} s, {run.status}, metric Seed = {run.metric('Seed')}, "
+        f"seed 123 typed: {run.elapsed:.2f} s, {run.status}, fragments {run.fragment_ids}, "
+        f"seed shown {run.caption_seed()} (link {s.shown_seed()}), "
         f"exceptions {run.exceptions}, errors {run.error_alerts}"
     )
+    run = await s.new_draw()
+    print(f"New draw: {run.elapsed:.2f} s, {run.status}, seed shown {run.caption_seed()} (link {s.shown_seed()})")
     await s.close()
 
 

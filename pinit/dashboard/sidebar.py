@@ -220,7 +220,13 @@ def model_picked() -> None:
 
 def new_draw() -> None:
     """Roll the dice again: a fresh random seed, same model and plan (the seed box shows it)."""
-    st.session_state["seed"] = str(secrets.randbelow(1_000_000))
+    seed = str(secrets.randbelow(1_000_000))
+    st.session_state["seed"] = seed
+    # st.rerun in this callback interrupts the run that would have told the browser the box's new
+    # value (streamlit marks a value set in a callback as sent once, in that run): set it again in
+    # the run the rerun starts, before the box is drawn, or the box keeps the old seed and the next
+    # change sends it back.
+    st.session_state[SEED_TO_SHOW] = seed
     _apply_widgets()
     rerun_after(CONTROLS)
 
@@ -334,7 +340,12 @@ def overrides_ui(shapes: dict[str, tuple[int, ...]]) -> None:
         rule_ui(f"override.{name}", f"Scheme for {name}", [shapes[name]], allow_untouched=False)
 
 
+SEED_TO_SHOW = "_seed_to_show"  # New draw's seed, written into the box in the next run
+
+
 def seed_ui() -> None:
+    if SEED_TO_SHOW in st.session_state:
+        st.session_state["seed"] = st.session_state.pop(SEED_TO_SHOW)
     c1, c2 = st.columns([1, 1], vertical_alignment="bottom")
     c1.text_input(
         "Seed",

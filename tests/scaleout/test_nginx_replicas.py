@@ -24,7 +24,11 @@ from tests.harness import ARTIFACTS, choose, wait_for_charts, wait_idle
 from tests.ws_client import StreamlitSession
 
 LOG_LINE = re.compile(r'"(?P<method>\S+) (?P<path>\S+) [^"]*" (?P<status>\d+) key=(?P<key>\S+) upstream=(?P<up>\S+)')
-ARTICLE_FC1 = "expected σ 1 "
+# The article's recipe puts kaiming_normal(relu) on the convolutions: layer1.conv1.weight's panel
+# (first on the Weights view's first page) reads "σ 0.27x · expected 0.272" (√2/√27; PyTorch
+# default: expected 0.111), and its bias panel "constant: all 32 values = 0".
+ARTICLE_CONV1 = "expected 0.272"
+WEIGHTS = "?view=Weights"
 
 
 def upstreams_by_key(access_log: Path) -> dict[str, set[str]]:
@@ -79,13 +83,20 @@ class RunsFinished:
         page.on("websocket", lambda ws: ws.on("framereceived", on_frame))
 
 
-def fc1_subtitle(page) -> str | None:
+def charts_text(page) -> str:
+    """The text of every plotly chart on the page (panel titles and subtitles included)."""
+    return page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].map(c => c.textContent).join(' | ')"
+    )
+
+
+def shown_seed(page) -> str | None:
+    """The seed the Weights view states in its summary caption ("... 12 tensors · seed 123 · ...")."""
     return page.evaluate(
         """() => {
-            for (const chart of document.querySelectorAll('[data-testid=stPlotlyChart]')) {
-                const t = chart.querySelector('.gtitle');
-                if (t && t.textContent.startsWith('layer4.fc1.weight '))
-                    return chart.querySelector('.gtitle-subtitle').textContent;
+            for (const e of document.querySelectorAll('[data-testid=stCaptionContainer]')) {
+                const m = e.textContent.match(/tensors · seed (\\d+)/);
+                if (m) return m[1];
             }
             return null;
         }"""
@@ -120,25 +131,35 @@ def test_nginx_refuses_an_upload_over_the_cap_before_it_reaches_streamlit(cls):
 def test_a_dropped_websocket_comes_back_to_its_own_replica_and_session(cls):
     """Protocol level (tests/ws_client.py): sessions keyed by nginx's own cookie drop and resume."""
 
-    async def one(i: int) -> tuple[str, str, str]:
+    async def one(i: int) -> tuple[str, str, int | None, int | None, int | None, list[str]]:
         s = StreamlitSession(cls.url, timeout=90)
         await s.connect()  # loads the page first: nginx hands out the cookie
-        await s.rerun({"seed": 1000 + i}, click="Re-initialize")
-        first = s.session_id
+        await s.open_tab("Weights")
+        typed = await s.type_seed(1000 + i)
+        assert typed.ok and typed.caption_seed() == 1000 + i, (typed.exceptions, typed.error_alerts)
+        drawn = await s.new_draw()  # a seed only this session's state knows (the server drew it)
+        assert drawn.ok, (drawn.exceptions, drawn.error_alerts)
+        first, drawn_seed = s.session_id, drawn.caption_seed()
         s.abort()  # no close handshake: the connection just dies
         await asyncio.sleep(0.5)
-        run = await s.connect(resume_session_id=first)
+        await s.connect(resume_session_id=first)
+        # The next click on the new connection (the bins, drawing only) shows the session's seed:
+        # a new session would have been rebuilt from the link and said so in a warning.
+        run = await s.rerun({"bins": ["20"]})
         await s.close()
-        return first, s.session_id, run.metric("Seed")
+        warnings = [a.body for a in run.of_type("alert")]
+        return first, s.session_id, drawn_seed, run.caption_seed(), s.shown_seed(), warnings
 
     async def all_of_them():
         return await asyncio.gather(*(one(i) for i in range(6)))
 
     before = totals(cls)
     results = asyncio.run(all_of_them())
-    for i, (first, again, seed) in enumerate(results):
+    for i, (first, again, drawn, seed, link_seed, warnings) in enumerate(results):
         assert again == first, f"session {i} came back as a new session: its reconnect reached the other replica"
-        assert seed == str(1000 + i)
+        assert drawn is not None and drawn != 1000 + i, f"session {i}: New draw did not draw a new seed"
+        assert seed == drawn and link_seed == drawn, f"session {i}: shows seed {seed} (link {link_seed}), drew {drawn}"
+        assert not any("lost its session" in w for w in warnings), warnings
     after = totals(cls)
     new = sum(after[u].get("connect", 0) - before[u].get("connect", 0) for u in cls.replica_urls)
     back = sum(after[u].get("reconnect", 0) - before[u].get("reconnect", 0) for u in cls.replica_urls)
@@ -157,18 +178,21 @@ def test_students_through_nginx_get_working_pages_and_stay_on_their_replica(cls,
             context.add_cookies([{"name": COOKIE, "value": cookie, "url": cls.url}])
         page = context.new_page()
         runs = RunsFinished(page)
-        page.goto(cls.url)
+        page.goto(cls.url + WEIGHTS)  # the page opens on the Lesson; the Weights view has the histograms
         students.append((context, page, runs))
     try:
         for _, page, _ in students:
-            wait_for_charts(page, 2)
+            wait_for_charts(page, 1)  # the Weights view: one grid of six histogram panels
+            wait_idle(page)
+            assert shown_seed(page) == "0"
             assert page.locator("[data-testid=stException]").count() == 0
         # A widget works through nginx's websocket proxying: one student applies a preset.
         _, a, a_runs = students[0]
+        assert ARTICLE_CONV1 not in charts_text(a)
         choose(a, "Preset", "Article recipe")
         a.wait_for_function(
-            "t => [...document.querySelectorAll('.gtitle-subtitle')].some(e => e.textContent.includes(t))",
-            arg=ARTICLE_FC1,
+            "t => [...document.querySelectorAll('[data-testid=stPlotlyChart]')].some(e => e.textContent.includes(t))",
+            arg=ARTICLE_CONV1,
             timeout=60_000,
         )
         wait_idle(a)
@@ -204,15 +228,19 @@ def test_students_through_nginx_get_working_pages_and_stay_on_their_replica(cls,
         for value in mine:
             assert len(upstreams_by_key(cls.access_log)[value]) == 1
 
-        # The student who chose a preset still has it: a run on the new connection shows it.
+        # The student who chose a preset still has it: New draw on the new connection draws the
+        # same plan from a new seed.
         done = a_runs.n
-        a.get_by_role("button", name="Re-initialize").click()
+        a.get_by_role("button", name="New draw").click()
         deadline = time.monotonic() + 60
-        while a_runs.n <= done and time.monotonic() < deadline:
+        while (a_runs.n <= done or shown_seed(a) in (None, "0")) and time.monotonic() < deadline:
             a.wait_for_timeout(200)  # (a Playwright wait, so the frame events are delivered)
         assert a_runs.n > done, "the run after the reconnect did not finish"
         wait_idle(a)
-        assert ARTICLE_FC1 in fc1_subtitle(a)
+        seed = shown_seed(a)
+        assert seed not in (None, "0"), f"New draw did not draw a new seed: {seed}"
+        assert a.get_by_role("textbox", name="Seed").input_value() == seed  # the box shows the drawn seed
+        assert ARTICLE_CONV1 in charts_text(a)
         assert a.locator("[data-testid=stException]").count() == 0
     finally:
         for context, _, _ in students:
