@@ -30,6 +30,11 @@ def test_a_preset_and_a_scheme_change_apply_at_once_and_the_box_says_custom(brow
     choose(page, "Preset", "Article recipe")
     wait_for_panel(page, "layer1.conv1.bias", "constant: all 32 values = 0")
     assert "expected 0.272" in panel_texts(page)["layer1.conv1.weight"]  # kaiming_normal on conv1: √2/√27
+    # The rules per layer type fold away behind a switch (a preset is the usual start).
+    page.get_by_text("Show the rules per layer type", exact=True).click()
+    page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text("Conv2d weight", exact=True)).first.wait_for(
+        timeout=60_000
+    )
     choose(page, "Conv2d weight", "xavier_normal")  # no button to press: the change is applied
     wait_for_panel(page, "layer1.conv1.weight", "expected 0.0797")  # √(2/(27 + 288))
     assert selected(page, "Preset") == "(custom)"
