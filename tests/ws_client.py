@@ -83,14 +83,16 @@ class Widget:
     def state(self, value: Any = None, sent: WidgetState | None = None) -> WidgetState | None:
         """The WidgetState a browser would send for this widget.
 
-        `value` if given; else what this tab last sent for it (`sent`), as the frontend keeps
-        the value a user typed, unless the server overrode it (``set_value``); else the
-        value the element arrived with.
+        `value` if given; else what this tab last sent for it or the server last set (`sent`:
+        _run records a ``set_value`` element's value there when it arrives), as the frontend
+        keeps the value a user typed; else the value the element arrived with. An element kept
+        from an earlier run (its fragment did not rerun) still carries its old ``set_value``:
+        it must not undo what the user typed since, as a browser's box does not.
         """
         p, ws = self.proto, WidgetState(id=self.id)
         if self.kind == "button":
             return None  # a button only appears in the state when clicked (see rerun())
-        if value is None and sent is not None and not getattr(p, "set_value", False):
+        if value is None and sent is not None:
             return sent
         if self.kind == "tabs":
             # The frontend sends the open tab's label (string_value); before any switch it sends
