@@ -259,7 +259,7 @@ async def per_click_cpu(url: str, pids: list[int], repeats: int, timeout: float)
         await asyncio.sleep(0.2)
         c0 = cpu_seconds(pids)
         await asyncio.sleep(0.1)
-        idle.append(1000 * (cpu_seconds(pids) - c0))
+        idle.append(round(1000 * (cpu_seconds(pids) - c0)))
     out["idle_ms_per_100ms"] = statistics.median(idle)
     for kind in KINDS:
         want = "Lesson" if kind == "lesson step" else "Weights"
@@ -274,7 +274,7 @@ async def per_click_cpu(url: str, pids: list[int], repeats: int, timeout: float)
             c1 = cpu_seconds(pids)
             errors += tab.problems(run)
             if n >= 2:
-                ms.append(1000 * (c1 - c0))
+                ms.append(round(1000 * (c1 - c0)))  # whole ticks: 0.55 - 0.50 is 0.0500000001 in floats
                 wall.append(1000 * run.elapsed)
         out["kinds"][kind] = {
             "cpu_ms_median": statistics.median(ms),

@@ -9,6 +9,7 @@ no model object ever leaves it.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from collections.abc import Mapping
@@ -23,7 +24,16 @@ from .plan import InitPlan, apply_plan, assignments
 from .schemes import SCHEMES, Scheme
 from .stats import Histogram, describe
 
-__all__ = ["InitReport", "inspect_model", "layer_slots", "meta_model", "parameter_shapes", "report_on", "schemes_for"]
+__all__ = [
+    "InitReport",
+    "fresh_model",
+    "inspect_model",
+    "layer_slots",
+    "meta_model",
+    "parameter_shapes",
+    "report_on",
+    "schemes_for",
+]
 
 
 @dataclass(frozen=True)
@@ -54,9 +64,31 @@ def inspect_model(
     """
     plan = InitPlan.from_dict(plan)
     options = dict(options or {})
-    model = build_model(model_name, seed=seed, **options)
+    model = fresh_model(model_name, plan, seed, options)
     apply_plan(model, plan, seed)
     return report_on(model, model_name, options, bins, plan, seed)
+
+
+def fresh_model(
+    model_name: str, plan: InitPlan, seed: int, options: Mapping[str, Any] | None = None
+) -> torch.nn.Module:
+    """`model_name` ready for `apply_plan(model, plan, seed)`, whose result is bit-identical
+    to `apply_plan(build_model(model_name, seed=seed, **options), plan, seed)`.
+
+    When the plan reaches every parameter and the model has no buffers and no tied weights,
+    the constructor's
+    own init would only be overwritten: the model is then a copy of the meta-device model
+    given uninitialized CPU storage, skipping a draw that was ~16 % of a new seed's server
+    time (bench/CAPACITY.md). Otherwise (an untouched parameter keeps the constructor's
+    value, a buffer needs its constructor value) it is built as usual.
+    """
+    options = dict(options or {})
+    meta = meta_model(model_name, options)
+    tied = len(list(meta.parameters())) != len(list(meta.named_parameters(remove_duplicate=False)))
+    # to_empty makes a new tensor per module, so it would untie tied weights: those build as usual.
+    if not tied and not any(True for _ in meta.buffers()) and all(a.rule is not None for a in assignments(meta, plan)):
+        return copy.deepcopy(meta).to_empty(device="cpu")
+    return build_model(model_name, seed=seed, **options)
 
 
 def report_on(
