@@ -25,7 +25,8 @@ STORY = (
     "and LN hands every block a unit-variance input whatever the stream's size, so every block adds about the "
     "same variance: var after L blocks ≈ var₀ + L·c, and the std grows like √L. GPT-2 draws the two layers "
     "that write into the stream (attn.proj, mlp.fc2) with std 0.02/√(2·n_layer), so together the blocks add "
-    "c/2 whatever the depth, and the top of the stream stays level."
+    "c/2 whatever the depth: the top of the stream is the same for a 4-block model as for a 16-block one "
+    "(the line still rises a little through the blocks of one model; compare the tops as depth grows)."
 )
 
 

@@ -140,7 +140,8 @@ def transformer_presets(n_layer: int, tie_weights: bool = True) -> dict[str, Tra
             "GPT-2",
             gpt2_plan(n_layer),
             f"N(0, 0.02²) everywhere, residual projections N(0, (0.02/√{2 * n_layer} = {GPT2_STD / factor:.4f})²): "
-            "each block adds 1/(2·n_layer) of the variance it would add unscaled, so the stream stays level.",
+            "each block adds 1/(2·n_layer) of the variance it would add unscaled, so the top of the stream "
+            "is the same at any depth.",
         ),
         TransformerPreset(
             "N(0, 0.02), no residual scaling",
