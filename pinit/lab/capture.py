@@ -8,7 +8,9 @@ blocks, even if the pass raises: the model leaves exactly as it came (as torchin
 summary does).
 
 `switched_mode(model, training)` is the mode switch alone (training and evaluation
-runs), and `leaves(model)` the modules the probes describe: those with no children.
+runs), and `leaves(model)` the modules without children. By default the probes describe
+every module call inside which no other module ran: the leaves, and a module such as
+nn.MultiheadAttention that computes with its children's parameters without calling them.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ def capture_outputs(
     keep: Callable[[torch.Tensor], Any] = _detach,
     stop_early: bool = False,
 ) -> Iterator[list[Captured]]:
-    """Record the outputs of `modules` (default: `leaves(model)`) during the block, in call order.
+    """Record the outputs of `modules` (default: every module call inside which no other
+    module was called: the leaves, and modules such as nn.MultiheadAttention that use their
+    children's parameters without calling them) during the block, in call order.
 
     Usage::
 
@@ -96,25 +100,50 @@ def capture_outputs(
     right after the first recorded output (the block's pass is cut short, not failed), for
     a caller that needs one layer's output and not the rest of the network.
     """
-    watched = leaves(model) if modules is None else list(modules)
     calls: list[Captured] = []
     stop = _Stop()
 
+    def record(name: str, module: nn.Module, output: Any) -> None:
+        t = first_tensor(output)
+        if t is None:
+            return
+        calls.append(Captured(name, module, keep(t)))
+        if stop_early:
+            raise stop
+
     def hook_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
-            t = first_tensor(output)
-            if t is None:
-                return
-            calls.append(Captured(name, module, keep(t)))
-            if stop_early:
-                raise stop
+            record(name, module, output)
 
         return hook
+
+    # Default: the calls of modules inside which no other module ran ("called leaves"). That is
+    # every leaf, and also a module whose children only hold parameters it uses itself:
+    # nn.MultiheadAttention computes with out_proj.weight and never calls out_proj.
+    started: list[int] = []  # per open call: the call count when it began
+    count = 0
+
+    def pre(module: nn.Module, args: Any) -> None:
+        nonlocal count
+        count += 1
+        started.append(count)
+
+    def post_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
+        def post(module: nn.Module, args: Any, output: Any) -> None:
+            if started.pop() == count:  # no module was called within this one
+                record(name, module, output)
+
+        return post
 
     handles = []
     with switched_mode(model, training=False):
         try:
-            handles = [m.register_forward_hook(hook_for(name)) for name, m in watched]
+            if modules is None:
+                for name, m in model.named_modules():
+                    handles.append(m.register_forward_pre_hook(pre))
+                    handles.append(m.register_forward_hook(post_for(name or "(model)")))
+            else:
+                handles = [m.register_forward_hook(hook_for(name)) for name, m in modules]
             yield calls
         except _Stop as e:
             if e is not stop:  # another capture's signal: not ours to swallow
