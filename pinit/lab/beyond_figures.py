@@ -126,7 +126,7 @@ def coord_check_figure(df: pd.DataFrame, slopes: pd.DataFrame, label: str, heigh
     gap = 0.04
     w = (1 - gap * (k - 1)) / max(k, 1)
     # Two lines of subtitle need ~70 px, not _LAYOUT's 95 (the plots sat ~60 px below the text).
-    layout: dict = dict(_LAYOUT, height=height, margin=dict(_LAYOUT["margin"], t=72))
+    layout: dict = dict(_LAYOUT, height=height, margin=dict(l=60, r=20, t=72, b=70))
     data = []
     y_all = df["l1"].tolist()
     yaxis = _log_axis("l1 = mean |x|", y_all)
