@@ -63,6 +63,27 @@ def wait_for_charts(page, n: int, timeout_ms: int = 90_000) -> None:
     wait_idle(page, timeout_ms)
 
 
+OPEN_PANEL = "[data-testid=stTabPanel][aria-labelledby]"  # the open tab's panel (the others have no label)
+
+
+def open_panel_charts_drawn(page, n: int, timeout_ms: int = 90_000) -> None:
+    """Wait until the open tab's panel holds n drawn plotly charts and no script run is in progress.
+
+    Only the open tab runs: after a click on another tab the old tab's charts stay in the DOM
+    (hidden) until the new run ends, so "n charts anywhere" could be the old tab's.
+    """
+    page.wait_for_function(
+        """([panel, n]) => {
+            const open = document.querySelector(panel);
+            return !!open && [...open.querySelectorAll('[data-testid=stPlotlyChart]')]
+                .filter(c => c.querySelector('.main-svg')).length >= n;
+        }""",
+        arg=[OPEN_PANEL, n],
+        timeout=timeout_ms,
+    )
+    wait_idle(page, timeout_ms)
+
+
 def wait_idle(page, timeout_ms: int = 90_000) -> None:
     """Wait for Streamlit's 'running' indicator to go away (the rerun has finished)."""
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout_ms)

@@ -20,9 +20,8 @@ from pinit.lab.transformer import ATTENTION_SCALES, transformer_presets, transfo
 from pinit.lab.width import DEFAULT_LR, coord_check, coord_slopes
 from pinit.share.setup import Setup
 from pinit.threads import single_thread
-from tests.harness import choose, selected, wait_idle
+from tests.harness import OPEN_PANEL, choose, open_panel_charts_drawn, selected, wait_idle
 
-OPEN_PANEL = "[data-testid=stTabPanel][aria-labelledby]"  # the open tab's panel (the others have no label)
 WIDTH, HEIGHT = 1280, 720
 WAIT_MS = 300_000  # the coord check trains 2 × 5 widths; a load test may share the cores
 
@@ -41,22 +40,8 @@ def open_view(browser, url: str, view: str, charts: int, query: str = ""):
     page = browser.new_context(viewport={"width": WIDTH, "height": HEIGHT}).new_page()
     page.goto(f"{url}/?{query + '&' if query else ''}view={quote(view)}")
     page.get_by_role("tab", name=view, selected=True).wait_for(timeout=WAIT_MS)
-    charts_drawn(page, charts)
+    open_panel_charts_drawn(page, charts, WAIT_MS)
     return page
-
-
-def charts_drawn(page, n: int) -> None:
-    """Wait until the open tab's panel holds n drawn plotly charts and no script run is in progress."""
-    page.wait_for_function(
-        """([panel, n]) => {
-            const open = document.querySelector(panel);
-            return !!open && [...open.querySelectorAll('[data-testid=stPlotlyChart]')]
-                .filter(c => c.querySelector('.main-svg')).length >= n;
-        }""",
-        arg=[OPEN_PANEL, n],
-        timeout=WAIT_MS,
-    )
-    wait_idle(page, WAIT_MS)
 
 
 def subtitles(page) -> dict[str, str]:

@@ -7,24 +7,9 @@ waits for that tab's own content, never for "some chart" anywhere on the page.
 
 from __future__ import annotations
 
-from tests.harness import wait_idle
+from tests.harness import OPEN_PANEL, open_panel_charts_drawn, wait_idle
 
-OPEN_PANEL = "[data-testid=stTabPanel][aria-labelledby]"  # the open tab's panel (the others have no label)
 HE_STORY_CURVE = "PyTorch default, biases 0 (measured)"  # only the He et al. experiment draws this scheme
-
-
-def open_panel_charts_drawn(page, n: int, timeout_ms: int = 90_000) -> None:
-    """Wait until the open tab's panel holds n drawn plotly charts and no script run is in progress."""
-    page.wait_for_function(
-        """([panel, n]) => {
-            const open = document.querySelector(panel);
-            return !!open && [...open.querySelectorAll('[data-testid=stPlotlyChart]')]
-                .filter(c => c.querySelector('.main-svg')).length >= n;
-        }""",
-        arg=[OPEN_PANEL, n],
-        timeout=timeout_ms,
-    )
-    wait_idle(page, timeout_ms)
 
 
 def titles(page) -> list[str]:
