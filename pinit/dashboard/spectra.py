@@ -43,6 +43,16 @@ def _checkpoint(setup: Setup) -> dict | None:
     return ckpt if (mine.model, dict(mine.options)) == (setup.model, dict(setup.options)) else None
 
 
+def _matrix(shape: tuple[int, ...]) -> tuple[int, int]:
+    """(rows, cols) of a weight as the spectrum sees it: conv kernels as out × in·k·k."""
+    return shape[0], math.prod(shape[1:])
+
+
+def _at_once(rows: int, cols: int) -> bool:
+    """Whether this matrix's SVD is quick enough to run without asking for a click."""
+    return svd_seconds(rows, cols) < AUTO_SECONDS
+
+
 def _compute(setup: Setup, name: str, ckpt: dict | None) -> Spectrum:
     shapes = parameter_shapes(setup.model, setup.options)
     numel = sum(math.prod(s) for s in shapes.values())
@@ -50,8 +60,7 @@ def _compute(setup: Setup, name: str, ckpt: dict | None) -> Spectrum:
         run = lambda: _checkpoint_spectrum(ckpt["digest"], name, ckpt["state"])
     else:
         run = lambda: _spectrum(setup.key, name)
-    rows, cols = shapes[name][0], math.prod(shapes[name][1:])
-    if numel < BIG_MODEL_PARAMS and svd_seconds(rows, cols) < AUTO_SECONDS:
+    if numel < BIG_MODEL_PARAMS and _at_once(*_matrix(shapes[name])):
         return run()
     with _BIG_MODEL_SLOT:  # one big job at a time per server process (pinit.dashboard.state)
         return run()
@@ -65,11 +74,11 @@ def _default_matrix(shapes: dict[str, tuple[int, ...]]) -> int:
     """
 
     def score(n: str) -> int:
-        rows, cols = shapes[n][0], math.prod(shapes[n][1:])
-        return min(rows, cols) if svd_seconds(rows, cols) < AUTO_SECONDS else 0
+        rows, cols = _matrix(shapes[n])
+        return min(rows, cols) if _at_once(rows, cols) else 0
 
     names = list(shapes)
-    return max(range(len(names)), key=lambda i: score(names[i]))
+    return names.index(max(names, key=score))
 
 
 def spectra_view(setup: Setup) -> None:
@@ -80,8 +89,8 @@ def spectra_view(setup: Setup) -> None:
     names = list(shapes)
 
     def label(n: str) -> str:
-        s = shapes[n]
-        return f"{n}  {s[0]} × {math.prod(s[1:])}"
+        rows, cols = _matrix(shapes[n])
+        return f"{n}  {rows} × {cols}"
 
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     name = c1.selectbox(
@@ -98,10 +107,10 @@ def spectra_view(setup: Setup) -> None:
         source = c3.radio("Weights", ["applied init", f"checkpoint {ckpt['name']}"], key="spec.source")
     use_ckpt = ckpt if source != "applied init" else None
     st.info(STORY)
-    rows, cols = shapes[name][0], math.prod(shapes[name][1:])
-    seconds = svd_seconds(rows, cols)
+    rows, cols = _matrix(shapes[name])
     key = (setup.key, name, use_ckpt and use_ckpt["digest"])
-    if seconds >= AUTO_SECONDS and st.session_state.get("spec.go") != key:
+    if not _at_once(rows, cols) and st.session_state.get("spec.go") != key:
+        seconds = svd_seconds(rows, cols)
         st.warning(
             f"{name} is {rows} × {cols}: its singular values take about {seconds:.0f} s on one core, and one such "
             "job runs at a time on this server."
