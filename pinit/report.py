@@ -76,11 +76,10 @@ def fresh_model(
     to `apply_plan(build_model(model_name, seed=seed, **options), plan, seed)`.
 
     When the plan reaches every parameter and the model has no buffers and no tied weights,
-    the constructor's
-    own init would only be overwritten: the model is then a copy of the meta-device model
-    given uninitialized CPU storage, skipping a draw that was ~16 % of a new seed's server
-    time (bench/CAPACITY.md). Otherwise (an untouched parameter keeps the constructor's
-    value, a buffer needs its constructor value) it is built as usual.
+    the constructor's own init would only be overwritten: the model is then a copy of the
+    meta-device model given uninitialized CPU storage, skipping a draw that was ~16 % of a
+    new seed's server time (bench/CAPACITY.md). Otherwise (an untouched parameter keeps the
+    constructor's value, a buffer needs its constructor value) it is built as usual.
     """
     options = dict(options or {})
     meta = meta_model(model_name, options)
