@@ -291,9 +291,11 @@ def nav_ui(big: bool) -> int:
     """Back, the steps, Next (and the QR code in presenter mode). The step is kept in the link as ?step=N."""
     if st.session_state.get(STEP_KEY) not in range(1, len(STEPS) + 1):
         st.session_state[STEP_KEY] = _from_link()
-    widths = [1.3, 8, 1.3] + ([1.2] if big else [])
-    cols = st.columns(widths, vertical_alignment="center")
-    cols[0].button(
+    # One row of content-sized items, not proportional columns: at 1024 px in presenter mode a
+    # column's share was narrower than the six step names (they were cut off); a row that does
+    # not fit wraps instead of hiding anything.
+    row = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center")
+    row.button(
         "Back",
         key="lesson.prev",
         on_click=_move,
@@ -301,9 +303,8 @@ def nav_ui(big: bool) -> int:
         shortcut="Left",
         disabled=_step() == 1,
         help="The previous step (← key).",
-        use_container_width=True,
     )
-    cols[1].segmented_control(
+    row.segmented_control(
         "Step",
         list(range(1, len(STEPS) + 1)),
         key=STEP_KEY,
@@ -311,7 +312,7 @@ def nav_ui(big: bool) -> int:
         required=True,
         label_visibility="collapsed",
     )
-    cols[2].button(
+    row.button(
         "Next",
         key="lesson.next",
         type="primary",
@@ -320,12 +321,11 @@ def nav_ui(big: bool) -> int:
         shortcut="Right",
         disabled=_step() == len(STEPS),
         help="The next step (→ key).",
-        use_container_width=True,
     )
     if st.query_params.get(STEP_KEY) != str(_step()):
         st.query_params[STEP_KEY] = str(_step())
     if big:
-        with cols[3].popover("QR", icon=":material/qr_code_2:", help="Students scan it to open this page."):
+        with row.popover("QR", icon=":material/qr_code_2:", help="Students scan it to open this page."):
             qr_ui(260)
     return _step()
 

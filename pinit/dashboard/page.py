@@ -43,9 +43,12 @@ TITLE = "pinit: what does weight initialization do?"
 # again; the objects each click makes are collected as usual.
 gc.freeze()
 # The page's own, constant CSS (no user input in it): Streamlit's default top padding (6rem)
-# and gaps would push a lesson step's chart and text below the fold at 1280x720.
+# and gaps would push a lesson step's chart and text below the fold at 1280x720, and its 5rem
+# sides leave a 1024 px projector 864 px, less than the lesson's row of step buttons needs
+# (phones keep Streamlit's own 1rem).
 COMPACT_CSS = """<style>
 .stMainBlockContainer { padding-top: 3.6rem; padding-bottom: 1.5rem; }
+@media (min-width: 640px) { .stMainBlockContainer { padding-left: 3rem; padding-right: 3rem; } }
 .stMainBlockContainer [data-testid="stVerticalBlock"] { gap: 0.65rem; }
 </style>"""
 

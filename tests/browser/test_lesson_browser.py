@@ -23,6 +23,9 @@ BOXES_JS = """() => {
         buttons: [...main.querySelectorAll('[data-testid=stButton]')].map(box),
         clipped: [...main.querySelectorAll('[data-testid=stMetricValue], [data-testid=stMetricDelta]')]
             .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.innerText),
+        // the first row (Back, the steps, Next, QR): no step name or button label cut off
+        navClipped: [...main.querySelector('[data-testid=stHorizontalBlock]').querySelectorAll('*')]
+            .filter(e => e.clientWidth > 0 && e.scrollWidth > e.clientWidth + 1).map(e => e.innerText),
         scrollY: window.scrollY, innerWidth: window.innerWidth, innerHeight: window.innerHeight,
     };
 }"""
@@ -43,11 +46,12 @@ def inside(box: list[float], width: int, height: int) -> bool:
     return left >= 0 and top >= 0 and right <= width + 0.5 and bottom <= height + 0.5
 
 
+@pytest.mark.parametrize("present", [False, True], ids=["page", "presenter"])
 @pytest.mark.parametrize("screen", list(SCREENS))
-def test_every_step_fits_one_screen_with_its_chart_numbers_and_text(browser, server_url, shots, screen):
+def test_every_step_fits_one_screen_with_its_chart_numbers_and_text(browser, server_url, shots, screen, present):
     width, height = SCREENS[screen]
     for step in range(1, LESSON_STEPS + 1):
-        page = open_step(browser, server_url, width, height, step)
+        page = open_step(browser, server_url, width, height, step, present)
         b = page.evaluate(BOXES_JS)
         assert b["scrollY"] == 0
         assert len(b["chart"]) == 1 and b["metrics"] and b["text"], (step, b)
@@ -55,7 +59,9 @@ def test_every_step_fits_one_screen_with_its_chart_numbers_and_text(browser, ser
             for box in b[kind]:
                 assert inside(box, width, height), (screen, step, kind, box)
         assert not b["clipped"], (screen, step, b["clipped"])  # no "1.15e…" or "exploding: the softm…"
-        page.screenshot(path=str(shots / f"lesson-{width}x{height}-step{step}.png"))
+        assert not b["navClipped"], (screen, step, b["navClipped"])  # no "6 · Your tu" or "Q…"
+        mode = "-presenter" if present else ""
+        page.screenshot(path=str(shots / f"lesson-{width}x{height}{mode}-step{step}.png"))
         page.context.close()
 
 
