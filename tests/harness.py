@@ -94,9 +94,22 @@ def wait_idle(page, timeout_ms: int = 90_000) -> None:
 
 def choose(page, label: str, option: str) -> None:
     """Pick `option` in the selectbox labelled `label` (typing filters the list, which is virtualized)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
     box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
-    box.scroll_into_view_if_needed()
-    box.click()
+    listbox = page.get_by_role("listbox").first
+    for _ in range(3):  # a click can land while the page still moves (an expander opening on a phone)
+        if listbox.is_visible():  # a slow list opened after all: another click would close it
+            break
+        box.scroll_into_view_if_needed()
+        box.click()
+        try:
+            listbox.wait_for(state="visible", timeout=5_000)
+            break
+        except PlaywrightTimeoutError:
+            continue
+    else:
+        raise AssertionError(f"the {label!r} selectbox did not open its list after three clicks")
     choice = page.get_by_role("option", name=option, exact=True)
     page.wait_for_timeout(200)
     if not choice.count():  # a long, virtualized list: typing filters it (a phone's list shows every option)

@@ -183,6 +183,13 @@ def test_spectra_view_draws_the_backends_singular_values_and_follows_the_layer(b
     rows, cols = weights[other].shape[0], weights[other][0].numel()
     choose(page, label, f"{other}  {rows} × {cols}")
     wait_for_subtitle(page, f"Spectrum of {other}", "")
+    # The metrics sit below the chart: the run may have redrawn the chart but not yet them.
+    page.wait_for_function(
+        """([panel, old]) => [...document.querySelectorAll(panel + ' [data-testid=stMetric]')]
+            .some(m => m.textContent.includes('Largest / smallest s') && !m.textContent.includes(old))""",
+        arg=[OPEN_PANEL, value],
+        timeout=60_000,
+    )
     name2, value2, _ = shown()
     with single_thread():
         s2 = spectrum(weights[other], other)
