@@ -98,8 +98,8 @@ def choose(page, label: str, option: str) -> None:
 
     box = page.locator("[data-testid=stSelectbox]").filter(has=page.get_by_text(label, exact=True)).first
     listbox = page.get_by_role("listbox").first
-    for _ in range(3):  # a click can land while the page still moves (an expander opening on a phone)
-        if listbox.is_visible():  # a slow list opened after all: another click would close it
+    for attempt in range(3):  # a click can land while the page still moves (an expander opening on a phone)
+        if attempt and listbox.is_visible():  # the last click's list opened late: another click would close it
             break
         box.scroll_into_view_if_needed()
         box.click()
