@@ -24,11 +24,14 @@ SECTIONS = ["Distributions", "Overview", "Table", "Formula"]
 
 
 def controls_ui(report: InitReport) -> tuple[str, int, int]:
-    c1, c2 = st.columns([1, 1], vertical_alignment="center")
-    section = c1.segmented_control(
+    # One row of the control (as wide as its four segments) and the summary in the rest: a
+    # half-width column was narrower than the segments at 1024 px with the sidebar open, and
+    # hid "Formula" behind a scroll. A row that does not fit wraps the summary below instead.
+    row = st.container(horizontal=True, vertical_alignment="center")
+    section = row.segmented_control(
         "Show", SECTIONS, key="weights.show", default=SECTIONS[0], required=True, label_visibility="collapsed"
     )
-    with c2:
+    with row.container(width="stretch"):
         summary_line(report)
     if section != "Distributions":
         return section, 40, 1

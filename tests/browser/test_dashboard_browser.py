@@ -55,3 +55,24 @@ def test_two_tabs_never_see_each_others_changes(browser, server_url):
     assert "constant: all 864 values = 0" in panel_texts(a)["layer1.conv1.weight"]
     a.context.close()
     b.context.close()
+
+
+# Everything inside the main column that is cut off (its content wider than its box): a segmented
+# control that hides "Formula" behind a scroll, say. Charts draw their own clipping, and 1 px boxes
+# are the visually hidden inputs that screen readers use.
+CLIPPED_JS = """() => [...document.querySelectorAll('.stMainBlockContainer [data-testid=stElementContainer] *')]
+    .filter(e => e.clientWidth > 1 && e.scrollWidth > e.clientWidth + 1 && !e.closest('[data-testid=stPlotlyChart]'))
+    .map(e => e.innerText)"""
+
+
+def test_on_a_1024_projector_with_the_sidebar_open_no_control_of_the_weights_view_is_cut_off(
+    browser, server_url, shots
+):
+    page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
+    page.goto(server_url + WEIGHTS)
+    wait_for_charts(page, 1)
+    assert page.locator("[data-testid=stSidebar]").is_visible()  # the sidebar takes 300 px of the 1024
+    clipped = page.evaluate(CLIPPED_JS)
+    page.screenshot(path=str(shots / "weights-1024.png"))
+    assert not clipped, clipped
+    page.context.close()
