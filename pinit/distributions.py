@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numpy as np
+
 __all__ = ["Distribution", "Mixture", "Normal", "PointMass", "TruncNormal", "Uniform", "normal_cdf", "normal_mass"]
 
 _SQRT2 = math.sqrt(2.0)
@@ -25,26 +27,8 @@ def _normal_pdf(z: float) -> float:
     return math.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
 
 
-def _gauss_legendre(n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
-    """Nodes and weights of n-point Gauss-Legendre quadrature on [-1, 1] (Newton on P_n)."""
-    nodes, weights = [], []
-    for i in range(1, n + 1):
-        x = math.cos(math.pi * (i - 0.25) / (n + 0.5))
-        for _ in range(100):
-            p0, p1 = 1.0, x
-            for k in range(2, n + 1):
-                p0, p1 = p1, ((2 * k - 1) * x * p1 - (k - 1) * p0) / k
-            dp = n * (x * p1 - p0) / (x * x - 1)
-            dx = p1 / dp
-            x -= dx
-            if abs(dx) < 1e-16:
-                break
-        nodes.append(x)
-        weights.append(2.0 / ((1 - x * x) * dp * dp))
-    return tuple(nodes), tuple(weights)
-
-
-_GL_X, _GL_W = _gauss_legendre(20)
+# Nodes and weights of 20-point Gauss-Legendre quadrature on [-1, 1] (numpy's, as plain floats).
+_GL_X, _GL_W = (tuple(float(v) for v in a) for a in np.polynomial.legendre.leggauss(20))
 # On intervals narrower than this (in units of sigma) the normal's density is smooth
 # enough for 20-point Gauss-Legendre to be exact to double precision, while the closed
 # forms below cancel catastrophically: differences of CDFs lose all digits, and the

@@ -5,6 +5,8 @@
 * Only the figure modules import plotly (pinit/figures.py, pinit/lab/figures.py and any
   pinit/lab/*figures*.py): the lab returns plain values and never draws.
 * `import pinit` loads neither.
+* No test module imports a browser-only package (playwright) at its top level: CI's floors
+  step collects every test file under `-m smoke` in a venv without playwright.
 * No test edits sys.path: tests import the repo's packages as packages (tests.harness,
   tests.ws_client, deploy.replicas), and bench may import tests, never the other way.
 """
@@ -94,3 +96,23 @@ def test_no_test_edits_sys_path():
             if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", None) == "sys":
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert offenders == [], f"tests must import packages, not edit sys.path: {offenders}"
+
+
+def top_level_imported_roots(path: Path) -> set[str]:
+    """Roots imported by `path`'s module-level statements (not inside a function or class)."""
+    roots = set()
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_no_test_module_imports_playwright_at_collection():
+    offenders = [
+        str(p.relative_to(ROOT))
+        for p in sorted((ROOT / "tests").rglob("*.py"))
+        if "playwright" in top_level_imported_roots(p)
+    ]
+    assert offenders == [], f"import playwright inside the functions that drive the browser: {offenders}"

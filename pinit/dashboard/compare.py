@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 import streamlit as st
 
@@ -18,12 +16,6 @@ from .state import report_for
 PROBE_N = 64
 BINS = 60
 MAX_DEFAULT_PARAMS = 12
-
-
-def _ratio_text(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:.3g}"
 
 
 def compare_view(setup: Setup) -> None:

@@ -39,7 +39,6 @@ import urllib.request
 from dataclasses import dataclass
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.harness import (
     ARTIFACTS,
@@ -181,6 +180,7 @@ def show_panels_page(page, sockets: Sockets, n: int) -> None:
     """Go to page n of the histogram panels (the pagination above them) and wait until its run has
     finished and it is drawn. The run must have finished, not only drawn its chart: a click while it
     still runs cuts it short, and the page it asked for can be lost."""
+
     done = sockets.runs_finished_on_newest()
     before = panel_texts(page)
     page.locator("[data-testid=stPagination]").get_by_role("button", name=f"Page {n}", exact=True).click()
@@ -260,6 +260,8 @@ def click_new_draw(page, sockets: Sockets) -> None:
     """Press New draw (a new random seed, same model and plan; the page has no Re-initialize button
     any more, every change applies at once) and wait until the run it starts has finished and the
     panels are redrawn with the new weights."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # browser-only: imported where used
+
     done = sockets.runs_finished_on_newest()
     before = panel_texts(page)
     page.get_by_role("button", name="New draw").click()
@@ -480,6 +482,8 @@ def test_b_a_restarted_server_gives_a_working_page(tab, server):
     # redraws, and so does a new preset.
     click_new_draw(page, sockets)
     choose(page, "Preset", "Zeros (the symmetry trap)")
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout  # browser-only: imported where used
+
     try:
         wait_for_panel(page, FC1, "constant: all 1,048,576 values = 0")  # fc1 is 512 × 2048
     except PlaywrightTimeout:
