@@ -35,12 +35,24 @@ from torch import nn
 
 from .. import checks
 from ..errors import capped
-from .checkpoint_scan import ScanError, check_legacy, check_zip
+from .checkpoint_scan import ScanError, Tensor, check_legacy, check_zip
 from .text import quote, shorten
 
-__all__ = ["DEFAULT_MAX_BYTES", "CheckpointError", "LoadedCheckpoint", "load_checkpoint", "save_state_dict"]
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_EXPANDED_BYTES",
+    "CheckpointError",
+    "LoadedCheckpoint",
+    "load_checkpoint",
+    "save_state_dict",
+]
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024  # 200 MiB: far above SimpleCNN's 4.7 MB, far below a server's memory
+# What a checkpoint's tensors may take once loaded. A dense file expands to its own size, or
+# twice it (float16 values held as float32); a stride-0 view over one stored float fits a model
+# of any size, so the file size alone bounds nothing. Unless given, the bound is twice the file
+# limit, and never more than this.
+DEFAULT_MAX_EXPANDED_BYTES = 2 * DEFAULT_MAX_BYTES
 
 _WRAPPERS = ("state_dict", "model")
 _NOT_SAFETENSORS = "the file is not a readable .safetensors file"
@@ -120,16 +132,20 @@ def _safetensors_problem(name: str, entry: Any, data_len: int) -> str | None:
             f"but the data is {data_len:,} bytes long"
         )
     if end - begin != math.prod(shape) * _SAFETENSORS_ITEMSIZE[dtype]:
-        return f"its entry {quote(name)} has shape {shape} of {dtype}, which is not the {end - begin:,} bytes it spans"
+        return (
+            f"its entry {quote(name)} has shape {quote(shape)} of {dtype}, which is not the {end - begin:,} bytes "
+            "it spans"
+        )
     return None
 
 
-def _check_safetensors(data: bytes) -> None:
+def _check_safetensors(data: bytes) -> list[Tensor]:
     """Refuse, in words, a .safetensors file whose header is not what the format says.
 
     The safetensors package would say "Error while deserializing" or fail elsewhere with a
     bare KeyError; each case gets its own sentence here. The header is at most 1 MB (about
-    8,000 tensors), so parsing it costs little whatever the file claims.
+    8,000 tensors), so parsing it costs little whatever the file claims. Returns the tensors
+    it describes.
     """
     (size,) = struct.unpack("<Q", data[:8])
     if size > len(data) - 8 or size > _SAFETENSORS_MAX_HEADER:
@@ -156,6 +172,11 @@ def _check_safetensors(data: bytes) -> None:
     ]
     if problems:
         raise CheckpointError([f"{_NOT_SAFETENSORS}: {p}" for p in problems])
+    return [
+        Tensor(math.prod(entry["shape"]), _SAFETENSORS_ITEMSIZE[entry["dtype"]])
+        for name, entry in header.items()
+        if name != "__metadata__"
+    ]
 
 
 def _not_a_checkpoint(data: bytes) -> CheckpointError:
@@ -185,19 +206,37 @@ def _read_safetensors(data: bytes) -> dict[str, Any]:
     try:
         return st_load(data)
     except Exception as e:  # safetensors raises its own SafetensorError
-        raise CheckpointError(f"the .safetensors file could not be read: {e}") from None
+        raise CheckpointError(f"the .safetensors file could not be read: {shorten(str(e), 200)}") from None
 
 
-def _check_structure(data: bytes, max_bytes: int) -> None:
+def _check_structure(data: bytes, max_bytes: int) -> list[Tensor]:
     """Refuse, before torch.load, a torch.save file whose reading could cost more than its size.
 
     A zip archive (torch.save since 1.6) or a legacy pickle stream is read opcode by opcode
-    and entry by entry (pinit.share.checkpoint_scan); ScanError says why in words.
+    and entry by entry (pinit.share.checkpoint_scan); ScanError says why in words. Returns
+    the tensors the file builds.
     """
     if data.startswith(_ZIP_MAGIC):
-        check_zip(data, max_bytes)
-    elif data.startswith(_PICKLE_MAGIC):
-        check_legacy(data)
+        return check_zip(data, max_bytes)
+    return check_legacy(data)
+
+
+def _check_expansion(tensors: list[Tensor], model: nn.Module, size: int, limit: int) -> None:
+    """Refuse a file whose tensors would take more than `limit` bytes once pinit holds them.
+
+    Each tensor counts numel x itemsize, at the larger of its own item size and the model's
+    (pinit converts to the model's dtype and keeps a copy), however little storage backs it:
+    a view with stride 0 over one stored float fits any shape, so a 2.4 kB file could
+    become VGGStyle's 440 MB. Checked before torch.load, so nothing is materialised.
+    """
+    held = max((v.element_size() for v in model.state_dict().values() if v.is_floating_point()), default=4)
+    need = sum(t.numel * max(t.itemsize, held) for t in tensors)
+    if need > limit:
+        raise CheckpointError(
+            f"the file's {len(tensors):,} tensors would take {_mb(need)} ({need:,} bytes) once loaded, from a "
+            f"{_mb(size)} file; the limit is {_mb(limit)}. A tensor that repeats or overlaps its stored values "
+            "(a stride-0 view) counts by the values it shows, not the bytes it stores."
+        )
 
 
 def _read_torch(data: bytes) -> Any:
@@ -216,14 +255,16 @@ def _read_torch(data: bytes) -> Any:
             ) from None
         if "Weights only load failed" in msg:
             found = re.search(r"GLOBAL ([\w.]+)", msg)
-            what = f" (it asks to import and call {found.group(1)})" if found else ""
+            what = f" (it asks to import and call {shorten(found.group(1), 120)})" if found else ""
             raise CheckpointError(
                 "the file holds Python objects other than tensors and plain containers"
                 f"{what}; unpickling it could run code, so it was not unpickled: pinit loads checkpoints "
                 "only with torch.load(weights_only=True). Save plain weights with "
                 "torch.save(model.state_dict(), path)."
             ) from None
-        raise CheckpointError(f"the file is not a PyTorch checkpoint (unpickling failed: {msg})") from None
+        raise CheckpointError(
+            f"the file is not a PyTorch checkpoint (unpickling failed: {shorten(msg, 200)})"
+        ) from None
     except EOFError:
         raise CheckpointError("the file ends too early: it is truncated or not a PyTorch checkpoint") from None
     except RuntimeError as e:
@@ -233,15 +274,17 @@ def _read_torch(data: bytes) -> Any:
         elif "not a ZIP archive" in msg or "magic number" in msg:
             why = "it is neither a torch.save() zip archive nor a legacy torch.save() pickle"
         else:
-            why = msg.split(". ")[0]
+            why = shorten(msg.split(". ")[0], 200)
         raise CheckpointError(f"the file is not a readable PyTorch checkpoint: {why}") from None
     except Exception as e:  # anything else torch.load can throw on garbage: KeyError, ValueError, ...
-        raise CheckpointError(f"the file is not a readable PyTorch checkpoint ({type(e).__name__}: {e})") from None
+        raise CheckpointError(
+            f"the file is not a readable PyTorch checkpoint ({type(e).__name__}: {shorten(str(e), 200)})"
+        ) from None
 
 
 def _describe(x: Any) -> str:
     if isinstance(x, torch.Tensor):
-        return f"a tensor of shape {tuple(x.shape)}"
+        return f"a tensor of shape {quote(tuple(x.shape))}"
     if isinstance(x, Mapping):
         return f"a dict with {len(x)} entries"
     return f"a {type(x).__name__}"
@@ -276,17 +319,28 @@ def _strip_prefix(sd: Mapping[str, Any], expected: Mapping[str, Any]) -> tuple[d
     return dict(sd), ""
 
 
-def _list(names: list[str], limit: int = 20) -> str:
-    shown = ", ".join(quote(n) for n in names[:limit])
-    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+def _list(names: list[Any], limit: int = 20, chars: int = 500) -> str:
+    """At most `limit` names, quoted, and no more than about `chars` characters of them; then how many more."""
+    shown: list[str] = []
+    for n in names[:limit]:
+        if shown and sum(map(len, shown)) + 2 * len(shown) > chars:
+            break
+        shown.append(quote(n))
+    rest = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {rest} more" if rest else "")
 
 
-def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedCheckpoint:
+def load_checkpoint(
+    data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_BYTES, max_expanded_bytes: int | None = None
+) -> LoadedCheckpoint:
     """Copy the weights in `data` (the bytes of a checkpoint file) into `model`.
 
-    Guarantees: nothing in the file is executed (torch.load weights_only=True); reading
-    it costs memory of the order of its size (its structure is checked first, see the
-    module docstring); the model is changed only if every check passes, and then every entry of its
+    Guarantees: nothing in the file is executed (torch.load weights_only=True); no file
+    can crash the process (nesting, container and key sizes are bounded before torch reads
+    it); reading it costs memory of the order of its size (its structure is checked first,
+    see the module docstring), and its tensors may expand to at most `max_expanded_bytes`
+    (default: twice `max_bytes`, at most DEFAULT_MAX_EXPANDED_BYTES) counted at the
+    model's item size; the model is changed only if every check passes, and then every entry of its
     state_dict is overwritten; otherwise CheckpointError (a ValueError) lists every
     problem: over `max_bytes`, empty, truncated or not a checkpoint, a pickle that
     would run code, not a dict of tensors, missing keys, unexpected keys, shape
@@ -303,15 +357,17 @@ def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_
     if size == 0:
         raise CheckpointError("the file is empty (0 bytes)")
     data = bytes(data)
+    limit = min(DEFAULT_MAX_EXPANDED_BYTES, 2 * max_bytes) if max_expanded_bytes is None else max_expanded_bytes
 
     if data.startswith(_ZIP_MAGIC) or (data.startswith(_PICKLE_MAGIC) and not _looks_like_safetensors(data)):
         try:
-            _check_structure(data, max_bytes)
+            tensors = _check_structure(data, max_bytes)
         except ScanError as e:
             raise CheckpointError(str(e)) from None
+        _check_expansion(tensors, model, size, limit)
         fmt, obj = "torch", _read_torch(data)
     elif _looks_like_safetensors(data):
-        _check_safetensors(data)
+        _check_expansion(_check_safetensors(data), model, size, limit)
         fmt, obj = "safetensors", _read_safetensors(data)
     else:
         raise _not_a_checkpoint(data)
@@ -322,7 +378,7 @@ def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_
     problems: list[str] = []
     non_str = [k for k in sd if not isinstance(k, str)]
     if non_str:
-        problems.append(f"state_dict keys must be parameter names (text); found {_list([str(k) for k in non_str])}")
+        problems.append(f"state_dict keys must be parameter names (text); found {_list(non_str)}")
     not_tensors = [k for k, v in sd.items() if isinstance(k, str) and not isinstance(v, torch.Tensor)]
     if not_tensors:
         problems.append(f"entries that are not tensors: {_list(not_tensors)}")
@@ -350,7 +406,7 @@ def load_checkpoint(data: bytes, model: nn.Module, max_bytes: int = DEFAULT_MAX_
         if tuple(v.shape) != tuple(target.shape):
             mismatched[k] = (tuple(v.shape), tuple(target.shape))
             problems.append(
-                f"shape mismatch for {k}: the file has {tuple(v.shape)}, the model needs {tuple(target.shape)}"
+                f"shape mismatch for {k}: the file has {quote(tuple(v.shape))}, the model needs {tuple(target.shape)}"
             )
             continue
         if target.is_floating_point() and not v.is_floating_point():

@@ -28,19 +28,25 @@ import io
 import pickletools
 import struct
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..checks import is_whole
-from .text import quote
+from .text import quote, shorten
 
 __all__ = [
     "ALLOWED_GLOBALS",
+    "MAX_CONTAINER_ITEMS",
+    "MAX_DEPTH",
+    "MAX_KEY_CHARS",
     "MAX_PICKLE_OPS",
+    "MAX_ZIP_DIRECTORY_BYTES",
     "MAX_ZIP_ENTRIES",
+    "Scan",
     "ScanError",
     "Storage",
+    "Tensor",
     "check_legacy",
     "check_zip",
     "scan_pickle",
@@ -73,6 +79,7 @@ ALLOWED_GLOBALS = frozenset(
 
 MAX_PICKLE_OPS = 1_000_000  # SimpleCNN's state_dict takes 549, DeepMLP(depth=100)'s 7,633
 MAX_ZIP_ENTRIES = 10_000  # one per storage plus five; pinit's largest model has 200 tensors
+MAX_ZIP_DIRECTORY_BYTES = 4 * 1024 * 1024  # about 100 bytes per entry torch.save writes, 400 allowed
 
 # Opcodes torch.save never writes that would make a pickle import or build things by other
 # routes than GLOBAL/STACK_GLOBAL + REDUCE (the extension registry, INST/OBJ, text persistent
@@ -93,15 +100,13 @@ class Storage:
 
     key: str
     nbytes: int
+    itemsize: int = 1
 
 
 @dataclass(frozen=True)
 class _Global:
     module: str
     name: str
-
-
-_OPAQUE = object()  # a value the scan does not track (a container, a call's result, a storage)
 
 
 def _torch_allows(module: str, name: str) -> bool:
@@ -144,14 +149,92 @@ def _storage_of(pid: Any) -> Storage:
         raise ScanError("the file's pickle names a storage type torch.save does not write")
     if not isinstance(key, str) or not is_whole(numel) or numel < 0:
         raise ScanError("the file's pickle declares a storage with a bad key or size")
-    return Storage(key, numel * STORAGE_ITEMSIZE[kind.name])
+    return Storage(key, numel * STORAGE_ITEMSIZE[kind.name], STORAGE_ITEMSIZE[kind.name])
+
+
+def _depth(value: Any) -> int:
+    """How deep a tracked value nests containers: 0 for a number, text, a global or a storage."""
+    return value.depth if isinstance(value, (_Tuple, _Box)) else 0
+
+
+class _Tuple(tuple[Any, ...]):
+    """A tuple the pickle builds, with how deeply it nests (its items are tracked values)."""
+
+    depth: int
+
+
+@dataclass(eq=False)
+class _Box:
+    """A mutable container (list, dict, set) or a call's result: tracked by identity, not content.
+
+    `items` counts what was put in it; `placed` is set once it is inside another container,
+    after which it may not change (so the depth of everything holding it stays true).
+    """
+
+    kind: str
+    depth: int = 1
+    items: int = 0
+    placed: bool = False
+    tensor: bool = False
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A tensor a pickle builds (_rebuild_tensor_v2): how many values it has and the bytes of each.
+
+    A view may repeat its storage (stride 0) or overlap it, so numel * itemsize is what the
+    tensor costs once anything copies it, whatever its storage holds.
+    """
+
+    numel: int
+    itemsize: int
+
+
+# What torch.save writes nests about 8 deep (a wrapped state_dict, an optimizer's param_groups);
+# torch.load hashes a dict key recursively in C, and a 300,000-deep tuple key kills the process.
+MAX_DEPTH = 100
+MAX_CONTAINER_ITEMS = 100_000  # one dict entry per tensor: pinit's largest model has 200
+MAX_KEY_CHARS = 10_000  # a parameter name is a dotted path of a few dozen characters
+MAX_TENSOR_DIMS = 64  # torch itself refuses more dimensions in most operations
+_KEY_INT_BITS = 64  # optimizer state is keyed by parameter index
+
+
+def _check_key(key: Any) -> None:
+    """A dict key or set item torch.load will hash: text of bounded length or a 64-bit whole number.
+
+    Tuples, floats and containers are refused: hashing a nested tuple recurses in C without
+    a depth check, and crafted tuples and floats can all share one hash (a dict of them
+    costs time quadratic in its size).
+    """
+    if isinstance(key, (str, bytes)):
+        if len(key) > MAX_KEY_CHARS:
+            raise ScanError(
+                f"the file's pickle has a dict key of {len(key):,} characters; a state_dict's keys are parameter "
+                f"names, and pinit reads keys of at most {MAX_KEY_CHARS:,}"
+            )
+        return
+    if key is None or isinstance(key, bool):
+        return
+    if isinstance(key, int) and key.bit_length() < _KEY_INT_BITS:
+        return
+    what = {_Tuple: "a tuple", float: "a floating-point number", int: "a whole number over 64 bits"}.get(
+        type(key), "a container or an object"
+    )
+    raise ScanError(
+        f"the file's pickle uses {what} as a dict key or set item; a state_dict's keys are parameter names "
+        "(text) and an optimizer's are whole numbers, so pinit reads only those"
+    )
 
 
 class _Machine:
-    """Just enough of the pickle machine to see which globals are called and which storages declared.
+    """Just enough of the pickle machine to see what a pickle calls, declares and builds.
 
-    Literals (numbers, text, tuples of them) and globals are tracked; every other value is
-    opaque. Nothing is built but those small values, so the scan costs O(instructions).
+    Literals (numbers, text), tuples of tracked values and globals are tracked; lists, dicts,
+    sets and call results are boxes that know only their depth and size. Every value's
+    nesting depth is kept as it is built, so a pickle nesting deeper than MAX_DEPTH, a
+    container with more than MAX_CONTAINER_ITEMS items, and a key torch.load could not hash
+    safely are refused before torch sees them. Nothing is built but those small values, so
+    the scan costs O(instructions).
     """
 
     def __init__(self) -> None:
@@ -159,6 +242,7 @@ class _Machine:
         self.marks: list[int] = []
         self.memo: dict[int, Any] = {}
         self.storages: list[Storage] = []
+        self.tensors: list[Tensor] = []
 
     def pop(self, n: int = 1) -> list[Any]:
         if n > len(self.stack) or (self.marks and len(self.stack) - n < self.marks[-1]):
@@ -180,6 +264,68 @@ class _Machine:
             raise ScanError("the file's pickle is damaged (its stack is empty where a value is needed)")
         return self.stack[-1]
 
+    def push(self, value: Any) -> None:
+        if len(self.stack) > 2 * MAX_CONTAINER_ITEMS + MAX_DEPTH:
+            raise ScanError(
+                f"the file's pickle holds more than {2 * MAX_CONTAINER_ITEMS:,} values at once; a state_dict "
+                "holds a few per tensor"
+            )
+        self.stack.append(value)
+
+    @staticmethod
+    def _too_deep() -> ScanError:
+        return ScanError(
+            f"the file's pickle nests containers more than {MAX_DEPTH} deep; a state_dict nests about 8 "
+            "(a dict of tensors inside a dict), and torch.load would recurse through every level, which can "
+            "crash the server, so the file was refused before torch read it"
+        )
+
+    def _place(self, items: list[Any]) -> int:
+        """Mark `items` as inside a new container; returns that container's depth."""
+        if len(items) > MAX_CONTAINER_ITEMS:
+            raise ScanError(
+                f"the file's pickle builds a container of {len(items):,} items; pinit reads at most "
+                f"{MAX_CONTAINER_ITEMS:,} (a state_dict has one entry per tensor)"
+            )
+        depth = 0
+        for item in items:
+            if isinstance(item, _Box):
+                item.placed = True
+            depth = max(depth, _depth(item))
+        if depth + 1 > MAX_DEPTH:
+            raise self._too_deep()
+        return depth + 1
+
+    def tuple_(self, items: list[Any]) -> None:
+        t = _Tuple(items)
+        t.depth = self._place(items)
+        self.push(t)
+
+    def box(self, kind: str, items: list[Any], keys: Sequence[Any] = ()) -> None:
+        for key in keys:
+            _check_key(key)
+        self.push(_Box(kind, self._place(items), len(items)))
+
+    def add(self, items: list[Any], keys: list[Any], kinds: tuple[str, ...]) -> None:
+        """APPEND(S), SETITEM(S), ADDITEMS, BUILD: `items` go into the box under them."""
+        target = self.top()
+        if not isinstance(target, _Box) or target.kind not in kinds:
+            raise ScanError("the file's pickle adds items to something that is not a container of that kind")
+        if target.placed:
+            raise ScanError(
+                "the file's pickle changes a container after putting it inside another one, which torch.save "
+                "never does (it is how a pickle builds nesting that cannot be seen where it is built)"
+            )
+        for key in keys:
+            _check_key(key)
+        target.items += len(items)
+        if target.items > MAX_CONTAINER_ITEMS:
+            raise ScanError(
+                f"the file's pickle builds a container of more than {MAX_CONTAINER_ITEMS:,} items; a state_dict "
+                "has one entry per tensor"
+            )
+        target.depth = max(target.depth, self._place(items))
+
     def global_(self, module: Any, name: Any) -> None:
         if not isinstance(module, str) or not isinstance(name, str):
             raise ScanError("the file's pickle computes the name of what it imports, which torch.save never does")
@@ -188,13 +334,24 @@ class _Machine:
             raise ScanError(f"{NOT_READABLE}: its pickle is damaged (it names {quote(module + ' ' + name)})")
         if (module, name) not in ALLOWED_GLOBALS:
             raise _refuse_global(module, name)
-        self.stack.append(_Global(module, name))
+        self.push(_Global(module, name))
 
     def call(self, n_args: int) -> None:
-        func = self.pop(n_args + 1)[0]
+        func, *args = self.pop(n_args + 1)
         if not isinstance(func, _Global):
             raise ScanError("the file's pickle calls something that is not one of the allowed names")
-        self.stack.append(_OPAQUE)
+        if len(args) != 1 or not isinstance(args[0], _Tuple):  # NEWOBJ_EX's kwargs, or args built in a box
+            raise ScanError("the file's pickle calls a function with arguments torch.save never writes")
+        (arg_tuple,) = args
+        result = _Box("call", self._place([arg_tuple]))
+        if func.name == "OrderedDict":
+            if arg_tuple:  # torch.save writes OrderedDict() and then its items, never OrderedDict(pairs)
+                raise ScanError("the file's pickle builds an OrderedDict from arguments, which torch.save never does")
+            result.kind = "dict"
+        elif func.name == "_rebuild_tensor_v2":
+            self.tensors.append(_tensor_of(arg_tuple))
+            result.tensor = True
+        self.push(result)
 
     def step(self, name: str, arg: Any) -> None:
         if name in _REFUSED_OPCODES:
@@ -202,28 +359,48 @@ class _Machine:
         if name in ("PROTO", "FRAME", "STOP"):
             return
         if name == "MARK":
+            if len(self.marks) >= MAX_DEPTH:
+                raise self._too_deep()
             self.marks.append(len(self.stack))
         elif name in ("NONE", "NEWTRUE", "NEWFALSE"):
-            self.stack.append({"NONE": None, "NEWTRUE": True, "NEWFALSE": False}[name])
+            self.push({"NONE": None, "NEWTRUE": True, "NEWFALSE": False}[name])
         elif name in ("EMPTY_LIST", "EMPTY_DICT", "EMPTY_SET"):
-            self.stack.append(_OPAQUE)
+            self.push(_Box(name[6:].lower()))
         elif name == "EMPTY_TUPLE":
-            self.stack.append(())
+            self.tuple_([])
         elif name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-            self.stack.append(tuple(self.pop(int(name[-1]))))
+            self.tuple_(self.pop(int(name[-1])))
         elif name == "TUPLE":
-            self.stack.append(tuple(self.pop_mark()))
-        elif name in ("LIST", "DICT", "FROZENSET"):
-            self.pop_mark()
-            self.stack.append(_OPAQUE)
-        elif name in ("APPENDS", "SETITEMS", "ADDITEMS", "POP_MARK"):
-            self.pop_mark()
-        elif name in ("APPEND", "POP", "BUILD"):
-            self.pop(1)
+            self.tuple_(self.pop_mark())
+        elif name == "LIST":
+            self.box("list", self.pop_mark())
+        elif name == "DICT":
+            items = self.pop_mark()
+            self.box("dict", items, items[::2])
+        elif name == "FROZENSET":
+            items = self.pop_mark()
+            self.box("frozenset", items, items)
+        elif name == "APPENDS":
+            self.add(self.pop_mark(), [], ("list",))
+        elif name == "APPEND":
+            self.add(self.pop(1), [], ("list",))
+        elif name == "SETITEMS":
+            items = self.pop_mark()
+            self.add(items, items[::2], ("dict",))
         elif name == "SETITEM":
-            self.pop(2)
+            items = self.pop(2)
+            self.add(items, items[:1], ("dict",))
+        elif name == "ADDITEMS":
+            items = self.pop_mark()
+            self.add(items, items, ("set",))
+        elif name == "BUILD":  # torch.save: an OrderedDict's _metadata, a Parameter's state
+            self.add(self.pop(1), [], ("dict", "call"))
+        elif name == "POP_MARK":
+            self.pop_mark()
+        elif name == "POP":
+            self.pop(1)
         elif name == "DUP":
-            self.stack.append(self.top())
+            self.push(self.top())
         elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
             self.memo[int(arg)] = self.top()
         elif name == "MEMOIZE":
@@ -231,7 +408,7 @@ class _Machine:
         elif name in ("GET", "BINGET", "LONG_BINGET"):
             if int(arg) not in self.memo:
                 raise ScanError("the file's pickle is damaged (it reads a memo entry it never wrote)")
-            self.stack.append(self.memo[int(arg)])
+            self.push(self.memo[int(arg)])
         elif name == "GLOBAL":
             module, _, attr = str(arg).partition(" ")
             self.global_(module, attr)
@@ -243,18 +420,49 @@ class _Machine:
         elif name == "NEWOBJ_EX":
             self.call(2)
         elif name == "BINPERSID":
-            self.storages.append(_storage_of(self.pop(1)[0]))
-            self.stack.append(_OPAQUE)
+            storage = _storage_of(self.pop(1)[0])
+            self.storages.append(storage)
+            self.push(storage)
         else:  # every other opcode pushes the literal genops decoded (numbers, text, bytes)
-            self.stack.append(arg)
+            self.push(arg)
 
 
-def scan_pickle(stream: io.BytesIO) -> list[Storage]:
+def _tensor_of(args: tuple[Any, ...]) -> Tensor:
+    """The tensor _rebuild_tensor_v2(storage, offset, size, stride, requires_grad, hooks[, metadata]) makes."""
+    if len(args) not in (6, 7) or not isinstance(args[0], Storage):
+        raise ScanError("the file's pickle rebuilds a tensor from arguments torch.save never writes")
+    size = args[2]
+    if not (isinstance(size, tuple) and all(is_whole(d) and d >= 0 for d in size)):
+        raise ScanError("the file's pickle gives a tensor a shape that is not a tuple of whole numbers")
+    if len(size) > MAX_TENSOR_DIMS:
+        raise ScanError(
+            f"the file's pickle gives a tensor {len(size):,} dimensions; pinit reads at most {MAX_TENSOR_DIMS}"
+        )
+    numel = 1
+    for d in size:
+        numel *= d
+        if numel > 2**63:  # already far past any limit; stop multiplying huge numbers
+            break
+    return Tensor(numel, args[0].itemsize)
+
+
+@dataclass
+class Scan:
+    """What a pickle (or a whole file) declares: its storages and the tensors built over them."""
+
+    storages: list[Storage]
+    tensors: list[Tensor]
+
+
+def scan_pickle(stream: io.BytesIO) -> Scan:
     """Read one pickle from `stream` (left just after its STOP) without unpickling it.
 
-    Returns the storages it declares. Raises ScanError naming the first thing a state_dict
-    saved by torch.save would not contain: a global outside ALLOWED_GLOBALS, an opcode that
-    imports by another route, more than MAX_PICKLE_OPS instructions, or a damaged pickle.
+    Returns the storages it declares and the tensors it builds. Raises ScanError naming the
+    first thing a state_dict saved by torch.save would not contain: a global outside
+    ALLOWED_GLOBALS, an opcode that imports by another route, more than MAX_PICKLE_OPS
+    instructions, containers nested deeper than MAX_DEPTH or holding more than
+    MAX_CONTAINER_ITEMS, a dict key other than bounded text or a 64-bit number, or a
+    damaged pickle.
     """
     machine = _Machine()
     ops = 0
@@ -270,47 +478,100 @@ def scan_pickle(stream: io.BytesIO) -> list[Storage]:
     except ScanError:
         raise
     except (ValueError, struct.error, UnicodeDecodeError, EOFError) as e:  # genops on damaged or truncated bytes
-        raise ScanError(f"{NOT_READABLE}: its pickle is damaged or truncated ({e})") from None
-    return machine.storages
+        raise ScanError(f"{NOT_READABLE}: its pickle is damaged or truncated ({shorten(str(e), 120)})") from None
+    return Scan(machine.storages, machine.tensors)
 
 
 # --- zip archives (torch.save since 1.6) ----------------------------------------------------
 
 
-def _zip_entry_count(data: bytes) -> int | None:
-    """The entry count in the zip's end-of-central-directory record (zip64 aware); None if not found."""
-    end = data.rfind(b"PK\x05\x06", max(0, len(data) - 22 - 65_535))
-    if end < 0 or end + 22 > len(data):
-        return None
-    (count,) = struct.unpack_from("<H", data, end + 10)
-    if count != 0xFFFF:
-        return int(count)
-    locator = end - 20
-    if locator < 0 or data[locator : locator + 4] != b"PK\x06\x07":
-        return None
-    (record,) = struct.unpack_from("<Q", data, locator + 8)
-    if record + 40 > len(data) or data[record : record + 4] != b"PK\x06\x06":
-        return None
-    (count64,) = struct.unpack_from("<Q", data, record + 32)
-    return int(count64)
+_EOCD = struct.Struct("<4s4H2LH")  # end of central directory: signature, disks, counts, size, offset, comment
+_ZIP64_LOCATOR = 20
+_ZIP64_RECORD = struct.Struct("<4sQ2H2L4Q")  # zip64 end record: ..., counts, directory size and offset
+_CENTRAL_HEADER = 46  # a central directory header without its name, extra field and comment
 
 
-def _zip_entries(data: bytes) -> list[zipfile.ZipInfo]:
-    count = _zip_entry_count(data)
-    if count is None:
+def _zip_directory(data: bytes) -> tuple[int, int, int]:
+    """(entries claimed, offset, size) of the zip's central directory, from its end record.
+
+    Found the way Python's zipfile finds it (the last 22 bytes, else the last end-record
+    signature in the final 64 kB; a zip64 record right before its locator overrides the
+    numbers), so the directory checked here is the one zipfile would read.
+    """
+    eocd = len(data) - _EOCD.size
+    if eocd < 0 or data[eocd : eocd + 4] != b"PK\x05\x06":
+        eocd = data.rfind(b"PK\x05\x06", max(0, len(data) - _EOCD.size - 65_535))
+    if eocd < 0 or eocd + _EOCD.size > len(data):
         raise ScanError(
             f"{NOT_READABLE}: it starts like a zip archive, but the archive's directory is missing "
             "(a truncated or damaged torch.save() file)"
         )
+    _sig, _disk, _cd_disk, _on_disk, count, size, offset, _comment = _EOCD.unpack_from(data, eocd)
+    end = eocd
+    locator = eocd - _ZIP64_LOCATOR
+    if locator >= 0 and data[locator : locator + 4] == b"PK\x06\x07":
+        record = locator - _ZIP64_RECORD.size
+        if record < 0 or data[record : record + 4] != b"PK\x06\x06":
+            raise ScanError(f"{NOT_READABLE}: its zip64 end record is missing or damaged")
+        *_head, count, size, offset = _ZIP64_RECORD.unpack_from(data, record)
+        end = record
+    if offset + size != end:
+        raise ScanError(
+            f"{NOT_READABLE}: the zip archive's end record puts its directory at bytes {offset:,} to "
+            f"{offset + size:,}, but the directory must end where the end record starts (byte {end:,})"
+        )
+    return int(count), int(offset), int(size)
+
+
+def _walk_directory(data: bytes, offset: int, size: int) -> int:
+    """How many entries the central directory really holds, header by header; stops past MAX_ZIP_ENTRIES."""
+    pos, end, found = offset, offset + size, 0
+    while pos < end:
+        if found >= MAX_ZIP_ENTRIES:
+            raise ScanError(
+                f"the zip archive's directory holds more than {MAX_ZIP_ENTRIES:,} entries (counted header by "
+                f"header); torch.save writes one per tensor storage plus five, and pinit reads at most "
+                f"{MAX_ZIP_ENTRIES:,}"
+            )
+        if pos + _CENTRAL_HEADER > end or data[pos : pos + 4] != b"PK\x01\x02":
+            raise ScanError(f"{NOT_READABLE}: the zip archive's directory is damaged (entry {found + 1:,})")
+        name, extra, comment = struct.unpack_from("<3H", data, pos + 28)
+        pos += _CENTRAL_HEADER + name + extra + comment
+        found += 1
+    if pos != end:
+        raise ScanError(f"{NOT_READABLE}: the zip archive's directory is damaged (its last entry runs past its end)")
+    return found
+
+
+def _zip_entries(data: bytes) -> list[zipfile.ZipInfo]:
+    """The archive's entries, read by zipfile only after its directory was counted and bounded here.
+
+    The end record's entry count is not trusted: zipfile reads every header in the directory's
+    byte range whatever the count says (a 47 MB file whose end record claimed a few entries held
+    700,000), so the directory's size is bounded and its headers are walked with struct first.
+    """
+    count, offset, size = _zip_directory(data)
     if count > MAX_ZIP_ENTRIES:
         raise ScanError(
             f"the zip archive has {count:,} entries; torch.save writes one per tensor storage plus five, "
             f"and pinit reads at most {MAX_ZIP_ENTRIES:,}"
         )
+    if size > MAX_ZIP_DIRECTORY_BYTES:
+        raise ScanError(
+            f"the zip archive's directory is {size:,} bytes; torch.save writes about 100 per entry, and pinit "
+            f"reads directories of at most {MAX_ZIP_DIRECTORY_BYTES:,} bytes"
+        )
+    found = _walk_directory(data, offset, size)
+    if found != count:
+        raise ScanError(
+            f"the zip archive's end record says it has {count:,} entries, but its directory holds {found:,}: "
+            "an archive whose directory disagrees with its end record is damaged or forged, so it was refused "
+            "before it was opened"
+        )
     try:
         return zipfile.ZipFile(io.BytesIO(data)).infolist()
     except (zipfile.BadZipFile, ValueError, struct.error, NotImplementedError) as e:
-        raise ScanError(f"{NOT_READABLE}: it is a damaged zip archive ({e})") from None
+        raise ScanError(f"{NOT_READABLE}: it is a damaged zip archive ({shorten(str(e), 120)})") from None
 
 
 def _check_entries(entries: list[zipfile.ZipInfo], size: int, max_bytes: int) -> str:
@@ -344,12 +605,14 @@ def _check_entries(entries: list[zipfile.ZipInfo], size: int, max_bytes: int) ->
     return prefix
 
 
-def check_zip(data: bytes, max_bytes: int) -> None:
+def check_zip(data: bytes, max_bytes: int) -> list[Tensor]:
     """Refuse a torch.save zip archive whose reading could cost more than its own size.
 
-    Every entry must be stored uncompressed with consistent sizes adding up to at most
-    the file's size and `max_bytes`; data.pkl must pass `scan_pickle`; every storage it
-    declares must fit in its data/<key> record.
+    The central directory must hold what its end record says, at most MAX_ZIP_ENTRIES
+    entries in at most MAX_ZIP_DIRECTORY_BYTES; every entry must be stored uncompressed
+    with consistent sizes adding up to at most the file's size and `max_bytes`; data.pkl
+    must pass `scan_pickle`; every storage it declares must fit in its data/<key> record.
+    Returns the tensors data.pkl builds (what they expand to is checked by the caller).
     """
     entries = _zip_entries(data)
     prefix = _check_entries(entries, len(data), max_bytes)
@@ -359,7 +622,8 @@ def check_zip(data: bytes, max_bytes: int) -> None:
         raise ScanError(f"{NOT_READABLE}: the zip archive has no data.pkl, so torch.save did not write it")
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         pickle_bytes = archive.read(pkl)
-    for storage in scan_pickle(io.BytesIO(pickle_bytes)):
+    scan = scan_pickle(io.BytesIO(pickle_bytes))
+    for storage in scan.storages:
         record = by_name.get(f"{prefix}/data/{storage.key}")
         if record is None or storage.nbytes > record.file_size:
             have = "is missing" if record is None else f"holds {record.file_size:,} bytes"
@@ -367,13 +631,14 @@ def check_zip(data: bytes, max_bytes: int) -> None:
                 f"a tensor's storage {quote(storage.key)} claims {storage.nbytes:,} bytes but its record {have}: "
                 "the file is damaged"
             )
+    return scan.tensors
 
 
 # --- legacy torch.save streams (before torch 1.6, or _use_new_zipfile_serialization=False) ---
 
 
-def _legacy_pickles(stream: io.BytesIO) -> Iterator[list[Storage]]:
-    """The storages of each of the five pickles a legacy stream starts with
+def _legacy_pickles(stream: io.BytesIO) -> Iterator[Scan]:
+    """The scan of each of the five pickles a legacy stream starts with
     (magic number, protocol version, system info, the object, the storage keys)."""
     for i in range(5):
         if stream.tell() >= len(stream.getbuffer()):
@@ -386,20 +651,23 @@ def _legacy_pickles(stream: io.BytesIO) -> Iterator[list[Storage]]:
         yield scan_pickle(stream)
 
 
-def check_legacy(data: bytes) -> None:
+def check_legacy(data: bytes) -> list[Tensor]:
     """Refuse a legacy (pickle-stream) torch.save file whose reading could cost more than its size.
 
     Each of its five pickles must pass `scan_pickle`, and the storages they declare must
     fit in the bytes after them (torch allocates a storage's declared size before reading it).
+    Returns the tensors the pickles build.
     """
     if len(data) < 2 or data[1] not in (2, 3, 4, 5):
         version = f"protocol {data[1]}" if len(data) > 1 else "nothing after it"
         raise ScanError(f"{NOT_READABLE}: it starts like a pickle ({version}), but not one torch.save writes")
     stream = io.BytesIO(data)
-    storages = [s for found in _legacy_pickles(stream) for s in found]
+    scans = list(_legacy_pickles(stream))
+    storages = [s for scan in scans for s in scan.storages]
     left = len(data) - stream.tell()
     need = sum(s.nbytes + 8 for s in {s.key: s for s in storages}.values())
     if need > left:
         raise ScanError(
             f"the file's storages claim {need:,} bytes but only {left:,} follow them: it is truncated or damaged"
         )
+    return [t for scan in scans for t in scan.tensors]
