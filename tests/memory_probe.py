@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 LIMIT_GB = 4  # address space the child may add before the call fails with MemoryError
 TIMEOUT = 30.0  # seconds before a child that blocks (a FIFO nobody writes) is killed
+SLOW = 180.0  # the timeout of a case that builds real models or counts a huge one on the meta device
 
 
 def fixtures():
@@ -51,6 +52,7 @@ class Case:
     kind: str  # "checkpoint", "plan_file", "link", "cli" or "download"
     make: Callable[[Path], str]
     what: str
+    timeout: float = TIMEOUT  # a case that builds models (downloads, meta-device estimates) may take longer
 
 
 def _file(name: str, data: Callable[[], bytes]) -> Callable[[Path], str]:
@@ -116,10 +118,43 @@ def cases() -> list[Case]:
         Case("cli_dev_zero", "cli", lambda tmp: "/dev/zero", "pinit --plan /dev/zero"),
         Case("cli_fifo", "cli", _fifo, "pinit --plan FIFO (nobody writes to it)"),
         Case(
-            "download_vggstyle_x3",
+            "download_widemlp_x3",
             "download",
-            lambda tmp: "VGGStyle",
-            "three state_dict downloads of VGGStyle (402 MiB each) in the page's share view",
+            lambda tmp: "WideMLP",
+            "three state_dict downloads of WideMLP (96 MiB each) clicked at once in the page's share view",
+            SLOW,
+        ),
+        Case(
+            "link_deep_mlp_100x4096",
+            "link",
+            _file("big-link.json", lambda: json.dumps({"model": "DeepMLP", "opts": json.dumps(HUGE_MLP)}).encode()),
+            '?model=DeepMLP&opts={"depth":100,"width":4096}: 1.6 G parameters',
+        ),
+        Case(
+            "link_tinygpt_limits",
+            "link",
+            _file("gpt-link.json", lambda: json.dumps({"model": "TinyGPT", "opts": json.dumps(HUGE_GPT)}).encode()),
+            "a link asking for TinyGPT at its option limits: 10 G parameters (37 GiB)",
+            SLOW,
+        ),
+        Case(
+            "plan_file_deep_mlp_100x4096",
+            "plan_file",
+            _file("big-plan.json", lambda: json.dumps({"model": "DeepMLP", "model_options": HUGE_MLP}).encode()),
+            "a plan file whose model_options ask for DeepMLP 100 x 4096",
+        ),
+        Case(
+            "weights_view_deep_mlp_100x4096",
+            "view",
+            _file("weights-view.json", lambda: json.dumps(["DeepMLP", HUGE_MLP, "weights"]).encode()),
+            "the Weights view asked for DeepMLP 100 x 4096 (as a sidebar or an old session could)",
+        ),
+        Case(
+            "signal_view_tinygpt_limits",
+            "view",
+            _file("signal-view.json", lambda: json.dumps(["TinyGPT", HUGE_GPT, "signal"]).encode()),
+            "Signal flow asked for TinyGPT at its option limits",
+            SLOW,
         ),
         Case(
             "link_huge_scheme_name",
@@ -131,6 +166,17 @@ def cases() -> list[Case]:
             "link whose plan names a 150 kB scheme",
         ),
     ]
+
+
+HUGE_MLP = {"depth": 100, "width": 4096}
+HUGE_GPT = {"n_layer": 48, "d_model": 4096, "n_head": 256, "vocab": 65536, "seq_len": 4096}
+BUDGET_CASES = (
+    "link_deep_mlp_100x4096",
+    "link_tinygpt_limits",
+    "plan_file_deep_mlp_100x4096",
+    "weights_view_deep_mlp_100x4096",
+    "signal_view_tinygpt_limits",
+)
 
 
 def _plan_token(doc: object) -> str:
@@ -179,16 +225,83 @@ def _prepare(kind: str, path: str) -> Callable[[], str]:
 
         return link
     if kind == "download":
+        import threading
+
         import pinit
         from pinit.dashboard import share
+        from pinit.share.setup import Setup
 
-        plan = json.dumps(pinit.PRESETS["Kaiming (He)"].plan, sort_keys=True)
+        plan = pinit.PRESETS["Kaiming (He)"].plan
 
-        def downloads() -> str:
-            sizes = [len(share._state_dict_bytes(path, "{}", plan, seed)) for seed in range(3)]
+        def downloads() -> str:  # three tabs clicking at once: one thread each, as Streamlit runs them
+            sizes: list[int] = []
+            tabs = [
+                threading.Thread(
+                    target=lambda seed=seed: sizes.append(
+                        len(share._state_dict_bytes(Setup(path, {}, plan, seed), f"tab{seed}"))
+                    )
+                )
+                for seed in range(3)
+            ]
+            for t in tabs:
+                t.start()
+            for t in tabs:
+                t.join()
             return f"ok, {len(sizes)} downloads of {sizes[0]:,} bytes"
 
         return downloads
+    if kind == "view":
+        from pinit.budget import estimate
+        from pinit.share.setup import Setup
+
+        model, options, view = json.loads(Path(path).read_text())
+
+        def view_call() -> str:
+            from pinit.dashboard import common, state
+
+            setup = Setup(model, options)
+            if view == "weights":
+                return _outcome(lambda: state.report_for(setup, 40))
+            if view == "signal":
+                return _outcome(lambda: common.signal_for(setup, 8))
+            return _outcome(lambda: share_bytes(setup))
+
+        def share_bytes(setup: object) -> int:
+            from pinit.dashboard import share
+
+            return len(share._state_dict_bytes(setup))  # type: ignore[arg-type]
+
+        estimate(model, options, view, 8)  # the meta-device estimate is cached before the call is measured
+        return view_call
+    if kind == "estimate":
+        from pinit.budget import estimate
+        from pinit.lab.signal import signal_flow
+        from pinit.report import inspect_model
+        from pinit.share.setup import Setup
+
+        model, options, view, n = json.loads(Path(path).read_text())
+        plan = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal"}}}}
+        setup = Setup(model, options, plan if not Setup(model, options, plan).problems() else {})
+        cost = estimate(model, options, view, n)
+        inspect_model("SimpleCNN", {}, 0, 40)  # the first call's imports and caches are not the model's cost
+        signal_flow("SimpleCNN", {}, 0, 8)
+        gc.collect()
+
+        def measured() -> str:
+            if view == "weights":
+                inspect_model(setup.model, setup.plan, 0, 40, setup.options)
+            elif view == "signal":
+                signal_flow(setup.model, setup.plan, 0, n, setup.options)
+            else:
+                pinit_save(setup)
+            return f"estimate {cost.total / 2**20:.1f} MB"
+
+        def pinit_save(s: Setup) -> int:
+            import pinit
+
+            return len(pinit.save_state_dict(s.build()))
+
+        return measured
     if kind == "cli":
         from pinit.share.cli import main
 
@@ -251,14 +364,25 @@ def measure(case: Case, tmp: Path) -> dict[str, object]:
             cwd=ROOT,
             capture_output=True,
             text=True,
-            timeout=TIMEOUT,
+            timeout=case.timeout,
         )
     except subprocess.TimeoutExpired:
-        return {"growth_mb": None, "outcome": f"hung: killed after {TIMEOUT:.0f} s"}
+        return {"growth_mb": None, "outcome": f"hung: killed after {case.timeout:.0f} s"}
     lines = proc.stdout.strip().splitlines()
     if proc.returncode != 0 or not lines:
         return {"growth_mb": None, "outcome": f"child failed ({proc.returncode}): {proc.stderr.strip()[-300:]}"}
     return json.loads(lines[-1])
+
+
+def measure_estimate(model: str, options: dict, view: str, n: int, tmp: Path) -> tuple[float, float]:
+    """(MB pinit.budget.estimate says `view` of the model costs, MB of peak RSS growth measured) in a fresh child."""
+    name = f"estimate-{model}-{view}-{len(list(tmp.iterdir()))}.json"
+    case = Case(name, "estimate", _file(name, lambda: json.dumps([model, options, view, n]).encode()), name, SLOW)
+    r = measure(case, tmp)
+    outcome = str(r["outcome"])
+    if r["growth_mb"] is None or not outcome.startswith("estimate "):
+        raise AssertionError(outcome)
+    return float(outcome.split()[1]), float(r["growth_mb"])  # type: ignore[arg-type]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,14 +28,15 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.memory_probe import ROOT, cases, measure
+from tests.memory_probe import BUDGET_CASES, ROOT, cases, measure, measure_estimate
 
 pytestmark = pytest.mark.slow  # about 90 s: each input in a fresh Python (a torch import each)
 
 LIBRARY_BUDGET_MB = 150  # peak RSS growth of one call on one hostile input (the worst measured: 37 MB)
 SERVER_BUDGET_MB = 250  # peak RSS growth of the server handling one hostile upload
 
-LIBRARY_CASES = [c for c in cases() if c.kind != "download"]  # downloads: tests/test_download_memory.py
+LIBRARY_CASES = [c for c in cases() if c.kind != "download" and c.name not in BUDGET_CASES]
+OVER_BUDGET = [c for c in cases() if c.name in BUDGET_CASES]
 
 
 @pytest.mark.parametrize("case", LIBRARY_CASES, ids=[c.name for c in LIBRARY_CASES])
@@ -162,3 +163,79 @@ def test_hostile_uploads_cost_the_running_server_little():
             problems[case] = f"{growth:.0f} MB of peak RSS growth"
     assert not problems, problems
     print({case: f"{growth:.0f} MB" for case, (growth, _) in results.items()})
+
+
+# --- the memory budget (issue 17, items 2 and 5) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", OVER_BUDGET, ids=[c.name for c in OVER_BUDGET])
+def test_a_model_over_the_memory_budget_is_refused_in_words_before_it_is_built(case, tmp_path):
+    """Links, plan files and the views that build a model: DeepMLP 100 x 4096 (6.2 GiB) and TinyGPT at its
+    limits (37 GiB) are refused, saying what was asked, what it would cost and what is allowed; the child
+    (capped at LIMIT_GB of address space) grows by a few MB. Before: accepted, +6.3 GB to +12.9 GB."""
+    result = measure(case, tmp_path)
+    outcome = str(result["outcome"])
+    assert result["growth_mb"] is not None, outcome
+    if case.kind == "link":  # the link opens with the model's defaults and one warning (its words: below)
+        assert outcome.startswith("ok, 1 warning"), outcome
+    else:  # refused: the outcome shows the error's first 160 characters
+        assert outcome.startswith(("PlanError", "ValueError")), outcome
+        assert "parameters: to " in outcome and "the server would need about" in outcome, outcome
+    assert result["growth_mb"] < LIBRARY_BUDGET_MB, f"{case.name}: {result['growth_mb']:.0f} MB, {outcome}"
+
+
+def test_link_refusal_says_what_was_asked_what_it_costs_and_what_is_allowed():
+    from pinit.share.setup import Setup
+
+    setup, warnings = Setup.from_query(
+        {"model": "TinyGPT", "opts": '{"n_layer":48,"d_model":4096,"n_head":256,"vocab":65536,"seq_len":4096}'}
+    )
+    assert setup.options == {}  # the model's defaults: nothing over the budget is kept
+    (warning,) = warnings
+    assert "TinyGPT (d_model 4096, n_head 256, n_layer 48, seq_len 4096, vocab 65536)" in warning
+    assert "about 37 GiB" in warning and "at most 1.5 GiB" in warning and "PINIT_MEMORY_BUDGET_MB" in warning
+
+
+def test_the_budget_is_one_configurable_number(monkeypatch):
+    from pinit import budget
+
+    assert budget.admit("DeepMLP", {"depth": 100, "width": 1024}) is None  # 400 MiB: within 1.5 GiB
+    monkeypatch.setenv(budget.BUDGET_ENV, "256")
+    problem = budget.admit("DeepMLP", {"depth": 100, "width": 1024})
+    assert problem and "at most 256 MiB" in problem
+    assert budget.fit_probe("DeepMLP", {"depth": 100, "width": 1024}, [8, 16]) == []
+    monkeypatch.setenv(budget.BUDGET_ENV, "lots")
+    with pytest.raises(ValueError, match="PINIT_MEMORY_BUDGET_MB must be a whole number of MiB"):
+        budget.budget_bytes()
+
+
+def test_downloads_clicked_at_once_are_built_one_at_a_time(tmp_path):
+    """Three tabs click "Download weights" of WideMLP at once: the peak is one download's, not three
+    (before: three at once, e.g. VGGStyle +4.5 GB in 3 tabs against +1.9 GB in one)."""
+    from pinit.budget import estimate
+
+    one = estimate("WideMLP", {}, "download").total / 2**20
+    (case,) = [c for c in cases() if c.name == "download_widemlp_x3"]
+    result = measure(case, tmp_path)
+    assert result["growth_mb"] is not None, result["outcome"]
+    assert str(result["outcome"]).startswith("ok, 3 downloads"), result["outcome"]
+    assert result["growth_mb"] < 1.6 * one, f"{result['growth_mb']:.0f} MB for 3 downloads; one is ~{one:.0f} MB"
+
+
+ESTIMATED = [
+    ("DeepMLP", {"depth": 20, "width": 2048}, "weights", 16),
+    ("DeepMLP", {"depth": 20, "width": 2048}, "signal", 16),
+    ("DeepMLP", {"depth": 100, "width": 1024}, "signal", 16),
+    ("WideMLP", {}, "download", 16),
+    ("TinyGPT", {"d_model": 512, "n_layer": 8, "vocab": 8192, "seq_len": 256}, "weights", 16),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "options", "view", "n"),
+    ESTIMATED,
+    ids=[f"{m}-{'x'.join(map(str, o.values()))}-{v}" for m, o, v, _ in ESTIMATED],
+)
+def test_the_budget_estimate_is_within_a_factor_of_two_of_the_measured_peak(model, options, view, n, tmp_path):
+    estimated, measured = measure_estimate(model, options, view, n, tmp_path)
+    assert estimated / 2 <= measured <= estimated * 2, f"estimated {estimated:.0f} MB, measured {measured:.0f} MB"

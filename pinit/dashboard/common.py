@@ -16,6 +16,7 @@ from pinit.lab.signal import SignalFlow, signal_flow
 from pinit.share.setup import Setup
 from pinit.share.text import escape_markdown
 
+from . import state
 from .state import CACHE_TTL
 
 
@@ -38,8 +39,13 @@ def _signal(key: str, n: int) -> SignalFlow:
 
 
 def signal_for(setup: Setup, n: int) -> SignalFlow:
-    """The signal flow of a setup on a probe batch of `n`."""
-    return _signal(setup.key, n)
+    """The signal flow of a setup on a probe batch of `n`: ValueError in words over the memory budget;
+    a big model waits for the big-model slot (pinit.dashboard.state.big_job)."""
+    state.admit(setup, "signal", n)
+    if not state.is_big(setup):
+        return _signal(setup.key, n)
+    with state.big_job("this signal flow"):
+        return _signal(setup.key, n)
 
 
 def preset_setup(name: str, setup: Setup) -> Setup:

@@ -7,6 +7,7 @@ nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 from urllib.parse import urlencode
@@ -15,6 +16,7 @@ import segno
 import streamlit as st
 
 import pinit
+from pinit.budget import BIG_MODEL_SLOT, FairSlot, admit
 from pinit.report import InitReport, report_on
 from pinit.share.setup import Setup
 
@@ -115,10 +117,18 @@ def _checkpoint_uploaded() -> None:
 # --- exports: built when asked for --------------------------------------------------------------
 
 
-def _state_dict_bytes(setup: Setup) -> bytes:
+DOWNLOAD_SLOT = FairSlot("download slot")  # weight downloads are built one at a time per server
+
+
+def _state_dict_bytes(setup: Setup, who: str | None = None) -> bytes:
     # Built on the click (download_button takes a callable), never cached: a 400 MB VGGStyle
-    # download kept in a cache would stay resident long after the tab closed.
-    return pinit.save_state_dict(setup.build())
+    # download kept in a cache would stay resident long after the tab closed. One at a time
+    # (DOWNLOAD_SLOT, one place in line per tab), a big model also in the big-model slot, and
+    # refused over the memory budget (pinit.budget: the model and its serialized copies).
+    state.admit(setup, "download")
+    who = who or state.session_id()
+    with DOWNLOAD_SLOT.turn(who), BIG_MODEL_SLOT.turn(who) if state.is_big(setup) else contextlib.nullcontext():
+        return pinit.save_state_dict(setup.build())
 
 
 @st.cache_data(max_entries=32, ttl=state.CACHE_TTL, show_spinner=False)
@@ -200,13 +210,19 @@ def share_view(setup: Setup) -> None:
         mime="text/csv",
         key="dl_csv",
     )
+    too_big = admit(setup.model, setup.options, "download")
+    who = state.session_id()  # the click runs outside the script's thread: say whose it is now
     d3.download_button(
         "Download weights (state_dict .pt)",
-        lambda: _state_dict_bytes(setup),
+        lambda: _state_dict_bytes(setup, who),
         file_name=f"pinit-{setup.model}-seed{setup.seed}.pt",
         mime="application/octet-stream",
         key="dl_pt",
+        disabled=too_big is not None,
+        help=too_big,
     )
+    if too_big:
+        d3.caption(f"Not offered: {escape(too_big)}.")
 
     st.subheader("Inspect a checkpoint")
     st.caption(

@@ -6,6 +6,7 @@ import math
 
 import streamlit as st
 
+from pinit import budget
 from pinit.lab.figures import activation_heatmap_figure, activation_std_figure, dead_relu_figure, gradient_norm_figure
 from pinit.lab.signal import (
     LOGITS_EXPLODING,
@@ -18,9 +19,9 @@ from pinit.share.setup import Setup
 from pinit.style import fmt
 
 from .common import applied_label, fail, look_for, model_label, signal_for
+from .state import is_big
 
 PROBE_SIZES = [8, 16, 32, 64, 128, 256]
-BIG_MODELS = {"WideMLP", "VGGStyle"}  # scale tests: a probe pass of 64 images takes many seconds
 
 
 def metrics_ui(flow) -> None:
@@ -58,17 +59,26 @@ def metrics_ui(flow) -> None:
 
 
 def signal_flow_ui(setup: Setup) -> None:
-    big = setup.model in BIG_MODELS
+    # A big model (pinit.budget.is_big): a probe pass of 64 images takes many seconds; and only the
+    # batch sizes whose cost fits the server's memory budget are offered.
+    big = is_big(setup)
+    sizes = budget.fit_probe(setup.model, setup.options, [s for s in PROBE_SIZES if s <= 32] if big else PROBE_SIZES)
+    if not sizes:
+        st.error(f"**Signal flow is not run for this model.** {budget.admit(setup.model, setup.options, 'signal', 8)}.")
+        return
     c1, c2 = st.columns([1, 1])
-    sizes = [s for s in PROBE_SIZES if s <= 32] if big else PROBE_SIZES
     if st.session_state.get("signal.n") not in sizes:
-        st.session_state["signal.n"] = 16 if big else 64
-    n = c1.select_slider(
-        "Probe batch (images)",
-        sizes,
-        key="signal.n",
-        help="A fixed, seeded batch of N(0, 1) inputs and random labels: the same for every plan.",
-    )
+        st.session_state["signal.n"] = max(n for n in sizes if n <= (16 if big else 64))
+    if len(sizes) > 1:
+        n = c1.select_slider(
+            "Probe batch (images)",
+            sizes,
+            key="signal.n",
+            help="A fixed, seeded batch of N(0, 1) inputs and random labels: the same for every plan.",
+        )
+    else:
+        n = sizes[0]
+        c1.caption(f"Probe batch: {n} images (a larger one would not fit the server's memory budget).")
     mode = c2.radio(
         "Histogram x axis",
         ["each layer's own std", "raw values (one axis)"],

@@ -10,12 +10,17 @@ grow the server without bound.
 
 from __future__ import annotations
 
-import math
+import contextlib
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from pinit.report import InitReport, inspect_model, parameter_shapes
+from pinit import budget
+from pinit.budget import BIG_MODEL_PARAMS, BIG_MODEL_SLOT
+from pinit.report import InitReport, inspect_model
 from pinit.share.setup import Setup
 
 APPLIED = "applied"  # session key: the Setup whose weights are on screen
@@ -23,11 +28,51 @@ REFUSED = "refused"  # session key: (what was asked, problems) of the last chang
 CACHE_TTL = 3600  # seconds a cached result lives; a class is an hour
 SIDEBAR, VIEW = "sidebar", "view"  # fragment keys: a change reruns these two, not the whole page
 
-# Building and describing a ~100M-parameter model takes ~2 s and ~400 MB: one such job
-# at a time per server process, so a class picking VGGStyle together queues instead of
-# running the server out of memory. Small models never wait.
-BIG_MODEL_PARAMS = 10_000_000
-_BIG_MODEL_SLOT = threading.BoundedSemaphore(1)
+__all__ = ["BIG_MODEL_PARAMS", "big_job", "is_big", "report_for"]
+
+
+def session_id() -> str:
+    """This browser tab's session (one place in each shared line per session); the thread outside a page."""
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else f"thread-{threading.get_ident()}"
+
+
+@contextlib.contextmanager
+def big_job(what: str) -> Iterator[None]:
+    """Hold the big-model slot (pinit.budget.BIG_MODEL_SLOT) for `what`: building a ~100M-parameter
+    model takes seconds and hundreds of MB, so the server builds one at a time, first come first
+    served, one place in line per tab. While waiting, the tab shows its place in line."""
+    shown: list = []
+
+    def wait(place: int) -> None:
+        if not shown:
+            shown.append(st.empty())
+        shown[0].info(
+            f"⏳ {budget.nth(place)} in line for the big-model slot: {what} starts when the "
+            f"{'big model' if place == 1 else f'{place} big models'} ahead of it "
+            f"{'is' if place == 1 else 'are'} done (one at a time keeps the shared server alive)."
+        )
+
+    try:
+        with BIG_MODEL_SLOT.turn(session_id(), wait):
+            yield
+    finally:
+        if shown:
+            shown[0].empty()
+
+
+class _PageSlot:
+    """`with _BIG_MODEL_SLOT:` for a view that decided its job is big (pinit.dashboard.spectra)."""
+
+    def __enter__(self) -> None:
+        self._job = big_job("this computation")
+        self._job.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._job.__exit__(*exc)
+
+
+_BIG_MODEL_SLOT = _PageSlot()
 
 
 @st.cache_data(max_entries=256, ttl=CACHE_TTL, show_spinner=False)
@@ -37,14 +82,24 @@ def _report(key: str, bins: int) -> InitReport:
 
 
 def is_big(setup: Setup) -> bool:
-    return sum(math.prod(s) for s in parameter_shapes(setup.model, setup.options).values()) >= BIG_MODEL_PARAMS
+    """pinit.budget.is_big: BIG_MODEL_PARAMS or more parameters (the one definition of a big model)."""
+    return budget.is_big(setup.model, setup.options)
+
+
+def admit(setup: Setup, view: str = "weights", n: int = 64) -> None:
+    """ValueError in words when `view` of the setup's model would cost more than the memory budget."""
+    problem = budget.admit(setup.model, setup.options, view, n)
+    if problem:
+        raise ValueError(problem)
 
 
 def report_for(setup: Setup, bins: int) -> InitReport:
-    """The table, histograms and formulas of a setup (PlanError / ValueError if it does not apply)."""
+    """The table, histograms and formulas of a setup (PlanError / ValueError if it does not apply,
+    or if it would cost more than the memory budget)."""
+    admit(setup, "weights")
     if not is_big(setup):
         return _report(setup.key, bins)
-    with _BIG_MODEL_SLOT:
+    with big_job("this model's weights"):
         return _report(setup.key, bins)
 
 
@@ -62,9 +117,10 @@ def try_apply(setup: Setup) -> list[str]:
     """Make `setup` the one on screen if it applies; otherwise keep the last good one.
 
     Returns the problems in words ([] when applied). The check is the whole plan against
-    the model's shapes (on the meta device: nothing is drawn), so a refusal is instant.
+    the model's shapes and the model's cost against the memory budget (pinit.budget, on
+    the meta device: nothing is drawn), so a refusal is instant.
     """
-    problems = setup.problems()
+    problems = setup.problems() or [p for p in [budget.admit(setup.model, setup.options)] if p]
     if problems:
         st.session_state[REFUSED] = problems
         return problems

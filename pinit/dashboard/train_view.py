@@ -23,7 +23,7 @@ from pinit.plan import InitPlan
 from pinit.share.setup import Setup
 
 from .common import applied_label, look_for
-from .state import CACHE_TTL
+from .state import CACHE_TTL, session_id
 
 STEP_CHOICES = [5, 10, 25, 50, 100, 200, 400, 800]
 APPLIED = "A: applied plan"
@@ -232,6 +232,7 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
             # Both closures and the callback below run within this iteration only.
             lambda msg: bar.progress(0.0, text=f"Run {i} of {total}, {r['label']}: {msg}"),  # noqa: B023
             lambda: _cached(key) is not None,  # noqa: B023
+            who=session_id(),
         ) as mine:
             if not mine:
                 results[key] = _cached(key)
@@ -247,6 +248,8 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
                 rows.append((step, loss, acc))  # noqa: B023 - saved before the st.* call that a Stop interrupts
                 text = f"Run {i} of {total}, {r['label']}: step {step} / {steps}, loss {loss:.4g}"  # noqa: B023
                 bar.progress(step / steps, text=text)  # noqa: B023
+                # Others in line: after a turn of TRAIN_SLICE_S s, wait at the back of the line (the bar says where).
+                GATE.share(lambda msg: bar.progress(step / steps, text=f"{text}. {msg}"))  # noqa: B023
                 if step % REDRAW_EVERY == 0:
                     shown = st.session_state["train.shown"]
                     _draw(loss_area, acc_area, shown, results, partial, notes, steps)  # noqa: B023

@@ -28,6 +28,7 @@ from typing import Any
 from torch import nn
 
 from .. import checks
+from ..budget import admit
 from ..errors import PlanError, capped
 from ..models import MODELS
 from ..plan import InitPlan, check_plan, label, quoted_list
@@ -185,6 +186,9 @@ def _meta_problems(doc: Mapping[str, Any]) -> tuple[list[str], dict[str, Any]]:
                 if not isinstance(v, (int, float, str, bool)) or (isinstance(v, float) and not math.isfinite(v)):
                     problems.append(f"model option {quote(k)} must be a number or text, got {quote(v)}")
             meta["model_options"] = dict(options)
+            too_big = admit(name, options) if name in MODELS and not problems else None  # the memory budget
+            if too_big:
+                problems.append(too_big)
     return problems, meta
 
 

@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import checks
+from ..budget import admit
 from ..errors import PlanError, capped
 from ..models import MODELS
 from ..plan import MAX_SEED, InitPlan, check_plan, label
@@ -112,6 +113,10 @@ def _read_options(model: str, raw: str, warnings: list[str]) -> dict[str, Any]:
         problems, kept = [f"{quote(options)} ({e})"], {}
     if problems:
         warnings.append("ignored part of the model options in the link: " + "; ".join(capped(problems, 5)))
+    too_big = admit(model, kept) if kept else None  # the memory budget, before anything is built
+    if too_big:
+        warnings.append(f"ignored the model options in the link: {too_big}; using {model}'s defaults")
+        return {}
     return kept
 
 
