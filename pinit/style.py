@@ -12,6 +12,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from .recipes import FALLBACK, RECIPES, RecipeStyle, recipe_style
+
 __all__ = [
     "A_COLOR",
     "B_COLOR",
@@ -22,6 +24,7 @@ __all__ = [
     "PREDICTED",
     "PRESENTER_FONT",
     "SCHEME_COLORS",
+    "RecipeStyle",
     "fmt",
     "fmt_number",
     "fmt_shape",
@@ -29,31 +32,20 @@ __all__ = [
     "log_axis",
     "positive",
     "presenter",
+    "recipe_style",
     "title",
 ]
 
 MEASURED = "#1f77b4"
 EXPECTED = "#d62728"  # what a formula predicts: the scheme's law, the mean-field trend
 PREDICTED = EXPECTED
-A_COLOR, B_COLOR = "#1f77b4", "#ff7f0e"
+A_COLOR, B_COLOR = "#0072B2", "#E69F00"  # Okabe-Ito blue and orange
 FADED = "#b8b8b8"
 GROW, SHRINK = "#d62728", "#1f77b4"  # a layer that multiplies the signal up / down
-PLAN_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f"]
-SCHEME_COLORS = {
-    "Kaiming (He)": "#1f77b4",
-    "Xavier (Glorot)": "#ff7f0e",
-    "Xavier, tanh gain 5/3": "#bcbd22",
-    "PyTorch default": "#2ca02c",
-    "PyTorch default, biases 0": "#98df8a",
-    "LeCun": "#17becf",
-    "Orthogonal": "#8c564b",
-    "N(0, 0.01)": "#9467bd",
-    "N(0, 1)": "#d62728",
-    "Zeros": "#7f7f7f",
-    "Constant 0.05": "#e377c2",
-    "LSUV": "#000000",
-    "Article recipe": "#d62728",
-}
+# Plans and recipes: one colour, dash and marker per recipe, from the registry (pinit.recipes,
+# Okabe-Ito colours); any other label (a custom plan) takes the fallback colours in turn.
+PLAN_COLORS = list(FALLBACK)
+SCHEME_COLORS = {**{r.label: r.colour for r in RECIPES.values()}, **{r.name: r.colour for r in RECIPES.values()}}
 
 BASE_FONT = 12
 PRESENTER_FONT = 17  # chart text on a projector: 16-18 px reads from the back of a room

@@ -23,6 +23,7 @@ from .. import checks
 from ..checks import whole_number
 from ..models import DeepMLP
 from ..plan import apply_plan
+from ..recipes import RECIPES
 from .capture import capture_outputs
 from .lsuv import lsuv
 from .probes import activation_stats, predicted_std_trend, probe_batch, probe_targets
@@ -35,6 +36,7 @@ __all__ = [
     "depth_plan",
     "depth_summary",
     "depth_sweep",
+    "input_dependence",
     "lsuv_cost",
     "symmetry_table",
 ]
@@ -48,53 +50,32 @@ class DepthScheme:
     bias: dict[str, Any] = field(default_factory=lambda: {"scheme": "zeros"})  # the rule for Linear biases
 
 
+# The depth lab's schemes are the recipes (pinit.recipes) that say what a Linear layer's weight
+# and bias get, under their short labels: one label, one plan, one colour everywhere.
+# "PyTorch default" draws the biases too, U(±1/√fan_in), as nn.Linear does; its signal part
+# dies within a few ReLU layers and what is left is bias noise (see input_dependence).
+_DEPTH_ORDER = (
+    "Kaiming (He)",
+    "Xavier (Glorot)",
+    "Xavier, tanh gain 5/3",
+    "PyTorch default",
+    "PyTorch default, biases 0",
+    "LeCun",
+    "Orthogonal",
+    "N(0, 0.01)",
+    "N(0, 1)",
+    "Zeros",
+    "Constant 0.05",
+    "LSUV",
+)
 DEPTH_SCHEMES: dict[str, DepthScheme] = {
-    s.label: s
-    for s in (
-        DepthScheme(
-            "Kaiming (He)",
-            "N(0, 2/fan_in): kaiming_normal, nonlinearity relu",
-            {"scheme": "kaiming_normal", "mode": "fan_in", "nonlinearity": "relu"},
-        ),
-        DepthScheme(
-            "Xavier (Glorot)",
-            "N(0, 2/(fan_in + fan_out)): xavier_normal, gain 1",
-            {"scheme": "xavier_normal", "gain": 1.0},
-        ),
-        DepthScheme(
-            "Xavier, tanh gain 5/3",
-            "N(0, (5/3)² · 2/(fan_in + fan_out)): xavier_normal, gain 5/3",
-            {"scheme": "xavier_normal", "gain": 5 / 3},
-        ),
-        # What nn.Linear really draws: the bias too, U(±1/√fan_in). Its variance adds 1/(3 fan_in)
-        # to every layer's output, which keeps a shrinking signal from vanishing (a floor near
-        # √(1/(3·512)·6/5) for width 512); with zero biases the same weights fall by ×0.41 per layer.
-        DepthScheme(
-            "PyTorch default",
-            "weights and biases U(±1/√fan_in) (std 1/√(3 fan_in)), as nn.Linear draws them",
-            {"scheme": "default"},
-            {"scheme": "default"},
-        ),
-        DepthScheme(
-            "PyTorch default, biases 0",
-            'weights U(±1/√fan_in), std 1/√(3 fan_in) (Glorot & Bengio\'s "standard" init); biases set to 0',
-            {"scheme": "default"},
-        ),
-        DepthScheme("LeCun", "N(0, 1/fan_in): lecun_normal", {"scheme": "lecun_normal"}),
-        DepthScheme("Orthogonal", "orthonormal rows/columns, gain 1", {"scheme": "orthogonal", "gain": 1.0}),
-        DepthScheme("N(0, 0.01)", "N(0, 0.01²): a fixed small std", {"scheme": "normal", "mean": 0.0, "std": 0.01}),
-        DepthScheme(
-            "N(0, 1)", "N(0, 1): a fixed std that ignores fan_in", {"scheme": "normal", "mean": 0.0, "std": 1.0}
-        ),
-        DepthScheme("Zeros", "every weight 0", {"scheme": "zeros"}),
-        DepthScheme("Constant 0.05", "every weight 0.05", {"scheme": "constant", "val": 0.05}),
-        DepthScheme(
-            "LSUV",
-            "orthogonal, then each layer rescaled in turn until its output std is 1 "
-            "on the probe batch (Mishkin & Matas 2015)",
-            None,
-        ),
+    r.label: DepthScheme(
+        r.label,
+        r.formula,
+        None if r.linear is None else dict(r.linear["weight"]),
+        {"scheme": "zeros"} if r.linear is None else dict(r.linear["bias"]),
     )
+    for r in sorted((r for r in RECIPES.values() if r.depth), key=lambda r: _DEPTH_ORDER.index(r.label))
 }
 
 LSUV_BUDGET = (
@@ -125,6 +106,34 @@ def _deep_mlp(depth: int, width: int, activation: str) -> DeepMLP:
     return model.to_empty(device="cpu")
 
 
+DEPENDENCE = ("rms", "input_std", "input_share")
+
+
+def input_dependence(model: nn.Module, x: torch.Tensor) -> pd.DataFrame:
+    """How much of each Linear layer's output depends on the input, on the batch `x`.
+
+    One row per Linear layer, in call order: ``rms`` = sqrt(mean(y²)) over the whole
+    (n, units) output, ``input_std`` = the std across the n inputs of each unit (population
+    std over dim 0), averaged over the units, and ``input_share`` = input_std / rms. A unit
+    whose value is the same for every input (a bias passed on by layers that no longer
+    carry the signal) has input_std 0 however large its RMS: a share near 0 means the
+    layer's output no longer depends on the input. Runs under no_grad in eval mode.
+    """
+    linear = [(name, m) for name, m in model.named_modules() if isinstance(m, nn.Linear)]
+
+    def keep(t: torch.Tensor) -> tuple[float, float]:
+        t = t.detach().double().reshape(t.shape[0], -1)
+        return float(t.pow(2).mean().sqrt()), float(t.std(dim=0, correction=0).mean())
+
+    with capture_outputs(model, linear, keep=keep) as calls, torch.no_grad():
+        model(x)
+    rows = [
+        {"layer": c.name, "rms": rms, "input_std": dep, "input_share": dep / rms if rms > 0 else math.nan}
+        for c, (rms, dep) in ((c, c.value) for c in calls)
+    ]
+    return pd.DataFrame(rows, columns=["layer", *DEPENDENCE])
+
+
 def depth_sweep(
     depth: int, width: int, activation: str, schemes: Sequence[str], seed: int = 0, n: int = 128
 ) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
@@ -137,7 +146,8 @@ def depth_sweep(
     ``index`` (1-based), ``std`` (measured over every entry of the layer's output, finite
     entries only), ``predicted_std`` (mean-field recursion, `predicted_std_trend`; NaN for
     LSUV, which has no formula, and where the recursion does not apply), ``nonfinite``
-    (entries that overflowed to ±inf or NaN) and ``zero_fraction``; and LSUV's per-layer log.
+    (entries that overflowed to ±inf or NaN), ``zero_fraction``, and `input_dependence`'s
+    ``rms``, ``input_std`` and ``input_share``; and LSUV's per-layer log.
     """
     depth = whole_number("depth", depth, 1, 100)
     width = whole_number("width", width, 1, 4096)
@@ -159,6 +169,7 @@ def depth_sweep(
             predicted = predicted_std_trend(model, plan)["predicted_std"].tolist()
         stats = activation_stats(model, x, bins=1)
         lin = stats[stats["type"] == "Linear"].reset_index(drop=True)
+        dependence = input_dependence(model, x)
         frames.append(
             pd.DataFrame(
                 {
@@ -169,13 +180,18 @@ def depth_sweep(
                     "predicted_std": predicted,
                     "nonfinite": lin["nonfinite"].astype(int),
                     "zero_fraction": lin["zero_fraction"].astype(float),
+                    "rms": dependence["rms"].to_numpy(),
+                    "input_std": dependence["input_std"].to_numpy(),
+                    "input_share": dependence["input_share"].to_numpy(),
                 }
             )
         )
     rows = (
         pd.concat(frames, ignore_index=True)
         if frames
-        else pd.DataFrame(columns=["scheme", "layer", "index", "std", "predicted_std", "nonfinite", "zero_fraction"])
+        else pd.DataFrame(
+            columns=["scheme", "layer", "index", "std", "predicted_std", "nonfinite", "zero_fraction", *DEPENDENCE]
+        )
     )
     return rows, logs
 

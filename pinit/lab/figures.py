@@ -18,7 +18,18 @@ import plotly.graph_objects as go
 
 from ..figures import build
 from ..stats import Histogram
-from ..style import A_COLOR, B_COLOR, PLAN_COLORS, PREDICTED, SCHEME_COLORS, fmt, log_axis, positive, title
+from ..style import (
+    A_COLOR,
+    B_COLOR,
+    PLAN_COLORS,
+    PREDICTED,
+    SCHEME_COLORS,
+    fmt,
+    log_axis,
+    positive,
+    recipe_style,
+    title,
+)
 from .compare import density
 from .signal import RELU_TYPES, SignalFlow
 
@@ -326,7 +337,8 @@ def depth_std_figure(
     data, values = [], []
     for i, (key, g) in enumerate(rows.groupby("scheme", sort=False)):
         scheme = str(key)  # the scheme names: strings
-        color = SCHEME_COLORS.get(scheme, PLAN_COLORS[i % len(PLAN_COLORS)])
+        style = recipe_style(scheme, i)
+        color = style.colour
         data.append(
             dict(
                 type="scatter",
@@ -336,7 +348,7 @@ def depth_std_figure(
                 name=f"{scheme} (measured)",
                 legendgroup=scheme,
                 line=dict(color=color, width=2),
-                marker=dict(color=color, size=5),
+                marker=dict(color=color, size=5, symbol=style.marker),
                 text=g["layer"].tolist(),
                 hovertemplate=f"{scheme}<br>%{{text}}: std %{{y:.4g}}<extra></extra>",
             )
@@ -390,11 +402,20 @@ def _step(edges: Sequence[float], dens: Sequence[float]) -> tuple[list[float], l
     return xs, ys
 
 
+def ab_colours(label_a: str, label_b: str) -> tuple[str, str]:
+    """Plan A's and plan B's colours: their recipes' (pinit.recipes) when both name different
+    recipes ("A: Kaiming (He)", "B: PyTorch default"), else the A and B colours."""
+    names = [label.split(": ", 1)[-1] for label in (label_a, label_b)]
+    colours = [recipe_style(n, -1).colour for n in names]
+    known = all(n in SCHEME_COLORS for n in names)
+    return (colours[0], colours[1]) if known and colours[0] != colours[1] else (A_COLOR, B_COLOR)
+
+
 def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: str, height: int = 320) -> go.Figure:
     """Two histograms of the same parameter as densities (each integrates to 1), so bin widths may differ."""
     data: list[dict[str, Any]] = []
     peaks = [max(density(h)[1], default=0.0) for h in (a, b) if not h.summary.constant]
-    for h, label, color in ((a, label_a, A_COLOR), (b, label_b, B_COLOR)):
+    for h, label, color in zip((a, b), (label_a, label_b), ab_colours(label_a, label_b)):
         if h.summary.constant:  # one value: a spike at exactly that value, not a box one bin wide beside it
             v = h.summary.min
             data.append(
@@ -463,7 +484,7 @@ def _ab_lines(
             marker=dict(color=color, size=7),
             hovertemplate=f"{label}<br>%{{text}}: {what} %{{y:.4g}}<extra></extra>",
         )
-        for ys, label, color, dash in ((ya, label_a, A_COLOR, "solid"), (yb, label_b, B_COLOR, "dot"))
+        for ys, label, color, dash in zip((ya, yb), (label_a, label_b), ab_colours(label_a, label_b), ("solid", "dot"))
     ]
 
 
@@ -528,7 +549,8 @@ def train_curves_figure(
     values: list[float] = []
     ends: list[str] = []
     for i, (label, log) in enumerate(logs.items()):
-        color = PLAN_COLORS[i % len(PLAN_COLORS)]
+        style = recipe_style(label, i)
+        color = style.colour
         y = [(_pos(v) if metric == "loss" else v) for v in log[metric]]
         data.append(
             dict(
@@ -537,7 +559,7 @@ def train_curves_figure(
                 x=log["step"].tolist(),
                 y=y,
                 name=label,
-                line=dict(color=color, width=2),
+                line=dict(color=color, width=2, dash=style.dash),
                 legendgroup=label,
                 hovertemplate=f"{label}<br>step %{{x}}: {value}<extra></extra>",
             )

@@ -1,4 +1,8 @@
-"""A short, reproducible training run, to see what an init does to learning.
+"""The optimiser loop: `train` runs SGD on a model in place, `evaluate` measures it.
+
+This is the loop only; the experiment (which model, which data, which settings, the
+result kept for the page) is pinit.lab.training, with its settings in
+pinit.lab.train_config.TRAIN_CONFIG.
 
 The optimiser is plain SGD with momentum 0.9 (Polyak 1964; Sutskever et al. 2013),
 one step per minibatch of cross-entropy loss::
@@ -31,15 +35,13 @@ from torch.nn import functional as F
 from .. import checks
 from ..checks import whole_number
 from .capture import switched_mode
+from .train_config import TRAIN_CONFIG
 
 __all__ = ["DEFAULT_LR", "MAX_STEPS", "MOMENTUM", "evaluate", "train"]
 
-# lr 0.002 with momentum 0.9 (an effective step of 0.02): measured on SimpleCNN with
-# Kaiming init and the synthetic gratings, 0.01 spikes the loss to 25-45 in the first
-# steps and leaves some seeds at chance after 60 steps, 0.03 diverges; 0.001-0.003 learn
-# fastest and most reliably.
-DEFAULT_LR = 0.002
-MOMENTUM = 0.9
+# The loop's defaults are the shared configuration's (chosen by bench/sweep_lr.py).
+DEFAULT_LR = TRAIN_CONFIG.lr
+MOMENTUM = TRAIN_CONFIG.momentum
 MAX_STEPS = 100_000
 
 Callback = Callable[[int, float, float], None]

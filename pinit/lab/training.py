@@ -1,4 +1,9 @@
-"""The training experiment: SimpleCNN on the synthetic gratings from one plan, held-out accuracy."""
+"""The training experiment: SimpleCNN from one plan, trained on the synthetic gratings, held-out accuracy.
+
+This is the experiment (build, init, train, evaluate, keep what the page shows); the
+optimiser loop itself is pinit.lab.train, and the settings both the lesson and the Train
+tab use are pinit.lab.train_config.TRAIN_CONFIG.
+"""
 
 from __future__ import annotations
 
@@ -19,31 +24,23 @@ from ..plan import apply_plan
 from .data import make_dataset
 from .pictures import first_rgb_conv
 from .train import evaluate, train
+from .train_config import TRAIN_CONFIG, TrainConfig
 
-__all__ = ["TRAIN_DEFAULTS", "TRAIN_SLICE_S", "RunGate", "TrainRun", "train_data", "train_run"]
+__all__ = ["TRAIN_CONFIG", "TRAIN_DEFAULTS", "TRAIN_SLICE_S", "RunGate", "TrainConfig", "TrainRun", "train_data", "train_run"]
 
 
 class TrainDefaults(TypedDict):
     steps: int
     batch_size: int
     lr: float
+    momentum: float
     n_train: int
     n_test: int
     noise: float
 
 
-# Short enough that three plans train side by side in about 10 s on one core, easy enough
-# (noise 0.5) that a good init visibly learns within it. Measured with SimpleCNN, one thread:
-# Kaiming reaches 100% held-out accuracy in 100 steps of 32 at lr 0.005; PyTorch's default is
-# still learning slowly there (about 50%); the article's recipe overflows in a few steps.
-TRAIN_DEFAULTS: TrainDefaults = {
-    "steps": 100,
-    "batch_size": 32,
-    "lr": 0.005,
-    "n_train": 2000,
-    "n_test": 500,
-    "noise": 0.5,
-}
+# TRAIN_CONFIG as a dict, for the Train tab's widgets (and tests that shrink the data).
+TRAIN_DEFAULTS: TrainDefaults = TrainDefaults(**TRAIN_CONFIG.as_dict())  # type: ignore[typeddict-item]
 
 
 @dataclass(frozen=True)
@@ -81,9 +78,9 @@ def train_data(n_train: int, n_test: int, noise: float, seed: int = 0):
 def train_run(
     plan: Mapping[str, Any],
     seed: int = 0,
-    steps: int = 200,
-    batch_size: int = 64,
-    lr: float = 0.002,
+    steps: int = TRAIN_CONFIG.steps,
+    batch_size: int = TRAIN_CONFIG.batch_size,
+    lr: float = TRAIN_CONFIG.lr,
     data=None,
     callback: Callable[[int, float, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -91,16 +88,14 @@ def train_run(
 ) -> TrainRun:
     """Build SimpleCNN (constructor init from `seed`), apply `plan`, train with pinit.train, evaluate.
 
-    `data` is ((images, labels), (test_images, test_labels)), default `train_data(4000,
-    1000, 1.0)`; the data order comes from `seed` (pinit.train), so every plan sees the
+    `data` is ((images, labels), (test_images, test_labels)), default TRAIN_CONFIG's
+    `train_data(n_train, n_test, noise)`; the data order comes from `seed` (pinit.train), so every plan sees the
     same batches. A non-finite loss ends the run (stop_reason "non-finite loss"); the
     held-out accuracy is then measured on the weights as they were before the step that
     would have written NaN.
     """
     (images, labels), (test_images, test_labels) = (
-        data
-        if data is not None
-        else train_data(TRAIN_DEFAULTS["n_train"], TRAIN_DEFAULTS["n_test"], TRAIN_DEFAULTS["noise"])
+        data if data is not None else train_data(TRAIN_CONFIG.n_train, TRAIN_CONFIG.n_test, TRAIN_CONFIG.noise)
     )
     model = build_model(model_name, seed=seed)
     apply_plan(model, plan, seed)
