@@ -31,6 +31,7 @@ from torch import nn
 
 from . import checks
 from .errors import MAX_PROBLEMS, PlanError
+from .fans import layer_fans
 from .schemes import SCHEMES, Scheme, TensorInfo, get_scheme
 from .share.text import quote, shorten
 
@@ -180,6 +181,9 @@ class Assignment:
     info: TensorInfo
     rule: Rule | None
     source: str  # "override", "rule" or "untouched"
+    # The layer's own (fan_in, fan_out) by pinit.fans (HF Conv1D stores (in, out), ...); None
+    # under 2 dims. `info` keeps torch's shape rule: it is what torch's fills (and the laws) use.
+    fans: tuple[int, int] | None = None
 
 
 def _layer_fan_in(module: nn.Module) -> int | None:
@@ -231,7 +235,8 @@ def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[As
             why = _dtype_problem(rule.scheme_obj, p.dtype)
             if why:
                 problems.append(f"{why}; {name} has dtype {p.dtype}")
-        out.append(Assignment(name, mod_name, layer_type, slot, p, info, rule, source))
+        fans = layer_fans(module, slot, tuple(p.shape))
+        out.append(Assignment(name, mod_name, layer_type, slot, p, info, rule, source, fans))
     unknown = [name for name in plan.overrides if name not in names]
     if unknown:
         problems.append(_unknown_overrides(unknown, type(model).__name__, list(names)))
