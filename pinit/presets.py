@@ -31,6 +31,13 @@ PRESETS: dict[str, Preset] = {
             _both({"scheme": "default"}, {"scheme": "default"}),
         ),
         Preset(
+            "As built",
+            "The constructor's own draw: nothing is re-drawn. For pinit's models that is PyTorch's default; "
+            "for your own model whatever it does (Hugging Face's post_init N(0, 0.02), timm's trunc_normal). "
+            "pinit does not know that scheme, so the histograms show no law curve.",
+            {"rules": {}, "overrides": {}},
+        ),
+        Preset(
             "Article recipe",
             "The seed article: Conv2d kaiming_normal weights and zero bias; Linear weight.normal_() = N(0, 1) "
             "with the bias untouched. N(0, 1) on fc1 (fan_in 2048) multiplies the signal's std "
