@@ -12,6 +12,7 @@ import argparse
 import os
 import stat
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
@@ -376,7 +377,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for w in meta["warnings"]:
                 print(f"warning: {w}", file=err)
         try:
-            apply_plan(model, plan, seed)
+            with warnings.catch_warnings():  # a plan file's unmatched rules were said above, in the same words
+                warnings.simplefilter("ignore", UserWarning)
+                apply_plan(model, plan, seed)
         except PlanError as e:
             raise _Refused(_problems(f"{label} does not fit {model_name}", e.problems)) from None
 
