@@ -206,10 +206,11 @@ def test_inputs_are_inferred_from_the_first_layer():
 
 
 def test_gpt2_and_bert_signal_flow(transformers):
-    for spec in (GPT2, BERT):
+    for spec, classes in ((GPT2, 100), (BERT, 3)):
         registry.load_factory(spec)
         flow = signal_flow(spec, pinit.PRESETS["As built"].plan, seed=0, n=8)
         assert math.isfinite(flow.loss) and len(flow.activations) > 10
+        assert flow.num_classes == classes  # chance loss ln(classes): the head's out_features
     model = pinit.build_model(GPT2, seed=0)
     x = probe_batch(model, 4)
     assert x.shape == (4, 16) and x.dtype == torch.int64

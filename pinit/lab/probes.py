@@ -51,6 +51,7 @@ __all__ = [
     "describe_output",
     "gradient_stats",
     "infer_input",
+    "num_classes",
     "predicted_std_trend",
     "probe_batch",
     "probe_targets",
@@ -81,12 +82,19 @@ DEFAULT_IMAGE_SIZE = 224  # an image model's side when it says none: ImageNet's,
 DEFAULT_SEQ_LEN = 16  # token ids per sequence for a model that reads tokens and says no length
 
 
+_INPUT_LAYERS = (nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
 def _first_layer(model: nn.Module) -> tuple[str, nn.Module] | None:
-    """The first module (named_modules order) that holds parameters of its own."""
+    """The first input-reading layer (Embedding, Conv1d, Conv2d, Linear) in named_modules order, else
+    the first module holding parameters (a ViT's class token sits before its patch Conv2d)."""
+    first = None
     for name, m in model.named_modules():
-        if next(m.parameters(recurse=False), None) is not None:
+        if isinstance(m, _INPUT_LAYERS):
             return name or "(model)", m
-    return None
+        if first is None and next(m.parameters(recurse=False), None) is not None:
+            first = (name or "(model)", m)
+    return first
 
 
 def _config_int(model: nn.Module, *names: str) -> int | None:
@@ -105,7 +113,7 @@ def infer_input(model: nn.Module) -> tuple[tuple[int, ...], int | None, str]:
     """(shape of one example, vocabulary or None, how it was found) for `probe_batch`.
 
     ``model.input_shape`` (and ``model.input_vocab`` for token ids) when set. Otherwise the
-    first layer holding parameters (named_modules order) decides: an Embedding reads token
+    first Embedding, Conv1d, Conv2d or Linear (named_modules order) decides: an Embedding reads token
     ids (``DEFAULT_SEQ_LEN`` of them, ids below its num_embeddings); a Conv2d reads images
     (in_channels x S x S, S from ``model.image_size`` or ``model.config.image_size``, else
     ``DEFAULT_IMAGE_SIZE``); a Conv1d reads (in_channels, DEFAULT_SEQ_LEN); a Linear reads
@@ -153,7 +161,7 @@ def probe_batch(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
     return torch.randn((_check_n(n), *shape), generator=g)
 
 
-def _num_classes(model: nn.Module) -> int:
+def num_classes(model: nn.Module) -> int:
     """``model.num_classes``, else the out_features of the last Linear (named_modules order): the head."""
     classes = getattr(model, "num_classes", None)
     if classes is not None:
@@ -172,7 +180,7 @@ def probe_targets(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
     seeded with `seed + 1` so the labels are not drawn from the same stream as
     `probe_batch(model, n, seed)`.
     """
-    classes = _num_classes(model)
+    classes = num_classes(model)
     g = torch.Generator().manual_seed((_check_seed(seed) + 1) % 2**63)
     return torch.randint(0, classes, (_check_n(n),), generator=g)
 
