@@ -39,6 +39,13 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+@pytest.fixture(autouse=True)
+def no_command_line_models():
+    """A test that loads a command line leaves none behind: later page tests would open on its model."""
+    yield
+    registry.load_command_line([])
+
+
 @pytest.fixture(scope="module")
 def transformers():
     return pytest.importorskip("transformers")
@@ -270,3 +277,24 @@ def test_a_preset_on_a_model_without_that_layer_type_does_not_warn_unless_strict
         pinit.apply_plan(nn.Sequential(nn.Linear(3, 3, bias=False)), {"rules": {"Linear": {"bias": "zeros"}}})
     with pytest.raises(PlanError, match="rules for Conv2d reach nothing"):
         pinit.apply_plan(mlp, pinit.PRESETS["Kaiming (He)"].plan, strict=True)
+
+
+# --- the page's arguments --------------------------------------------------------------------
+
+
+def test_the_page_reads_its_arguments_only_when_streamlit_ran_it_with_them(tmp_path, monkeypatch):
+    from pinit.dashboard import sidebar
+
+    monkeypatch.setattr(sidebar, "_COMMAND_LINE", {})  # what this test loads stays in this test
+    script = tmp_path / "app.py"
+    script.write_text("")
+    registry.load_command_line([])
+    sidebar.use_command_line(["/usr/bin/pytest", "--model", LSTM], script=str(script))  # a test runner's argv
+    assert registry.command_line_models() == []
+    assert sidebar.default_setup().model == "SimpleCNN"
+    assert sidebar.default_setup().plan == pinit.InitPlan.from_dict(pinit.PRESETS["PyTorch default"].plan)
+    sidebar.use_command_line([str(script), "--model", LSTM], script=str(script))
+    assert registry.command_line_models() == [LSTM] and sidebar.model_choices()[0] == LSTM
+    assert sidebar.default_setup() == Setup(model=LSTM, plan=pinit.PRESETS["As built"].plan)
+    sidebar.use_command_line([str(script), "--model", "tests.fixtures.tiny_factory:broken"], script=str(script))
+    assert any("this factory is broken on purpose" in p for p in sidebar.command_line_problems())
