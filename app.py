@@ -2,8 +2,15 @@
 
 A thin entry: the page lives in the package (pinit/dashboard/page.py), so that
 `pip install .` followed by `pinit dashboard` serves the same page without the repo.
+`streamlit run app.py -- --model mynets:make_net` adds your own model (repeatable; the
+first one is opened), as `pinit dashboard --model mynets:make_net` does.
 """
 
-from pinit.dashboard.page import main
+import sys
 
-main()
+from pinit.dashboard.page import main
+from pinit.dashboard.sidebar import use_command_line
+
+if __name__ == "__main__":
+    use_command_line(sys.argv, script=__file__)
+    main()

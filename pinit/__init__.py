@@ -10,6 +10,7 @@ The backend of the pinit dashboard, usable on its own from a notebook or script:
 
 from .distributions import Distribution
 from .errors import PlanError
+from .fans import layer_fans, register_fans
 from .lab.data import CLASS_NAMES, make_dataset
 from .lab.lsuv import lsuv
 from .lab.probes import (
@@ -70,6 +71,7 @@ __all__ = [
     "get_scheme",
     "gradient_stats",
     "histogram",
+    "layer_fans",
     "load_checkpoint",
     "load_factory",
     "load_plan_file",
@@ -82,6 +84,7 @@ __all__ = [
     "predicted_std_trend",
     "probe_batch",
     "probe_targets",
+    "register_fans",
     "residual_stream_std",
     "save_state_dict",
     "summarize",

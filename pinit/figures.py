@@ -29,6 +29,10 @@ __all__ = [
     "std_overview_figure",
 ]
 
+# A parameter no rule reached keeps the constructor's draw, whose scheme pinit does not know
+# (PyTorch's default, a Hugging Face post_init, timm's trunc_normal): no law curve, and it says so.
+AS_BUILT_NOTE = "as built: no law curve (the constructor's scheme is not known)"
+
 
 # Whether build() has plotly validate each spec. Off when serving: validating costs ~20 ms a figure on
 # every click (plotly checks and coerces every property), and these specs are ours and fixed. The
@@ -187,7 +191,7 @@ def _subtitle(h: Histogram) -> str:
     s = h.summary
     text = (
         f"measured σ {fmt(s.population_std)}"
-        + (f" · expected σ {fmt(h.expected_std)}" if h.expected_std is not None else " · untouched by the plan")
+        + (f" · expected σ {fmt(h.expected_std)}" if h.expected_std is not None else f" · {AS_BUILT_NOTE}")
         + f" · {h.bins} bins over [{fmt(h.edges[0])}, {fmt(h.edges[-1])}]"
     )
     notes = histogram_notes(h)
@@ -259,7 +263,7 @@ def histogram_grid_figure(
         data += _steps_law_sigmas(h, f"x{k}", f"y{k}", legend=i == 0)
         s = h.summary
         sub = f"σ {fmt(s.population_std)}" + (
-            f" · expected {fmt(h.expected_std)}" if h.expected_std is not None else " · untouched"
+            f" · expected {fmt(h.expected_std)}" if h.expected_std is not None else " · as built: no law"
         )
         notes = histogram_notes(h)
         annotations.append(

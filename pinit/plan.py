@@ -18,9 +18,11 @@ one layer type never re-rolls the others; the global RNG is never touched.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import threading
+import warnings
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,6 +33,7 @@ from torch import nn
 
 from . import checks
 from .errors import MAX_PROBLEMS, PlanError
+from .fans import layer_fans
 from .schemes import SCHEMES, Scheme, TensorInfo, get_scheme
 from .share.text import quote, shorten
 
@@ -45,6 +48,7 @@ __all__ = [
     "label",
     "param_seed",
     "quoted_list",
+    "unmatched_rules",
 ]
 
 # One lock per model object for apply_plan (see its docstring); weak keys, so a model's lock
@@ -180,6 +184,9 @@ class Assignment:
     info: TensorInfo
     rule: Rule | None
     source: str  # "override", "rule" or "untouched"
+    # The layer's own (fan_in, fan_out) by pinit.fans (HF Conv1D stores (in, out), ...); None
+    # under 2 dims. `info` keeps torch's shape rule: it is what torch's fills (and the laws) use.
+    fans: tuple[int, int] | None = None
 
 
 def _layer_fan_in(module: nn.Module) -> int | None:
@@ -231,7 +238,8 @@ def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[As
             why = _dtype_problem(rule.scheme_obj, p.dtype)
             if why:
                 problems.append(f"{why}; {name} has dtype {p.dtype}")
-        out.append(Assignment(name, mod_name, layer_type, slot, p, info, rule, source))
+        fans = layer_fans(module, slot, tuple(p.shape))
+        out.append(Assignment(name, mod_name, layer_type, slot, p, info, rule, source, fans))
     unknown = [name for name in plan.overrides if name not in names]
     if unknown:
         problems.append(_unknown_overrides(unknown, type(model).__name__, list(names)))
@@ -251,13 +259,83 @@ def _unknown_overrides(unknown: list[str], model: str, names: list[str]) -> str:
     return f"{head}; its parameters are: {params}"
 
 
-def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[str]:
-    """Every problem applying `plan` to `model` would hit, in words (empty list: fine)."""
+def _layer_slots(model: nn.Module) -> dict[str, set[str]]:
+    """Layer type -> the parameter slots its modules in `model` hold."""
+    present: dict[str, set[str]] = {}
+    for module in model.modules():
+        for slot, _p in module.named_parameters(recurse=False):
+            present.setdefault(type(module).__name__, set()).add(slot)
+    return present
+
+
+def _torch_layer_types() -> set[str]:
+    return {n for n, c in vars(nn).items() if isinstance(c, type) and issubclass(c, nn.Module)}
+
+
+def unmatched_rules(
+    model: nn.Module, plan: InitPlan | Mapping[str, Any], name: str | None = None, typos_only: bool = False
+) -> list[str]:
+    """Rules of `plan` that reach no parameter of `model`, in words (the CLI's warnings).
+
+    A layer type the model has no module of with parameters, and a slot no module of that
+    type holds. `name` names the model in the words (default: its class name). With
+    `typos_only`, only what looks like a typo: a layer type that is neither in the model nor
+    a torch.nn layer ("conv2d"), and a slot that no module of its type has as an attribute
+    ("wieght"); a preset's Conv2d rule on an MLP, or a bias rule on Linear(bias=False), is
+    then not reported. Each message suggests the closest name where there is one.
+    """
+    plan = InitPlan.from_dict(plan)
+    name = name or type(model).__name__
+    present = _layer_slots(model)
+    known = _torch_layer_types() | {type(m).__name__ for m in model.modules()} if typos_only else set()
+    out = []
+    for layer_type, slots in plan.rules.items():
+        if layer_type not in present:
+            if typos_only and layer_type in known:
+                continue
+            close = difflib.get_close_matches(layer_type, list(present), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            out.append(
+                f"rules for {label(layer_type)} reach nothing: {name} has no {label(layer_type)} layer with "
+                f"parameters (its layer types: {', '.join(sorted(present)) or 'none'}){hint}"
+            )
+            continue
+        for slot in slots:
+            if slot in present[layer_type]:
+                continue
+            if typos_only and any(type(m).__name__ == layer_type and hasattr(m, slot) for m in model.modules()):
+                continue
+            close = difflib.get_close_matches(slot, sorted(present[layer_type]), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""
+            out.append(
+                f"rule {layer_type}.{label(slot)} reaches nothing: {layer_type} has parameters "
+                f"{', '.join(sorted(present[layer_type]))}{hint}"
+            )
+    return out
+
+
+def _unmatched(model: nn.Module, plan: InitPlan, strict: bool, stacklevel: int) -> list[str]:
+    """strict: every unmatched rule, to be refused; else warn (warnings.warn) about the typos, return []."""
+    if strict:
+        return unmatched_rules(model, plan)
+    for text in unmatched_rules(model, plan, typos_only=True):
+        warnings.warn(text, UserWarning, stacklevel=stacklevel + 1)
+    return []
+
+
+def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], strict: bool = False) -> list[str]:
+    """Every problem applying `plan` to `model` would hit, in words (empty list: fine).
+
+    Rules that reach nothing because of a typo (layer type "conv2d", slot "wieght") are
+    warned about (warnings.warn, the CLI's words); with `strict` every rule that reaches
+    nothing is one of the problems returned.
+    """
     try:
+        plan = InitPlan.from_dict(plan)
         assignments(model, plan)
     except PlanError as e:
         return e.problems
-    return []
+    return _unmatched(model, plan, strict, stacklevel=2)
 
 
 def _check_seed(seed: Any) -> int:
@@ -283,7 +361,7 @@ def _fill_lock(model: nn.Module) -> threading.Lock:
         return lock
 
 
-def apply_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], seed: int = 0) -> nn.Module:
+def apply_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], seed: int = 0, strict: bool = False) -> nn.Module:
     """Re-initialize `model` in place by `plan` and return it.
 
     The whole plan is checked against the model first (PlanError, nothing changed);
@@ -297,9 +375,18 @@ def apply_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], seed: int =
     pass, parameter_table) while another re-initializes it sees half-filled weights, and
     two different module objects that share parameters are not serialized. Give each
     thread (each dashboard session) its own model, as pinit's page and CLI do.
+
+    A rule that reaches nothing because of a typo (layer type "conv2d" where the model has
+    Conv2d, slot "wieght") changes nothing and is warned about (warnings.warn, the CLI's
+    words); `strict=True` raises PlanError for every rule that reaches nothing, typo or not
+    (a preset's Conv2d rule on an MLP included), before anything is drawn.
     """
     _check_seed(seed)
+    plan = InitPlan.from_dict(plan)
     todo = [(a, a.rule) for a in assignments(model, plan) if a.rule is not None]
+    unmatched = _unmatched(model, plan, strict, stacklevel=2)
+    if unmatched:
+        raise PlanError(unmatched)
     generator = torch.Generator(device="cpu")
     with _fill_lock(model), torch.no_grad():
         for a, rule in todo:

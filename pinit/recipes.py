@@ -284,13 +284,15 @@ RECIPES: dict[str, Recipe] = {
         ),
         _make(
             AS_BUILT,
-            "Every parameter keeps the draw of its own constructor (reset_parameters): what the model's "
-            "author chose, or PyTorch's default where they chose nothing.",
+            "The constructor's own draw: nothing is re-drawn. For pinit's models that is PyTorch's default; "
+            "for your own model whatever it does (Hugging Face's post_init N(0, 0.02), timm's trunc_normal). "
+            "pinit does not know that scheme, so the histograms show no law curve.",
             "each parameter as its constructor drew it (an empty plan)",
             _C["black"],
             "longdash",
             "star",
             None,
+            preset=True,
         ),
     )
 }

@@ -23,10 +23,11 @@ exported script (pinit.share.export) picks the owner the same way.
 
 from __future__ import annotations
 
-import importlib
 import inspect
+import pkgutil
 import re
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -34,16 +35,17 @@ from torch import nn
 
 from .models import MODELS, ModelSpec
 
-__all__ = ["BUILTIN_MODELS", "load_factory"]
+__all__ = ["BUILTIN_MODELS", "command_line_models", "load_command_line", "load_factory"]
 
 BUILTIN_MODELS = frozenset(MODELS)  # what pinit ships: a user's factory never replaces one of these
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 _FORM = "'package.module:factory', e.g. 'mynets.small:make_model'"
 
 
-def _import(module_name: str) -> Any:
+def _resolve(module_name: str, attr: str) -> Any:
+    """pkgutil.resolve_name("module:attr"), with its failures said in words."""
     try:
-        return importlib.import_module(module_name)
+        return pkgutil.resolve_name(f"{module_name}:{attr}")
     except ModuleNotFoundError as e:
         if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):  # the path itself
             raise ValueError(
@@ -53,11 +55,18 @@ def _import(module_name: str) -> Any:
         raise ValueError(
             f"module {module_name!r} was found but importing it failed: it imports {e.name!r}, which is not installed"
         ) from None
+    except AttributeError:
+        module = sys.modules.get(module_name)
+        if module is None:  # the import itself raised AttributeError
+            raise ValueError(f"importing module {module_name!r} raised AttributeError") from None
+        _missing_attribute(module, module_name, attr)
+        raise  # not reached: _missing_attribute raises
     except Exception as e:  # the user's module raised while importing: say so, with its own message
         raise ValueError(f"importing module {module_name!r} raised {type(e).__name__}: {e}") from None
 
 
-def _attribute(module: Any, module_name: str, path: str) -> Any:
+def _missing_attribute(module: Any, module_name: str, path: str) -> None:
+    """Raise ValueError naming the first part of `path` that `module` lacks, and the callables it has."""
     obj = module
     for i, part in enumerate(path.split(".")):
         if not hasattr(obj, part):
@@ -66,7 +75,7 @@ def _attribute(module: Any, module_name: str, path: str) -> Any:
             shown = ", ".join(public[:15]) + (f" and {len(public) - 15} more" if len(public) > 15 else "")
             raise ValueError(f"{where} has no attribute {part!r}; its callables are: {shown or 'none'}")
         obj = getattr(obj, part)
-    return obj
+    raise ValueError(f"{module_name}:{path} raised AttributeError while it was looked up")
 
 
 def _options(factory: Callable[..., Any], spec: str) -> dict[str, Any]:
@@ -138,7 +147,7 @@ def load_factory(spec: str, *, name: str | None = None, register: bool = True) -
                 f"use the form {_FORM}"
             )
     spec = f"{module_name}:{attr}"
-    factory = _attribute(_import(module_name), module_name, attr)
+    factory = _resolve(module_name, attr)
     if not callable(factory):
         raise ValueError(f"{spec} is a {type(factory).__name__}, not a function or class that builds a model")
     options = _options(factory, spec)
@@ -160,3 +169,42 @@ def load_factory(spec: str, *, name: str | None = None, register: bool = True) -
     if register:
         MODELS[key] = result
     return result
+
+
+# Models named on the server owner's command line (`pinit dashboard --model ...`,
+# `streamlit run app.py -- --model ...`), in the order given: the first is the page's default.
+_COMMAND_LINE: dict[str, None] = {}
+
+
+def load_command_line(specs: Sequence[str]) -> list[str]:
+    """Load each model named on the command line and return their names in order.
+
+    A spec is a "pkg.module:factory" (loaded with `load_factory`) or the name of a model
+    pinit already knows (a built-in one). The first is the model the dashboard opens on.
+    A spec loaded before in this process is not imported again, so a page can call this
+    on every run. Raises ValueError, in words, for the first spec that cannot be loaded.
+    Only the server's own command line calls this: links, uploads and plan files name
+    models pinit already has and never a module.
+    """
+    names: list[str] = []
+    loaded = dict(_COMMAND_LINE)
+    _COMMAND_LINE.clear()  # this command line replaces an earlier one (one per server process)
+    for spec in specs:
+        key = spec.strip() if isinstance(spec, str) else spec
+        if isinstance(key, str) and ":" in key:
+            key = ":".join(part.strip() for part in key.split(":"))
+        if not (isinstance(key, str) and key in MODELS and (key in BUILTIN_MODELS or key in loaded)):
+            if isinstance(key, str) and ":" not in key and key not in MODELS:
+                raise ValueError(
+                    f"unknown model {key!r}: give a built-in model ({', '.join(sorted(BUILTIN_MODELS))}) "
+                    f"or your own factory as {_FORM}"
+                )
+            key = load_factory(key).name
+        _COMMAND_LINE[key] = None
+        names.append(key)
+    return names
+
+
+def command_line_models() -> list[str]:
+    """The models loaded by `load_command_line` in this process, in order (empty: none given)."""
+    return [name for name in _COMMAND_LINE if name in MODELS]

@@ -24,6 +24,7 @@ from torch.nn import init
 
 from .distributions import Distribution, Mixture, Normal, PointMass, TruncNormal, Uniform, normal_mass
 from .errors import PlanError
+from .fans import torch_fans
 from .threads import single_thread
 
 __all__ = [
@@ -58,11 +59,12 @@ NONLINEARITIES = (
 
 
 def fans(shape: tuple[int, ...]) -> tuple[int, int] | None:
-    """(fan_in, fan_out) as torch computes them, or None for tensors under 2 dims."""
-    if len(shape) < 2:
-        return None
-    receptive = math.prod(shape[2:])
-    return shape[1] * receptive, shape[0] * receptive
+    """(fan_in, fan_out) as torch computes them from the shape, or None for tensors under 2 dims.
+
+    This is what torch's fills use, so a scheme's law follows it; a layer's own fans (HF's
+    Conv1D stores (in, out), an Embedding is a lookup) are pinit.fans.layer_fans.
+    """
+    return torch_fans(shape)
 
 
 def gain(nonlinearity: str, a: float = 0.0) -> float:

@@ -11,6 +11,7 @@ This module starts Streamlit as a child process: it never imports streamlit itse
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import socket
@@ -23,7 +24,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["PAGE_SCRIPT", "SETTINGS_FILE", "free_port", "running", "settings", "streamlit_command", "wait_healthy"]
+__all__ = [
+    "PAGE_SCRIPT",
+    "SETTINGS_FILE",
+    "free_port",
+    "model_args",
+    "page_args",
+    "running",
+    "settings",
+    "streamlit_command",
+    "wait_healthy",
+]
 
 SETTINGS_FILE = Path(__file__).with_name("dashboard") / "config.toml"
 PAGE_SCRIPT = Path(__file__).with_name("dashboard") / "streamlit_app.py"
@@ -33,6 +44,42 @@ def settings() -> dict[str, Any]:
     """The server settings as {"section.key": value}, read from SETTINGS_FILE."""
     doc = tomllib.loads(SETTINGS_FILE.read_text(encoding="utf-8"))
     return {f"{section}.{key}": value for section, table in doc.items() for key, value in table.items()}
+
+
+def page_parser() -> argparse.ArgumentParser:
+    """What the page takes after ``--`` (`streamlit run app.py -- --model mynets:make_net`)."""
+    parser = argparse.ArgumentParser(
+        prog="streamlit run app.py --",
+        description="The pinit page's own arguments.",
+        exit_on_error=False,
+        add_help=False,
+    )
+    parser.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="PKG.MODULE:FACTORY",
+        help="your own model's factory (repeatable; the first is the one the page opens on)",
+    )
+    return parser
+
+
+def page_args(argv: Sequence[str]) -> list[str]:
+    """The --model specs in the page's arguments; ValueError in words for anything else."""
+    try:
+        args, extra = page_parser().parse_known_args(list(argv))
+    except argparse.ArgumentError as e:
+        raise ValueError(f"the page's arguments are refused: {e}") from None
+    if extra:
+        raise ValueError(
+            f"the page takes only --model PKG.MODULE:FACTORY (repeatable) after '--'; got {' '.join(extra)!r}"
+        )
+    return list(args.model)
+
+
+def model_args(models: Sequence[str]) -> list[str]:
+    """The page's arguments naming `models`: ["--model", m1, "--model", m2, ...]."""
+    return [arg for m in models for arg in ("--model", m)]
 
 
 def _flag_value(value: Any) -> str:

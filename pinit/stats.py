@@ -278,14 +278,14 @@ def _row(a: Assignment, s: TensorSummary, law: Any, with_plan: bool) -> dict[str
         "type": a.layer_type,
         "shape": _fmt_shape(a.info.shape),
         "numel": a.info.numel,
-        "fan_in": a.info.fan_in,
-        "fan_out": a.info.fan_out,
+        "fan_in": a.fans[0] if a.fans else None,  # the layer's own fans (pinit.fans), not the storage's
+        "fan_out": a.fans[1] if a.fans else None,
         "mean": s.mean,
         "std": s.population_std,  # like with like: the law's σ is a population std
         "min": s.min,
         "max": s.max,
         "nonfinite": s.nonfinite,
-        "signal_gain": _signal_gain(s, a.info.fan_in),
+        "signal_gain": _signal_gain(s, a.fans[0] if a.fans else None),
     }
     if with_plan:
         row["scheme"] = a.rule.scheme if a.rule else "untouched"

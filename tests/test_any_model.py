@@ -61,7 +61,7 @@ LSTM_PLAN = {
 }
 
 
-def test_lstm_parameters_are_listed_by_their_own_slot_names_with_torch_fans():
+def test_lstm_parameters_are_listed_by_their_own_slot_names_with_per_gate_fans():
     table = pinit.parameter_table(fresh(EmbedLSTM), LSTM_PLAN)
     rows = table.set_index("name")
     assert list(table["name"]) == [
@@ -74,7 +74,9 @@ def test_lstm_parameters_are_listed_by_their_own_slot_names_with_torch_fans():
         "out.bias",
     ]
     assert rows.loc["lstm.weight_ih_l0", "shape"] == "(96, 16)"  # 4 gates x hidden 24, input 16
-    assert rows.loc["lstm.weight_hh_l0", "fan_in"] == 24 and rows.loc["lstm.weight_hh_l0", "fan_out"] == 96
+    # The table's fans are per gate (pinit.fans): each of the 4 stacked gates writes 24 units.
+    assert rows.loc["lstm.weight_hh_l0", "fan_in"] == 24 and rows.loc["lstm.weight_hh_l0", "fan_out"] == 24
+    # The law keeps torch's shape rule, which is what xavier_uniform_ itself uses: fan_out 96.
     assert rows.loc["lstm.weight_ih_l0", "expected_std"] == pytest.approx(math.sqrt(2 / (16 + 96)))
     assert rows.loc["lstm.weight_hh_l0", "expected_std"] == pytest.approx(1 / math.sqrt(96))  # orthogonal: 1/sqrt(max)
     assert set(table["scheme"]) >= {"xavier_uniform", "orthogonal", "zeros", "constant", "normal", "kaiming_normal"}

@@ -76,11 +76,15 @@ def test_probe_batch_refuses_bad_sizes(n) -> None:
         probe_batch(pinit.build_model("SimpleCNN"), n)
 
 
-def test_probe_batch_needs_input_shape() -> None:
-    with pytest.raises(ValueError, match="Linear has no `input_shape` attribute"):
-        probe_batch(nn.Linear(3, 4))
+def test_probe_batch_infers_a_linear_input_and_else_asks_for_input_shape() -> None:
+    assert probe_batch(nn.Linear(3, 4), 5).shape == (5, 3)  # a Linear first reads vectors of in_features
+    assert int(probe_targets(nn.Linear(3, 4), 50).max()) <= 3  # the last Linear's out_features are the classes
+    with pytest.raises(ValueError, match="LSTM has no `input_shape` attribute and pinit cannot infer its input"):
+        probe_batch(nn.LSTM(3, 4))
+    with pytest.raises(ValueError, match="set model.input_shape"):
+        probe_batch(nn.Sequential(nn.ReLU()))
     with pytest.raises(ValueError, match="no `num_classes` attribute"):
-        probe_targets(nn.Linear(3, 4))
+        probe_targets(nn.Sequential(nn.ReLU()))
 
 
 # ---------------------------------------------------------------- activation_stats

@@ -68,7 +68,7 @@ def first_run() -> list[str]:
         warnings = share.load_from_url()
     except Exception:  # a parser bug must never cost a student the page
         warnings = ["the link could not be read at all, so the page opened with the defaults"]
-        sidebar.load(share.DEFAULT_SETUP)
+        sidebar.load(sidebar.default_setup())
     if lost_session():
         warnings.append(
             "this page lost its session (the server restarted, or the tab was away for over two "

@@ -34,9 +34,9 @@ def load_from_url() -> list[str]:
     """On a tab's first run: the setup named in the URL (else the default). Returns warnings in words."""
     params = {k: st.query_params[k] for k in st.query_params}
     if not set(LINK_KEYS) & set(params):
-        sidebar.load(DEFAULT_SETUP)
+        sidebar.load(sidebar.default_setup())
         return []
-    setup, warnings = Setup.from_query(params, DEFAULT_SETUP)
+    setup, warnings = Setup.from_query(params, sidebar.default_setup())
     warnings = [f"the link was partly unreadable: {w}; the page loaded without that part" for w in warnings]
     warnings += sidebar.load(setup)
     # Also what a student sees after the server restarted or the session expired: the

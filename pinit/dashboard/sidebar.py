@@ -15,31 +15,83 @@ the rules differ from every preset) and reruns only the sidebar and the open vie
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Final
 
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 import pinit
+from pinit import registry, serve
 from pinit.plan import MAX_SEED, InitPlan
 from pinit.report import layer_slots, parameter_shapes, schemes_for
 from pinit.share.setup import Setup
 
 from . import state
+from .common import escape
 
 UNTOUCHED = "untouched"  # "no rule: keep the constructor's values"
 CUSTOM = "(custom)"  # the preset box when the rules match no preset
 DEFAULT_PRESET = "PyTorch default"
+AS_BUILT = "As built"  # the empty plan: the constructor's own draw, the default for a user's model
 # Rule widgets keep their values while hidden ("Show the rules" off, another model picked):
 # they are where the plan is written, so a hidden widget must not lose its rule.
 KEEP: Final = "page"  # Final: typed as the literal that persist_state takes
+
+
+# --- the server owner's own models (--model on the command line) -----------------------------
+
+_COMMAND_LINE: dict[tuple[str, ...], list[str]] = {}  # argv -> why it could not be loaded ([]: loaded)
+
+
+def use_command_line(argv: Sequence[str], script: str | None = None) -> None:
+    """Load the models named after ``--`` (`streamlit run app.py -- --model mynets:make_net`).
+
+    `argv` is sys.argv. Its arguments are the page's only when Streamlit ran `script` with
+    them (argv[0] is the script's path): under a test runner sys.argv is the runner's own.
+    Loaded once per server process (the page runs this on every run of every session);
+    what went wrong is kept and shown in the sidebar (`command_line_problems`).
+    """
+    argv = list(argv)
+    if script is not None and (not argv or Path(argv[0]).resolve() != Path(script).resolve()):
+        return
+    key = tuple(argv[1:])
+    if key in _COMMAND_LINE:
+        return
+    try:
+        registry.load_command_line(serve.page_args(argv[1:]))
+        _COMMAND_LINE[key] = []
+    except ValueError as e:
+        _COMMAND_LINE[key] = [f"--model: {e}"]
+
+
+def command_line_problems() -> list[str]:
+    return [p for problems in _COMMAND_LINE.values() for p in problems]
+
+
+def default_setup() -> Setup:
+    """What a new tab opens on: the first model from the command line as built, else SimpleCNN under
+    PyTorch's default."""
+    own = registry.command_line_models()
+    if own:
+        return Setup(model=own[0], plan=InitPlan.from_dict(pinit.PRESETS[AS_BUILT].plan))
+    return Setup(plan=InitPlan.from_dict(pinit.PRESETS[DEFAULT_PRESET].plan))
+
+
+def model_choices() -> list[str]:
+    """The model box's entries: the command line's models first (in its order), then the rest."""
+    own = registry.command_line_models()
+    return own + [name for name in pinit.MODELS if name not in own]
 
 
 # --- reading and writing the widgets ---------------------------------------------------------
 
 
 def current_model() -> tuple[str, dict[str, Any]]:
-    name = st.session_state.get("model", "SimpleCNN")
+    name = st.session_state.get("model")
+    if name not in pinit.MODELS:
+        name = default_setup().model
     spec = pinit.MODELS[name]
     for k, v in spec.options.items():
         st.session_state.setdefault(f"model.{k}", v)
@@ -107,6 +159,8 @@ def preset_setup(name: str, base: Setup) -> Setup:
 def matching_preset(setup: Setup) -> str:
     """The preset whose rules, on this model, are the setup's plan; CUSTOM if none is."""
     target = on_model(setup)
+    if not target["rules"] and not target["overrides"] and AS_BUILT in pinit.PRESETS:
+        return AS_BUILT  # nothing re-drawn is "as built", even where another preset has no rule for this model
     for name in pinit.PRESETS:
         if on_model(preset_setup(name, setup)) == target:
             return name
@@ -237,7 +291,7 @@ def new_draw() -> None:
 def model_ui() -> None:
     st.selectbox(
         "Model",
-        list(pinit.MODELS),
+        model_choices(),
         key="model",
         format_func=lambda n: pinit.MODELS[n].label,
         on_change=model_picked,
@@ -404,6 +458,8 @@ def sidebar_ui() -> None:
     else:
         host = st.sidebar
     with host:
+        for problem in command_line_problems():
+            st.error(f"Your model could not be loaded: {escape(problem)}")
         controls_ui()
         rules_panel()
 

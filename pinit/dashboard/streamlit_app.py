@@ -1,5 +1,15 @@
-"""The script `pinit dashboard` hands to `streamlit run` (app.py at the repo's top is its twin)."""
+"""The script `pinit dashboard` hands to `streamlit run` (app.py at the repo's top is its twin).
+
+Its arguments after ``--`` (`--model PKG.MODULE:FACTORY`, repeatable) are the server
+owner's own models: loaded once per server process, the first one opened by default.
+Streamlit runs this file as ``__main__`` on every run of every session.
+"""
+
+import sys
 
 from pinit.dashboard.page import main
+from pinit.dashboard.sidebar import use_command_line
 
-main()
+if __name__ == "__main__":
+    use_command_line(sys.argv, script=__file__)
+    main()

@@ -8,7 +8,9 @@ blocks, even if the pass raises: the model leaves exactly as it came (as torchin
 summary does).
 
 `switched_mode(model, training)` is the mode switch alone (training and evaluation
-runs), and `leaves(model)` the modules without children. By default the probes describe
+runs), `probe_mode(model)` the probes' mode (eval, with batch norm on the batch's own
+statistics as the first training step sees it), and `leaves(model)` the modules without
+children. By default the probes describe
 every module call inside which no other module ran: the leaves, and a module such as
 nn.MultiheadAttention that computes with its children's parameters without calling them.
 """
@@ -23,7 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["Captured", "capture_outputs", "first_tensor", "leaves", "switched_mode"]
+__all__ = ["Captured", "capture_outputs", "first_tensor", "leaves", "model_output", "probe_mode", "switched_mode"]
 
 
 def leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
@@ -41,6 +43,51 @@ def first_tensor(output: Any) -> torch.Tensor | None:
         if t is not None:
             return t
     return None
+
+
+def model_output(output: Any) -> tuple[torch.Tensor, str]:
+    """The tensor a probe treats as a model's output, and which it is, in words.
+
+    A tensor is itself; a Hugging Face ModelOutput (or any object or dict with ``logits``)
+    gives its ``logits``; otherwise the first floating tensor of a tuple, list or dict.
+    ValueError in words when there is none.
+    """
+    if isinstance(output, torch.Tensor):
+        return output, "the model's output"
+    logits = output.get("logits") if isinstance(output, Mapping) else getattr(output, "logits", None)
+    if isinstance(logits, torch.Tensor):
+        return logits, f"the .logits of the model's {type(output).__name__}"
+    t = first_tensor(output)
+    if t is None:
+        raise ValueError(
+            f"the model returned a {type(output).__name__} with no floating-point tensor in it; pinit's probes "
+            f"need a tensor, an object with .logits, or a tuple/list/dict holding one"
+        )
+    return t, f"the first floating tensor of the model's {type(output).__name__}"
+
+
+_BATCH_NORMS = (nn.modules.batchnorm._BatchNorm,)  # BatchNorm1d/2d/3d, SyncBatchNorm, LazyBatchNorm
+
+
+@contextlib.contextmanager
+def probe_mode(model: nn.Module, batch_stats: bool = True) -> Iterator[nn.Module]:
+    """The probes' mode for the block: eval (dropout off: a probe is deterministic), except that with
+    `batch_stats` every batch norm layer normalizes by the batch's own mean and variance, as in the
+    first training step. At init a batch norm's running statistics are mean 0 and variance 1, so in
+    eval mode it passes the signal through unchanged and hides what it does in training. The running
+    statistics a training-mode pass updates are put back afterwards, as is every module's mode."""
+    norms = [m for m in model.modules() if batch_stats and isinstance(m, _BATCH_NORMS)]
+    saved = [{k: b.clone() for k, b in m.named_buffers(recurse=False) if b is not None} for m in norms]
+    with switched_mode(model, training=False):
+        for m in norms:
+            m.train(True)
+        try:
+            yield model
+        finally:
+            with torch.no_grad():
+                for m, buffers in zip(norms, saved):
+                    for k, b in buffers.items():
+                        getattr(m, k).copy_(b)
 
 
 @contextlib.contextmanager
@@ -78,6 +125,7 @@ def capture_outputs(
     modules: Iterable[tuple[str, nn.Module]] | None = None,
     keep: Callable[[torch.Tensor], Any] = _detach,
     stop_early: bool = False,
+    batch_stats: bool = True,
 ) -> Iterator[list[Captured]]:
     """Record the outputs of `modules` (default: every module call inside which no other
     module was called: the leaves, and modules such as nn.MultiheadAttention that use their
@@ -95,10 +143,11 @@ def capture_outputs(
     ``keep=lambda t: float(t.std())``. The default keeps the tensor, detached (not copied:
     a later in-place module, like ReLU(inplace=True), would change it; compute in `keep`).
 
-    The model runs in eval mode (dropout off, batch norm on its running statistics), so
-    probes are deterministic and change no buffer. `stop_early`: end the forward pass
-    right after the first recorded output (the block's pass is cut short, not failed), for
-    a caller that needs one layer's output and not the rest of the network.
+    The model runs in `probe_mode`: eval mode (dropout off, so probes are deterministic), with
+    batch norm on the batch's own statistics as the first training step sees them (running
+    statistics restored afterwards); `batch_stats=False` puts batch norm in eval mode too.
+    `stop_early`: end the forward pass right after the first recorded output (the block's
+    pass is cut short, not failed), for a caller that needs one layer's output only.
     """
     calls: list[Captured] = []
     stop = _Stop()
@@ -136,7 +185,7 @@ def capture_outputs(
         return post
 
     handles = []
-    with switched_mode(model, training=False):
+    with probe_mode(model, batch_stats):
         try:
             if modules is None:
                 for name, m in model.named_modules():

@@ -9,10 +9,17 @@
   mean-field variance recursion (LeCun et al. 1998; Glorot & Bengio 2010; He et al. 2015;
   Poole et al. 2016), to draw beside the measured one.
 
-The probes run the model in eval mode (dropout off, batch norm on its running stats),
-so they are deterministic and change no buffer; each module's own mode is restored
-afterwards, as are the .grad fields (gradients are taken with torch.autograd.grad,
-which never writes .grad).
+The probes run the model in `probe_mode`: eval mode (dropout off, so they are
+deterministic), with batch norm normalizing by the batch's own statistics as the first
+training step does (`batch_stats=False`: batch norm on its running statistics, which at
+init pass the signal through unchanged). Buffers, each module's own mode and the .grad
+fields are restored afterwards (gradients are taken with torch.autograd.grad, which never
+writes .grad).
+
+Any model: its output may be a tensor, a Hugging Face ModelOutput (its ``.logits``), a
+tuple or a dict (the first floating tensor); `capture.model_output` says which. Its input
+is ``model.input_shape`` (with ``input_vocab`` for token ids) when set, else inferred from
+the first layer (`infer_input`).
 """
 
 from __future__ import annotations
@@ -31,16 +38,20 @@ from .. import checks
 from ..checks import whole_number
 from ..plan import InitPlan, assignments
 from ..stats import MAX_BINS, histogram, summarize
-from .capture import Captured, capture_outputs, leaves, switched_mode
+from .capture import Captured, capture_outputs, leaves, model_output, probe_mode
 
 __all__ = [
     "ACTIVATION_COLUMNS",
+    "DEFAULT_IMAGE_SIZE",
+    "DEFAULT_SEQ_LEN",
     "MAX_PROBE",
     "activation_second_moment",
     "activation_stats",
     "activation_table",
     "describe_output",
     "gradient_stats",
+    "infer_input",
+    "num_classes",
     "predicted_std_trend",
     "probe_batch",
     "probe_targets",
@@ -67,35 +78,114 @@ def _model_attr(model: nn.Module, attr: str, what: str) -> Any:
     return value
 
 
-def probe_batch(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
-    """A fixed batch of shape (n, *model.input_shape) with entries iid N(0, 1).
+DEFAULT_IMAGE_SIZE = 224  # an image model's side when it says none: ImageNet's, which ViTs require
+DEFAULT_SEQ_LEN = 16  # token ids per sequence for a model that reads tokens and says no length
 
-    Drawn from a `torch.Generator` seeded with `seed`, so the same (shape, n, seed)
-    gives the same tensor and the global RNG is untouched. Unit variance inputs are
-    the assumption of every variance argument (E[x^2] = 1 at the first layer).
-    A model that reads token ids (an Embedding first, like TinyGPT) says so with an
-    integer ``input_vocab`` attribute: it gets int64 ids uniform in [0, input_vocab).
+
+_INPUT_LAYERS = (nn.Embedding, nn.Conv1d, nn.Conv2d, nn.Linear)
+
+
+def _first_layer(model: nn.Module) -> tuple[str, nn.Module] | None:
+    """The first input-reading layer (Embedding, Conv1d, Conv2d, Linear) in named_modules order, else
+    the first module holding parameters (a ViT's class token sits before its patch Conv2d)."""
+    first = None
+    for name, m in model.named_modules():
+        if isinstance(m, _INPUT_LAYERS):
+            return name or "(model)", m
+        if first is None and next(m.parameters(recurse=False), None) is not None:
+            first = (name or "(model)", m)
+    return first
+
+
+def _config_int(model: nn.Module, *names: str) -> int | None:
+    """An int attribute of the model or of its Hugging Face style ``config``."""
+    for owner in (model, getattr(model, "config", None)):
+        for n in names:
+            v = getattr(owner, n, None)
+            if isinstance(v, int) and not isinstance(v, bool) and v > 0:
+                return v
+            if isinstance(v, (tuple, list)) and v and all(isinstance(i, int) for i in v):
+                return int(v[0])
+    return None
+
+
+def infer_input(model: nn.Module) -> tuple[tuple[int, ...], int | None, str]:
+    """(shape of one example, vocabulary or None, how it was found) for `probe_batch`.
+
+    ``model.input_shape`` (and ``model.input_vocab`` for token ids) when set. Otherwise the
+    first Embedding, Conv1d, Conv2d or Linear (named_modules order) decides: an Embedding reads token
+    ids (``DEFAULT_SEQ_LEN`` of them, ids below its num_embeddings); a Conv2d reads images
+    (in_channels x S x S, S from ``model.image_size`` or ``model.config.image_size``, else
+    ``DEFAULT_IMAGE_SIZE``); a Conv1d reads (in_channels, DEFAULT_SEQ_LEN); a Linear reads
+    vectors of in_features. Anything else: ValueError asking for ``input_shape``.
     """
-    shape = tuple(_model_attr(model, "input_shape", "what inputs it takes"))
+    shape = getattr(model, "input_shape", None)
+    if shape is not None:
+        vocab = getattr(model, "input_vocab", None)
+        return tuple(int(d) for d in shape), None if vocab is None else int(vocab), "model.input_shape"
+    first = _first_layer(model)
+    name, layer = first if first is not None else ("", None)
+    if isinstance(layer, nn.Embedding):
+        seq = min(DEFAULT_SEQ_LEN, _config_int(model, "n_positions", "max_position_embeddings") or DEFAULT_SEQ_LEN)
+        return (seq,), layer.num_embeddings, f"token ids: its first layer {name} is an Embedding"
+    if isinstance(layer, nn.Conv2d):
+        side = _config_int(model, "image_size", "img_size") or DEFAULT_IMAGE_SIZE
+        shape = (layer.in_channels, side, side)
+        return shape, None, f"images {'x'.join(map(str, shape))}: its first layer {name} is a Conv2d"
+    if isinstance(layer, nn.Conv1d):
+        return (layer.in_channels, DEFAULT_SEQ_LEN), None, f"sequences: its first layer {name} is a Conv1d"
+    if isinstance(layer, nn.Linear):
+        return (layer.in_features,), None, f"vectors: its first layer {name} is a Linear"
+    what = f"its first layer {name} is a {type(layer).__name__}" if layer is not None else "it has no parameters"
+    raise ValueError(
+        f"{type(model).__name__} has no `input_shape` attribute and pinit cannot infer its input ({what}); "
+        f"set model.input_shape = (C, H, W) or (features,) or (seq_len,) (with model.input_vocab for token ids) "
+        f"in your factory"
+    )
+
+
+def probe_batch(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
+    """A fixed batch of shape (n, *input shape) with entries iid N(0, 1), or token ids.
+
+    The input shape is `infer_input`'s: ``model.input_shape`` when set, else inferred from
+    the first layer. Drawn from a `torch.Generator` seeded with `seed`, so the same
+    (shape, n, seed) gives the same tensor and the global RNG is untouched. Unit variance
+    inputs are the assumption of every variance argument (E[x^2] = 1 at the first layer).
+    A model that reads token ids (an Embedding first, like TinyGPT, or an integer
+    ``input_vocab`` attribute) gets int64 ids uniform in [0, vocab).
+    """
+    shape, vocab, _ = infer_input(model)
     g = torch.Generator().manual_seed(_check_seed(seed))
-    vocab = getattr(model, "input_vocab", None)
     if vocab is not None:
         return torch.randint(0, int(vocab), (_check_n(n), *shape), generator=g)
     return torch.randn((_check_n(n), *shape), generator=g)
 
 
-def probe_targets(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
-    """n class labels (int64), uniform over range(model.num_classes), from a seeded generator.
+def num_classes(model: nn.Module) -> int:
+    """``model.num_classes``, else the out_features of the last Linear (named_modules order): the head."""
+    classes = getattr(model, "num_classes", None)
+    if classes is not None:
+        return int(classes)
+    heads = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if heads:
+        return int(heads[-1].out_features)
+    return int(_model_attr(model, "num_classes", "how many classes it predicts"))
 
-    Uses a generator seeded with `seed + 1` so the labels are not drawn from the same
-    stream as `probe_batch(model, n, seed)`.
+
+def probe_targets(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
+    """n class labels (int64), uniform over range(classes), from a seeded generator.
+
+    classes is ``model.num_classes``, else the out_features of the model's last Linear
+    (named_modules order; the head of a classifier or a language model). Uses a generator
+    seeded with `seed + 1` so the labels are not drawn from the same stream as
+    `probe_batch(model, n, seed)`.
     """
-    classes = int(_model_attr(model, "num_classes", "how many classes it predicts"))
+    classes = num_classes(model)
     g = torch.Generator().manual_seed((_check_seed(seed) + 1) % 2**63)
     return torch.randint(0, classes, (_check_n(n),), generator=g)
 
 
-def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> pd.DataFrame:
+def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40, batch_stats: bool = True) -> pd.DataFrame:
     """Run `inputs` through `model` once and describe every leaf module's output.
 
     One row per call of a module with no children (Conv2d, ReLU, MaxPool2d, Linear,
@@ -112,13 +202,15 @@ def activation_stats(model: nn.Module, inputs: torch.Tensor, bins: int = 40) -> 
       (torch.histc; a constant output gets a one-unit range with v in the middle of a bin).
 
     ``df.attrs["input_std"]`` and ``["input_mean"]`` describe `inputs`, for ratios.
-    Runs under torch.no_grad() in eval mode; modes restored and hooks removed even if
+    Runs under torch.no_grad() in `probe_mode` (eval; batch norm on the batch's statistics
+    unless `batch_stats` is False); modes and buffers restored and hooks removed even if
     the forward pass raises. For a tuple output the first floating tensor is described.
     """
     whole_number("bins", bins, 1, MAX_BINS)
     if not isinstance(inputs, torch.Tensor):
         raise ValueError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
-    with capture_outputs(model, keep=lambda t: describe_output(t, bins)) as calls, torch.no_grad():
+    keep = lambda t: describe_output(t, bins)
+    with capture_outputs(model, keep=keep, batch_stats=batch_stats) as calls, torch.no_grad():
         model(inputs)
     return activation_table(calls, inputs)
 
@@ -172,7 +264,9 @@ def activation_table(calls: list[Captured], inputs: torch.Tensor) -> pd.DataFram
     return df
 
 
-def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor) -> pd.DataFrame:
+def gradient_stats(
+    model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_stats: bool = True
+) -> pd.DataFrame:
     """One row per parameter (named_parameters order): the gradient of one cross-entropy pass.
 
     loss = mean over the batch of cross_entropy(model(inputs), targets); the gradient
@@ -182,7 +276,11 @@ def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     ``weight_std``, ``grad_to_weight`` = grad_std / weight_std (NaN where weight_std is 0:
     a constant tensor has no scale to compare with). A parameter the loss does not use
     has gradient 0; one with requires_grad=False gets NaN. ``df.attrs["loss"]`` is the loss.
-    Runs in eval mode (see the module docstring), modes restored.
+
+    The logits are `capture.model_output`'s (a ModelOutput's .logits, a tuple's first
+    tensor); a sequence model's (B, T, C) logits are taken at the last position, T - 1
+    (the next-token prediction). ``df.attrs["output"]`` says which. Runs in `probe_mode`
+    (see the module docstring), modes and buffers restored.
     """
     if not isinstance(inputs, torch.Tensor) or not isinstance(targets, torch.Tensor):
         raise ValueError("inputs and targets must be torch tensors")
@@ -193,8 +291,10 @@ def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
         )
     named = list(model.named_parameters())
     trainable = [p for _, p in named if p.requires_grad]
-    with torch.enable_grad(), switched_mode(model, training=False):
-        logits = model(inputs)
+    with torch.enable_grad(), probe_mode(model, batch_stats):
+        logits, which = model_output(model(inputs))
+        if logits.dim() > 2 and logits.shape[0] == inputs.shape[0]:
+            logits, which = logits[:, -1], f"{which}, at the last position"
         if logits.dim() != 2 or not 0 <= int(targets.min()) <= int(targets.max()) < logits.shape[1]:
             raise ValueError(
                 f"targets must lie in 0..{logits.shape[-1] - 1} for logits of shape "
@@ -224,6 +324,7 @@ def gradient_stats(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor
     columns = ["name", "shape", "grad_mean", "grad_std", "grad_norm", "grad_nonfinite", "weight_std", "grad_to_weight"]
     df = pd.DataFrame(rows, columns=columns)
     df.attrs["loss"] = float(loss.detach())
+    df.attrs["output"] = which
     return df
 
 

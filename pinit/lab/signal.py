@@ -21,7 +21,15 @@ from ..checks import whole_number
 from ..models import build_model
 from ..plan import InitPlan, apply_plan
 from .capture import Captured, capture_outputs
-from .probes import activation_table, describe_output, gradient_stats, predicted_std_trend, probe_batch, probe_targets
+from .probes import (
+    activation_table,
+    describe_output,
+    gradient_stats,
+    num_classes,
+    predicted_std_trend,
+    probe_batch,
+    probe_targets,
+)
 
 __all__ = [
     "LOGITS_EXPLODING",
@@ -219,5 +227,5 @@ def signal_flow(
         float(grads.attrs["loss"]),
         predicted,
         note,
-        int(getattr(model, "num_classes", 10)),
+        num_classes(model),  # the labels' range: model.num_classes, else its last Linear's out_features
     )

@@ -12,24 +12,29 @@ import argparse
 import os
 import stat
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
 
 from .. import checks, serve
 from ..errors import PlanError, capped, problem_count
 from ..models import MODELS, build_model
 from ..plan import InitPlan, apply_plan
 from ..presets import PRESETS
+from ..registry import load_command_line, load_factory
 from ..schemes import SCHEMES
 from ..stats import parameter_table
 from .checkpoint import DEFAULT_MAX_BYTES, CheckpointError, load_checkpoint
 from .export import export_code
 from .plan_io import MAX_PLAN_BYTES, load_plan_file, plan_to_json
 
-__all__ = ["build_dashboard_parser", "build_parser", "format_schemes", "main"]
+__all__ = ["add_dashboard_arguments", "build_dashboard_parser", "build_parser", "format_schemes", "main"]
 
 DEFAULT_MODEL = "SimpleCNN"
 
@@ -70,7 +75,8 @@ presets
   {", ".join(repr(p) for p in PRESETS)}
 
 dashboard
-  pinit dashboard [--port 8501] [--address 127.0.0.1]   serve the dashboard (pinit dashboard --help)
+  pinit dashboard [--port 8501] [--address 127.0.0.1] [--model PKG.MODULE:FACTORY ...]
+                  serve the dashboard (pinit dashboard --help)
 
 examples
   python -m pinit --preset "Kaiming (He)"
@@ -78,6 +84,38 @@ examples
   python -m pinit --preset "Article recipe" --save-plan my_plan.json   # then edit my_plan.json
   python -m pinit --plan my_plan.json --csv table.csv --export-code init_weights.py
 """
+
+
+class _Exit(Exception):
+    """argparse asked to exit (after --help, or a usage error it has already printed)."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse writing to the streams it is given (help to `out`, errors to `err`) and raising _Exit
+    instead of ending the process, so `main(argv, out, err)` runs in-process without touching sys.stdout."""
+
+    def __init__(self, *args: Any, out: TextIO | None = None, err: TextIO | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.out, self.err = out, err
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        super().print_help(file or self.out or sys.stdout)
+
+    def print_usage(self, file: SupportsWrite[str] | None = None) -> None:
+        super().print_usage(file or self.out or sys.stdout)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            (self.err or sys.stderr).write(message)
+        raise _Exit(status)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(self.err or sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 class _Usage(Exception):
@@ -104,9 +142,12 @@ def _model_option_flags() -> dict[str, type]:
     return flags
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argparse parser of `python -m pinit` (its --help epilog teaches the plan format)."""
-    parser = argparse.ArgumentParser(
+def build_parser(out: TextIO | None = None, err: TextIO | None = None) -> argparse.ArgumentParser:
+    """The argparse parser of `python -m pinit` (its --help epilog teaches the plan format), with the
+    `dashboard` subcommand (`add_dashboard_arguments`). Help goes to `out`, errors to `err`."""
+    parser = _Parser(
+        out=out,
+        err=err,
         prog="pinit",
         description="Re-initialize a network by an init plan and print every parameter's "
         "name, shape, fan_in/fan_out and measured vs expected std.",
@@ -117,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument(
         "--model",
         metavar="NAME",
-        help=f"one of {', '.join(MODELS)} (default: the plan file's model, else {DEFAULT_MODEL})",
+        help=f"one of {', '.join(MODELS)}, or your own factory as PKG.MODULE:FACTORY "
+        f"(default: the plan file's model, else {DEFAULT_MODEL})",
     )
     for name, typ in _model_option_flags().items():
         users = [s.name for s in MODELS.values() if name in s.options]
@@ -159,6 +201,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     info.add_argument("--list-presets", action="store_true", help="list the preset plans and what each teaches")
     info.add_argument("--list-models", action="store_true", help="list the models and their options")
+    commands = parser.add_subparsers(dest="command", title="commands", metavar="COMMAND")
+    add_dashboard_arguments(
+        commands.add_parser(
+            "dashboard",
+            out=out,
+            err=err,
+            help="serve the dashboard (pinit dashboard --help)",
+            description=DASHBOARD_DESCRIPTION,
+        )
+    )
     return parser
 
 
@@ -325,7 +377,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             for w in meta["warnings"]:
                 print(f"warning: {w}", file=err)
         try:
-            apply_plan(model, plan, seed)
+            with warnings.catch_warnings():  # a plan file's unmatched rules were said above, in the same words
+                warnings.simplefilter("ignore", UserWarning)
+                apply_plan(model, plan, seed)
         except PlanError as e:
             raise _Refused(_problems(f"{label} does not fit {model_name}", e.problems)) from None
 
@@ -351,45 +405,49 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 0
 
 
-def build_dashboard_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pinit dashboard",
-        description="Serve the pinit dashboard (a Streamlit page) with the classroom settings shipped in "
-        "the package (pinit/dashboard/config.toml). Ctrl-C stops it.",
-    )
+DASHBOARD_DESCRIPTION = (
+    "Serve the pinit dashboard (a Streamlit page) with the classroom settings shipped in the package "
+    "(pinit/dashboard/config.toml). Ctrl-C stops it."
+)
+
+
+def add_dashboard_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The arguments of `pinit dashboard` (one add_argument per flag: add a flag here)."""
     parser.add_argument("--port", type=int, default=8501, help="the port to listen on (default 8501)")
     parser.add_argument(
         "--address",
         default="127.0.0.1",
         help="the address to listen on (default 127.0.0.1; 0.0.0.0 serves a class on the LAN)",
     )
+    parser.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        default=[],
+        metavar="PKG.MODULE:FACTORY",
+        help="your own model: a function or class in an importable module that returns an nn.Module "
+        "(repeatable; the page opens on the first, as built). See docs/OWN_MODEL.md",
+    )
     parser.add_argument("--print-command", action="store_true", help="print the streamlit command and exit")
     return parser
 
 
-def _parse(
-    parser: argparse.ArgumentParser, argv: Sequence[str] | None, out: TextIO, err: TextIO
-) -> argparse.Namespace | int:
-    """argparse's result, or the exit code it wanted (it prints to sys.stdout/sys.stderr, then exits)."""
-    old_out, old_err = sys.stdout, sys.stderr
-    try:
-        sys.stdout, sys.stderr = out, err
-        return parser.parse_args(argv)
-    except SystemExit as e:
-        return e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-    finally:
-        sys.stdout, sys.stderr = old_out, old_err
+def build_dashboard_parser(out: TextIO | None = None, err: TextIO | None = None) -> argparse.ArgumentParser:
+    """`pinit dashboard`'s parser on its own (the same arguments as the subcommand)."""
+    return add_dashboard_arguments(_Parser(prog="pinit dashboard", description=DASHBOARD_DESCRIPTION, out=out, err=err))
 
 
-def dashboard(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
+def dashboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """`pinit dashboard`: replace this process with `streamlit run` on the packaged page."""
-    args = _parse(build_dashboard_parser(), argv, out, err)
-    if isinstance(args, int):
-        return args
     if not 1 <= args.port <= 65535:
         print(f"pinit dashboard: error: --port must be from 1 to 65535, got {args.port}", file=err)
         return 2
-    command = serve.streamlit_command(args.port, args.address)
+    try:  # the owner's models are imported here first, so a typo is said now, not in the page
+        models = load_command_line(args.models)
+    except ValueError as e:
+        print(f"pinit dashboard: error: --model: {e}", file=err)
+        return 1
+    command = serve.streamlit_command(args.port, args.address, script_args=serve.model_args(models))
     if args.print_command:
         print(" ".join(command), file=out)
         return 0
@@ -397,6 +455,23 @@ def dashboard(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     err.flush()
     os.execv(command[0], command)  # the server takes over this process: Ctrl-C and signals reach it
     return 0  # not reached
+
+
+def _own_models(argv: Sequence[str]) -> None:
+    """Load a `--model PKG.MODULE:FACTORY` given before the subcommand, so that its options get flags."""
+    for i, arg in enumerate(argv):
+        if arg == "dashboard":
+            return
+        value = None
+        if arg.startswith("--model="):
+            value = arg.split("=", 1)[1]
+        elif arg == "--model" and i + 1 < len(argv):
+            value = argv[i + 1]
+        if value and ":" in value and value not in MODELS:
+            try:
+                load_factory(value)
+            except ValueError as e:
+                raise _Refused(str(e)) from None
 
 
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
@@ -408,12 +483,18 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None, err: Text
     out = out or sys.stdout
     err = err or sys.stderr
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["dashboard"]:
-        return dashboard(argv[1:], out, err)
-    parser = build_parser()
-    args = _parse(parser, argv, out, err)
-    if isinstance(args, int):
-        return args
+    try:
+        _own_models(argv)
+    except _Refused as e:
+        print(f"pinit: error: {e}", file=err)
+        return 1
+    parser = build_parser(out, err)
+    try:
+        args = parser.parse_args(argv)
+    except _Exit as e:
+        return e.code
+    if args.command == "dashboard":
+        return dashboard(args, out, err)
     try:
         return _run(args, out, err)
     except _Usage as e:

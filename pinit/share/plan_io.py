@@ -31,7 +31,7 @@ from .. import checks
 from ..budget import admit
 from ..errors import PlanError, capped
 from ..models import MODELS
-from ..plan import InitPlan, check_plan, label, quoted_list
+from ..plan import InitPlan, assignments, label, quoted_list, unmatched_rules
 from .text import quote
 
 __all__ = ["MAX_PLAN_BYTES", "PLAN_FORMAT", "PLAN_VERSION", "load_plan_file", "model_identity", "plan_to_json"]
@@ -77,7 +77,7 @@ def plan_to_json(
     if seed is not None:
         problems.extend(_seed_problems(seed))
     if isinstance(model, nn.Module):
-        problems.extend(check_plan(model, plan))
+        problems.extend(_fit_problems(model, plan))
     if problems:
         raise PlanError(problems)
     name, options = model_identity(model)
@@ -221,12 +221,21 @@ def load_plan_file(
     except PlanError as e:
         problems.extend(e.problems)
     if plan is not None and model is not None:
-        problems.extend(check_plan(model, plan))
+        problems.extend(_fit_problems(model, plan))
         if not problems:
             meta["warnings"] = _warnings(model, plan, meta)
     if problems or plan is None:  # plan is None only when from_dict raised, which added problems
         raise PlanError(problems)
     return plan, meta
+
+
+def _fit_problems(model: nn.Module, plan: InitPlan) -> list[str]:
+    """check_plan's problems without its typo warnings: a plan file says those itself ("warnings")."""
+    try:
+        assignments(model, plan)
+    except PlanError as e:
+        return e.problems
+    return []
 
 
 def _json_type(x: Any) -> str:
@@ -239,21 +248,5 @@ def _warnings(model: nn.Module, plan: InitPlan, meta: Mapping[str, Any]) -> list
     name, _ = model_identity(model)
     if meta.get("model") and meta["model"] != name:
         out.append(f"the plan was saved for model {label(meta['model'])}; it is applied to {name}")
-    present: dict[str, set[str]] = {}
-    for module in model.modules():
-        for slot, _p in module.named_parameters(recurse=False):
-            present.setdefault(type(module).__name__, set()).add(slot)
-    for layer_type, slots in plan.rules.items():
-        if layer_type not in present:
-            out.append(
-                f"rules for {label(layer_type)} reach nothing: {name} has no {label(layer_type)} layer with "
-                f"parameters (its layer types: {', '.join(sorted(present)) or 'none'})"
-            )
-            continue
-        for slot in slots:
-            if slot not in present[layer_type]:
-                out.append(
-                    f"rule {layer_type}.{label(slot)} reaches nothing: {layer_type} has parameters "
-                    f"{', '.join(sorted(present[layer_type]))}"
-                )
+    out += unmatched_rules(model, plan, name)
     return capped(out)
