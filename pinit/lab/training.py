@@ -26,7 +26,16 @@ from .pictures import first_rgb_conv
 from .train import evaluate, train
 from .train_config import TRAIN_CONFIG, TrainConfig
 
-__all__ = ["TRAIN_CONFIG", "TRAIN_DEFAULTS", "TRAIN_SLICE_S", "RunGate", "TrainConfig", "TrainRun", "train_data", "train_run"]
+__all__ = [
+    "TRAIN_CONFIG",
+    "TRAIN_DEFAULTS",
+    "TRAIN_SLICE_S",
+    "RunGate",
+    "TrainConfig",
+    "TrainRun",
+    "train_data",
+    "train_run",
+]
 
 
 class TrainDefaults(TypedDict):
