@@ -41,7 +41,7 @@ def test_xavier_means_one_plan_in_the_presets_and_the_depth_lab():
 
 def test_as_built_is_an_empty_plan_that_leaves_the_constructors_draw():
     r = RECIPES[AS_BUILT]
-    assert r.plan == {"rules": {}, "overrides": {}} and not r.preset
+    assert r.plan == {"rules": {}, "overrides": {}} and r.preset  # the default for a user's model
     model = pinit.build_model("SimpleCNN", seed=3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     pinit.apply_plan(model, r.plan, seed=0)
