@@ -26,7 +26,7 @@ from pinit.lab.signal import VerdictColour, logits_verdict, loss_verdict
 from pinit.share.setup import Setup
 from pinit.style import fmt, fmt_number
 
-from . import sidebar, state
+from . import room, sidebar, state
 from .share import qr_ui
 
 STEP_KEY = "step"
@@ -271,6 +271,7 @@ STEPS = [
 
 def _move(delta: int) -> None:
     st.session_state[STEP_KEY] = min(max(_step() + delta, 1), len(STEPS))
+    room.push(_step())  # a class follows at once (nothing when this session presents none)
 
 
 def _step() -> int:
@@ -295,13 +296,14 @@ def nav_ui(big: bool) -> int:
     # column's share was narrower than the six step names (they were cut off); a row that does
     # not fit wraps instead of hiding anything.
     row = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center")
+    led = room.following() is not None  # a follower's steps are the teacher's until it leaves the class
     row.button(
         "Back",
         key="lesson.prev",
         on_click=_move,
         args=(-1,),
         shortcut="Left",
-        disabled=_step() == 1,
+        disabled=_step() == 1 or led,
         help="The previous step (← key).",
     )
     row.segmented_control(
@@ -311,6 +313,7 @@ def nav_ui(big: bool) -> int:
         format_func=lambda i: STEPS[i - 1].label,
         required=True,
         label_visibility="collapsed",
+        disabled=led,
     )
     row.button(
         "Next",
@@ -319,24 +322,29 @@ def nav_ui(big: bool) -> int:
         on_click=_move,
         args=(1,),
         shortcut="Right",
-        disabled=_step() == len(STEPS),
+        disabled=_step() == len(STEPS) or led,
         help="The next step (→ key).",
     )
     if st.query_params.get(STEP_KEY) != str(_step()):
         st.query_params[STEP_KEY] = str(_step())
     if big:
+        room.presenter_ui(row, _step())
         with row.popover("QR", icon=":material/qr_code_2:", help="Students scan it to open this page."):
-            qr_ui(260)
+            qr_ui(320, state.applied(), room.room_code(), {STEP_KEY: str(_step())})
     return _step()
 
 
 def lesson_view(big: bool = False) -> None:
     """The lesson's current step. `big`: presenter mode (larger chart text)."""
     lesson.start_warming()  # every student asks for the same numbers: compute them all once, now
-    step = STEPS[nav_ui(big) - 1]
+    n = nav_ui(big)
+    if not big:
+        room.follower_ui(n)
+    step = STEPS[n - 1]
     with st.spinner("Computing this step over 5 seeds (once per server; a few seconds)…"):
         step.draw(big)
-    if sidebar.is_phone() and step is not STEPS[-1]:  # one-handed: the next step under the thumb, too
+    # One-handed: the next step under the thumb, too (not while the teacher's steps lead).
+    if sidebar.is_phone() and step is not STEPS[-1] and room.following() is None:
         st.button(
             "Next step", key="lesson.next.bottom", type="primary", on_click=_move, args=(1,), use_container_width=True
         )

@@ -363,6 +363,13 @@ def build_dashboard_parser() -> argparse.ArgumentParser:
         default="127.0.0.1",
         help="the address to listen on (default 127.0.0.1; 0.0.0.0 serves a class on the LAN)",
     )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="the address students open, written in the QR code and the share link (e.g. "
+        "https://pinit.example.org behind a proxy); default: this machine's LAN address when "
+        "listening beyond loopback",
+    )
     parser.add_argument("--print-command", action="store_true", help="print the streamlit command and exit")
     return parser
 
@@ -389,7 +396,14 @@ def dashboard(argv: Sequence[str], out: TextIO, err: TextIO) -> int:
     if not 1 <= args.port <= 65535:
         print(f"pinit dashboard: error: --port must be from 1 to 65535, got {args.port}", file=err)
         return 2
-    command = serve.streamlit_command(args.port, args.address)
+    script_args: list[str] = []
+    if args.public_url is not None:
+        try:
+            script_args += ["--public-url", serve.check_public_url(args.public_url)]
+        except ValueError as e:
+            print(f"pinit dashboard: error: {e}", file=err)
+            return 2
+    command = serve.streamlit_command(args.port, args.address, script_args=script_args)
     if args.print_command:
         print(" ".join(command), file=out)
         return 0
