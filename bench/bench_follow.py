@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pinit.serve import running  # noqa: E402
-from tests.ws_client import FOLLOWING_STEP, StreamlitSession, join_class, open_class  # noqa: E402
+from pinit.serve import running
+from tests.ws_client import FOLLOWING_STEP, StreamlitSession, join_class, open_class
 
 BANNER = re.compile(FOLLOWING_STEP.format(code="[2-9A-Z]{4}", step=r"(\d)"))
 

@@ -134,3 +134,136 @@ def test_concurrent_moves_and_reads_keep_the_version_consistent():
     assert not errors
     final = store.read(code)
     assert final is not None and final.version == 601 and final.step == 1  # each of the 600 moves changed the step
+
+
+# --- the address students can reach, short links, QR codes that never raise ---------------------
+
+
+def test_student_base_prefers_the_public_url_then_a_reachable_browser_host_then_the_lan():
+    from pinit import serve
+
+    assert serve.student_base("127.0.0.1", 8501) is None  # loopback: no phone can open it
+    assert serve.student_base("localhost", 8501, "http://127.0.0.1:8501/") is None
+    assert serve.student_base("0.0.0.0", 8501, None, "https://pinit.example.org/") == "https://pinit.example.org/"
+    assert serve.student_base("127.0.0.1", 8501, "http://class.example:8080/?x=1") == "http://class.example:8080/"
+    assert serve.student_base("192.168.4.7", 8501) == "http://192.168.4.7:8501/"
+    lan = serve.lan_address()
+    if lan is not None:  # found without sending a packet (a UDP socket's connect())
+        assert not serve.is_loopback(lan)
+        assert serve.student_base("0.0.0.0", 8502, "http://127.0.0.1:8502/") == f"http://{lan}:8502/"
+
+
+def test_public_url_from_the_script_arguments_or_the_environment_and_checked():
+    from pinit import serve
+
+    assert serve.public_url(["--public-url", "https://a.example/pinit/"], {}) == "https://a.example/pinit/"
+    assert serve.public_url(["--public-url=http://10.0.0.5:8501"], {}) == "http://10.0.0.5:8501/"
+    assert serve.public_url([], {serve.PUBLIC_URL_ENV: "https://b.example"}) == "https://b.example/"
+    assert serve.public_url([], {}) is None
+    for bad in ("ftp://x", "pinit.example.org", "http://", "https://a.example/?q=1", "http://a:99999"):
+        with pytest.raises(ValueError, match="--public-url"):
+            serve.check_public_url(bad)
+
+
+def test_pinit_dashboard_passes_the_public_url_to_the_page_and_refuses_a_bad_one():
+    import io
+
+    from pinit.share.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["dashboard", "--public-url", "https://pinit.example.org", "--print-command"], out, err) == 0
+    assert out.getvalue().rstrip().endswith("-- --public-url https://pinit.example.org/")
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["dashboard", "--public-url", "pinit.example.org", "--print-command"], out, err) == 2
+    assert "must be an http:// or https:// address" in err.getvalue() and not out.getvalue()
+
+
+def test_the_default_state_is_no_query_and_every_short_link_reads_back():
+    import pinit
+    from pinit.dashboard.share import DEFAULT_SETUP
+    from pinit.share.urlstate import short_query, state_from_query
+
+    assert short_query(DEFAULT_SETUP, DEFAULT_SETUP) == {}
+    for preset in pinit.PRESETS:
+        for model in ("SimpleCNN", "DeepMLP"):
+            setup = DEFAULT_SETUP.replace(model=model, options={}, seed=7)
+            setup = setup.replace(plan=pinit.InitPlan.from_dict(pinit.PRESETS[preset].plan))
+            back, warnings = state_from_query(short_query(setup, DEFAULT_SETUP), DEFAULT_SETUP)
+            assert not warnings and back.key == setup.key
+
+
+def test_qr_codes_are_low_versions_for_a_class_and_a_long_link_gets_words_not_an_exception():
+    import random
+
+    import segno
+
+    from pinit.dashboard.share import qr_or_none
+
+    assert segno.make_qr("http://192.168.100.200:8501/?room=K7Q2", error="m").version <= 3
+    assert segno.make_qr("http://192.168.100.200:8501/?step=2", error="m").version <= 3
+    png = qr_or_none("http://192.168.100.200:8501/?room=K7Q2", 320)
+    assert png is not None and png.startswith(b"\x89PNG")
+    rng = random.Random(0)
+    token = "".join(rng.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") for _ in range(3680))
+    assert qr_or_none(f"http://192.168.1.2:8501/?plan={token}", 320) is None  # segno would raise DataOverflowError
+    assert qr_or_none("http://h/?" + "x" * 1200, 320) is None  # fits version 31: too fine to scan off a screen
+
+
+# --- a class over the browser's protocol: one presenter, thirty followers ---------------------------
+
+FOLLOWERS = 30
+
+
+def _alerts(run) -> list[str]:
+    return [a.body for a in run.of_type("alert")]
+
+
+def test_thirty_followers_follow_the_presenter_and_none_can_move_the_room():
+    import asyncio
+
+    from pinit.serve import running
+    from tests.ws_client import class_status, join_class, open_class, shows_step
+
+    async def the_class(url: str) -> None:
+        presenter, code = await open_class(url)
+        tabs = []
+        for _ in range(FOLLOWERS):
+            s, first = await join_class(url, code)
+            assert first.ok, first.exceptions or first.error_alerts
+            assert shows_step(code, 1)(first)
+            assert s.auto_reruns  # the page asked for its poll fragment to tick
+            tabs.append(s)
+        run = await presenter.lesson_step(+1)
+        assert run.ok and "step=2" in presenter.query_string
+        reached = await asyncio.gather(*(s.follow_until(shows_step(code, 2), timeout=120) for s in tabs))
+        assert all(r.ok for r in reached)
+        status = class_status(await presenter.rerun())
+        assert status == (code, FOLLOWERS)  # the presenter sees how many follow
+
+        # A follower tries to drive: Next (disabled on its page, sent anyway, as a forged frame would be).
+        rogue, others = tabs[0], tabs[1:]
+        await rogue.lesson_step(+1)
+        await rogue.lesson_step(+1)
+        for s in others[:5]:
+            for _ in range(4):  # two seconds of polls: the room has not moved
+                run = await s.auto_rerun()
+                assert not any(shows_step(code, n)(run) for n in (3, 4))
+                await asyncio.sleep(0.5)
+        again = await presenter.rerun()
+        assert "step=2" in presenter.query_string and class_status(again) is not None
+
+        # The hand-over: at "Your turn" every follower is let go with the lesson's last step.
+        for _ in range(4):
+            await presenter.lesson_step(+1)
+        assert "step=6" in presenter.query_string
+        handed = await asyncio.gather(
+            *(s.follow_until(lambda r: any("Your turn" in a for a in _alerts(r)), timeout=120) for s in others)
+        )
+        for run in handed:
+            assert not any("Following the teacher" in m for m in run.markdown())
+            assert any(b.label.startswith("Open Weights") for b in run.of_type("button"))
+        for s in [presenter, *tabs]:
+            await s.close()
+
+    with running() as (url, _):
+        asyncio.run(the_class(url))
