@@ -240,10 +240,16 @@ def test_thirty_followers_follow_the_presenter_and_none_can_move_the_room():
         status = class_status(await presenter.rerun())
         assert status == (code, FOLLOWERS)  # the presenter sees how many follow
 
-        # A follower tries to drive: Next (disabled on its page, sent anyway, as a forged frame would be).
+        # A follower tries to drive. Its page has no Back/Next: it forges the presenter's Next (the
+        # widget's id, taken from the presenter's page) and asks for step 5 in its address.
         rogue, others = tabs[0], tabs[1:]
+        assert not rogue.has_widget(key="lesson.next")
+        forged = presenter.widget(key="lesson.next")
+        rogue.widgets[forged.id] = forged
         await rogue.lesson_step(+1)
         await rogue.lesson_step(+1)
+        rogue.query_string = "room=" + code + "&step=5"
+        await rogue.rerun()
         for s in others[:5]:
             for _ in range(4):  # two seconds of polls: the room has not moved
                 run = await s.auto_rerun()

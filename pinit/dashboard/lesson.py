@@ -292,18 +292,21 @@ def nav_ui(big: bool) -> int:
     """Back, the steps, Next (and the QR code in presenter mode). The step is kept in the link as ?step=N."""
     if st.session_state.get(STEP_KEY) not in range(1, len(STEPS) + 1):
         st.session_state[STEP_KEY] = _from_link()
+    if room.following() is not None and _step() < room.HAND_OVER_STEP:  # the teacher leads: no Back/Next
+        if st.query_params.get(STEP_KEY) != str(_step()):
+            st.query_params[STEP_KEY] = str(_step())
+        return _step()
     # One row of content-sized items, not proportional columns: at 1024 px in presenter mode a
     # column's share was narrower than the six step names (they were cut off); a row that does
     # not fit wraps instead of hiding anything.
     row = st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center")
-    led = room.following() is not None  # a follower's steps are the teacher's until it leaves the class
     row.button(
         "Back",
         key="lesson.prev",
         on_click=_move,
         args=(-1,),
         shortcut="Left",
-        disabled=_step() == 1 or led,
+        disabled=_step() == 1,
         help="The previous step (← key).",
     )
     row.segmented_control(
@@ -313,7 +316,6 @@ def nav_ui(big: bool) -> int:
         format_func=lambda i: STEPS[i - 1].label,
         required=True,
         label_visibility="collapsed",
-        disabled=led,
     )
     row.button(
         "Next",
@@ -322,14 +324,16 @@ def nav_ui(big: bool) -> int:
         on_click=_move,
         args=(1,),
         shortcut="Right",
-        disabled=_step() == len(STEPS) or led,
+        disabled=_step() == len(STEPS),
         help="The next step (→ key).",
     )
     if st.query_params.get(STEP_KEY) != str(_step()):
         st.query_params[STEP_KEY] = str(_step())
     if big:
-        room.presenter_ui(row, _step())
-        with row.popover("QR", icon=":material/qr_code_2:", help="Students scan it to open this page."):
+        room.push(_step())  # the class (if this session presents one) is where the projector is
+        label, icon = room.button_label()
+        with row.popover(label, icon=icon, help="The QR code students scan; 'Open a class' makes their phones follow."):
+            room.presenter_ui(_step())
             qr_ui(320, state.applied(), room.room_code(), {STEP_KEY: str(_step())})
     return _step()
 

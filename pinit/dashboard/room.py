@@ -165,6 +165,7 @@ def push(step: int) -> None:
 
 @st.fragment(run_every=COUNT_SECONDS)
 def _count() -> None:
+    """How many phones follow, refreshed on a timer (in the QR popover)."""
     host = hosting()
     if host is None:
         return
@@ -173,17 +174,26 @@ def _count() -> None:
     except (RoomError, PermissionError):
         st.caption("class over")
         return
-    n = state.followers
-    st.markdown(f"Class **{host['code']}** · {n} following" if n != 1 else f"Class **{host['code']}** · 1 following")
+    st.markdown(f"Class **{host['code']}** · {state.followers} following")
 
 
-def presenter_ui(row: Any, step: int) -> None:
-    """In presenter mode, in the lesson's row: open a class, or its code and how many follow."""
+def button_label() -> tuple[str, str]:
+    """The presenter's QR button: (label, icon). With a class: its code and how many follow (as of
+    this run; the popover counts live), so the projector's one row of buttons still fits 1024 px."""
+    host = hosting()
+    if host is None:
+        return "QR", ":material/qr_code_2:"
+    state = store().read(host["code"])
+    return f"{host['code']} · {state.followers if state else 0}", ":material/groups:"
+
+
+def presenter_ui(step: int) -> None:
+    """In the presenter's QR popover: open a class, or how many follow and the way to end it."""
     note = st.session_state.pop(NOTE, None)
     if note:
         st.info(note)
     if hosting() is None:
-        row.button(
+        st.button(
             "Open a class",
             key="room.open",
             icon=":material/groups:",
@@ -192,10 +202,8 @@ def presenter_ui(row: Any, step: int) -> None:
             help="Students who scan the QR code follow your steps on their phones, until 'Your turn'.",
         )
         return
-    push(step)
-    with row:
-        _count()
-        st.button("End class", key="room.close", on_click=_close_class, help="Followers stop following.")
+    _count()
+    st.button("End class", key="room.close", on_click=_close_class, help="The phones stop following.")
 
 
 def room_code() -> str | None:
