@@ -23,21 +23,33 @@ import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlsplit
 
 __all__ = [
     "PAGE_SCRIPT",
+    "PUBLIC_URL_ENV",
     "SETTINGS_FILE",
+    "check_public_url",
     "free_port",
+    "is_loopback",
+    "lan_address",
     "model_args",
     "page_args",
+    "public_url",
     "running",
     "settings",
     "streamlit_command",
+    "student_base",
     "wait_healthy",
 ]
 
 SETTINGS_FILE = Path(__file__).with_name("dashboard") / "config.toml"
 PAGE_SCRIPT = Path(__file__).with_name("dashboard") / "streamlit_app.py"
+
+
+PUBLIC_URL_ENV = "PINIT_PUBLIC_URL"
+LOOPBACK_NAMES = ("localhost", "ip6-localhost")
+WILDCARD = ("0.0.0.0", "::", "")
 
 
 def settings() -> dict[str, Any]:
@@ -61,6 +73,12 @@ def page_parser() -> argparse.ArgumentParser:
         metavar="PKG.MODULE:FACTORY",
         help="your own model's factory (repeatable; the first is the one the page opens on)",
     )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        metavar="URL",
+        help="the address students open, written in the QR code and the share link (see public_url)",
+    )
     return parser
 
 
@@ -72,7 +90,8 @@ def page_args(argv: Sequence[str]) -> list[str]:
         raise ValueError(f"the page's arguments are refused: {e}") from None
     if extra:
         raise ValueError(
-            f"the page takes only --model PKG.MODULE:FACTORY (repeatable) after '--'; got {' '.join(extra)!r}"
+            "the page takes only --model PKG.MODULE:FACTORY (repeatable) and --public-url URL after '--'; "
+            f"got {' '.join(extra)!r}"
         )
     return list(args.model)
 
@@ -177,3 +196,104 @@ def running(
         yield url, proc
     finally:
         stop(proc)
+
+
+# --- the address students can reach ------------------------------------------------------------
+
+
+def check_public_url(url: str) -> str:
+    """`url` as the base of the students' links ("http(s)://host[:port][/path]/").
+
+    ValueError in words if it is not one."""
+    text = url.strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number from 0 to 65535)
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(
+            f"--public-url must be an http:// or https:// address such as https://pinit.example.org "
+            f"or http://192.168.1.20:8501, got {text[:80]!r}"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError(f"--public-url must not carry a query or a fragment (?... or #...), got {text[:80]!r}")
+    return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/"
+
+
+def public_url(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> str | None:
+    """The teacher's configured public address: ``--public-url URL`` among the page's script
+    arguments (`streamlit run app.py -- --public-url URL`; `pinit dashboard --public-url` passes it
+    so) or the PINIT_PUBLIC_URL environment variable. None when neither is set or it is not valid."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    raw: str | None = None
+    for i, arg in enumerate(argv):
+        if arg == "--public-url" and i + 1 < len(argv):
+            raw = argv[i + 1]
+        elif arg.startswith("--public-url="):
+            raw = arg.split("=", 1)[1]
+    raw = raw if raw is not None else env.get(PUBLIC_URL_ENV)
+    if not raw:
+        return None
+    try:
+        return check_public_url(raw)
+    except ValueError:
+        return None
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    if not host:
+        return False
+    h = host.strip("[]").lower()
+    return h in LOOPBACK_NAMES or h == "::1" or h.startswith("127.") or h.endswith(".localhost")
+
+
+def lan_address() -> str | None:
+    """This machine's address on its local network, found without sending anything.
+
+    connect() on a UDP socket only asks the kernel which interface (and source address) would
+    route to the destination; no packet leaves the machine. The destination is a private
+    address that is never contacted. None when there is no such route (no network)."""
+    for probe in ("10.255.255.255", "192.168.255.255", "172.31.255.255"):
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.connect((probe, 9))
+                addr = str(s.getsockname()[0])
+        except OSError:
+            continue
+        if addr and not is_loopback(addr) and addr != "0.0.0.0":
+            return addr
+    try:
+        addr = socket.gethostbyname(socket.gethostname())
+    except OSError:
+        return None
+    return None if is_loopback(addr) else addr
+
+
+def student_base(
+    listen_address: str | None, port: int, browser_url: str | None = None, configured: str | None = None
+) -> str | None:
+    """The base URL ("http://host:port/") students' phones can open, or None when the server
+    listens only on loopback (no phone can reach it).
+
+    In order: the teacher's configured public URL; the host the teacher's own browser used, when
+    it is not loopback (a LAN address, a proxy's name); the address the server listens on, when it
+    is a specific one; for a wildcard (0.0.0.0, ::) this machine's LAN address.
+    """
+    if configured:
+        return configured
+    if browser_url:
+        parts = urlsplit(browser_url)
+        if parts.hostname and not is_loopback(parts.hostname):
+            return f"{parts.scheme or 'http'}://{parts.netloc}/"
+    address = (listen_address or "").strip()
+    if is_loopback(address):
+        return None
+    host = lan_address() if address in WILDCARD else address
+    if host is None:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"

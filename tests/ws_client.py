@@ -152,6 +152,15 @@ class RunResult:
     elements: list[tuple[str, Any]] = field(default_factory=list)  # (element type, proto) in arrival order
     bytes_received: int = 0
     fragment_ids: list[str] = field(default_factory=list)  # the fragments this run reran; [] = the whole page
+    arrivals: list[float] = field(default_factory=list)  # time.perf_counter() at each element's arrival
+
+    def arrival_of(self, pattern: str) -> float | None:
+        """When the first markdown element matching the regex `pattern` arrived (perf_counter), or None."""
+        rx = re.compile(pattern)
+        for (kind, proto), t in zip(self.elements, self.arrivals):
+            if kind == "markdown" and rx.search(proto.body):
+                return t
+        return None
 
     def of_type(self, kind: str) -> list[Any]:
         return [p for k, p in self.elements if k == kind]
@@ -216,6 +225,7 @@ class StreamlitSession:
         self.cookies: str | None = None  # Cookie header from loading the page (None: not loaded yet)
         self.bytes_received = 0
         self.trace: list[str] | None = None  # set to a list to record every message kind (debugging)
+        self.auto_reruns: dict[str, float] = {}  # fragment id -> interval (s): st.fragment(run_every=...)
 
     # -- connection ---------------------------------------------------------------------
 
@@ -336,6 +346,36 @@ class StreamlitSession:
         """Press the lesson's Next (+1) or Back (-1)."""
         return await self.rerun(click_key="lesson.next" if delta > 0 else "lesson.prev")
 
+    async def auto_rerun(self, fragment_id: str | None = None) -> RunResult:
+        """One tick of a ``st.fragment(run_every=...)`` timer, as the frontend sends it: every widget's
+        value, the fragment's id and ``is_auto_rerun``. The server announced the fragment with an
+        ``auto_rerun`` message (``self.auto_reruns``); `fragment_id` defaults to the fastest one."""
+        if fragment_id is None:
+            if not self.auto_reruns:
+                raise ProtocolError("the page runs no fragment on a timer")
+            fragment_id = min(self.auto_reruns, key=self.auto_reruns.__getitem__)
+        msg = self._rerun_msg({}, None)
+        msg.rerun_script.fragment_id = fragment_id
+        msg.rerun_script.is_auto_rerun = True
+        return await self._run(msg)
+
+    async def follow_until(self, done: Any, timeout: float = 30.0, fragment_id: str | None = None) -> RunResult:
+        """Tick the page's fastest timer fragment at its interval (the frontend's setInterval: ticks on a
+        fixed schedule, a late run does not shift the next) until `done(run)` is true for a run; that run.
+        ProtocolError after `timeout` seconds."""
+        interval = min(self.auto_reruns.values()) if fragment_id is None else self.auto_reruns[fragment_id]
+        start = time.perf_counter()
+        tick = 0
+        while True:
+            run = await self.auto_rerun(fragment_id)
+            if done(run):
+                return run
+            now = time.perf_counter()
+            if now - start > timeout:
+                raise ProtocolError(f"nothing the caller waited for within {timeout:.0f} s")
+            tick = max(tick + 1, int((now - start) / interval))
+            await asyncio.sleep(max(0.0, start + tick * interval - now))
+
     def shown_seed(self) -> int | None:
         """The seed of the weights on screen, as the page shows it in its link (`seed=` in the
         address bar: the page rewrites it after every applied change, page_info_changed).
@@ -433,6 +473,7 @@ class StreamlitSession:
         t0 = time.perf_counter()
         await self.ws.send(msg.SerializeToString())
         elements: list[tuple[str, Any]] = []
+        arrivals: list[float] = []
         widgets: dict[str, Widget] = {}
         ours: str | None = None  # the script_run_id of the run our request started
         rerun_fragments: set[str] = set()  # empty: a full run
@@ -456,12 +497,14 @@ class StreamlitSession:
                 ours = None if run_id in self._stale_runs else run_id
                 rerun_fragments = set(fwd.metadata.run.fragment_ids)
                 elements.clear()
+                arrivals.clear()
                 widgets.clear()
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
                 el = fwd.delta.new_element
                 et = el.WhichOneof("type")
                 proto = getattr(el, et)
                 elements.append((et, proto))
+                arrivals.append(time.perf_counter())
                 if et in WIDGET_TYPES and proto.id:
                     widgets[proto.id] = Widget(et, proto.id, proto.label, proto, fwd.delta.fragment_id)
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "add_block":
@@ -475,6 +518,12 @@ class StreamlitSession:
                     t = widgets[self._tabs_id]
                     t.tabs = (*t.tabs, block.tab.label)
                 elements.append((bt or "block", block))
+                arrivals.append(time.perf_counter())
+            elif kind == "auto_rerun":
+                self.auto_reruns[fwd.auto_rerun.fragment_id] = fwd.auto_rerun.interval
+            elif kind == "stop_auto_rerun":
+                for fid in fwd.stop_auto_rerun.fragment_ids:
+                    self.auto_reruns.pop(fid, None)
             elif kind == "page_info_changed":
                 self.query_string = fwd.page_info_changed.query_string
             elif kind == "ref_hash":
@@ -485,6 +534,7 @@ class StreamlitSession:
                     # The end of a run that began before our request, or one a later rerun replaced.
                     ours = None
                     elements.clear()
+                    arrivals.clear()
                     widgets.clear()
                     continue
                 if rerun_fragments:
@@ -507,7 +557,50 @@ class StreamlitSession:
                     elements,
                     self._nbytes,
                     sorted(rerun_fragments),
+                    arrivals,
                 )
+
+
+# --- a class: one presenter, followers (pinit.dashboard.room) -----------------------------------
+
+CLASS_CODE = re.compile(r"Class \*\*([2-9A-Z]{4})\*\* · (\d+) following")
+FOLLOWING_STEP = r"Following the teacher · class \*\*{code}\*\* · step {step} of"
+
+
+def class_status(run: RunResult) -> tuple[str, int] | None:
+    """(class code, followers) as the presenter's row shows them in `run`, or None."""
+    for body in run.markdown():
+        m = CLASS_CODE.search(body)
+        if m:
+            return m[1], int(m[2])
+    return None
+
+
+async def open_class(url: str, timeout: float = 180.0) -> tuple[StreamlitSession, str]:
+    """A presenter tab (?present=1 on the Lesson) that has pressed "Open a class": (session, code)."""
+    s = StreamlitSession(url, timeout=timeout)
+    s.query_string = "present=1&view=Lesson&step=1"
+    first = await s.connect()
+    if not first.ok:
+        raise ProtocolError(f"the presenter's page failed: {first.exceptions or first.error_alerts}")
+    run = await s.rerun(click_key="room.open")
+    status = class_status(run)
+    if status is None:
+        raise ProtocolError(f"no class code after 'Open a class': {run.markdown()[:5]}")
+    return s, status[0]
+
+
+async def join_class(url: str, code: str, timeout: float = 180.0) -> tuple[StreamlitSession, RunResult]:
+    """A student's tab opened on the class link (?room=CODE): (session, its first run)."""
+    s = StreamlitSession(url, timeout=timeout)
+    s.query_string = f"room={code}"
+    return s, await s.connect()
+
+
+def shows_step(code: str, step: int) -> Any:
+    """A predicate on a run: the follower's banner says it is at `step` of class `code`."""
+    pattern = FOLLOWING_STEP.format(code=re.escape(code), step=step)
+    return lambda run: run.arrival_of(pattern) is not None
 
 
 async def _demo(url: str) -> None:

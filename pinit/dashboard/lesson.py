@@ -26,7 +26,7 @@ from pinit.lab.signal import VerdictColour, logits_verdict, loss_verdict
 from pinit.share.setup import Setup
 from pinit.style import fmt, fmt_number
 
-from . import sidebar, state
+from . import room, sidebar, state
 from .share import qr_ui
 
 STEP_KEY = "step"
@@ -271,6 +271,7 @@ STEPS = [
 
 def _move(delta: int) -> None:
     st.session_state[STEP_KEY] = min(max(_step() + delta, 1), len(STEPS))
+    room.push(_step())  # a class follows at once (nothing when this session presents none)
 
 
 def _step() -> int:
@@ -291,6 +292,10 @@ def nav_ui(big: bool) -> int:
     """Back, the steps, Next (and the QR code in presenter mode). The step is kept in the link as ?step=N."""
     if st.session_state.get(STEP_KEY) not in range(1, len(STEPS) + 1):
         st.session_state[STEP_KEY] = _from_link()
+    if room.following() is not None and _step() < room.HAND_OVER_STEP:  # the teacher leads: no Back/Next
+        if st.query_params.get(STEP_KEY) != str(_step()):
+            st.query_params[STEP_KEY] = str(_step())
+        return _step()
     # One row of content-sized items, not proportional columns: at 1024 px in presenter mode a
     # column's share was narrower than the six step names (they were cut off); a row that does
     # not fit wraps instead of hiding anything.
@@ -325,18 +330,25 @@ def nav_ui(big: bool) -> int:
     if st.query_params.get(STEP_KEY) != str(_step()):
         st.query_params[STEP_KEY] = str(_step())
     if big:
-        with row.popover("QR", icon=":material/qr_code_2:", help="Students scan it to open this page."):
-            qr_ui(260)
+        room.push(_step())  # the class (if this session presents one) is where the projector is
+        label, icon = room.button_label()
+        with row.popover(label, icon=icon, help="The QR code students scan; 'Open a class' makes their phones follow."):
+            room.presenter_ui(_step())
+            qr_ui(320, state.applied(), room.room_code(), {STEP_KEY: str(_step())})
     return _step()
 
 
 def lesson_view(big: bool = False) -> None:
     """The lesson's current step. `big`: presenter mode (larger chart text)."""
     lesson.start_warming()  # every student asks for the same numbers: compute them all once, now
-    step = STEPS[nav_ui(big) - 1]
+    n = nav_ui(big)
+    if not big:
+        room.follower_ui(n)
+    step = STEPS[n - 1]
     with st.spinner("Computing this step over 5 seeds (once per server; a few seconds)…"):
         step.draw(big)
-    if sidebar.is_phone() and step is not STEPS[-1]:  # one-handed: the next step under the thumb, too
+    # One-handed: the next step under the thumb, too (not while the teacher's steps lead).
+    if sidebar.is_phone() and step is not STEPS[-1] and room.following() is None:
         st.button(
             "Next step", key="lesson.next.bottom", type="primary", on_click=_move, args=(1,), use_container_width=True
         )

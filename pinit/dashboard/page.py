@@ -24,7 +24,7 @@ import torch
 
 from pinit.share.setup import Setup
 
-from . import share, sidebar, state, weights
+from . import room, share, sidebar, state, weights
 from .common import escape
 from .compare import compare_view
 from .depth import depth_view
@@ -69,6 +69,7 @@ def first_run() -> list[str]:
     except Exception:  # a parser bug must never cost a student the page
         warnings = ["the link could not be read at all, so the page opened with the defaults"]
         sidebar.load(sidebar.default_setup())
+    warnings += room.join_from_link()  # ?room=CODE: follow the teacher's lesson
     if lost_session():
         warnings.append(
             "this page lost its session (the server restarted, or the tab was away for over two "

@@ -16,9 +16,11 @@ import segno
 import streamlit as st
 
 import pinit
+from pinit import serve
 from pinit.budget import BIG_MODEL_SLOT, FairSlot, admit
 from pinit.report import InitReport, report_on
 from pinit.share.setup import Setup
+from pinit.share.urlstate import short_query
 
 from . import sidebar, state
 from .common import escape
@@ -26,13 +28,17 @@ from .common import escape
 CHECKPOINT_MAX_MB = 50  # per upload; SimpleCNN's state_dict is 4.7 MB. Also server.maxUploadSize.
 DEFAULT_SETUP = Setup(plan=pinit.InitPlan.from_dict(pinit.PRESETS[sidebar.DEFAULT_PRESET].plan))
 LINK_KEYS = ("model", "plan", "seed", "opts")
+PAGE_KEYS = ("present", "room")  # the page's own parameters (presenter mode, the class): not part of the setup
+# A phone reads a QR code off a projector up to about version 10 (57 modules); past version 25
+# (117 modules) the modules are too fine at any size a page shows: the link is given in words instead.
+MAX_QR_VERSION = 25
 
 # --- the link ------------------------------------------------------------------------------
 
 
 def load_from_url() -> list[str]:
     """On a tab's first run: the setup named in the URL (else the default). Returns warnings in words."""
-    params = {k: st.query_params[k] for k in st.query_params}
+    params = {k: st.query_params[k] for k in st.query_params if k not in PAGE_KEYS}
     if not set(LINK_KEYS) & set(params):
         sidebar.load(sidebar.default_setup())
         return []
@@ -65,15 +71,82 @@ def page_link() -> str:
 
 
 def qr_png(text: str, scale: int = 5) -> bytes:
-    """A QR code of `text` as PNG bytes (segno: a maintained encoder, error correction M)."""
+    """A QR code of `text` as PNG bytes (segno: a maintained encoder, error correction M).
+
+    segno.DataOverflowError when `text` does not fit any QR version (see qr_or_none)."""
     buf = io.BytesIO()
-    segno.make(text, error="m").save(buf, kind="png", scale=scale, border=2)
+    segno.make_qr(text, error="m").save(buf, kind="png", scale=scale, border=2)
     return buf.getvalue()
 
 
-def qr_ui(width: int = 180) -> None:
-    link = page_link()
-    st.image(qr_png(link), width=width, caption="Scan to open this page with this state")
+def qr_or_none(text: str, width: int) -> bytes | None:
+    """A QR code of `text` drawn `width` px wide with whole-pixel modules, or None when `text` is too
+    long for a code a phone can read (above MAX_QR_VERSION, or beyond what any QR code holds)."""
+    try:
+        code = segno.make_qr(text, error="m")
+    except segno.DataOverflowError:
+        return None
+    if int(code.version) > MAX_QR_VERSION:
+        return None
+    modules = code.symbol_size(scale=1, border=2)[0]
+    buf = io.BytesIO()
+    code.save(buf, kind="png", scale=max(2, -(-width // modules)), border=2)
+    return buf.getvalue()
+
+
+def student_base() -> str | None:
+    """The base URL students' phones can open (pinit.serve.student_base), or None: loopback only."""
+    return serve.student_base(
+        st.get_option("server.address"), int(st.get_option("server.port")), st.context.url, serve.public_url()
+    )
+
+
+def student_link(setup: Setup | None, room: str | None = None, extra: dict[str, str] | None = None) -> str | None:
+    """The link for students: a reachable address, the shortest query for `setup`, never presenter
+    mode; with a class `room` only the room (the followers' steps come from the presenter)."""
+    base = student_base()
+    if base is None:
+        return None
+    query = (
+        {"room": room} if room else {**(short_query(setup, sidebar.default_setup()) if setup else {}), **(extra or {})}
+    )
+    return base + (f"?{urlencode(query)}" if query else "")
+
+
+LOOPBACK_HELP = (
+    "This server listens only on this computer (loopback), so no phone can open its link. "
+    "To serve a class on this network, start it with `pinit dashboard --address 0.0.0.0` "
+    "(behind a proxy or a tunnel, add `--public-url https://...`)."
+)
+
+
+def qr_ui(
+    width: int = 180,
+    setup: Setup | None = None,
+    room: str | None = None,
+    extra: dict[str, str] | None = None,
+    words: bool = True,
+) -> None:
+    """The QR code students scan, with its address written out under it (unless `words` is False: the
+    caller writes it); what to do when there is none."""
+    link = student_link(setup, room, extra)
+    if link is None:
+        st.warning(LOOPBACK_HELP, icon=":material/wifi_off:")
+        return
+    png = qr_or_none(link, width)
+    if png is None:
+        st.info(
+            f"This link is {len(link):,} characters: too long for a QR code a phone can read. Share it in "
+            "words (copy it below), or pick a preset, whose link is short.",
+            icon=":material/qr_code_2:",
+        )
+    else:
+        st.image(png, width=width)
+    if not words:
+        return
+    what = f"class **{room}** · " if room else ""
+    st.markdown(f"{what}Scan, or open:")
+    st.code(link, language=None, wrap_lines=True)
 
 
 # --- uploads (callbacks) ---------------------------------------------------------------------
@@ -169,12 +242,15 @@ def share_view(setup: Setup) -> None:
     st.subheader("Share this state")
     c1, c2 = st.columns([3, 1])
     c1.caption(
-        "The address bar always holds the whole state: model, plan, seed and tab. "
-        "Opening the link in a fresh browser draws the same weights."
+        "The link holds the whole state: model, plan and seed (the parts left at the page's defaults "
+        "are left out). Opening it in a fresh browser draws the same weights."
     )
-    c1.code(page_link(), language=None, wrap_lines=True)
+    extra = {"view": "Weights"}
+    link = student_link(setup, extra=extra)
+    c1.markdown("Students open:" if link else "This computer only:")
+    c1.code(link or page_link(), language=None, wrap_lines=True)
     with c2:
-        qr_ui(160)
+        qr_ui(160, setup, extra=extra, words=False)
 
     st.subheader("Plan files")
     c1, c2 = st.columns(2)

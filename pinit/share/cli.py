@@ -428,6 +428,13 @@ def add_dashboard_arguments(parser: argparse.ArgumentParser) -> argparse.Argumen
         help="your own model: a function or class in an importable module that returns an nn.Module "
         "(repeatable; the page opens on the first, as built). See docs/OWN_MODEL.md",
     )
+    parser.add_argument(
+        "--public-url",
+        default=None,
+        help="the address students open, written in the QR code and the share link (e.g. "
+        "https://pinit.example.org behind a proxy); default: this machine's LAN address when "
+        "listening beyond loopback",
+    )
     parser.add_argument("--print-command", action="store_true", help="print the streamlit command and exit")
     return parser
 
@@ -447,7 +454,14 @@ def dashboard(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except ValueError as e:
         print(f"pinit dashboard: error: --model: {e}", file=err)
         return 1
-    command = serve.streamlit_command(args.port, args.address, script_args=serve.model_args(models))
+    script_args = serve.model_args(models)
+    if args.public_url is not None:
+        try:
+            script_args += ["--public-url", serve.check_public_url(args.public_url)]
+        except ValueError as e:
+            print(f"pinit dashboard: error: {e}", file=err)
+            return 2
+    command = serve.streamlit_command(args.port, args.address, script_args=script_args)
     if args.print_command:
         print(" ".join(command), file=out)
         return 0

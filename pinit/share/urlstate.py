@@ -29,7 +29,7 @@ from .text import quote, shorten
 if TYPE_CHECKING:
     from .setup import Setup
 
-__all__ = ["decode_plan", "encode_plan", "state_from_query", "state_to_query"]
+__all__ = ["decode_plan", "encode_plan", "short_query", "state_from_query", "state_to_query"]
 
 _MAX_PLAN_CHARS = 20_000  # a plan link is a few hundred characters; refuse zip bombs early
 _MAX_PLAN_JSON = 200_000
@@ -71,6 +71,27 @@ def state_to_query(
     defaults = MODELS[model].options if model in MODELS else {}
     if options and dict(options) != defaults:
         q["opts"] = json.dumps(dict(options), separators=(",", ":"), sort_keys=True)
+    return q
+
+
+def short_query(setup: Setup, fallback: Setup) -> dict[str, str]:
+    """The shortest query that reads back (with `fallback`, as state_from_query does) as `setup`.
+
+    Each part equal to the fallback's is left out: a part missing from a link takes the
+    fallback's value, so the link opens the same weights. The page's default state (the default
+    preset, seed 0, SimpleCNN) is then no query at all, and a phone's QR code stays a low version.
+    """
+    full = state_to_query(setup.model, setup.options, setup.plan, setup.seed)
+    q: dict[str, str] = {}
+    same_model = setup.model == fallback.model and dict(setup.options) == dict(fallback.options)
+    if not same_model:
+        q["model"] = full["model"]
+        if "opts" in full:
+            q["opts"] = full["opts"]
+    if setup.seed != fallback.seed:
+        q["seed"] = full["seed"]
+    if not same_model or setup.plan.to_dict() != fallback.plan.to_dict():
+        q["plan"] = full["plan"]  # a plan is read against the link's model: keep it whenever the model differs
     return q
 
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import io
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 
 from tests.harness import choose, panel_texts, selected, wait_for_charts, wait_idle
@@ -80,10 +77,7 @@ def test_the_arrow_keys_move_through_the_steps_and_the_link_follows(browser, ser
     page.context.close()
 
 
-def test_presenter_mode_big_text_closed_sidebar_no_toolbar_and_a_qr_code_of_this_link(browser, server_url, shots):
-    zxingcpp = pytest.importorskip("zxingcpp", reason="zxing-cpp decodes the QR code (pip install zxing-cpp)")
-    from PIL import Image
-
+def test_presenter_mode_big_text_closed_sidebar_no_toolbar_and_no_qr_code_on_loopback(browser, server_url, shots):
     page = open_step(browser, server_url, 1280, 720, 2, present=True)
     sizes = page.eval_on_selector_all(
         "[data-testid=stPlotlyChart] .xtick text, [data-testid=stPlotlyChart] .ytick text",
@@ -102,15 +96,13 @@ def test_presenter_mode_big_text_closed_sidebar_no_toolbar_and_a_qr_code_of_this
     assert not page.evaluate(BOXES_JS)["clipped"]
     page.screenshot(path=str(shots / "lesson-presenter.png"))
 
+    # This server listens on loopback only: no QR code a phone could not open, and how to fix it
+    # (a server on 0.0.0.0 and its QR code: tests/browser/test_class.py).
     page.get_by_role("button", name="QR").click()
-    image = page.locator("[data-testid=stPopoverBody] img, [data-testid=stImage] img").first
-    image.wait_for(timeout=30_000)
-    png = page.request.get(image.get_attribute("src")).body()
-    (code,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png)))
-    decoded, current = urlsplit(code.text), urlsplit(page.url)
-    assert (decoded.netloc, decoded.path) == (current.netloc, current.path)
-    assert parse_qs(decoded.query) == parse_qs(current.query)  # the whole state: model, plan, seed, view, step
-    assert parse_qs(decoded.query)["step"] == ["2"] and parse_qs(decoded.query)["present"] == ["1"]
+    popover = page.locator("[data-testid=stPopoverBody]")
+    popover.get_by_text("listens only on this computer").wait_for(timeout=30_000)
+    assert "pinit dashboard --address 0.0.0.0" in popover.inner_text()
+    assert popover.locator("img").count() == 0
     page.context.close()
 
 
