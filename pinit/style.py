@@ -9,6 +9,7 @@ text of any of them for a projector.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -18,10 +19,13 @@ __all__ = [
     "EXPECTED",
     "FADED",
     "MEASURED",
+    "PHONE_WIDTH",
     "PLAN_COLORS",
     "PREDICTED",
     "PRESENTER_FONT",
     "SCHEME_COLORS",
+    "WIDE_WIDTH",
+    "fit_width",
     "fmt",
     "fmt_number",
     "fmt_shape",
@@ -29,7 +33,9 @@ __all__ = [
     "log_axis",
     "positive",
     "presenter",
+    "text_px",
     "title",
+    "wrap",
 ]
 
 MEASURED = "#1f77b4"
@@ -158,6 +164,89 @@ def _tick(t: float) -> str:
     if 1e-3 <= t < 1e5:
         return f"{t:g}"
     return f"1e{round(math.log10(t))}" if math.isclose(t, 10 ** round(math.log10(t))) else f"{t:.0e}"
+
+
+PHONE_WIDTH, WIDE_WIDTH = 358, 900  # px a chart gets: on a 390 px phone; on a 1024 px projector's main column
+_CHAR = 0.56  # the mean width of a character of plotly's sans-serif text, in font sizes
+_TAG = re.compile(r"<[^>]+>")
+
+
+def text_px(text: str, font: float) -> float:
+    """About how wide `text` (plotly's HTML-ish markup stripped) is at `font` px."""
+    return len(_TAG.sub("", text)) * _CHAR * font
+
+
+def wrap(text: str, width_px: float, font: float) -> str:
+    """`text` broken with <br> at spaces so no line is wider than `width_px` at `font` px (a plotly
+    title does not wrap by itself: it is cut at the chart's edge). Existing <br> are kept."""
+    chars = max(12, int(width_px / (_CHAR * font)))
+    out = []
+    for line in text.split("<br>"):
+        words, cur = line.split(" "), ""
+        for w in words:
+            if cur and len(_TAG.sub("", cur + " " + w)) > chars:
+                out.append(cur)
+                cur = w
+            else:
+                cur = f"{cur} {w}" if cur else w
+        out.append(cur)
+    return "<br>".join(out)
+
+
+def _size(font: Any, default: float) -> float:
+    return float((font or {}).get("size") or default)
+
+
+def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
+    """Title, subtitle and legend laid out for a chart `width` px wide (in place; returns the spec).
+
+    The title and subtitle wrap instead of running off the chart, and the top margin holds
+    their lines. The legend goes under the plot, anchored to the figure's bottom edge, and the
+    bottom margin holds the x axis's ticks and title plus the legend's rows (counted for this
+    width): plotly grows a margin for one thing at a time, so a legend placed by itself sits
+    on the axis title or, inside the plot, on the data.
+    """
+    lay = spec.setdefault("layout", {})
+    base = _size(lay.get("font"), BASE_FONT)
+    margin = dict(lay.get("margin") or {})
+    inner = width - margin.get("l", 60) - margin.get("r", 20)
+    t = lay.get("title")
+    if isinstance(t, dict):
+        tf = _size(t.get("font"), base + 3)
+        t["text"] = wrap(t.get("text", ""), width - 10, tf)
+        top = (t["text"].count("<br>") + 1) * tf * 1.3 + 8
+        sub = t.get("subtitle")
+        if isinstance(sub, dict) and sub.get("text"):
+            sf = _size(sub.get("font"), base)
+            sub["text"] = wrap(sub["text"], width - 10, sf)
+            top += (sub["text"].count("<br>") + 1) * sf * 1.3 + 4
+        margin["t"] = max(int(top + 10), 30)
+    legend = dict(lay.get("legend") or {})
+    lf = _size(legend.get("font"), base)
+    names = [
+        str(d.get("name", ""))
+        for d in spec.get("data", [])
+        if d.get("showlegend", True) is not False and d.get("name") and lay.get("showlegend", True) is not False
+    ]
+    rows, used = (1 if names else 0), 0.0
+    for name in names:
+        w = text_px(name, lf) + 40  # the symbol and the gap plotly puts before and after the text
+        if used and used + w > inner:
+            rows, used = rows + 1, 0.0
+        used += w
+    xaxis = lay.get("xaxis") or {}
+    tick = _size(xaxis.get("tickfont"), base) * 1.3 + 8
+    axis_title = xaxis.get("title") or {}
+    has_title = bool(axis_title.get("text")) if isinstance(axis_title, dict) else bool(axis_title)
+    below = tick + (base * 1.3 + 10 if has_title else 0)
+    if names:
+        lay["legend"] = dict(
+            legend, orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left", x=0, bgcolor=None
+        )
+        lay["legend"].pop("bgcolor")
+    margin["b"] = int(below + rows * (lf * 1.35 + 6) + 10)
+    lay["margin"] = margin
+    return spec
 
 
 def presenter(spec: dict[str, Any], size: int = PRESENTER_FONT) -> dict[str, Any]:

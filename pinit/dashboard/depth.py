@@ -137,12 +137,12 @@ def sidebar_model_ui(setup: Setup) -> None:
     activation = opts["activation"] if opts["activation"] in ACTIVATIONS else "relu"
     note = "" if width == opts["width"] else f" (width {opts['width']} rounds to {width} here)"
     st.button(
-        f"Use the sidebar's Deep MLP: depth {depth}, width {width}, {activation}{note}",
+        f"Use the Deep MLP from Settings: depth {depth}, width {width}, {activation}{note}",
         key="depth.from_sidebar",
         on_click=_from_sidebar,
         args=(depth, width, activation),
         help="The Depth lab has its own depth, width and activation, so it can overlay several schemes; "
-        "this copies the sidebar's model into it.",
+        "this copies the model in Settings into it.",
     )
 
 
@@ -216,7 +216,7 @@ def summary_ui(summary: pd.DataFrame) -> None:
         + ". Biases are 0 unless the law says otherwise."
     )
     st.caption(
-        "One draw from the sidebar's seed: a single seed can wobble by a few percent per layer. "
+        "One draw from the seed in Settings: a single seed can wobble by a few percent per layer. "
         "The Lesson's depth step gives the median over 5 seeds."
     )
     look_for(

@@ -101,7 +101,7 @@ def weights_tab(setup: Setup) -> None:
         return
     st.warning(
         f"Showing the uploaded checkpoint **{escape(ckpt['name'])}**, not the plan. "
-        "Change the plan or the seed in the sidebar to go back to the plan's weights."
+        "Change the plan or the seed in Settings to go back to the plan's weights."
     )
     if ckpt["nonfinite"]:
         st.error(

@@ -358,7 +358,10 @@ def seed_ui() -> None:
 
 @st.fragment(key=CONTROLS)
 def controls_ui() -> None:
-    st.markdown("**pinit**: what does weight initialization do? Every change here redraws the page at once.")
+    # "Settings" on a phone (the expander's label) and on a desktop alike: the page's words say
+    # "Settings", true on both, never "the sidebar", which a phone does not have.
+    heading = "" if is_phone() else "**Settings** · "
+    st.markdown(heading + "**pinit**: what does weight initialization do? Every change here redraws the page at once.")
     model_ui()
     custom = st.session_state.get("preset") == CUSTOM
     st.session_state["_preset_options_custom"] = custom  # whether the box lists "(custom)" right now
@@ -375,7 +378,7 @@ def controls_ui() -> None:
         "Presenter mode",
         key="present",
         on_change=presenter_toggled,
-        help="For a projector: bigger chart text, the sidebar closed, a QR code of this page.",
+        help="For a projector: bigger chart text, Settings folded away, a QR code of this page.",
     )
     # Off by default: every widget sent is one the browser draws again after each click, and the
     # presets, the seed and the lesson need none of the rules' widgets.
@@ -411,7 +414,7 @@ def sidebar_ui() -> None:
 def preset_caption(name: str) -> str:
     """What the preset teaches, said for the model on screen (the article's fc1 is only SimpleCNN's)."""
     if name not in pinit.PRESETS:
-        return "Your own rules (sidebar): they match no preset."
+        return "Your own rules in Settings: they match no preset."
     model, options = current_model()
     if model in ("SimpleCNN", "ArticleSimpleCNN"):
         return pinit.PRESETS[name].lesson
