@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "A_COLOR",
     "B_COLOR",
+    "CAPTION_COLOR",
     "EXPECTED",
     "FADED",
     "MEASURED",
@@ -23,7 +24,9 @@ __all__ = [
     "PLAN_COLORS",
     "PREDICTED",
     "PRESENTER_FONT",
+    "PRESENTER_MIN",
     "SCHEME_COLORS",
+    "TICK_COLOR",
     "WIDE_WIDTH",
     "fit_width",
     "fmt",
@@ -63,6 +66,11 @@ SCHEME_COLORS = {
 
 BASE_FONT = 12
 PRESENTER_FONT = 17  # chart text on a projector: 16-18 px reads from the back of a room
+PRESENTER_MIN = 16  # no text smaller than this in presenter mode, charts included
+# Text greys with at least 4.5:1 contrast on white (WCAG AA), for ticks and captions: plotly's and
+# Streamlit's own tick grey (#808495) is 3.7:1.
+TICK_COLOR = "#555867"  # 7.0:1 on white
+CAPTION_COLOR = "#5c5f6b"  # 6.3:1 on white
 _LOG_TICKS = [10.0**e for e in range(-45, 46)]
 
 
@@ -252,8 +260,9 @@ def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
 def presenter(spec: dict[str, Any], size: int = PRESENTER_FONT) -> dict[str, Any]:
     """A figure spec with its text enlarged for a projector (in place; returns it).
 
-    Base text `size` px, titles +3, subtitles and legends at `size` - 2 (never below 14), and
-    the margins grown to keep the larger labels inside the chart.
+    Base text `size` px, titles +3, every other text (ticks, legends, subtitles, axis titles,
+    buttons, labels) at least PRESENTER_MIN (16 px, read from the back of a room), ticks in
+    TICK_COLOR (4.5:1 on white), and the margins grown to keep the larger labels inside the chart.
     """
     lay = spec.setdefault("layout", {})
     lay["font"] = dict(lay.get("font", {}), size=size)
@@ -261,17 +270,22 @@ def presenter(spec: dict[str, Any], size: int = PRESENTER_FONT) -> dict[str, Any
     if isinstance(t, dict):
         t["font"] = dict(t.get("font", {}), size=size + 3)
         if isinstance(t.get("subtitle"), dict):
-            t["subtitle"]["font"] = dict(t["subtitle"].get("font", {}), size=max(size - 2, 14))
-    if isinstance(lay.get("legend"), dict):
-        lay["legend"]["font"] = dict(lay["legend"].get("font", {}), size=max(size - 2, 14))
+            t["subtitle"]["font"] = dict(t["subtitle"].get("font", {}), size=max(size - 1, PRESENTER_MIN))
+    lay["legend"] = dict(lay.get("legend") or {})
+    lay["legend"]["font"] = dict(lay["legend"].get("font", {}), size=max(size - 1, PRESENTER_MIN))
     m = lay.get("margin")
     if isinstance(m, dict):
         lay["margin"] = dict(m, l=max(m.get("l", 60), 75), t=max(m.get("t", 80), 86), b=max(m.get("b", 60), 70))
     for key, axis in lay.items():
         if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
-            axis["tickfont"] = dict(axis.get("tickfont", {}), size=max(size - 2, 14))
+            axis["tickfont"] = dict(axis.get("tickfont", {}), size=max(size - 1, PRESENTER_MIN), color=TICK_COLOR)
+            if isinstance(axis.get("title"), dict):
+                axis["title"]["font"] = dict(axis["title"].get("font", {}), size=size)
     for menu in lay.get("updatemenus", []) or []:
-        menu["font"] = dict(menu.get("font", {}), size=max(size - 3, 13))
+        menu["font"] = dict(menu.get("font", {}), size=max(size - 1, PRESENTER_MIN))
     for ann in lay.get("annotations", []) or []:
         ann["font"] = dict(ann.get("font", {}), size=max(ann.get("font", {}).get("size", BASE_FONT), size - 1))
+    for trace in spec.get("data", []) or []:
+        if isinstance(trace, dict) and trace.get("text") is not None:  # bar and marker labels
+            trace["textfont"] = dict(trace.get("textfont") or {}, size=max(size - 1, PRESENTER_MIN))
     return spec
