@@ -280,8 +280,11 @@ def histogram_grid_figure(
         k = "" if i == 0 else str(i + 1)
         x0 = c * (width + gap_x)
         y1 = 1 - r * (height + gap_y)
-        lay[f"xaxis{k}"] = dict(domain=[x0, x0 + width], anchor=f"y{k}", **({"range": [lo, hi]} if shared_x else {}))
-        lay[f"yaxis{k}"] = dict(domain=[y1 - height, y1], anchor=f"x{k}", type="log" if log_y else "linear")
+        # Clamped to [0, 1]: the last row's bottom is 0 give or take a rounding error, which plotly refuses.
+        xd = [max(0.0, round(x0, 6)), min(1.0, round(x0 + width, 6))]
+        yd = [max(0.0, round(y1 - height, 6)), min(1.0, round(y1, 6))]
+        lay[f"xaxis{k}"] = dict(domain=xd, anchor=f"y{k}", **({"range": [lo, hi]} if shared_x else {}))
+        lay[f"yaxis{k}"] = dict(domain=yd, anchor=f"x{k}", type="log" if log_y else "linear")
         data += _steps_law_sigmas(h, f"x{k}", f"y{k}", legend=i == 0)
         s = h.summary
         sub = f"σ {fmt(s.population_std)}" + (

@@ -222,6 +222,8 @@ def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
     if isinstance(t, dict):
         tf = _size(t.get("font"), base + 3)
         t["text"] = wrap(t.get("text", ""), width - 10, tf)
+        if "<br>" in t["text"]:  # plotly lifts a title of several lines above the figure's top edge: pad it down
+            t["pad"] = dict(t.get("pad") or {}, t=6 + 0.7 * tf)
         top = (t["text"].count("<br>") + 1) * tf * 1.3 + 8
         sub = t.get("subtitle")
         if isinstance(sub, dict) and sub.get("text"):

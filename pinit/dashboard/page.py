@@ -80,11 +80,13 @@ COMPACT_CSS = """<style>
 }
 </style>""".replace("CAPTION", CAPTION_COLOR).replace("TICK", TICK_COLOR)
 # Presenter mode, on top: no text under 16 px for the back of the room (captions, the keys shown
-# in the buttons, widget labels).
+# in the buttons, widget labels), the step buttons a little narrower so the larger text still fits
+# Back, the six steps, Next and QR in one row at 1024 px.
 PRESENTER_CSS = """<style>
 [data-testid="stMain"] :is([data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] *, kbd,
   [data-testid="stWidgetLabel"] *, [data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] *,
   [role="tab"] p, button, button p) { font-size: max(1rem, 16px) !important; }
+[data-testid="stMain"] [data-testid="stButtonGroup"] button { padding-left: 0.5rem; padding-right: 0.5rem; }
 </style>"""
 
 
