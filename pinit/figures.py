@@ -313,9 +313,9 @@ def histogram_grid_figure(
     xs, ys = [k for k in lay if k.startswith("xaxis")], [k for k in lay if k.startswith("yaxis")]
     # In pixels: the switches sit above the first row's titles (three lines), the legend below the
     # last row's tick labels, so neither covers a title or the other.
-    plot, t, b = row_height * rows, 80 + (26 if narrow else 0), 55
+    plot, t, b = row_height * rows, 80 + (34 if narrow else 0), 55
     top, bottom = 1.0 + 50 / plot, -28 / plot
-    second = (1.0 + 76 / plot, 0.0, "left") if narrow else (top, 1.0, "right")
+    second = (1.0 + 84 / plot, 0.0, "left") if narrow else (top, 1.0, "right")
     spec = dict(
         data=data,
         layout=layout(
@@ -328,8 +328,10 @@ def histogram_grid_figure(
             legend=dict(orientation="h", yanchor="top", y=bottom, x=0, font=dict(size=11)),
             updatemenus=[
                 _switch(
-                    ("Linear counts", {f"{a}.type": "linear" for a in ys}),
-                    ("Log counts", {f"{a}.type": "log" for a in ys}),
+                    # Log counts labelled at whole decades (1, 10, 100): plotly's own log ticks read
+                    # "100, 5, 2, 10, 5, 2, 1". Back to linear, plotly picks its ticks again (None).
+                    ("Linear counts", {f"{a}.{k}": v for a in ys for k, v in (("type", "linear"), ("dtick", None))}),
+                    ("Log counts", {f"{a}.{k}": v for a in ys for k, v in (("type", "log"), ("dtick", 1))}),
                     active=1 if log_y else 0, x=0, y=top, xanchor="left",
                 ),
                 _switch(

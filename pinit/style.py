@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from .share.text import number
+
 __all__ = [
     "A_COLOR",
     "B_COLOR",
@@ -75,27 +77,13 @@ _LOG_TICKS = [10.0**e for e in range(-45, 46)]
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
-    """A number for a chart or a label: `digits` significant digits, an em dash for missing."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:.{digits}g}"
+    """A number for a chart, a label or a sentence: pinit.share.text.number, the page's one way."""
+    return number(x, digits)
 
 
 def fmt_number(x: float | None) -> str:
-    """A headline number a class reads aloud: 3 significant digits with thousands separators
-    (11,500 rather than 1.15e+04), and ×10ⁿ past ten million."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    if not math.isfinite(x):
-        return "∞" if x > 0 else "−∞"
-    a = abs(x)
-    if a >= 1e7:
-        exp = math.floor(math.log10(a))
-        return f"{x / 10**exp:.2f}×10" + str(exp).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    if a >= 1000:
-        digits = math.floor(math.log10(a)) + 1
-        return f"{round(x, 3 - digits):,.0f}"
-    return f"{x:.3g}"
+    """A headline number a class reads aloud (11,500; 1.2×10⁷): the same as fmt, kept as a name."""
+    return number(x)
 
 
 def fmt_shape(shape: Iterable[int]) -> str:
@@ -169,9 +157,11 @@ def log_axis(
 
 
 def _tick(t: float) -> str:
-    if 1e-3 <= t < 1e5:
-        return f"{t:g}"
-    return f"1e{round(math.log10(t))}" if math.isclose(t, 10 ** round(math.log10(t))) else f"{t:.0e}"
+    """A log axis label: 0.001 to 10,000 written out, a power of ten beyond (10⁵, 10⁻⁶), never 1e5."""
+    e = round(math.log10(t))
+    if 1e-3 <= t < 1e5 or not math.isclose(t, 10.0**e):
+        return number(t)
+    return "10" + str(e).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
 
 
 PHONE_WIDTH, WIDE_WIDTH = 358, 900  # px a chart gets: on a 390 px phone; on a 1024 px projector's main column

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -11,6 +10,7 @@ import streamlit as st
 from pinit.lab.depth import DEPTH_SCHEMES, LSUV_BUDGET, depth_summary, depth_sweep, lsuv_cost, symmetry_table
 from pinit.lab.figures import depth_std_figure
 from pinit.share.setup import Setup
+from pinit.style import fmt
 
 from .common import fail, look_for
 from .state import CACHE_TTL
@@ -191,9 +191,7 @@ def story_ui(depth: int, width: int, activation: str, schemes: list[str]) -> Non
 
 
 def _fmt_ratio(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return "inf" if math.isinf(x) else f"{x:.3g}"
+    return fmt(x)  # the page's one number format (pinit.share.text.number)
 
 
 def summary_ui(summary: pd.DataFrame) -> None:

@@ -133,7 +133,7 @@ def _kaiming(big: bool) -> None:
     _story(
         "Kaiming (He et al. 2015) draws each weight with std √(2/fan_in): the 2 makes up for the ReLU that zeroes "
         "half the signal, so no layer multiplies it (the slow rise is max-pooling keeping the largest values). "
-        f"The loss, {fmt(t.loss)}, is {fmt(t.loss / t.chance_loss, 2)}× ln 10: confident but not absurd (a zero last "
+        f"The loss, {fmt(t.loss)}, is {fmt(t.loss / t.chance_loss)}× ln 10: confident but not absurd (a zero last "
         "layer would start at exactly ln 10)."
     )
 

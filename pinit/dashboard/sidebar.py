@@ -24,6 +24,7 @@ import pinit
 from pinit.plan import MAX_SEED, InitPlan
 from pinit.report import layer_slots, parameter_shapes, schemes_for
 from pinit.share.setup import Setup
+from pinit.share.text import math_text
 
 from . import state
 
@@ -417,7 +418,7 @@ def preset_caption(name: str) -> str:
         return "Your own rules in Settings: they match no preset."
     model, options = current_model()
     if model in ("SimpleCNN", "ArticleSimpleCNN"):
-        return pinit.PRESETS[name].lesson
+        return math_text(pinit.PRESETS[name].lesson)  # √ as the lesson writes it, not sqrt
     first = next(
         ((n, s) for n, s in parameter_shapes(model, options).items() if len(s) == 2), None
     )  # the first Linear-like weight: its fan_in sets the story's numbers
@@ -428,7 +429,7 @@ def preset_caption(name: str) -> str:
             f"N(0, 1) on every Linear weight, whatever its fan_in: on {model}'s first layer ({first[0]}, fan_in "
             f"{fan_in}) it multiplies the signal's std by about √{fan_in} = {fan_in**0.5:.3g}."
         )
-    return text
+    return math_text(text)
 
 
 def presenter_toggled() -> None:

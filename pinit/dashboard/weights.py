@@ -123,8 +123,13 @@ def overview_ui(report: InitReport, big: bool) -> None:
 
 def table_ui(report: InitReport) -> None:
     num = st.column_config.NumberColumn
+    shown = report.table.copy()
+    # At the 4 decimals shown, a mean of -0.00003 printed "-0.0000": round first, and + 0.0 turns -0.0 into 0.0.
+    for col in ("mean", "std", "min", "max", "expected_std"):
+        if col in shown:
+            shown[col] = shown[col].astype(float).round(4) + 0.0
     st.dataframe(
-        report.table,
+        shown,
         hide_index=True,
         column_config={
             "numel": num("numel", format="localized"),
@@ -139,7 +144,7 @@ def table_ui(report: InitReport) -> None:
             "signal_gain": num(
                 "signal gain",
                 format="%.3g",
-                help="sqrt(fan_in · E[w²]): how much the layer scales its input's RMS. 1 keeps it level; "
+                help="√(fan_in · E[w²]): how much the layer scales its input's RMS. 1 keeps it level; "
                 "√2 makes up for a ReLU; 45 is the article's fc1.",
             ),
             "nonfinite": num("NaN/Inf", help="Entries that are NaN or ±Inf (left out of mean/std/min/max)."),
