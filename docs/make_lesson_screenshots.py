@@ -2,8 +2,12 @@
 
 python docs/make_lesson_screenshots.py
 
-Writes each lesson step at 1280x720 (a projector), step 1 in presenter mode and on a phone
-(390x844), and the Weights view with the article's recipe (docs/dashboard.png).
+Writes each lesson step at 1280x720 (a projector), at 1024x768 in presenter mode
+(lesson-stepN-presenter.png) and on a phone at 390x844 with a phone's user agent
+(lesson-stepN-phone.png), step 1 in presenter mode and step 2 on a phone (the README's), the
+Weights view with the article's recipe (docs/dashboard.png) and the same on a phone
+(docs/weights-phone.png). Names given on the command line (e.g. `lesson-step2-phone.png`)
+write only those.
 """
 
 from __future__ import annotations
@@ -26,10 +30,23 @@ DOCS = ROOT / "docs"
 STEPS = 6  # the last step hands over to free play and has no chart
 
 
+PHONE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1"
+)
+ONLY = set(sys.argv[1:])
+
+
 def shot(
     browser, url: str, query: str, name: str, size: tuple[int, int] = (1280, 720), charts: int = 1, wait: int = 800
 ) -> None:
-    context = browser.new_context(viewport={"width": size[0], "height": size[1]})
+    if ONLY and name not in ONLY:
+        return
+    phone = size[0] < 600  # a phone's browser says so in its user agent, and the page lays out for it
+    context = browser.new_context(
+        viewport={"width": size[0], "height": size[1]},
+        **({"user_agent": PHONE_UA, "is_mobile": True, "has_touch": True} if phone else {}),
+    )
     page = context.new_page()
     page.goto(f"{url}/?{query}")
     if charts:
@@ -46,11 +63,17 @@ def main() -> None:
     with streamlit_server() as url, sync_playwright() as p:
         browser = launch_chromium(p)
         for step in range(1, STEPS + 1):
-            shot(browser, url, f"view=Lesson&step={step}", f"lesson-step{step}.png", charts=int(step < STEPS))
+            has_chart = int(step < STEPS)
+            shot(browser, url, f"view=Lesson&step={step}", f"lesson-step{step}.png", charts=has_chart)
+            q = f"view=Lesson&step={step}"
+            shot(browser, url, q + "&present=1", f"lesson-step{step}-presenter.png", (1024, 768), has_chart)
+            shot(browser, url, q, f"lesson-step{step}-phone.png", (390, 844), has_chart)
         shot(browser, url, "view=Lesson&step=1&present=1", "lesson-presenter.png")
         shot(browser, url, "view=Lesson&step=2", "lesson-phone.png", size=(390, 844))
         article = Setup("SimpleCNN", {}, pinit.PRESETS["Article recipe"].plan, 0).to_query()
-        shot(browser, url, urlencode({**article, "view": "Weights"}), "dashboard.png", size=(1440, 1000), wait=6000)
+        weights = urlencode({**article, "view": "Weights"})
+        shot(browser, url, weights, "dashboard.png", size=(1440, 1000), wait=6000)
+        shot(browser, url, weights, "weights-phone.png", size=(390, 844), wait=3000)
         browser.close()
 
 

@@ -10,7 +10,7 @@ any NaN/Inf or constant tensor (a zero init is a lesson, not an empty chart). Th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pandas as pd
@@ -20,8 +20,11 @@ from .stats import Histogram
 from .style import EXPECTED, GROW, MEASURED, SHRINK, fmt, fmt_shape, layout, log_axis, presenter, title
 
 __all__ = [
+    "GAIN_FAR",
     "build",
     "fmt",
+    "gain_far",
+    "gain_text",
     "histogram_figure",
     "histogram_grid_figure",
     "histogram_notes",
@@ -226,6 +229,22 @@ def histogram_figure(h: Histogram, log_y: bool = False, height: int = 330, big: 
     return build(spec, big)
 
 
+GAIN_FAR = 2.0  # a signal gain above ×2 or below ×1/2 is marked: it doubles or halves the signal per layer
+
+
+def gain_far(gain: float | None) -> bool:
+    """True for a signal gain far from ×1 (beyond ×2 or under ×1/2): a few such layers in a row
+    and the signal explodes or vanishes (√2, Kaiming's ReLU gain, is not far; 0, a zero init, is)."""
+    return gain is not None and math.isfinite(gain) and (gain <= 0 or abs(math.log(gain)) > math.log(GAIN_FAR))
+
+
+def gain_text(gain: float | None) -> str:
+    """ "gain ×44.7" for a panel: what this weight does to its input's RMS (empty when it has none)."""
+    if gain is None or not math.isfinite(gain):
+        return ""
+    return f"gain ×{fmt(gain)}"
+
+
 def histogram_grid_figure(
     hists: Sequence[Histogram],
     cols: int = 3,
@@ -233,6 +252,8 @@ def histogram_grid_figure(
     shared_x: bool = False,
     row_height: int = 230,
     big: bool = False,
+    gains: Mapping[str, float] | None = None,
+    narrow: bool = False,
 ) -> go.Figure:
     """Several parameters' histograms in one figure, one panel each (one chart for the browser
     to draw instead of one per parameter). Each panel is titled by name and shape with its
@@ -241,7 +262,12 @@ def histogram_grid_figure(
 
     The figure carries its own view switches (plotly buttons above the panels): linear or log
     counts, and own or shared x ranges. They redraw in the browser alone, with no round trip
-    to the server: a view-only change answers as fast as the chart can redraw."""
+    to the server: a view-only change answers as fast as the chart can redraw.
+
+    `gains` ({name: signal gain}, stats' √(fan_in · E[w²])) adds what each weight does to the
+    signal to its panel's title, in red and bold when far from ×1 (gain_far). `narrow` (a phone)
+    puts the two switches on two rows, so neither covers the other."""
+    gains = gains or {}
     n = len(hists)
     cols = max(1, min(cols, n))
     rows = max(1, math.ceil(n / cols))
@@ -258,13 +284,21 @@ def histogram_grid_figure(
         k = "" if i == 0 else str(i + 1)
         x0 = c * (width + gap_x)
         y1 = 1 - r * (height + gap_y)
-        lay[f"xaxis{k}"] = dict(domain=[x0, x0 + width], anchor=f"y{k}", **({"range": [lo, hi]} if shared_x else {}))
-        lay[f"yaxis{k}"] = dict(domain=[y1 - height, y1], anchor=f"x{k}", type="log" if log_y else "linear")
+        # Clamped to [0, 1]: the last row's bottom is 0 give or take a rounding error, which plotly refuses.
+        xd = [max(0.0, round(x0, 6)), min(1.0, round(x0 + width, 6))]
+        yd = [max(0.0, round(y1 - height, 6)), min(1.0, round(y1, 6))]
+        lay[f"xaxis{k}"] = dict(domain=xd, anchor=f"y{k}", **({"range": [lo, hi]} if shared_x else {}))
+        lay[f"yaxis{k}"] = dict(domain=yd, anchor=f"x{k}", type="log" if log_y else "linear")
         data += _steps_law_sigmas(h, f"x{k}", f"y{k}", legend=i == 0)
         s = h.summary
         sub = f"σ {fmt(s.population_std)}" + (
             f" · expected {fmt(h.expected_std)}" if h.expected_std is not None else " · as built: no law"
         )
+        g = gains.get(h.name)
+        if gain_text(g):
+            sub += " · " + (
+                f"<span style='color:{EXPECTED}'><b>{gain_text(g)}</b></span>" if gain_far(g) else gain_text(g)
+            )
         notes = histogram_notes(h)
         annotations.append(
             dict(
@@ -283,8 +317,9 @@ def histogram_grid_figure(
     xs, ys = [k for k in lay if k.startswith("xaxis")], [k for k in lay if k.startswith("yaxis")]
     # In pixels: the switches sit above the first row's titles (three lines), the legend below the
     # last row's tick labels, so neither covers a title or the other.
-    plot, t, b = row_height * rows, 80, 55
+    plot, t, b = row_height * rows, 80 + (34 if narrow else 0), 55
     top, bottom = 1.0 + 50 / plot, -28 / plot
+    second = (1.0 + 84 / plot, 0.0, "left") if narrow else (top, 1.0, "right")
     spec = dict(
         data=data,
         layout=layout(
@@ -297,14 +332,16 @@ def histogram_grid_figure(
             legend=dict(orientation="h", yanchor="top", y=bottom, x=0, font=dict(size=11)),
             updatemenus=[
                 _switch(
-                    ("Linear counts", {f"{a}.type": "linear" for a in ys}),
-                    ("Log counts", {f"{a}.type": "log" for a in ys}),
+                    # Log counts labelled at whole decades (1, 10, 100): plotly's own log ticks read
+                    # "100, 5, 2, 10, 5, 2, 1". Back to linear, plotly picks its ticks again (None).
+                    ("Linear counts", {f"{a}.{k}": v for a in ys for k, v in (("type", "linear"), ("dtick", None))}),
+                    ("Log counts", {f"{a}.{k}": v for a in ys for k, v in (("type", "log"), ("dtick", 1))}),
                     active=1 if log_y else 0, x=0, y=top, xanchor="left",
                 ),
                 _switch(
                     ("Own x ranges", {f"{a}.autorange": True for a in xs}),
                     ("Same x range", {f"{a}.range": [lo, hi] for a in xs}),
-                    active=1 if shared_x else 0, x=1.0, y=top,
+                    active=1 if shared_x else 0, x=second[1], y=second[0], xanchor=second[2],
                 ),
             ],
         ),

@@ -21,6 +21,7 @@ from torch import nn
 
 from .checks import whole_number
 from .plan import Assignment, InitPlan, assignments
+from .style import fmt_shape
 
 __all__ = [
     "MAX_BINS",
@@ -258,10 +259,6 @@ def bins_for(numel: int, requested: int) -> int:
     return divisors[-1] if divisors else max(1, min(requested, cap))
 
 
-def _fmt_shape(shape: tuple[int, ...]) -> str:
-    return "(" + ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else "") + ")"
-
-
 def _signal_gain(s: TensorSummary, fan_in: int | None) -> float:
     """sqrt(fan_in * E[w^2]): the factor by which a layer scales its input's RMS
     (pre-activation, for independent unit-variance inputs). 1 keeps the scale, sqrt(2)
@@ -276,7 +273,7 @@ def _row(a: Assignment, s: TensorSummary, law: Any, with_plan: bool) -> dict[str
         "name": a.name,
         "layer": a.layer,
         "type": a.layer_type,
-        "shape": _fmt_shape(a.info.shape),
+        "shape": fmt_shape(a.info.shape),
         "numel": a.info.numel,
         "fan_in": a.fans[0] if a.fans else None,  # the layer's own fans (pinit.fans), not the storage's
         "fan_out": a.fans[1] if a.fans else None,

@@ -9,22 +9,30 @@ text of any of them for a projector.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from typing import Any
 
 from .recipes import FALLBACK, RECIPES, RecipeStyle, recipe_style
+from .share.text import number
 
 __all__ = [
     "A_COLOR",
     "B_COLOR",
+    "CAPTION_COLOR",
     "EXPECTED",
     "FADED",
     "MEASURED",
+    "PHONE_WIDTH",
     "PLAN_COLORS",
     "PREDICTED",
     "PRESENTER_FONT",
+    "PRESENTER_MIN",
     "SCHEME_COLORS",
+    "TICK_COLOR",
+    "WIDE_WIDTH",
     "RecipeStyle",
+    "fit_width",
     "fmt",
     "fmt_number",
     "fmt_shape",
@@ -33,7 +41,9 @@ __all__ = [
     "positive",
     "presenter",
     "recipe_style",
+    "text_px",
     "title",
+    "wrap",
 ]
 
 MEASURED = "#1f77b4"
@@ -49,31 +59,22 @@ SCHEME_COLORS = {**{r.label: r.colour for r in RECIPES.values()}, **{r.name: r.c
 
 BASE_FONT = 12
 PRESENTER_FONT = 17  # chart text on a projector: 16-18 px reads from the back of a room
+PRESENTER_MIN = 16  # no text smaller than this in presenter mode, charts included
+# Text greys with at least 4.5:1 contrast on white (WCAG AA), for ticks and captions: plotly's and
+# Streamlit's own tick grey (#808495) is 3.7:1.
+TICK_COLOR = "#555867"  # 7.0:1 on white
+CAPTION_COLOR = "#5c5f6b"  # 6.3:1 on white
 _LOG_TICKS = [10.0**e for e in range(-45, 46)]
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
-    """A number for a chart or a label: `digits` significant digits, an em dash for missing."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return f"{x:.{digits}g}"
+    """A number for a chart, a label or a sentence: pinit.share.text.number, the page's one way."""
+    return number(x, digits)
 
 
 def fmt_number(x: float | None) -> str:
-    """A headline number a class reads aloud: 3 significant digits with thousands separators
-    (11,500 rather than 1.15e+04), and ×10ⁿ past ten million."""
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    if not math.isfinite(x):
-        return "∞" if x > 0 else "−∞"
-    a = abs(x)
-    if a >= 1e7:
-        exp = math.floor(math.log10(a))
-        return f"{x / 10**exp:.2f}×10" + str(exp).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
-    if a >= 1000:
-        digits = math.floor(math.log10(a)) + 1
-        return f"{round(x, 3 - digits):,.0f}"
-    return f"{x:.3g}"
+    """A headline number a class reads aloud (11,500; 1.2×10⁷): the same as fmt, kept as a name."""
+    return number(x)
 
 
 def fmt_shape(shape: Iterable[int]) -> str:
@@ -147,16 +148,104 @@ def log_axis(
 
 
 def _tick(t: float) -> str:
-    if 1e-3 <= t < 1e5:
-        return f"{t:g}"
-    return f"1e{round(math.log10(t))}" if math.isclose(t, 10 ** round(math.log10(t))) else f"{t:.0e}"
+    """A log axis label: 0.001 to 10,000 written out, a power of ten beyond (10⁵, 10⁻⁶), never 1e5."""
+    e = round(math.log10(t))
+    if 1e-3 <= t < 1e5 or not math.isclose(t, 10.0**e):
+        return number(t)
+    return "10" + str(e).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+PHONE_WIDTH, WIDE_WIDTH = 358, 900  # px a chart gets: on a 390 px phone; on a 1024 px projector's main column
+_CHAR = 0.56  # the mean width of a character of plotly's sans-serif text, in font sizes
+_TAG = re.compile(r"<[^>]+>")
+
+
+def text_px(text: str, font: float) -> float:
+    """About how wide `text` (plotly's HTML-ish markup stripped) is at `font` px."""
+    return len(_TAG.sub("", text)) * _CHAR * font
+
+
+def wrap(text: str, width_px: float, font: float) -> str:
+    """`text` broken with <br> at spaces so no line is wider than `width_px` at `font` px (a plotly
+    title does not wrap by itself: it is cut at the chart's edge). Existing <br> are kept."""
+    chars = max(12, int(width_px / (_CHAR * font)))
+    out = []
+    for line in text.split("<br>"):
+        words, cur = line.split(" "), ""
+        for w in words:
+            if cur and len(_TAG.sub("", cur + " " + w)) > chars:
+                out.append(cur)
+                cur = w
+            else:
+                cur = f"{cur} {w}" if cur else w
+        out.append(cur)
+    return "<br>".join(out)
+
+
+def _size(font: Any, default: float) -> float:
+    return float((font or {}).get("size") or default)
+
+
+def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
+    """Title, subtitle and legend laid out for a chart `width` px wide (in place; returns the spec).
+
+    The title and subtitle wrap instead of running off the chart, and the top margin holds
+    their lines. The legend goes under the plot, anchored to the figure's bottom edge, and the
+    bottom margin holds the x axis's ticks and title plus the legend's rows (counted for this
+    width): plotly grows a margin for one thing at a time, so a legend placed by itself sits
+    on the axis title or, inside the plot, on the data.
+    """
+    lay = spec.setdefault("layout", {})
+    base = _size(lay.get("font"), BASE_FONT)
+    margin = dict(lay.get("margin") or {})
+    inner = width - margin.get("l", 60) - margin.get("r", 20)
+    t = lay.get("title")
+    if isinstance(t, dict):
+        tf = _size(t.get("font"), base + 3)
+        t["text"] = wrap(t.get("text", ""), width - 10, tf)
+        if "<br>" in t["text"]:  # plotly lifts a title of several lines above the figure's top edge: pad it down
+            t["pad"] = dict(t.get("pad") or {}, t=6 + 0.7 * tf)
+        top = (t["text"].count("<br>") + 1) * tf * 1.3 + 8
+        sub = t.get("subtitle")
+        if isinstance(sub, dict) and sub.get("text"):
+            sf = _size(sub.get("font"), base)
+            sub["text"] = wrap(sub["text"], width - 10, sf)
+            top += (sub["text"].count("<br>") + 1) * sf * 1.3 + 4
+        margin["t"] = max(int(top + 10), 30)
+    legend = dict(lay.get("legend") or {})
+    lf = _size(legend.get("font"), base)
+    names = [
+        str(d.get("name", ""))
+        for d in spec.get("data", [])
+        if d.get("showlegend", True) is not False and d.get("name") and lay.get("showlegend", True) is not False
+    ]
+    rows, used = (1 if names else 0), 0.0
+    for name in names:
+        w = text_px(name, lf) + 40  # the symbol and the gap plotly puts before and after the text
+        if used and used + w > inner:
+            rows, used = rows + 1, 0.0
+        used += w
+    xaxis = lay.get("xaxis") or {}
+    tick = _size(xaxis.get("tickfont"), base) * 1.3 + 8
+    axis_title = xaxis.get("title") or {}
+    has_title = bool(axis_title.get("text")) if isinstance(axis_title, dict) else bool(axis_title)
+    below = tick + (base * 1.3 + 10 if has_title else 0)
+    if names:
+        lay["legend"] = dict(
+            legend, orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left", x=0, bgcolor=None
+        )
+        lay["legend"].pop("bgcolor")
+    margin["b"] = int(below + rows * (lf * 1.35 + 6) + 10)
+    lay["margin"] = margin
+    return spec
 
 
 def presenter(spec: dict[str, Any], size: int = PRESENTER_FONT) -> dict[str, Any]:
     """A figure spec with its text enlarged for a projector (in place; returns it).
 
-    Base text `size` px, titles +3, subtitles and legends at `size` - 2 (never below 14), and
-    the margins grown to keep the larger labels inside the chart.
+    Base text `size` px, titles +3, every other text (ticks, legends, subtitles, axis titles,
+    buttons, labels) at least PRESENTER_MIN (16 px, read from the back of a room), ticks in
+    TICK_COLOR (4.5:1 on white), and the margins grown to keep the larger labels inside the chart.
     """
     lay = spec.setdefault("layout", {})
     lay["font"] = dict(lay.get("font", {}), size=size)
@@ -164,17 +253,22 @@ def presenter(spec: dict[str, Any], size: int = PRESENTER_FONT) -> dict[str, Any
     if isinstance(t, dict):
         t["font"] = dict(t.get("font", {}), size=size + 3)
         if isinstance(t.get("subtitle"), dict):
-            t["subtitle"]["font"] = dict(t["subtitle"].get("font", {}), size=max(size - 2, 14))
-    if isinstance(lay.get("legend"), dict):
-        lay["legend"]["font"] = dict(lay["legend"].get("font", {}), size=max(size - 2, 14))
+            t["subtitle"]["font"] = dict(t["subtitle"].get("font", {}), size=max(size - 1, PRESENTER_MIN))
+    lay["legend"] = dict(lay.get("legend") or {})
+    lay["legend"]["font"] = dict(lay["legend"].get("font", {}), size=max(size - 1, PRESENTER_MIN))
     m = lay.get("margin")
     if isinstance(m, dict):
         lay["margin"] = dict(m, l=max(m.get("l", 60), 75), t=max(m.get("t", 80), 86), b=max(m.get("b", 60), 70))
     for key, axis in lay.items():
         if key.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
-            axis["tickfont"] = dict(axis.get("tickfont", {}), size=max(size - 2, 14))
+            axis["tickfont"] = dict(axis.get("tickfont", {}), size=max(size - 1, PRESENTER_MIN), color=TICK_COLOR)
+            if isinstance(axis.get("title"), dict):
+                axis["title"]["font"] = dict(axis["title"].get("font", {}), size=size)
     for menu in lay.get("updatemenus", []) or []:
-        menu["font"] = dict(menu.get("font", {}), size=max(size - 3, 13))
+        menu["font"] = dict(menu.get("font", {}), size=max(size - 1, PRESENTER_MIN))
     for ann in lay.get("annotations", []) or []:
         ann["font"] = dict(ann.get("font", {}), size=max(ann.get("font", {}).get("size", BASE_FONT), size - 1))
+    for trace in spec.get("data", []) or []:
+        if isinstance(trace, dict) and trace.get("text") is not None:  # bar and marker labels
+            trace["textfont"] = dict(trace.get("textfont") or {}, size=max(size - 1, PRESENTER_MIN))
     return spec

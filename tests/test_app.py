@@ -243,3 +243,20 @@ def test_presenter_mode_enlarges_chart_text_and_keeps_it_in_the_link(at):
     # A link with ?present=1 opens in presenter mode.
     other = start("Weights", present="1")
     assert other.sidebar.toggle(key="present").value is True and specs(other)[0]["layout"]["font"]["size"] == 17
+
+
+def test_the_weights_far_from_gain_one_open_page_one_with_their_gain_marked_and_a_scheme_change_shows_there(at):
+    preset(at, "Article recipe")
+    at.segmented_control(key="weights.show").set_value("Distributions").run()
+    p = panels(at)
+    # N(0, 1) on every Linear weight: fc1 ×√2048, fc2 ×√512, fc3 ×√64, all on page 1, fc1 first.
+    assert list(p)[:3] == ["layer4.fc1.weight", "layer4.fc2.weight", "layer4.fc3.weight"]
+    fc1 = p["layer4.fc1.weight"]["text"]
+    gain = float(fc1.split("gain ×")[1].split("<")[0])
+    assert 44 < gain < 46 and "color" in fc1.split("gain ×")[0].rsplit("·", 1)[1]  # marked: far from ×1
+    conv1 = p["layer1.conv1.weight"]["text"]
+    assert "gain ×1.4" in conv1 and "color" not in conv1.split("gain ×")[0].rsplit("·", 1)[1]  # Kaiming's √2
+    assert any("change the signal more than ×2" in c.value for c in at.caption)
+    # An orthogonal Linear weight has gain 1 (or under): fc1 leaves page 1's head, which now opens on the convs.
+    at.sidebar.selectbox(key="Linear.weight.scheme").set_value("orthogonal").run()
+    assert next(iter(panels(at))) != "layer4.fc1.weight"

@@ -58,11 +58,11 @@ def test_transformer_view_draws_the_residual_stream_and_attention():
     assert len(look_fors(at)) == 2
     assert any("Why GPT-2 scales its residual projections" in i.value for i in at.info)
     # Adding the applied plan (TinyGPT in the sidebar) and more blocks.
-    at.multiselect(key="tx.presets").set_value(["N(0, 0.02), no residual scaling", "Applied plan (sidebar)"]).run()
+    at.multiselect(key="tx.presets").set_value(["N(0, 0.02), no residual scaling", "Applied plan (Settings)"]).run()
     at.select_slider(key="tx.n_layer").set_value(16).run()
     assert not at.exception
     residual = {t["name"]: t["y"] for t in charts(at)["Residual stream std, block by block"]["data"]}
-    assert len(residual["Applied plan (sidebar)"]) == 17
+    assert len(residual["Applied plan (Settings)"]) == 17
     assert residual["N(0, 0.02), no residual scaling"][-1] / residual["N(0, 0.02), no residual scaling"][1] > 3
 
 

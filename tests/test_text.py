@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pinit.share.text import escape_markdown, quote, shorten
+from pinit.share.text import escape_markdown, math_text, number, quote, shorten
 
 HOSTILE = "[Session expired - sign in](https://evil.example/login) ![t](https://evil.example/t.png)"
 
@@ -81,3 +81,42 @@ def test_escape_markdown_leaves_no_unescaped_punctuation(text):
 @pytest.mark.parametrize("text", ["$x^2$", "<img src=x onerror=alert(1)>", ":red[alert]", "# heading", "`code`"])
 def test_escape_markdown_neutralizes_latex_html_directives_headings_code(text):
     assert all(c == "\\" or c.isalnum() or c.isspace() or escape_markdown(text).count("\\" + c) for c in text)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (11_500.3, "11,500"),
+        (1.15e4, "11,500"),
+        (18_400, "18,400"),
+        (4.3e-5, "4.3×10⁻⁵"),
+        (-0.0, "0"),
+        (0.0, "0"),
+        (0.034, "0.034"),
+        (2.8712, "2.87"),
+        (44.72, "44.7"),
+        (1.0, "1"),
+        (9995, "10,000"),
+        (999.7, "1,000"),
+        (123_456_789, "1.23×10⁸"),
+        (-3.14159, "-3.14"),
+        (float("inf"), "∞"),
+        (float("nan"), "—"),
+        (None, "—"),
+    ],
+)
+def test_number_writes_every_number_one_way(value, shown):
+    assert number(value) == shown
+    assert "e+" not in number(value) and "e-" not in number(value)
+
+
+def test_number_rounds_the_same_value_the_same_wherever_it_appears():
+    from pinit.style import fmt, fmt_number
+
+    for x in (2.8712, 11_500.3, 0.000043, 4_400_000_000.0):
+        assert fmt(x) == fmt_number(x) == number(x)
+
+
+def test_math_text_writes_roots_and_plus_minus_as_the_lesson_does():
+    assert math_text("U(+-1/sqrt(fan_in))") == "U(±1/√fan_in)"
+    assert math_text("about sqrt(2048) = 45, std sqrt(2/fan_in)") == "about √2048 = 45, std √(2/fan_in)"

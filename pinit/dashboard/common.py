@@ -68,7 +68,7 @@ def preset_name_of(setup: Setup) -> str | None:
 
 def applied_label(setup: Setup) -> str:
     name = preset_name_of(setup)
-    return f"A: {name}" if name else "A: your plan (sidebar)"
+    return f"A: {name}" if name else "A: your plan in Settings"
 
 
 def model_label(setup: Setup) -> str:

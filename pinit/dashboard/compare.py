@@ -26,7 +26,7 @@ def compare_view(setup: Setup) -> None:
         "Plan B (a preset)",
         presets,
         key="compare.b",
-        help="Plan A is what the sidebar applied. B uses the same model, seed and probe batch.",
+        help="Plan A is what Settings applied. B uses the same model, seed and probe batch.",
     )
     st.caption(pinit.PRESETS[name_b].lesson)
     label_a, label_b = applied_label(setup), f"B: {name_b}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import pandas as pd
@@ -11,6 +10,7 @@ import streamlit as st
 from pinit.lab.depth import DEPTH_SCHEMES, LSUV_BUDGET, depth_summary, depth_sweep, lsuv_cost, symmetry_table
 from pinit.lab.figures import depth_std_figure
 from pinit.share.setup import Setup
+from pinit.style import fmt
 
 from .common import fail, look_for
 from .state import CACHE_TTL
@@ -137,12 +137,12 @@ def sidebar_model_ui(setup: Setup) -> None:
     activation = opts["activation"] if opts["activation"] in ACTIVATIONS else "relu"
     note = "" if width == opts["width"] else f" (width {opts['width']} rounds to {width} here)"
     st.button(
-        f"Use the sidebar's Deep MLP: depth {depth}, width {width}, {activation}{note}",
+        f"Use the Deep MLP from Settings: depth {depth}, width {width}, {activation}{note}",
         key="depth.from_sidebar",
         on_click=_from_sidebar,
         args=(depth, width, activation),
         help="The Depth lab has its own depth, width and activation, so it can overlay several schemes; "
-        "this copies the sidebar's model into it.",
+        "this copies the model in Settings into it.",
     )
 
 
@@ -191,9 +191,7 @@ def story_ui(depth: int, width: int, activation: str, schemes: list[str]) -> Non
 
 
 def _fmt_ratio(x: float) -> str:
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "—"
-    return "inf" if math.isinf(x) else f"{x:.3g}"
+    return fmt(x)  # the page's one number format (pinit.share.text.number)
 
 
 def summary_ui(summary: pd.DataFrame) -> None:
@@ -216,7 +214,7 @@ def summary_ui(summary: pd.DataFrame) -> None:
         + ". Biases are 0 unless the law says otherwise."
     )
     st.caption(
-        "One draw from the sidebar's seed: a single seed can wobble by a few percent per layer. "
+        "One draw from the seed in Settings: a single seed can wobble by a few percent per layer. "
         "The Lesson's depth step gives the median over 5 seeds."
     )
     look_for(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import streamlit as st
 
@@ -50,9 +51,13 @@ def _metrics(items: Sequence[Metric]) -> None:
         col.metric(label, value, verdict, delta_color=color, delta_arrow="off", help=help_text)
 
 
+def _fit(n: int) -> dict[str, Any]:
+    """Step n's chart titled by the step (its own subtitle keeps its numbers), laid out for a phone's
+    width on a phone: titles wrap there instead of being cut, the legend under a plot that keeps its width."""
+    return dict(heading=STEPS[n - 1].title, narrow=sidebar.is_phone(), height=CHART_HEIGHT)
+
+
 def _chart(fig, n: int) -> None:
-    """Step n's chart, titled by the step (the chart's own subtitle keeps its numbers)."""
-    fig.layout.title.text = f"<b>{STEPS[n - 1].title}</b>"
     st.plotly_chart(fig, key=f"lesson.chart.{n}", config={"displayModeBar": False})
 
 
@@ -93,7 +98,7 @@ def _article(big: bool) -> None:
             ),
         ]
     )
-    _chart(signal_trace_figure(t, big=big, height=CHART_HEIGHT), 1)
+    _chart(signal_trace_figure(t, big=big, **_fit(1)), 1)
     _story(
         "The article fills every Linear weight with N(0, 1), whatever its fan_in: since E[y²] = fan_in · E[w²] · "
         "E[x²], fc1 (fan_in 2048) multiplies the signal by √2048 ≈ 45 and fc2 by √512 ≈ 23 more. The logits reach "
@@ -124,11 +129,11 @@ def _kaiming(big: bool) -> None:
             ("Loss at init", fmt(t.loss), loss, loss_color, "ln 10 = 2.30 is the loss of knowing nothing."),
         ]
     )
-    _chart(signal_trace_figure(t, reference=before, big=big, height=CHART_HEIGHT, annotate="fc1"), 2)
+    _chart(signal_trace_figure(t, reference=before, big=big, annotate="fc1", **_fit(2)), 2)
     _story(
         "Kaiming (He et al. 2015) draws each weight with std √(2/fan_in): the 2 makes up for the ReLU that zeroes "
         "half the signal, so no layer multiplies it (the slow rise is max-pooling keeping the largest values). "
-        f"The loss, {fmt(t.loss)}, is {fmt(t.loss / t.chance_loss, 2)}× ln 10: confident but not absurd (a zero last "
+        f"The loss, {fmt(t.loss)}, is {fmt(t.loss / t.chance_loss)}× ln 10: confident but not absurd (a zero last "
         "layer would start at exactly ln 10)."
     )
 
@@ -150,7 +155,7 @@ def _depth(big: bool) -> None:
             )
         )
     _metrics(items)
-    _chart(depth_story_figure(d, big=big, height=CHART_HEIGHT), 3)
+    _chart(depth_story_figure(d, big=big, **_fit(3)), 3)
     x, k, p = d.ratio["Xavier (Glorot)"], d.per_layer["Kaiming (He)"], d.ratio["PyTorch default"]
     _story(
         f"Through {d.depth} ReLU layers Xavier loses √2 per layer (the ReLU's half: {fmt(x, 2)} of its first "
@@ -175,7 +180,7 @@ def _symmetry(big: bool) -> None:
             )
         )
     _metrics(items)
-    _chart(symmetry_story_figure(s, big=big, height=CHART_HEIGHT), 4)
+    _chart(symmetry_story_figure(s, big=big, **_fit(4)), 4)
     _story(
         "Give every weight the same value and every unit of a layer computes the same function and gets the same "
         f"gradient, so SGD keeps them identical: after {s.steps} steps each layer still has one distinct unit, as "
@@ -210,7 +215,7 @@ def _training(big: bool) -> None:
                 )
             )
     _metrics(items)
-    _chart(training_story_figure(story, big=big, height=CHART_HEIGHT), 5)
+    _chart(training_story_figure(story, big=big, **_fit(5)), 5)
     c = story.settings
     default = story.runs.get("PyTorch default")
     slow = f" ({default.test_accuracy:.0%})" if default is not None else ""
@@ -232,7 +237,7 @@ def _open(preset: str) -> None:
 
 def _your_turn(big: bool) -> None:
     st.markdown(
-        "Everything you saw is live. Open **Weights** and pick a preset or a scheme per layer type in the sidebar: "
+        "Everything you saw is live. Open **Weights** and pick a preset or a scheme per layer type in Settings: "
         "every change redraws at once. **Signal flow** runs your plan on the probe batch, **Depth lab** stacks up "
         "to 100 layers, **Compare** puts two plans side by side and **Train** trains them."
     )

@@ -23,6 +23,7 @@ import streamlit as st
 import torch
 
 from pinit.share.setup import Setup
+from pinit.style import CAPTION_COLOR, TICK_COLOR
 
 from . import room, share, sidebar, state, weights
 from .common import escape
@@ -46,10 +47,46 @@ gc.freeze()
 # and gaps would push a lesson step's chart and text below the fold at 1280x720, and its 5rem
 # sides leave a 1024 px projector 864 px, less than the lesson's row of step buttons needs
 # (phones keep Streamlit's own 1rem).
+#
+# Also, for every screen: a collapsed sidebar leaves the Tab order (it stays in the page, off
+# screen); a focus ring that shows on every button, the red Next included; text greys (captions,
+# chart ticks, the selected step) at 4.5:1 or more. Below 640 px (a phone, where Streamlit stacks
+# columns): a row of metrics stays one compact row, so a lesson step's chart is on the first screen.
 COMPACT_CSS = """<style>
 .stMainBlockContainer { padding-top: 3.6rem; padding-bottom: 1.5rem; }
 @media (min-width: 640px) { .stMainBlockContainer { padding-left: 3rem; padding-right: 3rem; } }
 .stMainBlockContainer [data-testid="stVerticalBlock"] { gap: 0.65rem; }
+[data-testid="stSidebar"][data-collapsed="true"], [data-testid="stSidebar"][data-collapsed="true"] * {
+  visibility: hidden !important;
+}
+:is(button, [role="tab"], [role="radio"], [role="option"], a, input, [tabindex]):focus-visible {
+  outline: 3px solid #1b1d26 !important; outline-offset: 2px; box-shadow: 0 0 0 5px #ffffff !important;
+}
+[data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] small { color: CAPTION !important; opacity: 1; }
+[data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #9e1b2a; }
+.js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-xtitle text,
+.js-plotly-plot .g-ytitle text { fill: TICK !important; }
+@media (max-width: 640px) {
+  .stHorizontalBlock:has(> .stColumn [data-testid="stMetric"]) { flex-wrap: nowrap !important; gap: 0.4rem; }
+  .stHorizontalBlock:has(> .stColumn [data-testid="stMetric"]) > .stColumn {
+    min-width: 0 !important; width: auto !important; flex: 1 1 0 !important;
+  }
+  [data-testid="stMetricValue"] { font-size: 1.25rem !important; }
+  [data-testid="stMetricLabel"], [data-testid="stMetricLabel"] * {
+    white-space: normal !important; overflow-wrap: anywhere; font-size: 0.8rem !important;
+  }
+  [data-testid="stMetricDelta"] { font-size: 0.8rem !important; }
+  [data-testid="stMetricDelta"] > div { white-space: normal !important; }
+}
+</style>""".replace("CAPTION", CAPTION_COLOR).replace("TICK", TICK_COLOR)
+# Presenter mode, on top: no text under 16 px for the back of the room (captions, the keys shown
+# in the buttons, widget labels), the step buttons a little narrower so the larger text still fits
+# Back, the six steps, Next and QR in one row at 1024 px.
+PRESENTER_CSS = """<style>
+[data-testid="stMain"] :is([data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] *, kbd,
+  [data-testid="stWidgetLabel"] *, [data-testid="stMetricLabel"] *, [data-testid="stMetricDelta"] *,
+  [role="tab"] p, button, button p) { font-size: max(1rem, 16px) !important; }
+[data-testid="stMain"] [data-testid="stButtonGroup"] button { padding-left: 0.5rem; padding-right: 0.5rem; }
 </style>"""
 
 
@@ -102,7 +139,7 @@ def weights_tab(setup: Setup) -> None:
         return
     st.warning(
         f"Showing the uploaded checkpoint **{escape(ckpt['name'])}**, not the plan. "
-        "Change the plan or the seed in the sidebar to go back to the plan's weights."
+        "Change the plan or the seed in Settings to go back to the plan's weights."
     )
     if ckpt["nonfinite"]:
         st.error(
@@ -156,7 +193,7 @@ def main() -> None:
     )
     # Many tabs share two cores: one intra-op thread per script run keeps reruns fair.
     torch.set_num_threads(1)
-    st.html(COMPACT_CSS)
+    st.html(COMPACT_CSS + (PRESENTER_CSS if presenting() else ""))
     for w in warnings:
         st.warning(escape(w[0].upper() + w[1:] + "."))
     sidebar.sidebar_ui()

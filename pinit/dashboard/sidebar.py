@@ -27,6 +27,7 @@ from pinit import registry, serve
 from pinit.plan import MAX_SEED, InitPlan
 from pinit.report import layer_slots, parameter_shapes, schemes_for
 from pinit.share.setup import Setup
+from pinit.share.text import math_text
 
 from . import state
 from .common import escape
@@ -412,7 +413,10 @@ def seed_ui() -> None:
 
 @st.fragment(key=CONTROLS)
 def controls_ui() -> None:
-    st.markdown("**pinit**: what does weight initialization do? Every change here redraws the page at once.")
+    # "Settings" on a phone (the expander's label) and on a desktop alike: the page's words say
+    # "Settings", true on both, never "the sidebar", which a phone does not have.
+    heading = "" if is_phone() else "**Settings** · "
+    st.markdown(heading + "**pinit**: what does weight initialization do? Every change here redraws the page at once.")
     model_ui()
     custom = st.session_state.get("preset") == CUSTOM
     st.session_state["_preset_options_custom"] = custom  # whether the box lists "(custom)" right now
@@ -429,7 +433,7 @@ def controls_ui() -> None:
         "Presenter mode",
         key="present",
         on_change=presenter_toggled,
-        help="For a projector: bigger chart text, the sidebar closed, a QR code of this page.",
+        help="For a projector: bigger chart text, Settings folded away, a QR code of this page.",
     )
     # Off by default: every widget sent is one the browser draws again after each click, and the
     # presets, the seed and the lesson need none of the rules' widgets.
@@ -467,10 +471,10 @@ def sidebar_ui() -> None:
 def preset_caption(name: str) -> str:
     """What the preset teaches, said for the model on screen (the article's fc1 is only SimpleCNN's)."""
     if name not in pinit.PRESETS:
-        return "Your own rules (sidebar): they match no preset."
+        return "Your own rules in Settings: they match no preset."
     model, options = current_model()
     if model in ("SimpleCNN", "ArticleSimpleCNN"):
-        return pinit.PRESETS[name].lesson
+        return math_text(pinit.PRESETS[name].lesson)  # √ as the lesson writes it, not sqrt
     first = next(
         ((n, s) for n, s in parameter_shapes(model, options).items() if len(s) == 2), None
     )  # the first Linear-like weight: its fan_in sets the story's numbers
@@ -481,7 +485,7 @@ def preset_caption(name: str) -> str:
             f"N(0, 1) on every Linear weight, whatever its fan_in: on {model}'s first layer ({first[0]}, fan_in "
             f"{fan_in}) it multiplies the signal's std by about √{fan_in} = {fan_in**0.5:.3g}."
         )
-    return text
+    return math_text(text)
 
 
 def presenter_toggled() -> None:

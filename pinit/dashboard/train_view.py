@@ -143,7 +143,11 @@ def controls_ui(setup: Setup) -> None:
         "Plans to train",
         choices,
         key="train.plans",
-        format_func=lambda c: f"{applied_label(setup)} (the sidebar)" if c == APPLIED else c,
+        format_func=lambda c: (
+            applied_label(setup) + ("" if "Settings" in applied_label(setup) else " (from Settings)")
+            if c == APPLIED
+            else c
+        ),
         help="Each plan trains its own SimpleCNN from the same data, in the same order.",
     )
     c2.select_slider(
@@ -162,7 +166,7 @@ def controls_ui(setup: Setup) -> None:
         + (
             ""
             if setup.model == "SimpleCNN"
-            else f" The applied plan's rules are applied to SimpleCNN (the sidebar shows {setup.model})."
+            else f" The applied plan's rules are applied to SimpleCNN (Settings shows {setup.model})."
         )
     )
     if problem:

@@ -18,7 +18,7 @@ def _j(x: object) -> str:
 
 
 DEPTHS = [1, 2, 4, 8, 12, 16]
-APPLIED = "Applied plan (sidebar)"
+APPLIED = "Applied plan (Settings)"
 PROBE_N = 16
 STORY = (
     "**Why GPT-2 scales its residual projections.** Each pre-LayerNorm block adds f(LN(x)) to the stream x, "

@@ -14,12 +14,16 @@ from collections.abc import Callable
 import streamlit as st
 
 import pinit
-from pinit.figures import histogram_grid_figure, signal_gain_figure, std_overview_figure
+from pinit.figures import gain_far, histogram_grid_figure, signal_gain_figure, std_overview_figure
 from pinit.report import InitReport
+from pinit.stats import Histogram
+
+from .sidebar import is_phone
 
 BASE_BINS = 200  # one scan per tensor; every bin count offered divides it
 BIN_CHOICES = [10, 20, 25, 40, 50, 100, 200]
-PAGE_SIZE = 6  # panels per page: two rows of three on a projector
+PAGE_SIZE = 6  # panels per page: two rows of three on a projector, one column of six on a phone
+NO_MODE_BAR = {"displayModeBar": False}  # plotly's toolbar printed over the charts' titles on a phone
 SECTIONS = ["Distributions", "Overview", "Table", "Formula"]
 
 
@@ -66,31 +70,66 @@ def summary_line(report: InitReport) -> None:
     )
 
 
+def gains_of(report: InitReport) -> dict[str, float]:
+    """{weight name: signal gain} (stats' √(fan_in · E[w²])); biases and 1-D tensors have none."""
+    t = report.table
+    if "signal_gain" not in t:
+        return {}
+    return {str(n): float(g) for n, g in zip(t["name"], t["signal_gain"]) if g == g and g is not None}
+
+
+def panel_order(hists: list[Histogram], gains: dict[str, float]) -> list[Histogram]:
+    """The histograms with the weights whose gain is far from ×1 first (in model order), then the rest
+    in model order: the parameter a lesson is about (the article's fc1, ×45) opens on page 1, and a
+    change of scheme that makes or mends such a layer changes what page 1 shows."""
+    far = [h for h in hists if gain_far(gains.get(h.name))]
+    return far + [h for h in hists if not gain_far(gains.get(h.name))]
+
+
 def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> None:
-    hists = report.histograms[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    gains = gains_of(report)
+    ordered = panel_order(report.histograms, gains)
+    hists = ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     shown = [h.rebinned(bins) for h in hists]
+    phone = is_phone()
     st.plotly_chart(
-        histogram_grid_figure(shown, cols=3, big=big),
+        histogram_grid_figure(shown, cols=1 if phone else 3, big=big, gains=gains, narrow=phone),
         key="weights.grid",
-        config={"displayModeBar": False},
+        config=NO_MODE_BAR,
+    )
+    far = [h.name for h in ordered if gain_far(gains.get(h.name))]
+    lead = (
+        f"**{len(far)} of {len(gains)} weights change the signal more than ×2 per layer** (red gain), shown first: "
+        + ", ".join(far[:3])
+        + (" and more" if len(far) > 3 else "")
+        + ". "
+        if far
+        else ""
     )
     st.caption(
-        "Bars: measured counts per bin. Red line: the counts the scheme's law predicts. Dotted: measured mean ± σ; "
-        "dashed: expected. σ is the population std, like the law's. The switches above the panels (log counts, one "
-        "x range) redraw in your browser."
+        lead + "**gain ×g**: √(fan_in · E[w²]), how much the layer multiplies its input's RMS; ×1 keeps the signal "
+        "level (×√2 ≈ 1.41 with a ReLU after it), red beyond ×2 or under ×0.5. Bars: measured counts per bin. Red "
+        "line: the counts the scheme's law predicts. Dotted: measured mean ± σ; dashed: expected. σ is the "
+        "population std, like the law's. The switches above the panels (log counts, one x range) redraw in your "
+        "browser."
     )
 
 
 def overview_ui(report: InitReport, big: bool) -> None:
     a, b = st.columns(2)
-    a.plotly_chart(std_overview_figure(report.table, big=big), key="overview_std")
-    b.plotly_chart(signal_gain_figure(report.table, big=big), key="overview_gain")
+    a.plotly_chart(std_overview_figure(report.table, big=big), key="overview_std", config=NO_MODE_BAR)
+    b.plotly_chart(signal_gain_figure(report.table, big=big), key="overview_gain", config=NO_MODE_BAR)
 
 
 def table_ui(report: InitReport) -> None:
     num = st.column_config.NumberColumn
+    shown = report.table.copy()
+    # At the 4 decimals shown, a mean of -0.00003 printed "-0.0000": round first, and + 0.0 turns -0.0 into 0.0.
+    for col in ("mean", "std", "min", "max", "expected_std"):
+        if col in shown:
+            shown[col] = shown[col].astype(float).round(4) + 0.0
     st.dataframe(
-        report.table,
+        shown,
         hide_index=True,
         column_config={
             "numel": num("numel", format="localized"),
@@ -105,7 +144,7 @@ def table_ui(report: InitReport) -> None:
             "signal_gain": num(
                 "signal gain",
                 format="%.3g",
-                help="sqrt(fan_in · E[w²]): how much the layer scales its input's RMS. 1 keeps it level; "
+                help="√(fan_in · E[w²]): how much the layer scales its input's RMS. 1 keeps it level; "
                 "√2 makes up for a ReLU; 45 is the article's fc1.",
             ),
             "nonfinite": num("NaN/Inf", help="Entries that are NaN or ±Inf (left out of mean/std/min/max)."),

@@ -8,13 +8,27 @@ matter written on the chart, and the same fixed axis across the steps a class co
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
 import plotly.graph_objects as go
 
 from ..figures import build
-from ..style import EXPECTED, FADED, SCHEME_COLORS, fmt, layout, log_axis, positive, title
+from ..style import (
+    EXPECTED,
+    FADED,
+    PHONE_WIDTH,
+    SCHEME_COLORS,
+    WIDE_WIDTH,
+    fit_width,
+    fmt,
+    layout,
+    log_axis,
+    positive,
+    presenter,
+    title,
+)
 from .lesson import DepthStory, SignalTrace, SymmetryStory, TrainingStory
 
 __all__ = ["depth_story_figure", "signal_trace_figure", "symmetry_story_figure", "training_story_figure"]
@@ -24,8 +38,24 @@ SIGNAL_AXIS = (0.3, 3e4)
 LOSS_CEILING = 100.0  # the training chart's top: 40x ln 10
 
 
-def _finish(spec: dict[str, Any], big: bool) -> go.Figure:
-    return build(spec, big)
+def _finish(spec: dict[str, Any], big: bool, narrow: bool = False, heading: str | None = None) -> go.Figure:
+    """The figure, presenter-sized when `big`, laid out for a phone's width when `narrow` (else a
+    projector's): its title (`heading` in bold when given) and subtitle wrap instead of being cut,
+    and its legend sits under the plot, never on the data (pinit.style.fit_width)."""
+    if heading is not None:
+        spec["layout"]["title"]["text"] = f"<b>{heading}</b>"
+    width = PHONE_WIDTH if narrow else WIDE_WIDTH
+    if big:
+        # Presenter text needs wider margins: the figure grows by as much, so the plot area is never
+        # smaller than outside presenter mode (it was 170 px against 190-230).
+        plain = fit_width({"layout": copy.deepcopy(spec["layout"]), "data": spec["data"]}, width)["layout"]
+        presenter(spec)
+        fit_width(spec, width)
+        m, m0 = spec["layout"]["margin"], plain["margin"]
+        spec["layout"]["height"] += max(0, m["t"] + m["b"] - m0["t"] - m0["b"])
+    else:
+        fit_width(spec, width)
+    return build(spec)
 
 
 def _trace_lines(trace: SignalTrace, color: str, faded: bool) -> list[dict[str, Any]]:
@@ -66,6 +96,8 @@ def signal_trace_figure(
     big: bool = False,
     height: int = 360,
     annotate: str | None = None,
+    narrow: bool = False,
+    heading: str | None = None,
 ) -> go.Figure:
     """The signal's RMS after each Conv2d/Linear layer of SimpleCNN on one fixed log axis.
 
@@ -97,8 +129,10 @@ def signal_trace_figure(
             text=f"<b>×{fmt(gains[k])}</b> at {trace.layers[k]}",
             showarrow=True,
             arrowhead=2,
-            ax=-70,
-            ay=-35,
+            # Up-left of the point, where the rising line has not been yet; with the faded plan drawn
+            # above (step 2), to the right and just above, between the level line and the faded one.
+            ax=-70 if reference is None else 55,
+            ay=-35 if reference is None else -26,
             font=dict(size=15, color=color),
             bgcolor="rgba(255,255,255,0.85)",
         )
@@ -115,22 +149,16 @@ def signal_trace_figure(
             xaxis=dict(type="category"),
             yaxis=log_axis("RMS of the layer's output", [], fixed=SIGNAL_AXIS),
             annotations=annotations,
-            legend=dict(
-                orientation="v",
-                yanchor="bottom",
-                y=0.04,
-                xanchor="right",
-                x=0.99,
-                font=dict(size=12),
-                bgcolor="rgba(255,255,255,0.85)",
-            ),
+            legend=dict(font=dict(size=12)),  # under the plot (fit_width)
             margin=dict(l=70, r=20, t=64, b=36),
         ),
     )
-    return _finish(spec, big)
+    return _finish(spec, big, narrow, heading)
 
 
-def depth_story_figure(story: DepthStory, big: bool = False, height: int = 360) -> go.Figure:
+def depth_story_figure(
+    story: DepthStory, big: bool = False, height: int = 360, narrow: bool = False, heading: str | None = None
+) -> go.Figure:
     """The std after each of `depth` ReLU layers per scheme: measured (solid, median over seeds)
     and the mean-field prediction (dashed); the legend gives each one's factor per layer."""
     data: list[dict[str, Any]] = []
@@ -176,22 +204,16 @@ def depth_story_figure(story: DepthStory, big: bool = False, height: int = 360) 
             title=title(f"{story.depth} ReLU layers deep: which init keeps the signal?", sub),
             xaxis=dict(title=dict(text="layer"), range=[0.5, story.depth + 0.5]),
             yaxis=log_axis("std of the layer's output", values),
-            legend=dict(
-                orientation="v",
-                yanchor="bottom",
-                y=0.02,
-                xanchor="left",
-                x=0.01,
-                font=dict(size=12),
-                bgcolor="rgba(255,255,255,0.8)",
-            ),
+            legend=dict(font=dict(size=12)),  # under the plot (fit_width)
             margin=dict(l=70, r=20, t=64, b=36),
         ),
     )
-    return _finish(spec, big)
+    return _finish(spec, big, narrow, heading)
 
 
-def symmetry_story_figure(story: SymmetryStory, big: bool = False, height: int = 340) -> go.Figure:
+def symmetry_story_figure(
+    story: SymmetryStory, big: bool = False, height: int = 340, narrow: bool = False, heading: str | None = None
+) -> go.Figure:
     """Distinct units in each hidden layer after `steps` SGD steps, per scheme, against the width."""
     data: list[dict[str, Any]] = []
     for scheme in story.schemes:
@@ -209,6 +231,16 @@ def symmetry_story_figure(story: SymmetryStory, big: bool = False, height: int =
                 hovertemplate=f"{scheme}<br>%{{x}}: %{{y}} distinct units of {story.width}<extra></extra>",
             )
         )
+    data.append(
+        dict(
+            type="scatter",
+            mode="lines",
+            x=[None],
+            y=[None],
+            name=f"width: {story.width} units",
+            line=dict(color="#555", dash="dash", width=1),
+        )
+    )
     sub = (
         f"DeepMLP, {story.depth} layers of {story.width} units, {story.activation}; after {story.steps} SGD steps · "
         "1 = every unit is a copy of one"
@@ -221,6 +253,7 @@ def symmetry_story_figure(story: SymmetryStory, big: bool = False, height: int =
             barmode="group",
             xaxis=dict(title=dict(text="hidden layer")),
             yaxis=dict(title=dict(text="distinct units"), range=[0, story.width * 1.2]),
+            # The width line is named in the legend, under the plot: a label on the line sat on a bar's "64".
             shapes=[
                 dict(
                     type="line",
@@ -232,25 +265,20 @@ def symmetry_story_figure(story: SymmetryStory, big: bool = False, height: int =
                     line=dict(color="#555", dash="dash", width=1),
                 )
             ],
-            annotations=[
-                dict(
-                    xref="paper",
-                    x=1,
-                    y=story.width,
-                    text=f"width: {story.width} units",
-                    showarrow=False,
-                    xanchor="right",
-                    yanchor="bottom",
-                    font=dict(size=12),
-                )
-            ],
             margin=dict(l=70, r=20, t=64, b=50),
         ),
     )
-    return _finish(spec, big)
+    return _finish(spec, big, narrow, heading)
 
 
-def training_story_figure(story: TrainingStory, big: bool = False, height: int = 360, frames: int = 12) -> go.Figure:
+def training_story_figure(
+    story: TrainingStory,
+    big: bool = False,
+    height: int = 360,
+    frames: int = 12,
+    narrow: bool = False,
+    heading: str | None = None,
+) -> go.Figure:
     """Each plan's training loss per step (log y), with a ▶ Replay button that redraws the runs
     from step 1 in the browser (plotly frames: no work on the server). ✕ marks an overflow."""
     names = list(story.runs)
@@ -331,10 +359,12 @@ def training_story_figure(story: TrainingStory, big: bool = False, height: int =
                 dict(
                     type="buttons",
                     showactive=False,
-                    x=1,
-                    y=1.02,
+                    # Inside the plot's top right, where no run is (losses fall from the top left): above
+                    # the plot it sat on the wrapped subtitle.
+                    x=0.99,
+                    y=0.98,
                     xanchor="right",
-                    yanchor="bottom",
+                    yanchor="top",
                     buttons=[
                         dict(
                             label="▶ Replay",
@@ -355,4 +385,4 @@ def training_story_figure(story: TrainingStory, big: bool = False, height: int =
             margin=dict(l=70, r=20, t=64, b=50),
         ),
     )
-    return _finish(spec, big)
+    return _finish(spec, big, narrow, heading)

@@ -21,12 +21,13 @@ This module imports nothing from pinit, so every layer (plan.py, checks.py, shar
 
 from __future__ import annotations
 
+import math
 import re
 import reprlib
 import string
 from collections.abc import Sized
 
-__all__ = ["escape_markdown", "quote", "shorten"]
+__all__ = ["escape_markdown", "math_text", "number", "quote", "shorten"]
 
 # Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and the set
 # covers all of Markdown's and GFM's markup (\ ` * _ [ ] ( ) # + - . ! | { } < > ~), LaTeX's $,
@@ -99,3 +100,47 @@ def quote(value: object, limit: int = 60) -> str:
     else:
         size = type(value).__name__
     return f"{shown[:limit]}… ({size})"
+
+
+# --- numbers: one way to write a number anywhere on the page ----------------------------------
+
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def number(x: float | None, digits: int = 3) -> str:
+    """`x` as the page writes every number: `digits` significant digits, thousands separators
+    (11,500, not 1.15e+04), a power of ten written as one past ten million or under 0.0001
+    (1.2×10⁷, 4.3×10⁻⁵: never e-notation), never "-0", an em dash for a missing value, ∞ for
+    an infinite one. The same value always prints the same, wherever it appears.
+    """
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    x = float(x)
+    if math.isinf(x):
+        return "∞" if x > 0 else "−∞"
+    if x == 0:
+        return "0"  # -0.0 included
+    exp = math.floor(math.log10(abs(x)))
+    rounded = float(f"{x:.{digits}g}")  # the value the digits say: 9995 -> 10,000 with 3 digits
+    if rounded != 0:
+        exp = math.floor(math.log10(abs(rounded)))
+    if exp >= 7 or exp < -4:
+        mantissa = f"{rounded / 10**exp:.{digits}g}"
+        return f"{mantissa}×10" + str(exp).translate(_SUPERSCRIPT)
+    if exp >= digits - 1:  # a whole number at this precision: 11,500
+        return f"{round(rounded):,}"
+    return f"{rounded:.{digits - 1 - exp}f}".rstrip("0").rstrip(".")
+
+
+_SQRT = re.compile(r"sqrt\(([^()]*)\)")
+
+
+def math_text(text: str) -> str:
+    """Formula text as the lesson writes it: sqrt(2048) as √2048 (√(a/b) when it needs brackets),
+    +- as ±."""
+
+    def root(m: re.Match[str]) -> str:
+        inner = m.group(1)
+        return f"√{inner}" if re.fullmatch(r"[\w.]+", inner) else f"√({inner})"
+
+    return _SQRT.sub(root, text).replace("+-", "±")

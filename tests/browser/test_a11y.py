@@ -1,0 +1,124 @@
+"""Keyboard and screen readers, in a real browser: axe-core finds no serious or critical violation
+on the Lesson, presenter mode, Weights and each lab view; nothing off screen takes a Tab stop;
+presenter mode writes no text under 16 px.
+
+axe-core is JavaScript: the test loads node_modules/axe-core/axe.min.js from the directory named
+by PINIT_AXE_DIR (CI installs it with `npm install --no-save --prefix DIR axe-core@4`), and is
+skipped, saying how to install it, when it is not there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.harness import wait_for_charts, wait_idle
+
+AXE_DIR = Path(os.environ.get("PINIT_AXE_DIR", Path(__file__).resolve().parents[2] / ".cache" / "axe"))
+AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
+
+# Every page a class opens: (query, charts it draws).
+PAGES = {
+    "Lesson": ("view=Lesson&step=1", 1),
+    "Lesson, presenter mode": ("view=Lesson&step=3&present=1", 1),
+    "Weights": ("view=Weights", 1),
+    "Weights, presenter mode": ("view=Weights&present=1", 1),
+    "Signal flow": ("view=Signal+flow", 1),
+    "Depth lab": ("view=Depth+lab", 1),
+    "Compare": ("view=Compare", 1),
+    "Train": ("view=Train", 0),
+    "Filters": ("view=Filters", 1),
+    "Transformer": ("view=Transformer", 0),
+    "Width (μP)": ("view=Width+%28%CE%BCP%29", 0),
+    "Spectra": ("view=Spectra", 0),
+    "Share and export": ("view=Share+and+export", 0),
+}
+
+AXE_JS = """async () => {
+    const r = await axe.run(document, {resultTypes: ['violations']});
+    return r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => ({
+        id: v.id, impact: v.impact,
+        nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary.slice(0, 200)),
+    }));
+}"""
+
+# Text nodes drawn on screen at under 16 px (plotly's SVG text included).
+SMALL_TEXT_JS = """() => {
+    const out = [];
+    const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    let n;
+    while ((n = walk.nextNode())) {
+        const text = n.textContent.trim(), e = n.parentElement;
+        if (!text || !e) continue;
+        const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+        if (r.width === 0 || r.height === 0 || cs.visibility === 'hidden' || r.right < 0 || r.bottom < 0) continue;
+        if (parseFloat(cs.fontSize) < 16) out.push(text.slice(0, 40) + ' (' + cs.fontSize + ')');
+    }
+    return out;
+}"""
+
+# Every element the Tab key stops at, and whether it is on screen.
+TAB_STOPS_JS = """() => [...document.querySelectorAll(
+        'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')]
+    .filter(e => !e.disabled && getComputedStyle(e).visibility !== 'hidden' && e.getClientRects().length)
+    .map(e => { const r = e.getBoundingClientRect();
+                return {label: (e.innerText || e.getAttribute('aria-label') || e.tagName).slice(0, 30),
+                        off: r.right <= 0 || r.left >= innerWidth}; })"""
+
+
+def open_page(browser, url: str, query: str, charts: int, size=(1024, 768)):
+    page = browser.new_context(viewport={"width": size[0], "height": size[1]}).new_page()
+    page.goto(f"{url}/?{query}")
+    if charts:
+        wait_for_charts(page, charts, timeout_ms=240_000)
+    else:
+        page.wait_for_timeout(2000)
+    wait_idle(page, 240_000)
+    page.wait_for_timeout(800)
+    return page
+
+
+@pytest.fixture(scope="module")
+def axe_source():
+    if not AXE.exists():
+        pytest.skip(f"axe-core is not installed: npm install --no-save --prefix {AXE_DIR} axe-core@4")
+    return AXE.read_text()
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_axe_finds_no_serious_or_critical_violation(browser, server_url, axe_source, name):
+    query, charts = PAGES[name]
+    page = open_page(browser, server_url, query, charts)
+    page.add_script_tag(content=axe_source)
+    violations = page.evaluate(AXE_JS)
+    print(f"axe {name}: {len(violations)} serious/critical violations")  # the report's per-page result
+    assert not violations, (name, violations)
+    page.context.close()
+
+
+@pytest.mark.parametrize("query", ["view=Lesson&step=1", "view=Lesson&step=5&present=1", "view=Weights&present=1"])
+def test_nothing_off_screen_takes_a_tab_stop(browser, server_url, query):
+    page = open_page(browser, server_url, query, 1)
+    stops = page.evaluate(TAB_STOPS_JS)
+    assert stops and not [s for s in stops if s["off"]], [s for s in stops if s["off"]]
+    page.context.close()
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 4, 5])
+def test_presenter_mode_writes_no_text_under_16_px(browser, server_url, step):
+    page = open_page(browser, server_url, f"view=Lesson&step={step}&present=1", 1)
+    assert page.evaluate(SMALL_TEXT_JS) == []
+    page.context.close()
+
+
+def test_every_button_shows_a_focus_ring_the_red_next_included(browser, server_url):
+    page = open_page(browser, server_url, "view=Lesson&step=2", 1)
+    page.keyboard.press("Tab")  # a keyboard user: the browser shows focus rings from now on
+    for name in ("Back", "Next"):
+        button = page.locator("[data-testid=stMain] button", has_text=name).first
+        button.focus()
+        ring = button.evaluate("e => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineWidth]; }")
+        assert ring[0] != "none" and float(ring[1].rstrip("px")) >= 2, (name, ring)
+    page.context.close()

@@ -1,0 +1,104 @@
+"""Figure layout for every screen: panels that fit a phone, titles that wrap, legends under the plot,
+presenter text of 16 px and more, and each weight's signal gain on its panel."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import pinit
+from pinit.figures import GAIN_FAR, gain_far, gain_text, histogram_grid_figure
+from pinit.report import inspect_model
+from pinit.style import PHONE_WIDTH, PRESENTER_MIN, TICK_COLOR, fit_width, presenter, wrap
+
+
+@pytest.fixture(scope="module")
+def article():
+    return inspect_model("SimpleCNN", pinit.PRESETS["Article recipe"].plan, seed=0, bins=40)
+
+
+@pytest.mark.parametrize("cols", [1, 2, 3])
+@pytest.mark.parametrize("n", [1, 5, 6])
+def test_the_grid_is_a_valid_figure_at_every_column_count(article, cols, n):
+    # Validated by plotly (tests/conftest.py): one column of six rows put a domain at -5.6e-17 once.
+    fig = histogram_grid_figure(article.histograms[:n], cols=cols, narrow=cols == 1)
+    domains = [
+        v for k, a in fig.to_plotly_json()["layout"].items() if k.startswith(("xaxis", "yaxis")) for v in a["domain"]
+    ]
+    assert all(0 <= v <= 1 for v in domains)
+
+
+def test_each_panel_states_its_gain_marked_when_far_from_one(article):
+    gains = dict(zip(article.table["name"], article.table["signal_gain"]))
+    fc1 = next(h for h in article.histograms if h.name == "layer4.fc1.weight")
+    conv1 = next(h for h in article.histograms if h.name == "layer1.conv1.weight")
+    text = {a["text"].split("</b>")[0][3:]: a["text"] for a in
+            histogram_grid_figure([fc1, conv1], gains=gains).to_plotly_json()["layout"]["annotations"]}  # fmt: skip
+    assert math.isclose(gains["layer4.fc1.weight"], math.sqrt(2048), rel_tol=0.02)
+    assert f"<b>{gain_text(gains['layer4.fc1.weight'])}</b>" in text["layer4.fc1.weight"]
+    assert "gain ×1.4" in text["layer1.conv1.weight"] and "<b>gain" not in text["layer1.conv1.weight"]
+    assert gain_far(45.0) and gain_far(0.0) and gain_far(1 / (GAIN_FAR + 0.1))
+    assert not gain_far(math.sqrt(2)) and not gain_far(1.0) and not gain_far(float("nan")) and not gain_far(None)
+
+
+def test_on_a_phone_the_two_switches_sit_on_two_rows():
+    r = inspect_model("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, seed=0, bins=40)
+    wide = histogram_grid_figure(r.histograms[:6], cols=3).to_plotly_json()["layout"]["updatemenus"]
+    narrow = histogram_grid_figure(r.histograms[:6], cols=1, narrow=True).to_plotly_json()["layout"]["updatemenus"]
+    assert wide[0]["y"] == wide[1]["y"]
+    assert narrow[1]["y"] > narrow[0]["y"] and narrow[0]["x"] == narrow[1]["x"] == 0
+
+
+def test_wrap_breaks_at_spaces_to_the_width_and_keeps_breaks():
+    text = "1. The seed article's recipe: N(0, 1) on every Linear weight"
+    lines = wrap(text, 200, 15).split("<br>")
+    assert len(lines) >= 3 and " ".join(lines) == text
+    assert all(len(line) <= 200 / (0.56 * 15) for line in lines)
+    assert wrap("a<br>b", 900, 12) == "a<br>b"
+
+
+def spec_with_legend(names, xtitle="layer"):
+    return {
+        "data": [{"type": "scatter", "x": [1, 2], "y": [1, 2], "name": n} for n in names],
+        "layout": {
+            "height": 330,
+            "title": {"text": "<b>A title that is long enough to wrap on a phone, surely</b>",
+                      "subtitle": {"text": "a subtitle " * 8}},
+            "xaxis": {"title": {"text": xtitle}},
+            "legend": {"orientation": "v", "x": 0.99, "y": 0.04, "bgcolor": "white"},
+            "margin": {"l": 70, "r": 20, "t": 64, "b": 36},
+        },
+    }  # fmt: skip
+
+
+def test_fit_width_puts_the_legend_under_the_plot_with_room_for_its_rows_and_the_axis():
+    names = [f"Scheme number {i}: ×1.000 per layer (formula ×1.000)" for i in range(3)]
+    wide = fit_width(spec_with_legend(names))["layout"]
+    phone = fit_width(spec_with_legend(names), PHONE_WIDTH)["layout"]
+    for lay in (wide, phone):
+        assert lay["legend"]["orientation"] == "h" and lay["legend"]["yref"] == "container"
+        assert lay["legend"]["y"] == 0 and lay["legend"]["yanchor"] == "bottom" and "bgcolor" not in lay["legend"]
+    assert phone["margin"]["b"] > wide["margin"]["b"] > 36  # three rows on a phone, fewer on a projector
+    assert phone["title"]["text"].count("<br>") >= 1 and phone["margin"]["t"] > wide["margin"]["t"]
+    assert phone["title"]["pad"]["t"] > 6  # plotly lifts a title of several lines: padded back down
+
+
+def test_presenter_text_is_16_px_or_more_and_ticks_are_dark_enough():
+    spec = spec_with_legend(["a", "b"])
+    spec["layout"]["yaxis"] = {"title": {"text": "y"}}
+    spec["layout"]["annotations"] = [{"text": "note", "font": {"size": 11}}]
+    spec["layout"]["updatemenus"] = [{"buttons": []}]
+    spec["data"][0]["text"] = ["1", "2"]
+    lay = presenter(spec)["layout"]
+    sizes = [lay["font"]["size"], lay["legend"]["font"]["size"], lay["title"]["subtitle"]["font"]["size"]]
+    sizes += [lay[a]["tickfont"]["size"] for a in ("xaxis", "yaxis")] + [
+        lay[a]["title"]["font"]["size"] for a in ("xaxis", "yaxis")
+    ]
+    sizes += [
+        lay["annotations"][0]["font"]["size"],
+        lay["updatemenus"][0]["font"]["size"],
+        spec["data"][0]["textfont"]["size"],
+    ]
+    assert min(sizes) >= PRESENTER_MIN
+    assert lay["xaxis"]["tickfont"]["color"] == TICK_COLOR
