@@ -93,7 +93,7 @@ def controls_ui(setup: Setup) -> tuple[list[tuple[str, str, dict]], int]:
             st.session_state[slot] = default
     st.session_state.setdefault("history.steps", training_config()["steps"])
     c1, c2, c3 = st.columns([2, 2, 1.4])
-    fmt = lambda c: _label(c, setup)  # noqa: E731
+    fmt = lambda c: _label(c, setup)
     c1.selectbox("Plan A", choices, key="history.a", format_func=fmt, help="A preset or the sidebar's plan.")
     c2.selectbox("Plan B", choices, key="history.b", format_func=fmt, help="Drawn beside A on the same axes.")
     c3.select_slider(
