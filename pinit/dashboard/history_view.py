@@ -174,7 +174,7 @@ def charts_ui(runs: list[tuple[str, WeightHistory]], big: bool) -> None:
         key="history.shared",
         help="Both plans on one weight axis (the honest comparison); off: each plan on its own range.",
     )
-    fig = ridgeline_figure(runs, name, mode or "offset", shared_x=shared, height=560 if big else 520, big=big)
+    fig = ridgeline_figure(runs, name, mode or "offset", shared_x=shared, height=600 if big else 560, big=big)
     st.plotly_chart(fig, key="history.ridge", config={"displayModeBar": False})
     look_for(
         "step 0 against the red law (the init is what the scheme promises), then press ▶ Play or drag the "

@@ -95,7 +95,7 @@ def _controls(steps: list[int], active: int, big: bool) -> dict[str, Any]:
             dict(
                 active=active,
                 currentvalue=dict(prefix="step ", font=dict(size=15 if big else 12)),
-                pad=dict(t=30, l=10),
+                pad=dict(t=55, l=10),
                 x=0.12,
                 len=0.88,
                 steps=[dict(method="animate", label=str(s), args=[[str(s)], frame_args]) for s in steps],
@@ -110,14 +110,16 @@ def _controls(steps: list[int], active: int, big: bool) -> dict[str, Any]:
                 y=0,
                 xanchor="left",
                 yanchor="top",
-                pad=dict(t=40, r=10),
+                pad=dict(t=65, r=10),
                 buttons=[
                     dict(
                         label="▶ Play",
                         method="animate",
+                        # Every frame by name, from step 0: `None` ("all frames") reaches Plotly as [] through
+                        # Streamlit's chart element, and Play then does nothing.
                         args=[
-                            None,
-                            dict(frame=dict(duration=350, redraw=True), fromcurrent=True, transition=dict(duration=0)),
+                            [str(s) for s in steps],
+                            dict(frame=dict(duration=350, redraw=True), mode="immediate", transition=dict(duration=0)),
                         ],
                     ),
                     dict(label="❚❚", method="animate", args=[[None], dict(frame_args, frame=dict(duration=0))]),
@@ -160,12 +162,13 @@ def ridgeline_figure(
         all_steps.update(steps)
         lo, hi = min(lo, edges[0]), max(hi, edges[-1])
     slider_steps = sorted(all_steps)
+    # One spacing for every panel (the longest run's record interval), so ridges have one height scale
+    gap = max(max(slider_steps) / max(len(slider_steps) - 1, 1), 1.0)
     for i, (label, h, steps, edges, dens, out) in enumerate(per_run):
         color = _COLORS[i % len(_COLORS)]
         ax = "" if i == 0 else str(i + 1)
         peak = max((max(d) for d in dens.values()), default=1.0) or 1.0
         law = _law(h, name)
-        gap = max(steps[-1] / max(len(steps) - 1, 1), 1.0)
         notes.append(_panel_note(label, h, name, out, steps))
         if mode == "offset":
             scale = _RIDGE * gap / peak
@@ -282,7 +285,7 @@ def ridgeline_figure(
     pad = (hi - lo) * 0.02 or 0.5
     xr = [lo - pad, hi + pad]
     width = 1.0 / n
-    lay = layout(height, margin=dict(l=60, r=20, t=80, b=150))
+    lay = layout(height, margin=dict(l=60, r=20, t=175 if big else 150, b=165 if big else 150))
     annotations = []
     for i in range(n):
         ax = "" if i == 0 else str(i + 1)
@@ -302,7 +305,7 @@ def ridgeline_figure(
                 xref="paper",
                 yref="paper",
                 x=dom[0],
-                y=1.0,
+                y=1.02,
                 xanchor="left",
                 yanchor="bottom",
                 align="left",
@@ -314,16 +317,15 @@ def ridgeline_figure(
     how = (
         "stacked by step (offset), step 0 at the bottom"
         if mode == "offset"
-        else "every step faint, the chosen step bold (overlay)"
+        else "every step faint, the chosen step filled, step 0 dotted (overlay)"
     )
     lay["title"] = title(
         f"{name} {fmt_shape(shape)} through training",
         f"density of the values, {how}; red: the scheme's law at step 0"
-        + ("; both panels on the same x axis" if shared_x and n > 1 else ""),
+        + ("<br>both panels on one x axis: untick Same x axis to see each plan's shape" if shared_x and n > 1 else ""),
         size=15,
     )
-    lay["margin"]["t"] = 120
-    lay["legend"] = dict(lay["legend"], y=-0.42)
+    lay["showlegend"] = False  # the subtitle says what each line is: a legend would sit on the slider
     lay.update(_controls(slider_steps, len(slider_steps) - 1, big))
     frames = [dict(name=str(s), data=frames_data[s], traces=frame_traces) for s in slider_steps]
     return build(dict(data=data, layout=lay, frames=frames), big=big)
@@ -406,10 +408,14 @@ def update_ratio_figure(runs: Sequence[tuple[str, WeightHistory]], height: int =
     for i in range(n):
         ax = "" if i == 0 else str(i + 1)
         dom = [i * width + (0.05 if i else 0), (i + 1) * width - (0.05 if i < n - 1 else 0)]
-        lay[f"xaxis{ax}"] = dict(domain=dom, anchor=f"y{ax}", title=dict(text="training step"))
+        last = max((int(h.stats["step"].max()) for _, h in runs[i : i + 1]), default=1)
+        lay[f"xaxis{ax}"] = dict(
+            domain=dom, anchor=f"y{ax}", title=dict(text="training step"), **({"dtick": 1} if last <= 10 else {})
+        )
         lay[f"yaxis{ax}"] = dict(y, anchor=f"x{ax}", **({"matches": "y"} if i else {}))
     lay["shapes"] = shapes
     lay["annotations"] = annotations
+    lay["legend"] = dict(lay["legend"], y=-0.28)
     lay["title"] = title(
         "How big is one step? The update ratio of each layer",
         "‖W after − W before‖ / ‖W before‖ of one SGD step; green band: around 1e-3, where a layer learns at a "
