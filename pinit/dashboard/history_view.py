@@ -166,7 +166,7 @@ def charts_ui(runs: list[tuple[str, WeightHistory]], big: bool) -> None:
     c1, c2, c3 = st.columns([2, 1.6, 1.2], vertical_alignment="bottom")
     name = c1.selectbox("Parameter", names, key="history.param")
     mode = c2.segmented_control(
-        "Mode", list(MODES), key="history.mode", default="offset", format_func=MODES.get, help=None
+        "Mode", list(MODES), key="history.mode", default="offset", format_func=lambda m: MODES[m]
     )
     shared = c3.checkbox(
         "Same x axis",
