@@ -30,6 +30,7 @@ from .common import escape
 from .compare import compare_view
 from .depth import depth_view
 from .filters import filters_view
+from .history_view import history_view
 from .lesson import lesson_view
 from .signal import signal_view
 from .spectra import spectra_view
@@ -156,6 +157,7 @@ TABS: dict[str, Callable[[Setup], None]] = {
     "Depth lab": depth_view,
     "Compare": compare_view,
     "Train": train_view,
+    "Through training": history_view,
     "Filters": filters_view,
     "Transformer": transformer_view,
     "Width (μP)": width_view,
