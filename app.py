@@ -6,4 +6,5 @@ A thin entry: the page lives in the package (pinit/dashboard/page.py), so that
 
 from pinit.dashboard.page import main
 
-main()
+if __name__ == "__main__":  # streamlit runs the page as __main__; a spawn child imports it as __mp_main__
+    main()

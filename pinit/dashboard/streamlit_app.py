@@ -2,4 +2,5 @@
 
 from pinit.dashboard.page import main
 
-main()
+if __name__ == "__main__":  # streamlit runs the page as __main__; a spawn child imports it as __mp_main__
+    main()
