@@ -17,6 +17,8 @@ import pinit
 from pinit.figures import histogram_grid_figure, signal_gain_figure, std_overview_figure
 from pinit.report import InitReport
 
+from .chart import chart
+
 BASE_BINS = 200  # one scan per tensor; every bin count offered divides it
 BIN_CHOICES = [10, 20, 25, 40, 50, 100, 200]
 PAGE_SIZE = 6  # panels per page: two rows of three on a projector
@@ -69,11 +71,7 @@ def summary_line(report: InitReport) -> None:
 def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> None:
     hists = report.histograms[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     shown = [h.rebinned(bins) for h in hists]
-    st.plotly_chart(
-        histogram_grid_figure(shown, cols=3, big=big),
-        key="weights.grid",
-        config={"displayModeBar": False},
-    )
+    chart(st, histogram_grid_figure(shown, cols=3, big=big), key="weights.grid", config={"displayModeBar": False})
     st.caption(
         "Bars: measured counts per bin. Red line: the counts the scheme's law predicts. Dotted: measured mean ± σ; "
         "dashed: expected. σ is the population std, like the law's. The switches above the panels (log counts, one "
