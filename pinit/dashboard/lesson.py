@@ -27,6 +27,7 @@ from pinit.share.setup import Setup
 from pinit.style import fmt, fmt_number
 
 from . import sidebar, state
+from .chart import chart
 from .share import qr_ui
 
 STEP_KEY = "step"
@@ -53,7 +54,7 @@ def _metrics(items: Sequence[Metric]) -> None:
 def _chart(fig, n: int) -> None:
     """Step n's chart, titled by the step (the chart's own subtitle keeps its numbers)."""
     fig.layout.title.text = f"<b>{STEPS[n - 1].title}</b>"
-    st.plotly_chart(fig, key=f"lesson.chart.{n}", config={"displayModeBar": False})
+    chart(st, fig, key="lesson.chart", config={"displayModeBar": False})  # one chart, redrawn in place per step
 
 
 def _story(text: str) -> None:
