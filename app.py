@@ -11,6 +11,6 @@ import sys
 from pinit.dashboard.page import main
 from pinit.dashboard.sidebar import use_command_line
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # streamlit runs the page as __main__; a spawn child imports it as __mp_main__
     use_command_line(sys.argv, script=__file__)
     main()

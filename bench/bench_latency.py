@@ -819,6 +819,48 @@ def run_interaction(browser, name: str, sc: Scenario, targets: Targets, bare: Ta
         tab.close()
 
 
+def run_chart_ab(browser, args) -> None:
+    """The two chart elements on the same figures (bench/chart_app.py), preset picks interleaved with the bare page.
+
+    A: st.plotly_chart; B: pinit.dashboard.chart (one Plotly.react per new figure). One server,
+    one tab each, A, B, bare, rotating; prints medians, min-max and the ratios to the bare page.
+    """
+    pick = Select("Preset", ("Kaiming (He)", "Xavier (Glorot)"))
+    with streamlit_server("bench/chart_app.py") as url, streamlit_server("bench/bare_app.py") as bare_url:
+        tabs = {
+            "st.plotly_chart": (Tab(browser, PINIT_CHARTS, args), url + "/?chart=plotly", pick),
+            "pinit chart": (Tab(browser, PINIT_CHARTS, args), url + "/?chart=pinit", pick),
+            "bare": (Tab(browser, BARE_CHARTS, args), bare_url, BARE_PICK),
+        }
+        out: dict[str, list[dict]] = {k: [] for k in tabs}
+        try:
+            for tab, u, _ in tabs.values():
+                first = tab.navigate(u)
+                if "error" in first:
+                    sys.exit(f"{u} did not load: {first['error']}")
+            for tab, _, w in tabs.values():  # untimed: the first pick of each (the server's cache)
+                tab.act(resolve(w, tab.page), -1)
+            order = list(tabs)
+            for i in range(args.repeats):
+                for k in order[i % 3 :] + order[: i % 3]:
+                    tab, _, w = tabs[k]
+                    out[k].append(tab.act(resolve(w, tab.page), i))
+        finally:
+            for tab, _, _ in tabs.values():
+                tab.close()
+    bare = med(out["bare"], "ms")
+    print(f"\npreset pick on bench/chart_app.py, medians of {args.repeats}, load {os.getloadavg()[0]:.2f} at the end\n")
+    print("| chart element | ms (min-max) | / bare | charts changed |\n|---|---:|---:|---|")
+    for k, samples in out.items():
+        m = med(samples, "ms")
+        ok = [x for x in samples if "error" not in x]
+        rng = f"{min(x['ms'] for x in ok):,.0f}-{max(x['ms'] for x in ok):,.0f}" if ok else "-"
+        print(f"| {k} | {ms(m)} ({rng}) | {ratio(m, bare)} | {charts_cell(samples)} |")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(out, indent=1, default=str))
+
+
 # --- report ----------------------------------------------------------------------------------------------
 
 
@@ -1008,6 +1050,11 @@ def main() -> None:
     ap.add_argument("--pinit-url", help="measure a pinit page already running at this loopback URL instead")
     ap.add_argument("--tensorboard", help="the tensorboard binary (default: $PINIT_TENSORBOARD, PATH, /tmp/tb-venv)")
     ap.add_argument("--json", help="write the raw figures (every sample) to this file")
+    ap.add_argument(
+        "--chart-ab",
+        action="store_true",
+        help="only compare the two chart elements (st.plotly_chart, pinit.dashboard.chart) on bench/chart_app.py",
+    )
     args = ap.parse_args()
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     unknown = [n for n in names if n not in SCENARIOS]
@@ -1019,6 +1066,15 @@ def main() -> None:
         sys.exit(f"Chromium is not installed ({CHROMIUM}); `apt-get install chromium`")
     from playwright.sync_api import sync_playwright
 
+    if args.chart_ab:
+        print(f"load average {os.getloadavg()[0]:.2f}; chart elements A/B, {args.repeats} repeats", file=sys.stderr)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_FLAGS, "--proxy-server=127.0.0.1:9"])
+            try:
+                run_chart_ab(browser, args)
+            finally:
+                browser.close()
+        return
     tb_binary = tensorboard_binary(args.tensorboard) if "navigation" in names else None
     if "navigation" in names and tb_binary is None:
         print(TB_HELP, file=sys.stderr)

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
+import importlib.util
 import os
 import re
 import secrets
@@ -35,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +60,57 @@ def max_upload_mb() -> int:
     return int(settings().get("server.maxUploadSize", 200))
 
 
-def render_config(run_dir: Path, listen: str, upstream_ports: list[int], upload_mb: int | None = None) -> str:
-    """nginx.conf.template with its {{NAME}} placeholders filled in (comment lines are left as they are)."""
+# Text that gzip shrinks 3-5x; fonts (woff2) and images are compressed already.
+COMPRESSIBLE = {".js", ".mjs", ".css", ".json", ".svg", ".html", ".txt", ".ttf", ".map"}
+
+
+def streamlit_static_dir() -> Path:
+    """Streamlit's static directory (index.html, static/js, ...), found without importing streamlit."""
+    spec = importlib.util.find_spec("streamlit")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("streamlit is not installed")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+def compress_static(dest: Path, source: Path | None = None) -> Path:
+    """Copy Streamlit's static files into `dest`, each text file with a gzip twin (NAME.gz) beside it.
+
+    nginx serves them from there (gzip_static): the twin to a browser that accepts gzip, the
+    file itself otherwise. A copy, not the installed files: nginx's workers may not read the
+    installing user's home, and nothing is written into site-packages. Level 9, once per start
+    (a few seconds on one core, in threads: zlib releases the GIL).
+    """
+    source = source or streamlit_static_dir()
+    files = [p for p in source.rglob("*") if p.is_file()]
+
+    def one(path: Path) -> None:
+        target = dest / path.relative_to(source)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        data = path.read_bytes()
+        target.write_bytes(data)
+        if path.suffix in COMPRESSIBLE and len(data) >= 1024:
+            (target.parent / (target.name + ".gz")).write_bytes(gzip.compress(data, 9, mtime=0))
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(one, files))
+    for d in [dest, *(p for p in dest.rglob("*") if p.is_dir())]:
+        d.chmod(0o755)  # nginx's workers (not root) read them
+    return dest
+
+
+def render_config(
+    run_dir: Path,
+    listen: str,
+    upstream_ports: list[int],
+    upload_mb: int | None = None,
+    static_root: Path | None = None,
+) -> str:
+    """nginx.conf.template with its {{NAME}} placeholders filled in (comment lines are left as they are).
+
+    `static_root`: where compress_static put Streamlit's static files (default RUN_DIR/static).
+    """
     values = {
+        "STATIC_ROOT": str(static_root or run_dir / "static"),
         "RUN_DIR": str(run_dir),
         "LISTEN": listen,
         "UPSTREAM_SERVERS": "\n        ".join(f"server 127.0.0.1:{p} max_fails=0;" for p in upstream_ports),
@@ -133,12 +184,16 @@ def classroom(
     logs = []
     nginx = None
     try:
+        compressing = ThreadPoolExecutor(max_workers=1)  # while the replicas start
+        static_done = compressing.submit(compress_static, run_dir / "static")
+        compressing.shutdown(wait=False)
         for rport in replica_ports:
             log = open(log_dir / f"replica-{rport}.log", "w")  # noqa: SIM115 - closed in finally
             logs.append(log)
             # cwd: `python -m streamlit` puts it first on sys.path, so a checkout's pinit is the one served.
             command = streamlit_command(rport, "127.0.0.1", overrides=flags)
             procs.append(subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env))
+        static_done.result()
         conf = run_dir / "nginx.conf"
         conf.write_text(render_config(run_dir, f"{listen_host}:{port}", replica_ports) + extra_nginx)
         check = subprocess.run(

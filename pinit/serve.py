@@ -111,14 +111,21 @@ def streamlit_command(
     script: str | os.PathLike[str] = PAGE_SCRIPT,
     overrides: Mapping[str, Any] | None = None,
     script_args: Sequence[str] = (),
+    lesson_worker: bool | None = None,
 ) -> list[str]:
     """The argv of `python -m streamlit run SCRIPT` with the shipped settings, `port` and `address`.
 
     `overrides` ({"server.disconnectedSessionTTL": 30, ...}) win over the shipped settings;
     `script_args` go to the page after ``--`` (as `streamlit run app.py -- --model ...`).
+    `lesson_worker`: start the lesson's worker with the server (pinit.dashboard.launch) rather
+    than at the first visit; by default for pinit's page (PAGE_SCRIPT or an ``app.py``), not for
+    another script (the benchmarks' bare page).
     """
     flags = {**settings(), "server.port": port, "server.address": address, **dict(overrides or {})}
-    argv = [sys.executable, "-m", "streamlit", "run", str(script)]
+    if lesson_worker is None:
+        lesson_worker = Path(script).resolve() == PAGE_SCRIPT.resolve() or Path(script).name == "app.py"
+    module = "pinit.dashboard.launch" if lesson_worker else "streamlit"
+    argv = [sys.executable, "-m", module, "run", str(script)]
     for key, value in flags.items():
         argv += [f"--{key}", _flag_value(value)]
     if script_args:
@@ -175,13 +182,15 @@ def running(
     env: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
     timeout: float = 60.0,
+    lesson_worker: bool | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[Any]]]:
     """Start the dashboard (or another `script`) and yield (its URL, its process) once it is healthy.
 
     The process gets SIGTERM when the block ends. `log` receives its stdout and stderr.
+    `lesson_worker`: as in streamlit_command.
     """
     port = port or free_port()
-    argv = streamlit_command(port, address, script, overrides, script_args)
+    argv = streamlit_command(port, address, script, overrides, script_args, lesson_worker)
     proc = subprocess.Popen(
         argv,
         stdout=log or subprocess.DEVNULL,

@@ -52,7 +52,11 @@ def preset(at: AppTest, name: str) -> AppTest:
 
 
 def specs(at: AppTest) -> list[dict]:
-    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    """Every chart's plotly figure: st.plotly_chart's, then pinit's own chart element's (pinit.dashboard.chart)."""
+    own = [el for el in at.get("bidi_component") if el.proto.component_name == "pinit_chart"]
+    return [json.loads(el.proto.spec) for el in at.get("plotly_chart")] + [
+        json.loads(json.loads(el.proto.json)["spec"]) for el in own
+    ]
 
 
 def _title(spec: dict) -> str:

@@ -57,6 +57,30 @@ CHARTS_DRAWN_JS = (
 )
 
 
+# Every chart carries this test id, whether st.plotly_chart drew it or pinit's own chart element
+# (pinit.dashboard.chart, which counts its draws in window.__pinitChartDraws).
+CHART = "[data-testid=stPlotlyChart]"
+
+
+def chart_draws(page) -> dict[str, int]:
+    """How often pinit's chart element has drawn on this page, and how often plotly.js was asked to
+    (Plotly.react / Plotly.newPlot, counted from the first call of this helper on)."""
+    return page.evaluate(
+        """() => {
+            const P = window.Plotly;
+            const c = window.__pinitPlotlyCalls = window.__pinitPlotlyCalls || {react: 0, newPlot: 0};
+            if (P && !P.__counted) {
+                for (const f of ['react', 'newPlot']) {
+                    const orig = P[f];
+                    P[f] = function (...a) { c[f]++; return orig.apply(this, a); };
+                }
+                P.__counted = true;
+            }
+            return {draws: window.__pinitChartDraws || 0, react: c.react, newPlot: c.newPlot};
+        }"""
+    )
+
+
 def wait_for_charts(page, n: int, timeout_ms: int = 90_000) -> None:
     """Wait until n plotly charts have drawn their SVG and no script run is in progress."""
     page.wait_for_function(CHARTS_DRAWN_JS, arg=n, timeout=timeout_ms)

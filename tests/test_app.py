@@ -37,7 +37,7 @@ def test_distributions_are_one_figure_of_panels_titled_by_name_and_shape(at):
         "layer1.conv1.weight", "layer1.conv1.bias", "layer2.conv2.weight",
         "layer2.conv2.bias", "layer3.conv3.weight", "layer3.conv3.bias",
     ]  # fmt: skip
-    assert len(at.get("plotly_chart")) == 1  # one chart for the browser to draw, not one per parameter
+    assert len(specs(at)) == 1  # one chart for the browser to draw, not one per parameter
     conv2 = p["layer2.conv2.weight"]
     assert "(64, 32, 3, 3)" in conv2["text"] and "expected 0.034" in conv2["text"]
     assert sum(conv2["counts"]) == 18_432

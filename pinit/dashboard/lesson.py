@@ -28,6 +28,7 @@ from pinit.share.setup import Setup
 from pinit.style import fmt, fmt_number
 
 from . import room, sidebar, state
+from .chart import chart
 from .share import qr_ui
 
 STEP_KEY = "step"
@@ -58,7 +59,7 @@ def _fit(n: int) -> dict[str, Any]:
 
 
 def _chart(fig, n: int) -> None:
-    st.plotly_chart(fig, key=f"lesson.chart.{n}", config={"displayModeBar": False})
+    chart(st, fig, key="lesson.chart", config={"displayModeBar": False})  # one chart, redrawn in place per step
 
 
 def _story(text: str) -> None:

@@ -18,6 +18,7 @@ from pinit.figures import gain_far, histogram_grid_figure, signal_gain_figure, s
 from pinit.report import InitReport
 from pinit.stats import Histogram
 
+from .chart import chart
 from .sidebar import is_phone
 
 BASE_BINS = 200  # one scan per tensor; every bin count offered divides it
@@ -92,7 +93,8 @@ def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> Non
     hists = ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     shown = [h.rebinned(bins) for h in hists]
     phone = is_phone()
-    st.plotly_chart(
+    chart(
+        st,
         histogram_grid_figure(shown, cols=1 if phone else 3, big=big, gains=gains, narrow=phone),
         key="weights.grid",
         config=NO_MODE_BAR,

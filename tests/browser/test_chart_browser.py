@@ -1,0 +1,58 @@
+"""pinit's chart element (pinit.dashboard.chart) in Chromium: one chart per key, one draw per new figure.
+
+Streamlit's own element mounts a new chart for each new figure and draws it twice; this one
+must keep its chart (the same DOM node), apply a new figure with one Plotly.react and no
+new plot, and draw nothing for a rerun that sends the same figure.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.harness import CHART, chart_draws, choose, launch_chromium, streamlit_server, wait_idle
+
+PANEL_TITLES = f"() => [...document.querySelectorAll('{CHART} .annotation-text')].map(a => a.textContent).join('|')"
+
+
+@pytest.fixture(scope="module")
+def page():
+    from playwright.sync_api import sync_playwright
+
+    with streamlit_server("tests/fixtures/chart_page.py") as url, sync_playwright() as p:
+        browser = launch_chromium(p)
+        pg = browser.new_page(viewport={"width": 1280, "height": 900})
+        pg.goto(url)
+        pg.wait_for_function(f"() => !!document.querySelector('{CHART} .main-svg')", timeout=90_000)
+        wait_idle(pg)
+        yield pg
+        browser.close()
+
+
+def test_first_figure_drawn_once(page):
+    assert chart_draws(page)["draws"] == 1
+    titles = page.evaluate(PANEL_TITLES)
+    assert "layer1.conv1.weight" in titles and "expected 0.272" in titles  # kaiming_normal(relu): sqrt(2/27)
+    assert page.locator(CHART).count() == 1
+
+
+def test_new_figure_updates_the_same_chart_with_one_react(page):
+    before = chart_draws(page)
+    page.evaluate(f"() => {{ document.querySelector('{CHART}').__mark = 'kept'; }}")
+    old = page.evaluate(PANEL_TITLES)
+    choose(page, "Preset", "PyTorch default")
+    page.wait_for_function(f"old => ({PANEL_TITLES})() !== old && ({PANEL_TITLES})() !== ''", arg=old)
+    wait_idle(page)
+    page.wait_for_timeout(500)  # a second draw, if there were one, would come within a frame or two
+    after = chart_draws(page)
+    assert after["draws"] == before["draws"] + 1
+    assert (after["react"] - before["react"], after["newPlot"] - before["newPlot"]) == (1, 0)
+    assert page.evaluate(f"() => document.querySelector('{CHART}').__mark") == "kept"
+    assert "expected 0.111" in page.evaluate(PANEL_TITLES)  # PyTorch default: U(±1/sqrt(27)), σ = 1/sqrt(81)
+
+
+def test_rerun_with_the_same_figure_draws_nothing(page):
+    before = chart_draws(page)
+    page.get_by_role("button", name="Rerun").click()
+    wait_idle(page)
+    page.wait_for_timeout(500)
+    assert chart_draws(page) == before
