@@ -17,6 +17,7 @@ import streamlit as st
 import pinit
 from pinit.report import InitReport, report_on
 from pinit.share.setup import Setup
+from pinit.share.urlstate import unknown_parameters
 
 from . import sidebar, state
 from .common import escape
@@ -33,7 +34,7 @@ def load_from_url() -> list[str]:
     params = {k: st.query_params[k] for k in st.query_params}
     if not set(LINK_KEYS) & set(params):
         sidebar.load(DEFAULT_SETUP)
-        return []
+        return unknown_parameters(params)  # a link of only unknown parameters is named, not ignored
     setup, warnings = Setup.from_query(params, DEFAULT_SETUP)
     warnings = [f"the link was partly unreadable: {w}; the page loaded without that part" for w in warnings]
     warnings += sidebar.load(setup)
