@@ -348,3 +348,25 @@ def test_nginx_answers_404_for_streamlits_metrics_and_passes_the_rest(tmp_path):
         proc.terminate()
         proc.wait(timeout=10)
         upstream.shutdown()
+
+
+# --- the page: ?step= out of range, a link of only unknown parameters (item 8) ------------------------
+
+
+@pytest.mark.parametrize("step", ["9" * 5_000, "0", "-1", "7", "٣"])
+def test_a_step_that_is_not_a_step_opens_step_1_with_a_warning(step):
+    from tests.app_driver import start
+
+    at = start("Lesson", step=step)  # 5,000 digits: an uncaught ValueError before (int() digit limit)
+    assert at.segmented_control(key="step").value == 1 and at.query_params["step"] == "1"
+    text = " ".join(w.value for w in at.warning)
+    assert "is not a step of this lesson (1 to 6); showing step 1" in text.replace("\\", "")
+    assert len(text) < 300
+
+
+def test_a_link_of_only_unknown_parameters_gets_a_warning_on_the_page():
+    from tests.app_driver import start
+
+    at = start("Lesson", utm_source="x" * 10_000)
+    text = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "Ignored utm_source=" in text and "(10,000 characters) from the link" in text and len(text) < 400

@@ -143,11 +143,15 @@ def _read_plan(
 
 
 def unknown_parameters(params: Mapping[str, str]) -> list[str]:
-    """A warning naming (quoted short, at most five) the link's parameters pinit does not read; [] if none."""
-    unknown = [f"{label(k)}={quote(v, 40)}" for k, v in params.items() if k not in LINK_PARAMETERS + _PAGE_PARAMETERS]
+    """A warning naming (quoted short, at most three) the link's parameters pinit does not read; [] if none."""
+    unknown = [
+        f"{k if len(k) <= 30 and k.isprintable() else quote(k, 30)}={quote(v, 30)}"
+        for k, v in params.items()
+        if k not in LINK_PARAMETERS + _PAGE_PARAMETERS
+    ]
     if not unknown:
         return []
-    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else "")
+    shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3:,} more" if len(unknown) > 3 else "")
     return [f"ignored {shown} from the link: a link's parameters are model, opts, seed, plan and view"]
 
 
