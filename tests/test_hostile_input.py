@@ -210,3 +210,101 @@ def test_a_huge_checkpoint_key_gives_a_short_refusal(state):
     with pytest.raises(CheckpointError) as e:
         load_checkpoint(fx.torch_bytes(state), torch.nn.Linear(3, 2))
     assert len(str(e.value)) < 1_000, f"{len(str(e.value)):,} characters"
+
+
+# --- issue 17, item 7: every refusal short, whatever each loader is fed --------------------------------
+# Each case is the longest input of its kind a loader takes before its own size limits: every
+# value echoed (names, shapes, library errors) goes through pinit.share.text.quote or shorten.
+
+SHORT = 500  # characters of refusal for one bad thing
+
+
+def _safetensors(header: dict, data: bytes) -> bytes:
+    raw = json.dumps(header).encode()
+    return len(raw).to_bytes(8, "little") + raw + data
+
+
+NAME_900K = "x" * 900_000  # fits in the 1 MB safetensors header
+
+
+def _legacy(obj) -> bytes:
+    buf = io.BytesIO()
+    torch.save(obj, buf, _use_new_zipfile_serialization=False)
+    return buf.getvalue()
+
+
+CHECKPOINTS = {
+    # a shape of 160,001 numbers: echoed whole before (480,115 characters)
+    "safetensors shape": _safetensors(
+        {"w": {"dtype": "F32", "shape": [1] * 160_001, "data_offsets": [0, 8]}}, bytes(8)
+    ),
+    # safetensors' own error naming a 900 kB tensor (passed on whole before)
+    "safetensors library error": _safetensors(
+        {NAME_900K: {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}}, bytes(8)
+    ),
+    "safetensors dtype": _safetensors({"w": {"dtype": HUGE, "shape": [1], "data_offsets": [0, 4]}}, bytes(4)),
+    "zip key": fx.torch_bytes({HUGE: torch.zeros(1)}),
+    "legacy key": _legacy({HUGE: torch.zeros(1)}),
+    "zip shape": fx.torch_bytes({"weight": torch.zeros([1] * 60), "bias": torch.zeros(2)}),
+    "legacy shape": _legacy({"weight": torch.zeros([1] * 60), "bias": torch.zeros(2)}),
+    "zip entry name": fx.torch_zip(fx.torch_pickle({}), {HUGE[:60_000]: b""}, deflate=frozenset({HUGE[:60_000]})),
+    "text": HUGE.encode(),
+}
+
+
+@pytest.mark.parametrize("case", CHECKPOINTS)
+def test_every_checkpoint_refusal_is_short(case):
+    if case.startswith("safetensors"):
+        pytest.importorskip("safetensors")
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(CHECKPOINTS[case], torch.nn.Linear(3, 2))
+    assert all(len(p) <= SHORT for p in e.value.problems), [len(p) for p in e.value.problems]
+    assert len(str(e.value)) <= 2 * SHORT, f"{len(str(e.value)):,} characters"
+
+
+def test_a_list_of_long_names_is_cut_by_characters_not_only_by_count():
+    keys = {f"{i}{'k' * 5_000}": torch.zeros(1) for i in range(30)}
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(fx.torch_bytes(keys), torch.nn.Linear(3, 2))
+    assert all(len(p) <= 2 * SHORT for p in e.value.problems), [len(p) for p in e.value.problems]
+    assert any(p.endswith("more") for p in e.value.problems)
+
+
+PLANS = {
+    "duplicate key": '{"rules": {}, "' + HUGE + '": 1, "' + HUGE + '": 2}',
+    "duplicate rule": '{"rules": {"' + HUGE + '": {}, "' + HUGE + '": {}}}',
+    "not JSON": HUGE + "{",
+    "scheme": json.dumps({"rules": {"Linear": {"weight": HUGE}}}),
+}
+
+
+@pytest.mark.parametrize("case", PLANS)
+def test_every_plan_file_refusal_is_short(case):
+    with pytest.raises(PlanError) as e:
+        Setup.from_plan_file(PLANS[case])
+    assert all(len(p) <= SHORT for p in e.value.problems), [len(p) for p in e.value.problems]
+
+
+def test_duplicate_keys_in_a_plan_file_are_refused_in_words():
+    with pytest.raises(PlanError) as e:
+        load_plan_file('{"seed": 1, "rules": {"Linear": {"weight": "zeros"}}, "seed": 2}')
+    assert e.value.problems == [
+        "the plan file is ambiguous: the key 'seed' appears twice in one object; each key may appear once"
+    ]
+    with pytest.raises(PlanError) as e:
+        load_plan_file('{"rules": {"Linear": {"weight": "zeros", "weight": "ones"}}}')
+    assert "the key 'weight' appears twice" in e.value.problems[0]
+    plan, _meta = load_plan_file('{"rules": {"Linear": {"weight": "zeros"}, "Conv2d": {"weight": "zeros"}}}')
+    assert set(plan.rules) == {"Linear", "Conv2d"}  # equal values under different keys are fine
+
+
+def test_a_link_of_only_unknown_parameters_is_named_short():
+    from pinit.share.urlstate import unknown_parameters
+
+    params = {f"{i}{HUGE}": HUGE for i in range(1_000)}
+    (warning,) = unknown_parameters(params)
+    assert len(warning) <= SHORT and "and 997 more from the link" in warning
+    assert unknown_parameters({"view": "Lesson", "step": "3", "present": "1"}) == []  # the page's own
+    assert unknown_parameters({"utm_source": "mail"}) == [
+        "ignored utm_source='mail' from the link: a link's parameters are model, opts, seed, plan and view"
+    ]

@@ -25,10 +25,12 @@ from pinit.lab.lesson_figures import (
 )
 from pinit.lab.signal import VerdictColour, logits_verdict, loss_verdict
 from pinit.share.setup import Setup
+from pinit.share.text import quote
 from pinit.style import fmt, fmt_number
 
 from . import room, sidebar, state
 from .chart import chart
+from .common import escape
 from .share import qr_ui
 
 STEP_KEY = "step"
@@ -290,8 +292,14 @@ def _step() -> int:
 
 
 def _from_link() -> int:
+    """The link's ?step=, or step 1 with a warning in words if it is not a step (5,000 digits included)."""
     raw = st.query_params.get(STEP_KEY, "1")
-    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= len(STEPS) else 1
+    if raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= len(STEPS):
+        return int(raw)
+    st.warning(
+        escape(f"The link's step={quote(raw, 20)} is not a step of this lesson (1 to {len(STEPS)}); showing step 1.")
+    )
+    return 1
 
 
 def nav_ui(big: bool) -> int:

@@ -20,7 +20,7 @@ from pinit import serve
 from pinit.budget import BIG_MODEL_SLOT, FairSlot, admit
 from pinit.report import InitReport, report_on
 from pinit.share.setup import Setup
-from pinit.share.urlstate import short_query
+from pinit.share.urlstate import short_query, unknown_parameters
 
 from . import sidebar, state
 from .common import escape
@@ -41,7 +41,7 @@ def load_from_url() -> list[str]:
     params = {k: st.query_params[k] for k in st.query_params if k not in PAGE_KEYS}
     if not set(LINK_KEYS) & set(params):
         sidebar.load(sidebar.default_setup())
-        return []
+        return unknown_parameters(params)  # a link of only unknown parameters is named, not ignored
     setup, warnings = Setup.from_query(params, sidebar.default_setup())
     warnings = [f"the link was partly unreadable: {w}; the page loaded without that part" for w in warnings]
     warnings += sidebar.load(setup)

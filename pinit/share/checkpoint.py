@@ -234,7 +234,7 @@ def _check_expansion(tensors: list[Tensor], model: nn.Module, size: int, limit: 
     if need > limit:
         raise CheckpointError(
             f"the file's {len(tensors):,} tensors would take {_mb(need)} ({need:,} bytes) once loaded, from a "
-            f"{_mb(size)} file; the limit is {_mb(limit)}. A tensor that repeats or overlaps its stored values "
+            f"file of {size:,} bytes; the limit is {_mb(limit)}. A tensor that repeats or overlaps its stored values "
             "(a stride-0 view) counts by the values it shows, not the bytes it stores."
         )
 

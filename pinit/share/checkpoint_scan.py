@@ -280,13 +280,16 @@ class _Machine:
             "crash the server, so the file was refused before torch read it"
         )
 
-    def _place(self, items: list[Any]) -> int:
-        """Mark `items` as inside a new container; returns that container's depth."""
-        if len(items) > MAX_CONTAINER_ITEMS:
+    @staticmethod
+    def _check_size(n: int) -> None:
+        if n > MAX_CONTAINER_ITEMS:
             raise ScanError(
-                f"the file's pickle builds a container of {len(items):,} items; pinit reads at most "
+                f"the file's pickle builds a container of {n:,} items or more; pinit reads at most "
                 f"{MAX_CONTAINER_ITEMS:,} (a state_dict has one entry per tensor)"
             )
+
+    def _place(self, items: list[Any]) -> int:
+        """Mark `items` as inside a new container; returns that container's depth."""
         depth = 0
         for item in items:
             if isinstance(item, _Box):
@@ -297,14 +300,17 @@ class _Machine:
         return depth + 1
 
     def tuple_(self, items: list[Any]) -> None:
+        self._check_size(len(items))
         t = _Tuple(items)
         t.depth = self._place(items)
         self.push(t)
 
     def box(self, kind: str, items: list[Any], keys: Sequence[Any] = ()) -> None:
+        n = len(keys) if kind == "dict" else len(items)
+        self._check_size(n)
         for key in keys:
             _check_key(key)
-        self.push(_Box(kind, self._place(items), len(items)))
+        self.push(_Box(kind, self._place(items), n))
 
     def add(self, items: list[Any], keys: list[Any], kinds: tuple[str, ...]) -> None:
         """APPEND(S), SETITEM(S), ADDITEMS, BUILD: `items` go into the box under them."""
@@ -316,14 +322,10 @@ class _Machine:
                 "the file's pickle changes a container after putting it inside another one, which torch.save "
                 "never does (it is how a pickle builds nesting that cannot be seen where it is built)"
             )
+        target.items += len(keys) if target.kind == "dict" else len(items)
+        self._check_size(target.items)
         for key in keys:
             _check_key(key)
-        target.items += len(items)
-        if target.items > MAX_CONTAINER_ITEMS:
-            raise ScanError(
-                f"the file's pickle builds a container of more than {MAX_CONTAINER_ITEMS:,} items; a state_dict "
-                "has one entry per tensor"
-            )
         target.depth = max(target.depth, self._place(items))
 
     def global_(self, module: Any, name: Any) -> None:

@@ -29,12 +29,13 @@ from .text import quote, shorten
 if TYPE_CHECKING:
     from .setup import Setup
 
-__all__ = ["decode_plan", "encode_plan", "short_query", "state_from_query", "state_to_query"]
+__all__ = ["decode_plan", "encode_plan", "short_query", "state_from_query", "state_to_query", "unknown_parameters"]
 
 _MAX_PLAN_CHARS = 20_000  # a plan link is a few hundred characters; refuse zip bombs early
 _MAX_PLAN_JSON = 200_000
 _MAX_OPTIONS_CHARS = 2_000  # DeepMLP's options are about 50
 LINK_PARAMETERS = ("model", "opts", "seed", "plan", "view")  # view (the open tab) is the page's own
+_PAGE_PARAMETERS = ("step", "present")  # the lesson step and presenter mode, read by the page itself
 T = TypeVar("T")
 
 
@@ -167,11 +168,16 @@ def _read_plan(
         return fallback
 
 
-def _unknown_parameters(params: Mapping[str, str]) -> list[str]:
-    unknown = [f"{label(k)}={quote(v, 40)}" for k, v in params.items() if k not in LINK_PARAMETERS]
+def unknown_parameters(params: Mapping[str, str]) -> list[str]:
+    """A warning naming (quoted short, at most three) the link's parameters pinit does not read; [] if none."""
+    unknown = [
+        f"{k if len(k) <= 30 and k.isprintable() else quote(k, 30)}={quote(v, 30)}"
+        for k, v in params.items()
+        if k not in LINK_PARAMETERS + _PAGE_PARAMETERS
+    ]
     if not unknown:
         return []
-    shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5:,} more" if len(unknown) > 5 else "")
+    shown = ", ".join(unknown[:3]) + (f" and {len(unknown) - 3:,} more" if len(unknown) > 3 else "")
     return [f"ignored {shown} from the link: a link's parameters are model, opts, seed, plan and view"]
 
 
@@ -207,7 +213,7 @@ def state_from_query(params: Mapping[str, str], fallback: Setup | None = None) -
     plan = _part(
         warnings, "plan", lambda: _read_plan(params.get("plan"), model, options, fallback.plan, warnings), fallback.plan
     )
-    warnings += _part(warnings, "parameters", lambda: _unknown_parameters(params), list[str]())
+    warnings += _part(warnings, "parameters", lambda: unknown_parameters(params), list[str]())
     try:
         return Setup(model, options, plan, seed), warnings
     except ValueError as e:
