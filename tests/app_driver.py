@@ -117,3 +117,17 @@ def captions(at: AppTest) -> list[str]:
 def applied(at: AppTest):
     """The Setup whose weights are on screen."""
     return at.session_state["applied"]
+
+
+_SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "0123456789-")
+
+
+def number_of(text: str) -> float:
+    """A number as the page writes it (pinit.share.text.number: 11,500; 4.3×10⁻⁵; −2; ∞) back to a float."""
+    t = str(text).strip().replace(",", "").replace("−", "-").removeprefix("×")
+    if t in ("∞", "-∞"):
+        return float(t.replace("∞", "inf"))
+    if "×10" in t:
+        mantissa, exp = t.split("×10")
+        return float(mantissa) * 10 ** int(exp.translate(_SUPERSCRIPT_DIGITS))
+    return float(t)

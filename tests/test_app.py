@@ -96,7 +96,7 @@ def test_a_refused_change_keeps_the_last_good_weights_and_says_why(at):
     at.sidebar.number_input(key="Linear.weight.b").set_value(3.0).run()
     assert not at.error
     t = table(at)
-    assert t.loc["layer4.fc1.weight", "expected_std"] == pytest.approx(1 / math.sqrt(12))
+    assert t.loc["layer4.fc1.weight", "expected_std"] == pytest.approx(1 / math.sqrt(12), abs=5e-5)  # 4 decimals
     assert (t.loc["layer1.conv1.weight", "std"] == good.loc["layer1.conv1.weight"]).all()
 
 
@@ -216,8 +216,9 @@ def test_log_counts_and_a_shared_x_range_are_switches_the_browser_applies(at):
     (grid,) = specs(at)
     log, shared = grid["layout"]["updatemenus"]
     assert [b["label"] for b in log["buttons"]] == ["Linear counts", "Log counts"] and log["active"] == 0
-    assert set(log["buttons"][1]["args"][0]) == {"yaxis.type"} | {f"yaxis{i}.type" for i in range(2, 7)}
-    assert all(v == "log" for v in log["buttons"][1]["args"][0].values())
+    types = {k: v for k, v in log["buttons"][1]["args"][0].items() if k.endswith(".type")}  # and each axis' dtick
+    assert set(types) == {"yaxis.type"} | {f"yaxis{i}.type" for i in range(2, 7)}
+    assert all(v == "log" for v in types.values())
     same = shared["buttons"][1]["args"][0]
     ranges = {tuple(v) for v in same.values()}
     assert len(same) == 6 and len(ranges) == 1  # one x range for all six panels...

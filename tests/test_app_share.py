@@ -108,7 +108,7 @@ def test_uploaded_plan_file_sets_the_sidebar_and_the_weights():
     assert set(t.loc[t["type"] == "Linear"].index) >= {"layer4.fc1.weight"}
     assert t.loc["layer4.fc1.weight", "scheme"] == "xavier_uniform"
     expected = weights_of_plan("SimpleCNN", plan, 5)["layer4.fc1.weight"]
-    assert t.loc["layer4.fc1.weight", "std"] == pytest.approx(float(expected.std(correction=0)), rel=1e-6)
+    assert t.loc["layer4.fc1.weight", "std"] == pytest.approx(float(expected.std(correction=0)), abs=5e-5)  # 4 decimals
 
 
 @pytest.mark.parametrize(
