@@ -202,6 +202,23 @@ def test_model_output_says_which_tensor_it_took():
     assert "dict" in d.attrs["output"] and d.attrs["output"].startswith("the first floating tensor")
 
 
+def test_image_size_comes_from_the_model_when_it_says_one(transformers):
+    vit = transformers.ViTModel(
+        transformers.ViTConfig(
+            image_size=32,
+            patch_size=8,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+        )
+    )
+    assert infer_input(vit)[0] == (3, 32, 32)
+    timm_like = nn.Sequential(nn.Conv2d(3, 8, 4))
+    timm_like.pretrained_cfg = {"input_size": (3, 96, 96)}
+    assert infer_input(timm_like)[0] == (3, 96, 96)
+
+
 def test_inputs_are_inferred_from_the_first_layer():
     conv = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     side = DEFAULT_IMAGE_SIZE
@@ -317,10 +334,13 @@ def _import_or_skip(name: str):
 @pytest.mark.slow
 def test_torchvision_models_as_built_with_inferred_inputs():
     models = _import_or_skip("torchvision").models
-    for factory, params in ((models.resnet18, 11_689_512), (models.vit_b_16, 86_567_656)):
+    for factory, params, side in (
+        (models.resnet18, 11_689_512, DEFAULT_IMAGE_SIZE),
+        (models.vit_b_16, 86_567_656, 224),
+    ):
         model = factory()
         assert sum(p.numel() for p in model.parameters()) == params
-        assert infer_input(model)[:2] == ((3, 224, 224), None)
+        assert infer_input(model)[:2] == ((3, side, side), None)  # a ViT says its size (image_size)
         table = pinit.parameter_table(model, pinit.PRESETS["As built"].plan)
         assert set(table["scheme"]) == {"untouched"}
     bn = models.resnet18()
