@@ -282,19 +282,19 @@ def unmatched_rules(
     `typos_only`, only what looks like a typo: a layer type that is neither in the model nor
     a torch.nn layer ("conv2d"), and a slot that no module of its type has as an attribute
     ("wieght"); a preset's Conv2d rule on an MLP, or a bias rule on Linear(bias=False), is
-    then not reported. Each message suggests the closest name where there is one.
+    then not reported. A typo's message suggests the closest name where there is one.
     """
     plan = InitPlan.from_dict(plan)
     name = name or type(model).__name__
     present = _layer_slots(model)
-    known = _torch_layer_types() | {type(m).__name__ for m in model.modules()} if typos_only else set()
+    known = _torch_layer_types() | {type(m).__name__ for m in model.modules()}
     out = []
     for layer_type, slots in plan.rules.items():
         if layer_type not in present:
             if typos_only and layer_type in known:
                 continue
-            close = difflib.get_close_matches(layer_type, list(present), n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]}?" if close else ""
+            close = [] if layer_type in known else difflib.get_close_matches(layer_type, list(present), n=1, cutoff=0.6)
+            hint = f"; did you mean {close[0]}?" if close else ""  # a real layer type (Conv3d) is no typo
             out.append(
                 f"rules for {label(layer_type)} reach nothing: {name} has no {label(layer_type)} layer with "
                 f"parameters (its layer types: {', '.join(sorted(present)) or 'none'}){hint}"
@@ -305,7 +305,7 @@ def unmatched_rules(
                 continue
             if typos_only and any(type(m).__name__ == layer_type and hasattr(m, slot) for m in model.modules()):
                 continue
-            close = difflib.get_close_matches(slot, sorted(present[layer_type]), n=1, cutoff=0.6)
+            close = difflib.get_close_matches(slot, sorted(present[layer_type]), n=1, cutoff=0.75)
             hint = f"; did you mean {close[0]}?" if close else ""
             out.append(
                 f"rule {layer_type}.{label(slot)} reaches nothing: {layer_type} has parameters "

@@ -202,6 +202,23 @@ def test_model_output_says_which_tensor_it_took():
     assert "dict" in d.attrs["output"] and d.attrs["output"].startswith("the first floating tensor")
 
 
+def test_image_size_comes_from_the_model_when_it_says_one(transformers):
+    vit = transformers.ViTModel(
+        transformers.ViTConfig(
+            image_size=32,
+            patch_size=8,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+        )
+    )
+    assert infer_input(vit)[0] == (3, 32, 32)
+    timm_like = nn.Sequential(nn.Conv2d(3, 8, 4))
+    timm_like.pretrained_cfg = {"input_size": (3, 96, 96)}
+    assert infer_input(timm_like)[0] == (3, 96, 96)
+
+
 def test_inputs_are_inferred_from_the_first_layer():
     conv = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU())
     side = DEFAULT_IMAGE_SIZE
@@ -298,3 +315,44 @@ def test_the_page_reads_its_arguments_only_when_streamlit_ran_it_with_them(tmp_p
     assert sidebar.default_setup() == Setup(model=LSTM, plan=pinit.PRESETS["As built"].plan)
     sidebar.use_command_line([str(script), "--model", "tests.fixtures.tiny_factory:broken"], script=str(script))
     assert any("this factory is broken on purpose" in p for p in sidebar.command_line_problems())
+
+
+# --- torchvision and timm, where they import -------------------------------------------------
+
+NO_CUDA_WHEEL = (
+    "PyPI's torchvision wheel (which timm needs) is a CUDA build that does not install beside this CPU torch"
+)
+
+
+def _import_or_skip(name: str):
+    try:
+        return __import__(name)
+    except Exception as e:  # not installed, or a build that fails to load beside this torch
+        pytest.skip(f"{name} is not usable here ({type(e).__name__}: {e}); {NO_CUDA_WHEEL}")
+
+
+@pytest.mark.slow
+def test_torchvision_models_as_built_with_inferred_inputs():
+    models = _import_or_skip("torchvision").models
+    for factory, params, side in (
+        (models.resnet18, 11_689_512, DEFAULT_IMAGE_SIZE),
+        (models.vit_b_16, 86_567_656, 224),
+    ):
+        model = factory()
+        assert sum(p.numel() for p in model.parameters()) == params
+        assert infer_input(model)[:2] == ((3, side, side), None)  # a ViT says its size (image_size)
+        table = pinit.parameter_table(model, pinit.PRESETS["As built"].plan)
+        assert set(table["scheme"]) == {"untouched"}
+    bn = models.resnet18()
+    x = torch.randn(2, 3, 64, 64)
+    grads = gradient_stats(bn, x, torch.tensor([0, 1]))
+    assert grads["grad_norm"].gt(0).any() and grads.attrs["output"] == "the model's output"
+
+
+@pytest.mark.slow
+def test_timm_models_as_built():
+    timm = _import_or_skip("timm")
+    model = timm.create_model("vit_tiny_patch16_224", pretrained=False)
+    assert infer_input(model)[0] == (3, 224, 224)
+    table = pinit.parameter_table(model, pinit.PRESETS["As built"].plan)
+    assert table["expected_std"].isna().all()

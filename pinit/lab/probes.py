@@ -78,7 +78,10 @@ def _model_attr(model: nn.Module, attr: str, what: str) -> Any:
     return value
 
 
-DEFAULT_IMAGE_SIZE = 224  # an image model's side when it says none: ImageNet's, which ViTs require
+# An image model's side when it says none (no input_shape, image_size or timm input_size). Small, because
+# the probe runs a forward and a backward pass on every Signal flow: 64 images of 224x224 through a
+# ResNet-18 are 12x the work of 64x64, which a ResNet takes as well (its pooling adapts).
+DEFAULT_IMAGE_SIZE = 64
 DEFAULT_SEQ_LEN = 16  # token ids per sequence for a model that reads tokens and says no length
 
 
@@ -95,6 +98,17 @@ def _first_layer(model: nn.Module) -> tuple[str, nn.Module] | None:
         if first is None and next(m.parameters(recurse=False), None) is not None:
             first = (name or "(model)", m)
     return first
+
+
+def _image_side(model: nn.Module) -> int | None:
+    """The image side a model declares: ``image_size`` / ``img_size`` on it or its ``config`` (Hugging Face,
+    torchvision's ViT), or the ``input_size`` of timm's ``pretrained_cfg``."""
+    side = _config_int(model, "image_size", "img_size")
+    if side is not None:
+        return side
+    cfg = getattr(model, "pretrained_cfg", None) or getattr(model, "default_cfg", None)
+    size = cfg.get("input_size") if isinstance(cfg, Mapping) else None
+    return int(size[-1]) if isinstance(size, (tuple, list)) and size and isinstance(size[-1], int) else None
 
 
 def _config_int(model: nn.Module, *names: str) -> int | None:
@@ -115,9 +129,10 @@ def infer_input(model: nn.Module) -> tuple[tuple[int, ...], int | None, str]:
     ``model.input_shape`` (and ``model.input_vocab`` for token ids) when set. Otherwise the
     first Embedding, Conv1d, Conv2d or Linear (named_modules order) decides: an Embedding reads token
     ids (``DEFAULT_SEQ_LEN`` of them, ids below its num_embeddings); a Conv2d reads images
-    (in_channels x S x S, S from ``model.image_size`` or ``model.config.image_size``, else
-    ``DEFAULT_IMAGE_SIZE``); a Conv1d reads (in_channels, DEFAULT_SEQ_LEN); a Linear reads
-    vectors of in_features. Anything else: ValueError asking for ``input_shape``.
+    (in_channels x S x S, S from ``model.image_size``, ``model.config.image_size`` or timm's
+    ``pretrained_cfg["input_size"]``, else ``DEFAULT_IMAGE_SIZE``, 64); a Conv1d reads
+    (in_channels, DEFAULT_SEQ_LEN); a Linear reads vectors of in_features. Anything else:
+    ValueError asking for ``input_shape``.
     """
     shape = getattr(model, "input_shape", None)
     if shape is not None:
@@ -129,7 +144,7 @@ def infer_input(model: nn.Module) -> tuple[tuple[int, ...], int | None, str]:
         seq = min(DEFAULT_SEQ_LEN, _config_int(model, "n_positions", "max_position_embeddings") or DEFAULT_SEQ_LEN)
         return (seq,), layer.num_embeddings, f"token ids: its first layer {name} is an Embedding"
     if isinstance(layer, nn.Conv2d):
-        side = _config_int(model, "image_size", "img_size") or DEFAULT_IMAGE_SIZE
+        side = _image_side(model) or DEFAULT_IMAGE_SIZE
         shape = (layer.in_channels, side, side)
         return shape, None, f"images {'x'.join(map(str, shape))}: its first layer {name} is a Conv2d"
     if isinstance(layer, nn.Conv1d):
