@@ -98,8 +98,8 @@ def _controls(steps: list[int], active: int, big: bool) -> dict[str, Any]:
                 active=active,
                 currentvalue=dict(prefix="step ", font=dict(size=15 if big else 12)),
                 pad=dict(t=55, l=10),
-                x=0.12,
-                len=0.88,
+                x=0.17,  # clear of the Play / pause buttons at 1024 px
+                len=0.83,
                 steps=[dict(method="animate", label=str(s), args=[[str(s)], frame_args]) for s in steps],
             )
         ],
