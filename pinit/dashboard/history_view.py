@@ -110,8 +110,9 @@ def controls_ui(setup: Setup) -> tuple[list[tuple[str, str, dict]], int]:
     cfg = training_config()
     st.caption(
         f"SimpleCNN, seed {seed}, the Train tab's run: SGD with momentum 0.9, lr {cfg['lr']}, batch "
-        f"{cfg['batch_size']}, {cfg['n_train']:,} synthetic gratings. A histogram of every parameter every "
-        f"{every_for(steps)} steps on the bins of step 0 (the Weights tab's), with two overflow bins, so "
+        f"{cfg['batch_size']}, {cfg['n_train']:,} synthetic gratings. A histogram of every parameter "
+        + ("at every step" if every_for(steps) == 1 else f"every {every_for(steps)} steps")
+        + " on the bins of step 0 (the Weights tab's), with two overflow bins, so "
         "nothing is dropped."
         + ("" if _applied_plan_problem(setup) is None else " The sidebar's plan does not fit SimpleCNN.")
     )

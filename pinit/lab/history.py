@@ -303,39 +303,52 @@ def weight_history(
             )
 
     record(0, {}, {})
-    # The weights before each step, in buffers allocated once: ||W_t - W_{t-1}|| needs W_{t-1}.
-    before = {n: torch.empty_like(p, requires_grad=False) for n, p in named}
-    state: dict[str, Any] = {"step": 0, "recorded": 0, "grad": {}, "ratio": {}}
+    # The weights before each step, in two buffers allocated once and used in turn: the one for step t
+    # holds W_{t-1}, the other still W_{t-2}. So the last step taken can be recorded after the fact (a
+    # Stop, or a non-finite loss one step later), while only steps that are recorded pay for the norms.
+    snaps = [{n: torch.empty_like(p, requires_grad=False) for n, p in named} for _ in range(2)]
+    state = {"polls": 0, "recorded": 0}
+
+    def scalars(step: int) -> tuple[dict[str, float], dict[str, float]]:
+        """Gradient std and ||W_step - W_{step-1}|| / ||W_{step-1}|| of `step`, the last update applied."""
+        before = snaps[step % 2]
+        with torch.no_grad():
+            grad = {n: _population_std(p.grad) if p.grad is not None else 0.0 for n, p in named}
+            ratio = {}
+            for n, p in named:
+                norm = _norm(before[n])
+                diff = float(torch.dist(p.detach(), before[n]))
+                if not math.isfinite(diff):
+                    diff = _norm(p.detach().double() - before[n].double())
+                ratio[n] = diff / norm if norm > 0 else (math.inf if diff > 0 else math.nan)
+        return grad, ratio
+
+    def record_last(step: int) -> None:
+        if step > state["recorded"]:
+            record(step, *scalars(step))
+            state["recorded"] = step
 
     def poll() -> bool:
+        state["polls"] += 1
+        step = state["polls"]
+        if should_stop is not None and should_stop():  # the gradients of step - 1 are still in .grad here
+            record_last(step - 1)
+            return True
         with torch.no_grad():
             for n, p in named:
-                before[n].copy_(p)
-        return bool(should_stop is not None and should_stop())
+                snaps[step % 2][n].copy_(p)
+        return False
 
     def after(step: int, loss: float, acc: float) -> None:
-        if math.isfinite(loss):  # a non-finite loss applies no update: the weights are those of step - 1
-            with torch.no_grad():
-                state["grad"] = {n: _population_std(p.grad) if p.grad is not None else 0.0 for n, p in named}
-                ratio = {}
-                for n, p in named:
-                    norm = _norm(before[n])
-                    diff = float(torch.dist(p.detach(), before[n]))
-                    if not math.isfinite(diff):
-                        diff = _norm(p.detach().double() - before[n].double())
-                    ratio[n] = diff / norm if norm > 0 else (math.inf if diff > 0 else math.nan)
-                state["ratio"] = ratio
-            state["step"] = step
-            if step % every == 0 or step in (1, steps):
-                record(step, state["grad"], state["ratio"])
-                state["recorded"] = step
+        if not math.isfinite(loss):  # no update: the weights (and .grad) are still those of step - 1
+            record_last(step - 1)
+        elif step % every == 0 or step in (1, steps):
+            record_last(step)
         if callback is not None:
             callback(step, loss)
 
     start = time.perf_counter()
     log = cfg["run"](net, images, labels, steps, seed, after, poll)
-    if state["step"] > state["recorded"]:  # stopped, or ended by a non-finite loss, between two records
-        record(state["step"], state["grad"], state["ratio"])
     seconds = time.perf_counter() - start
 
     histograms = pd.DataFrame(hist_rows, columns=["step", "name", "left", "right", "count"])

@@ -89,15 +89,17 @@ def _panel_note(label: str, h: WeightHistory, name: str, out: dict[int, int], st
 
 def _controls(steps: list[int], active: int, big: bool) -> dict[str, Any]:
     """The slider over recorded steps and the Play / Pause buttons, both animating frames in the browser."""
-    frame_args = dict(mode="immediate", frame=dict(duration=0, redraw=True), transition=dict(duration=0))
+    # redraw False: a frame changes only the x, y of one outline per panel, which plotly moves in place;
+    # a full redraw of every ridge took 400 ms a step in Chromium (bench/bench_history.py).
+    frame_args = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
     return dict(
         sliders=[
             dict(
                 active=active,
                 currentvalue=dict(prefix="step ", font=dict(size=15 if big else 12)),
                 pad=dict(t=55, l=10),
-                x=0.12,
-                len=0.88,
+                x=0.17,  # clear of the Play / pause buttons at 1024 px
+                len=0.83,
                 steps=[dict(method="animate", label=str(s), args=[[str(s)], frame_args]) for s in steps],
             )
         ],
@@ -119,7 +121,7 @@ def _controls(steps: list[int], active: int, big: bool) -> dict[str, Any]:
                         # Streamlit's chart element, and Play then does nothing.
                         args=[
                             [str(s) for s in steps],
-                            dict(frame=dict(duration=350, redraw=True), mode="immediate", transition=dict(duration=0)),
+                            dict(frame=dict(duration=350, redraw=False), mode="immediate", transition=dict(duration=0)),
                         ],
                     ),
                     dict(label="❚❚", method="animate", args=[[None], dict(frame_args, frame=dict(duration=0))]),
@@ -140,7 +142,7 @@ def ridgeline_figure(
     """One parameter through training, one panel per run, with a step slider and Play.
 
     offset: each recorded step's density stacked at its step (y = step; step 0 at the bottom
-    with the law over it); the slider shows the steps up to the chosen one. overlay: every
+    with the law over it); the slider moves a dark outline onto the chosen step's ridge. overlay: every
     step faint on one baseline, the chosen step bold, step 0 outlined and the law in red.
     """
     if mode not in MODES:
@@ -172,11 +174,9 @@ def ridgeline_figure(
         notes.append(_panel_note(label, h, name, out, steps))
         if mode == "offset":
             scale = _RIDGE * gap / peak
-            ridges = []
             for k, step in enumerate(reversed(steps)):  # the latest first: earlier ridges are drawn in front
                 alpha = 0.25 + 0.6 * (1 - k / max(len(steps) - 1, 1))
                 xs, ys = _outline(edges, dens[step], step, scale)
-                ridges.append((step, len(data)))
                 data.append(
                     dict(
                         type="scatter",
@@ -209,9 +209,29 @@ def ridgeline_figure(
                         yaxis=f"y{ax}",
                     )
                 )
+            # The chosen step: one outline drawn over its ridge, moved by the slider (only its x, y change, so
+            # plotly moves it without redrawing the figure).
+            cur = len(data)
+            xs, ys = _outline(edges, dens[steps[-1]], steps[-1], scale)
+            data.append(
+                dict(
+                    type="scatter",
+                    mode="lines",
+                    x=xs,
+                    y=ys,
+                    line=dict(color="#222222", width=2),
+                    name=f"{label}: the chosen step",
+                    hoverinfo="skip",
+                    showlegend=False,
+                    xaxis=f"x{ax}",
+                    yaxis=f"y{ax}",
+                )
+            )
             for s in slider_steps:
-                frames_data.setdefault(s, []).extend(dict(visible=step <= s) for step, _ in ridges)
-            frame_traces += [t for _, t in ridges]
+                shown = max((t for t in steps if t <= s), default=steps[0])  # a run that ended early stays there
+                fx, fy = _outline(edges, dens[shown], shown, scale)
+                frames_data.setdefault(s, []).append(dict(x=fx, y=fy))
+            frame_traces.append(cur)
         else:
             for k, step in enumerate(steps):
                 xs, ys = _outline(edges, dens[step], 0.0, 1.0)
@@ -280,7 +300,7 @@ def ridgeline_figure(
             for s in slider_steps:
                 shown = max((t for t in steps if t <= s), default=steps[0])  # a run that ended early stays there
                 fx, fy = _outline(edges, dens[shown], 0.0, 1.0)
-                frames_data.setdefault(s, []).append(dict(x=fx, y=fy, name=f"{label}: step {shown}"))
+                frames_data.setdefault(s, []).append(dict(x=fx, y=fy))
             frame_traces.append(cur)
     pad = (hi - lo) * 0.02 or 0.5
     xr = [lo - pad, hi + pad]
@@ -315,7 +335,7 @@ def ridgeline_figure(
         )
     lay["annotations"] = annotations
     how = (
-        "stacked by step (offset), step 0 at the bottom"
+        "stacked by step (offset), step 0 at the bottom, the chosen step outlined in black"
         if mode == "offset"
         else "every step faint, the chosen step filled, step 0 dotted (overlay)"
     )
