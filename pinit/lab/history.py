@@ -1,7 +1,7 @@
 """Weights through training: every parameter's histogram, std, gradient std and update size over SGD steps.
 
 TensorBoard's Histograms dashboard for the init lesson. The run is the Train tab's
-(SimpleCNN on the synthetic gratings, SGD with momentum, `TRAIN_DEFAULTS`); every `every`
+(SimpleCNN on the synthetic gratings, SGD with momentum, `TRAIN_CONFIG`); every `every`
 steps, and at the last step taken, each parameter is recorded as
 
 - its histogram on **fixed bins chosen at step 0**: the init report's bins
@@ -41,7 +41,8 @@ from ..models import build_model
 from ..plan import InitPlan, apply_plan
 from ..stats import MAX_BINS, describe, summarize
 from .train import MAX_STEPS, train
-from .training import TRAIN_DEFAULTS, train_data
+from .train_config import TRAIN_CONFIG
+from .training import train_data
 
 __all__ = ["HEALTHY_UPDATE_RATIO", "WeightHistory", "training_config", "weight_history", "what_to_look_for"]
 
@@ -55,7 +56,7 @@ def training_config() -> dict[str, Any]:
 
     Everything this module trains with is read here, so a change of the training API moves one function.
     """
-    d = TRAIN_DEFAULTS
+    d = TRAIN_CONFIG.as_dict()
     return {
         "steps": int(d["steps"]),
         "batch_size": int(d["batch_size"]),
@@ -71,6 +72,7 @@ def training_config() -> dict[str, Any]:
             steps=steps,
             batch_size=int(d["batch_size"]),
             lr=float(d["lr"]),
+            momentum=float(d["momentum"]),
             seed=seed,
             callback=callback,
             should_stop=should_stop,
