@@ -108,7 +108,10 @@ async def abuse_train(url: str, stop: asyncio.Event, ready: asyncio.Event, state
     await asyncio.sleep(1.0)
     ready.set()
     await stop.wait()
-    await s.rerun(click="Stop")  # else the run goes on training after the tab is gone
+    # Press Stop (sent only: the replies of the interrupted Train run are still in the stream), else
+    # the run goes on training after the tab is gone and the next "alone" figure is not alone.
+    await s.send_rerun(click="Stop")
+    await asyncio.sleep(3.0)
     await s.close()
 
 
