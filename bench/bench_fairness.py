@@ -108,10 +108,16 @@ async def abuse_train(url: str, stop: asyncio.Event, ready: asyncio.Event, state
     await asyncio.sleep(1.0)
     ready.set()
     await stop.wait()
-    s.abort()
+    # Press Stop (sent only: the replies of the interrupted Train run are still in the stream), else
+    # the run goes on training after the tab is gone and the next "alone" figure is not alone.
+    await s.send_rerun(click="Stop")
+    await asyncio.sleep(3.0)
+    await s.close()
 
 
-async def victim_train(victim_train_tab: StreamlitSession) -> tuple[float, list[str]]:
+async def victim_train(victim_train_tab: StreamlitSession, seed: int) -> tuple[float, list[str]]:
+    """Press Train with a new seed (a finished run of the same seed would come from the cache)."""
+    await victim_train_tab.type_seed(seed)
     t = time.perf_counter()
     result = await victim_train_tab.rerun(click="Train")
     seconds = time.perf_counter() - t
@@ -135,7 +141,7 @@ async def bench(url: str, rounds: int, abuse_seconds: float, n_picks: int) -> No
         for name, abuse in abuses.items():
             alone += await picks(victim, n_picks, flip)
             if name == "train-800":
-                train_alone.append((await victim_train(trainer))[0])
+                train_alone.append((await victim_train(trainer, 500 + 2 * r))[0])
             stop, ready, state = asyncio.Event(), asyncio.Event(), {}
             task = asyncio.create_task(abuse(url, stop, ready, state))
             await ready.wait()
@@ -143,7 +149,7 @@ async def bench(url: str, rounds: int, abuse_seconds: float, n_picks: int) -> No
             while time.perf_counter() < end:
                 under[name] += await picks(victim, 1, flip)
             if name == "train-800":
-                seconds, lines = await victim_train(trainer)
+                seconds, lines = await victim_train(trainer, 501 + 2 * r)
                 train_under.append(seconds)
                 places += lines
             stop.set()

@@ -220,18 +220,17 @@ def admit(model_name: str, options: Mapping[str, Any] | None = None, view: str =
 def fit_probe(model_name: str, options: Mapping[str, Any] | None, sizes: list[int]) -> list[int]:
     """The probe batch sizes among `sizes` whose Signal flow fits the budget (the page offers only those).
 
-    All of them for options that do not build: the view's own error says why."""
+    All of them for options that do not build: the view's own call says what is wrong with them."""
     try:
-        estimate(model_name, options)
+        budget = budget_bytes()
+        return [n for n in sizes if estimate(model_name, options, "signal", n).total <= budget]
     except (ValueError, TypeError):
         return list(sizes)
-    return [n for n in sizes if admit(model_name, options, "signal", n) is None]
 
 
 def is_big(model_name: str, options: Mapping[str, Any] | None = None) -> bool:
     """A model of BIG_MODEL_PARAMS or more: its jobs take the big-model slot, one at a time per server.
-
-    False for options that do not build: the view that builds them says why, in its own words."""
+    False for options that do not build (nothing will be built: the view says why in words)."""
     try:
         return estimate(model_name, options).params >= BIG_MODEL_PARAMS
     except (ValueError, TypeError):

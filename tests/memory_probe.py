@@ -129,6 +129,7 @@ def cases() -> list[Case]:
             "link",
             _file("big-link.json", lambda: json.dumps({"model": "DeepMLP", "opts": json.dumps(HUGE_MLP)}).encode()),
             '?model=DeepMLP&opts={"depth":100,"width":4096}: 1.6 G parameters',
+            SLOW,
         ),
         Case(
             "link_tinygpt_limits",
@@ -142,12 +143,14 @@ def cases() -> list[Case]:
             "plan_file",
             _file("big-plan.json", lambda: json.dumps({"model": "DeepMLP", "model_options": HUGE_MLP}).encode()),
             "a plan file whose model_options ask for DeepMLP 100 x 4096",
+            SLOW,
         ),
         Case(
             "weights_view_deep_mlp_100x4096",
             "view",
             _file("weights-view.json", lambda: json.dumps(["DeepMLP", HUGE_MLP, "weights"]).encode()),
             "the Weights view asked for DeepMLP 100 x 4096 (as a sidebar or an old session could)",
+            SLOW,
         ),
         Case(
             "signal_view_tinygpt_limits",

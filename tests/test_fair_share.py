@@ -207,3 +207,13 @@ def test_the_big_model_is_defined_once_by_the_budget_module():
     assert budget.is_big("VGGStyle") and budget.is_big("WideMLP")
     assert budget.is_big("DeepMLP", {"depth": 100, "width": 1024})
     assert not budget.is_big("SimpleCNN") and not budget.is_big("TinyGPT")
+
+
+def test_a_tab_keeps_a_bounded_number_of_finished_runs():
+    from pinit.dashboard.train_view import KEPT_RUNS, _forget_old_runs
+
+    results = {f"run{i}": object() for i in range(KEPT_RUNS + 40)}
+    shown = [{"key": "run0"}, {"key": "run1"}]  # the oldest two are on screen: they stay
+    _forget_old_runs(results, shown)
+    assert len(results) == KEPT_RUNS + 2
+    assert {"run0", "run1", f"run{KEPT_RUNS + 39}"} <= set(results) and "run2" not in results

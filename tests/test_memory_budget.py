@@ -225,7 +225,7 @@ def test_downloads_clicked_at_once_are_built_one_at_a_time(tmp_path):
 ESTIMATED = [
     ("DeepMLP", {"depth": 20, "width": 2048}, "weights", 16),
     ("DeepMLP", {"depth": 20, "width": 2048}, "signal", 16),
-    ("DeepMLP", {"depth": 100, "width": 1024}, "signal", 16),
+    ("DeepMLP", {"depth": 100, "width": 1024}, "weights", 16),
     ("WideMLP", {}, "download", 16),
     ("TinyGPT", {"d_model": 512, "n_layer": 8, "vocab": 8192, "seq_len": 256}, "weights", 16),
 ]

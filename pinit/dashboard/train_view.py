@@ -361,6 +361,18 @@ def filters_after_ui(shown: list[dict], results: dict) -> None:
         )
 
 
+KEPT_RUNS = 24  # finished runs a tab keeps besides those on screen (each ~50 kB: its log and conv1)
+
+
+def _forget_old_runs(results: dict, shown: list[dict]) -> None:
+    """Bound what a tab keeps: the runs on screen and the KEPT_RUNS most recent others (the rest come
+    back from the server's cache if asked for again)."""
+    on_screen = {r["key"] for r in shown}
+    others = [k for k in results if k not in on_screen]
+    for key in others[: max(0, len(others) - KEPT_RUNS)]:
+        del results[key]
+
+
 def train_view(setup: Setup) -> None:
     controls_ui(setup)
     results = st.session_state.setdefault("train.results_by_key", {})
@@ -380,6 +392,7 @@ def train_view(setup: Setup) -> None:
     loss_area, acc_area = loss_col.empty(), acc_col.empty()
     req = st.session_state.get("train.request")
     shown = st.session_state.get("train.shown", [])
+    _forget_old_runs(results, shown)
     if req:
         _run_request(req, results, partial, notes, status, loss_area, acc_area)
     if not shown:
