@@ -26,7 +26,6 @@ from pinit.lab.lesson_figures import (
 from pinit.lab.signal import VerdictColour, logits_verdict, loss_verdict
 from pinit.share.setup import Setup
 from pinit.share.text import quote
-from pinit.style import fmt, fmt_number
 
 from . import room, sidebar, state
 from .chart import chart
@@ -69,117 +68,168 @@ def _story(text: str) -> None:
 
 
 # --- the steps ---------------------------------------------------------------------------------
+# Every number below is a row of lesson.claims(): its text is measured over the seeds, with its
+# range where the seeds disagree, so what a teacher reads out holds on any seed.
+
+
+def _value(claim: str) -> str:
+    """A claim's number for a metric (its range, if any, goes in the caption under the metrics)."""
+    return lesson.claim(claim).split(" (")[0]
+
+
+def _ranges(claims: Sequence[tuple[str, str]]) -> None:
+    """One caption with the range of every (name, claim) whose seeds disagree by more than 20 %."""
+    parts = [f"{name} {lesson.claim(c).split(' (', 1)[1].rstrip(')')}" for name, c in claims if " (" in lesson.claim(c)]
+    if parts:
+        st.caption("Spread over the seeds: " + "; ".join(parts) + ".")
 
 
 def _article(big: bool) -> None:
     t = lesson.signal_trace("Article recipe")
+    n = len(t.seeds)
     logits, logits_color = logits_verdict(t.logits_std)
     loss, loss_color = loss_verdict(t.loss, t.num_classes, t.logits_std)
     _metrics(
         [
             (
                 "fc1 multiplies the signal by",
-                f"×{fmt(t.gain_of('fc1'))}",
+                _value("fc1 gain, article"),
                 "√2048 ≈ 45",
                 "red",
-                "RMS of fc1's output over the RMS of its input, median over 5 seeds.",
+                f"RMS of fc1's output over the RMS of its input, median over {n} seeds.",
             ),
             (
                 "Logits std",
-                fmt_number(t.logits_std),
+                _value("logits std, article"),
                 logits,
                 logits_color,
-                "About 1 is what a classifier wants at init "
+                f"Median over {n} seeds. About 1 is what a classifier wants at init "
                 "(0.1 to 3 counts as healthy; above 30 the softmax saturates).",
             ),
             (
                 "Loss at init",
-                fmt_number(t.loss),
+                _value("loss at init, article"),
                 loss,
                 loss_color,
-                "Cross-entropy on 64 probe images with random labels. ln 10 = 2.30 is the loss of knowing nothing.",
+                f"Median over {n} seeds of the cross-entropy on 64 probe images with random labels. "
+                "ln 10 = 2.30 is the loss of knowing nothing.",
             ),
         ]
     )
+    _ranges([("logits std", "logits std, article"), ("loss", "loss at init, article")])
     _chart(signal_trace_figure(t, big=big, **_fit(1)), 1)
     _story(
         "The article fills every Linear weight with N(0, 1), whatever its fan_in: since E[y²] = fan_in · E[w²] · "
-        "E[x²], fc1 (fan_in 2048) multiplies the signal by √2048 ≈ 45 and fc2 by √512 ≈ 23 more. The logits reach "
-        f"{fmt_number(t.logits_std)} and the softmax is saturated before training even starts."
+        f"E[x²], fc1 (fan_in 2048) multiplies the signal by {lesson.claim('fc1 gain, article')} (√2048 ≈ 45). "
+        "The ReLU after it zeroes half the signal's power, and fc2 multiplies what is left by "
+        f"{lesson.claim('fc2 gain, article')} (√512 ≈ 23): on the chart, {lesson.claim('fc2 over fc1, article')} "
+        f"from fc1 to fc2. The logits' std reaches {lesson.claim('logits std, article')} and the loss "
+        f"{lesson.claim('loss at init, article')}, {lesson.claim('loss over ln 10, article')} ln 10: the softmax "
+        "is saturated before training even starts."
     )
 
 
 def _kaiming(big: bool) -> None:
     t, before = lesson.signal_trace("Kaiming (He)"), lesson.signal_trace("Article recipe")
+    n = len(t.seeds)
     logits, logits_color = logits_verdict(t.logits_std)
     loss, loss_color = loss_verdict(t.loss, t.num_classes, t.logits_std)
     _metrics(
         [
             (
                 "fc1 multiplies the signal by",
-                f"×{fmt(t.gain_of('fc1'))}",
-                f"was ×{fmt(before.gain_of('fc1'))}",
+                _value("fc1 gain, Kaiming"),
+                f"was {_value('fc1 gain, article')}",
                 "green",
-                "RMS of fc1's output over the RMS of its input, median over 5 seeds.",
+                f"RMS of fc1's output over the RMS of its input, median over {n} seeds.",
             ),
             (
                 "Logits std",
-                fmt_number(t.logits_std),
+                _value("logits std, Kaiming"),
                 logits,
                 logits_color,
-                "0.1 to 3 counts as healthy; above 3 the network is already confident; above 30 the softmax saturates.",
+                f"Median over {n} seeds. 0.1 to 3 counts as healthy; above 3 the network is already confident; "
+                "above 30 the softmax saturates.",
             ),
-            ("Loss at init", fmt(t.loss), loss, loss_color, "ln 10 = 2.30 is the loss of knowing nothing."),
+            (
+                "Loss at init",
+                _value("loss at init, Kaiming"),
+                loss,
+                loss_color,
+                f"Median over {n} seeds. ln 10 = 2.30 is the loss of knowing nothing.",
+            ),
         ]
     )
-    _chart(signal_trace_figure(t, reference=before, big=big, annotate="fc1", **_fit(2)), 2)
+    _ranges([("logits std", "logits std, Kaiming"), ("loss", "loss at init, Kaiming")])
+    _chart(signal_trace_figure(t, reference=before, big=big, **_fit(2), annotate="fc1"), 2)
     _story(
         "Kaiming (He et al. 2015) draws each weight with std √(2/fan_in): the 2 makes up for the ReLU that zeroes "
         "half the signal, so no layer multiplies it (the slow rise is max-pooling keeping the largest values). "
-        f"The loss, {fmt(t.loss)}, is {fmt(t.loss / t.chance_loss)}× ln 10: confident but not absurd (a zero last "
-        "layer would start at exactly ln 10)."
+        f"The loss, {lesson.claim('loss at init, Kaiming')}, is {lesson.claim('loss over ln 10, Kaiming')} ln 10: "
+        "confident but not absurd (a zero last layer would start at exactly ln 10)."
     )
 
 
 def _depth(big: bool) -> None:
     d = lesson.depth_story()
+    n, default = len(d.seeds), "PyTorch default"
     items: list[Metric] = []
-    for scheme in d.schemes:
+    for scheme in ("Kaiming (He)", "Xavier (Glorot)"):
         per, pred = d.per_layer[scheme], d.predicted_per_layer[scheme]
         color: VerdictColour = "green" if abs(per - 1) < 0.05 else "red" if per < 0.8 else "orange"
         items.append(
             (
                 f"{scheme}, per layer",
-                f"×{per:.3f}",
+                _value(f"per layer, {scheme}"),
                 f"formula ×{pred:.3f}",
                 color,
-                f"The std's factor per layer, fc1 to fc{d.depth - 1}, median over {len(d.seeds)} seeds "
-                f"(each seed: {', '.join(f'{v:.3f}' for v in d.per_layer_by_seed[scheme])}).",
+                f"The std's factor per layer, fc1 to fc{d.depth - 1}, median over {n} seeds, from "
+                f"{min(d.per_layer_by_seed[scheme]):.3f} to {max(d.per_layer_by_seed[scheme]):.3f}; the curve is "
+                "geometric, so one factor describes it.",
             )
         )
+    items.append(
+        (
+            f"{default}: input's part below 1 %",
+            f"from {_value(f'signal below 1 %, {default}')}",
+            "the output forgets the input",
+            "red",
+            "The first layer whose outputs vary across inputs by less than 1 % of their size (the std across "
+            f"inputs of each unit, averaged, over the RMS), median over {n} seeds "
+            f"({lesson.claim(f'signal below 1 %, {default}')}).",
+        )
+    )
     _metrics(items)
+    _ranges([(f"{default}: below 1 % from", f"signal below 1 %, {default}")])
     _chart(depth_story_figure(d, big=big, **_fit(3)), 3)
-    x, k, p = d.ratio["Xavier (Glorot)"], d.per_layer["Kaiming (He)"], d.ratio["PyTorch default"]
+    last = f"fc{d.depth - 1}"
     _story(
-        f"Through {d.depth} ReLU layers Xavier loses √2 per layer (the ReLU's half: {fmt(x, 2)} of its first "
-        f"layer's std by the last), while Kaiming stays level (×{k:.3f}: a finite network wanders around the "
-        "formula's 1). PyTorch's default also draws biases, which put a floor under the shrinking signal: it ends "
-        f"at {fmt(p, 2)} of where it started."
+        f"Through {d.depth} ReLU layers Xavier loses √2 per layer ({lesson.claim('per layer, Xavier (Glorot)')}: "
+        f"{lesson.claim('last over first, Xavier (Glorot)')} of its first layer's std by {last}), while Kaiming "
+        f"stays level ({lesson.claim('per layer, Kaiming (He)')}). PyTorch's default shrinks the signal's variance "
+        f"×1/6 per layer (std {lesson.claim(f'std fc1 to fc5 per layer, {default}')} per layer over fc1-fc5) and "
+        "its std then stops falling: what is left is the biases' noise, the same for every input. The part of a "
+        f"layer's output that depends on the input (dotted) is {lesson.claim(f'input share at fc5, {default}')} "
+        f"at fc5, below 1 % from {lesson.claim(f'signal below 1 %, {default}')} on, and "
+        f"{lesson.claim(f'input share at last hidden, {default}')} of the output at {last}: the signal is dead "
+        "within a few layers, and the network's output no longer depends on its input."
     )
 
 
 def _symmetry(big: bool) -> None:
     s = lesson.symmetry_story()
+    counts = lesson.symmetry_counts()
     items: list[Metric] = []
     for scheme in s.schemes:
-        n = min(s.distinct_after[scheme])
+        n = min(counts[scheme])
         items.append(
             (
                 f"{scheme}: distinct units",
-                f"{n} of {s.width}",
+                lesson.claim(f"distinct units, {scheme}"),
                 "all copies" if n == 1 else "all different",
                 "red" if n == 1 else "green",
-                f"The fewest distinct units in any hidden layer after {s.steps} SGD steps (exact equality).",
+                f"The fewest distinct units in any hidden layer after {s.steps} SGD steps (exact equality), "
+                f"on each of {len(counts[scheme])} seeds.",
             )
         )
     _metrics(items)
@@ -193,40 +243,51 @@ def _symmetry(big: bool) -> None:
 
 def _training(big: bool) -> None:
     story = lesson.training_story()
+    n = len(story.seeds)
     items: list[Metric] = []
-    for name, run in story.runs.items():
-        if run.stop_reason == "non-finite loss":
+    for name, runs in story.runs_by_seed.items():
+        overflowed = [r for r in runs if r.stop_reason == "non-finite loss"]
+        if overflowed:
             items.append(
                 (
                     name,
-                    f"step {run.steps_done}",
+                    lesson.claim(f"overflow step, {name}").split(" on ")[0],
                     "loss overflowed",
                     "red",
-                    "The loss became inf/NaN at this step, so the run ended (before NaN reached the weights).",
+                    f"The step at which the loss became inf/NaN, over {n} seeds "
+                    f"({lesson.claim(f'overflow step, {name}')}); the run ends there, before NaN reaches the weights.",
                 )
             )
         else:
-            acc = run.test_accuracy
-            color: VerdictColour = "green" if acc >= 0.9 else "orange" if acc > 0.2 else "red"
+            worst = min(r.test_accuracy for r in runs)
+            color: VerdictColour = "green" if worst >= 0.9 else "orange" if worst > 0.2 else "red"
             items.append(
                 (
                     f"{name}: held-out accuracy",
-                    f"{acc:.0%}",
-                    f"after {run.steps_done} steps",
+                    lesson.claim(f"held-out accuracy, {name}"),
+                    f"after {story.settings.steps} steps",
                     color,
-                    "Accuracy on 500 images the network never trained on; 10% is chance.",
+                    f"Accuracy on {story.settings.n_test} images the network never trained on, on each of {n} "
+                    "seeds (init and data order); 10% is chance.",
                 )
             )
     _metrics(items)
     _chart(training_story_figure(story, big=big, **_fit(5)), 5)
     c = story.settings
-    default = story.runs.get("PyTorch default")
-    slow = f" ({default.test_accuracy:.0%})" if default is not None else ""
+    table = lesson.claims()
+    survived = table[table["claim"] == "held-out accuracy, Article recipe"]
+    article = (
+        lesson.claim("overflow step, Article recipe")
+        if "overflow step, Article recipe" in set(table["claim"])
+        else "never"
+    )
+    rest = f" (held-out accuracy {survived['shown'].iloc[0]})" if len(survived) and "overflow" in article else ""
     _story(
-        "Same data, same order, only the init differs: Kaiming learns, the article's recipe overflows within a few "
-        f"steps. PyTorch's default learns slowly{slow} at this learning rate ({c['lr']:g}) and length "
-        f"({int(c['steps'])} steps), which is not broken: its gradients start small, and more steps or a larger "
-        "rate train it too (▶ Replay redraws the runs)."
+        f"Same data, same order, only the init differs; {n} seeds (init and data order). Kaiming reaches "
+        f"{lesson.claim('held-out accuracy, Kaiming (He)')}; the article's recipe overflows {article}{rest}. "
+        f"PyTorch's default barely leaves chance ({lesson.claim('held-out accuracy, PyTorch default')}) at this "
+        f"learning rate ({c.lr:g}) and length ({c.steps} steps): its signal shrinks at every ReLU layer, and so "
+        "do its gradients (the chart draws seed 0's runs; ▶ Replay redraws them)."
     )
 
 
@@ -355,11 +416,8 @@ def nav_ui(big: bool) -> int:
 def lesson_view(big: bool = False) -> None:
     """The lesson's current step. `big`: presenter mode (larger chart text)."""
     lesson.start_warming()  # every student asks for the same numbers: compute them all once, now
-    n = nav_ui(big)
-    if not big:
-        room.follower_ui(n)
-    step = STEPS[n - 1]
-    with st.spinner("Computing this step over 5 seeds (once per server; a few seconds)…"):
+    step = STEPS[nav_ui(big) - 1]
+    with st.spinner("Computing the lesson's numbers over its seeds (once per server)…"):
         step.draw(big)
     # One-handed: the next step under the thumb, too (not while the teacher's steps lead).
     if sidebar.is_phone() and step is not STEPS[-1] and room.following() is None:

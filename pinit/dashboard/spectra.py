@@ -20,7 +20,7 @@ STORY = (
     "Marchenko–Pastur law between λ₋ = σ²(1 − √q)² and λ₊ = σ²(1 + √q)², with q = rows/cols (or its inverse): "
     "every random init you pick here should fill the red curve and stop at its edges. Orthogonal init puts every "
     "singular value at its gain (one spike); a constant init is rank one; training pulls eigenvalues out past λ₊ "
-    "and grows a power-law tail whose exponent α WeightWatcher reads as a sign of how much a layer has learned."
+    "and can grow a power-law tail whose exponent α WeightWatcher reads as a sign of how much a layer has learned."
 )
 
 
@@ -129,10 +129,28 @@ def spectra_view(setup: Setup) -> None:
     look_for(
         "a random init's bars fill the red Marchenko–Pastur curve and stop at the dotted edges λ₋ and λ₊ (the "
         "largest eigenvalue overshoots λ₊ by at most a few Tracy–Widom widths, ~σ²N^(−2/3)). Bars past λ₊ are "
-        "outliers: structure that is not noise. Orthogonal: one bar. In log-log, a straight dashed tail is a power law."
+        "outliers: structure that is not noise. Orthogonal: one bar. In log-log, a dashed tail line is drawn only "
+        "where a power law fits the largest eigenvalues better than an exponential."
     )
     c = st.columns(4)
     c[0].metric("Singular values", f"{len(s.svals)}", help=f"{s.distinct} distinct (relative gap > 1e-4)")
     c[1].metric("Largest / smallest s", f"{s.svals[0]:.4g} / {s.svals[-1]:.4g}")
     c[2].metric("Outliers above λ₊", f"{s.n_outliers}")
-    c[3].metric("Tail α", "—" if not math.isfinite(s.tail.alpha) else f"{s.tail.alpha:.2f}", help=s.tail.note or None)
+    t = s.tail
+    if math.isfinite(t.alpha) and t.plausible:
+        c[3].metric(
+            "Tail α",
+            f"{t.alpha:.2f}",
+            help=f"Power law over the top {t.n_tail} eigenvalues; against an exponential tail its log-likelihood "
+            f"ratio is {t.loglik_ratio:.3g} (p = {t.p_value:.2g}; Clauset, Shalizi & Newman 2009).",
+        )
+    else:
+        c[3].metric("Tail α", "none", help=t.note or None)
+        if math.isfinite(t.alpha):
+            st.caption(
+                "**No power-law tail**: a random matrix's spectrum ends at the Marchenko–Pastur edge λ₊, and an "
+                f"exponential fits its top {t.n_tail} eigenvalues better than a power law (log-likelihood ratio "
+                f"{t.loglik_ratio:.3g}, p = {t.p_value:.2g}), so there is no α to read; the estimator would say "
+                f"{t.alpha:.1f}, a number that swings from seed to seed. Trained layers can grow a tail: train "
+                "one (Train tab, then a checkpoint) and look again."
+            )

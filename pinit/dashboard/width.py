@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 import streamlit as st
 
@@ -59,10 +61,18 @@ def width_view(setup: Setup) -> None:
     names = {"sp": "standard parametrization (PyTorch default init, one lr)", "mup": "μP (init and per-layer lr)"}
     for p, (df, slopes) in results.items():
         st.plotly_chart(coord_check_figure(df, slopes, names[p]), key=f"width.fig.{p}")
+    at_end = results["sp"][1].query("step == @steps")
+    logits = at_end.iloc[-1] if len(at_end) else None
+    rise = (
+        f"here the logits' ({logits['layer']}) slope is {logits['slope']:.2f}: each doubling of the width multiplies "
+        f"them by ×{2 ** logits['slope']:.2f}"
+        if logits is not None and math.isfinite(logits["slope"])
+        else "the slopes are in the table below"
+    )
     look_for(
         "the first panel (init) is flat in both, but for μP's readout (fc3), which starts smaller the wider the net: "
-        "μP shrinks its init on purpose. From step 1 on, SP's lines rise to the right (the logits' slope is near 1: "
-        "double the width, double the activation) while μP's stay flat. The slopes are in the subtitles."
+        f"μP shrinks its init on purpose. From step 1 on, SP's lines rise to the right ({rise}) while μP's stay "
+        "flat. The slopes are in the subtitles."
     )
     table = pd.DataFrame(
         {

@@ -226,7 +226,7 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
             )
         )
     t = s.tail
-    if log and math.isfinite(t.alpha):
+    if log and math.isfinite(t.alpha) and t.plausible:  # no tail line where an exponential fits better
         x = np.geomspace(t.xmin, max(float(s.evals[-1]), t.xmin * 1.01), 50)
         # ρ(λ) = (n_tail/M)(α−1)/x_min (λ/x_min)^(−α): the fitted tail, as a density over all M eigenvalues.
         y = (t.n_tail / total) * (t.alpha - 1) / t.xmin * (x / t.xmin) ** (-t.alpha)

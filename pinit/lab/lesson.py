@@ -11,9 +11,18 @@ the backend and over several seeds (a claim from one seed is one draw's noise):
 2. `signal_trace("Kaiming (He)")`: std sqrt(2 / fan_in) (He et al. 2015) keeps the signal level.
 3. `depth_story()`: 30 ReLU layers of width 512, He against Xavier against PyTorch's
    default (biases included, as nn.Linear draws them), measured next to the mean-field
-   prediction (`predicted_std_trend`).
+   prediction (`predicted_std_trend`), with the part of each layer's output that depends on
+   the input (`input_dependence`): under PyTorch's default it falls below 1 % within about
+   ten layers, and what remains of the output is bias noise, the same for every input.
 4. `symmetry_story()`: a constant init leaves one distinct unit per layer, even after SGD.
-5. `training_story()`: the presets trained side by side on the synthetic gratings.
+5. `training_story()`: the presets trained side by side on the synthetic gratings, with the
+   Train tab's settings (pinit.lab.train_config.TRAIN_CONFIG), once per seed.
+
+`claims()` gathers every number the page shows into one table (step, claim, the text shown,
+median, low, high, seeds): the page's text is made from its rows (`shown`), so what a teacher
+reads out is what was measured. Steps 1-4 run over LESSON_SEEDS (20 seeds), training over
+TRAIN_SEEDS (5); a number whose spread over the seeds exceeds 20 % of its median is shown
+with its range, and every number with only the digits its spread supports (`spread_text`).
 
 Everything here is a pure function of constants, computed once per process and shared
 (plain, frozen results): every student of a class asks for the same numbers. `start_warming()`
@@ -32,9 +41,10 @@ import queue
 import statistics
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import pandas as pd
 import torch
 from torch.nn import functional as F
 
@@ -44,20 +54,27 @@ from ..presets import PRESETS
 from .depth import depth_summary, depth_sweep, symmetry_table
 from .probes import activation_stats, probe_batch, probe_targets
 from .signal import logits_verdict, loss_verdict
-from .training import TRAIN_DEFAULTS, TrainDefaults, TrainRun, train_data, train_run
+from .train_config import TRAIN_CONFIG, TrainConfig
+from .training import TrainRun, train_data, train_run
 
 __all__ = [
+    "CLAIM_COLUMNS",
     "LESSON_SEEDS",
     "LESSON_TRAIN",
+    "TRAIN_SEEDS",
     "DepthStory",
     "SignalTrace",
     "SymmetryStory",
     "TrainingStory",
+    "claim",
+    "claims",
     "depth_story",
     "logits_verdict",
     "loss_verdict",
     "signal_trace",
+    "spread_text",
     "start_warming",
+    "symmetry_counts",
     "symmetry_story",
     "training_story",
     "warm",
@@ -115,12 +132,12 @@ def computed_once(fn: Fn) -> Fn:
     return wrapper  # type: ignore[return-value]
 
 
-LESSON_SEEDS = (0, 1, 2, 3, 4)
+LESSON_SEEDS = tuple(range(20))  # steps 1-4: cheap enough for 20 seeds
+TRAIN_SEEDS = tuple(range(5))  # step 5: a training run per plan and seed
 PROBE_N = 64
 
-# The lesson's training run is the Train tab's default one (TRAIN_DEFAULTS: ~11 s for three plans),
-# so a student who retrains there gets the same runs.
-LESSON_TRAIN: TrainDefaults = TRAIN_DEFAULTS.copy()
+# The lesson trains with the Train tab's configuration, so a student who retrains there gets the same runs.
+LESSON_TRAIN: TrainConfig = TRAIN_CONFIG
 LESSON_TRAIN_PLANS = ("Kaiming (He)", "PyTorch default", "Article recipe")
 
 
@@ -146,6 +163,7 @@ class SignalTrace:
     rms: tuple[float, ...]
     rms_by_seed: tuple[tuple[float, ...], ...]
     gains: tuple[float, ...]
+    gains_by_seed: tuple[tuple[float, ...], ...]
     logits_std: float
     logits_std_by_seed: tuple[float, ...]
     loss: float
@@ -159,6 +177,16 @@ class SignalTrace:
 
     def gain_of(self, layer: str) -> float:
         return self.gains[self.layers.index(layer)]
+
+    def gain_by_seed(self, layer: str) -> tuple[float, ...]:
+        """Each seed's gain of `layer` (its output's RMS over its input's)."""
+        i = self.layers.index(layer)
+        return tuple(g[i] for g in self.gains_by_seed)
+
+    def step_by_seed(self, before: str, after: str) -> tuple[float, ...]:
+        """Each seed's ratio of `after`'s output RMS to `before`'s: the step between two points of the chart."""
+        i, j = self.layers.index(before), self.layers.index(after)
+        return tuple(r[j] / r[i] if r[i] > 0 else math.nan for r in self.rms_by_seed)
 
 
 def _one_trace(preset: str, seed: int) -> tuple[list[str], list[float], list[float], float, float]:
@@ -200,6 +228,7 @@ def signal_trace(preset: str, seeds: tuple[int, ...] = LESSON_SEEDS) -> SignalTr
         rms=tuple(_median(c) for c in columns),
         rms_by_seed=rms_by_seed,
         gains=tuple(_median(c) for c in gain_columns),
+        gains_by_seed=tuple(tuple(r[2]) for r in runs),
         logits_std=_median([r[3] for r in runs]),
         logits_std_by_seed=tuple(r[3] for r in runs),
         loss=_median([r[4] for r in runs]),
@@ -215,6 +244,11 @@ class DepthStory:
     the mean-field prediction (the same for every seed); ``per_layer[scheme]`` and
     ``ratio[scheme]``: medians over seeds of depth_summary's per-layer factor and last/first
     ratio, with ``per_layer_by_seed`` kept; ``predicted_per_layer`` the formula's factor.
+    A per-layer factor describes a geometric curve only (He's, Xavier's); PyTorch's default
+    falls for a few layers, then sits at its biases' noise. ``input_share[scheme]``: median
+    over seeds of the part of each layer's output that depends on the input
+    (`input_dependence`: mean over units of the std across inputs, over the RMS), with
+    ``input_share_by_seed`` kept; ``input_std`` its numerator, median over seeds.
     """
 
     depth: int
@@ -229,6 +263,17 @@ class DepthStory:
     predicted_per_layer: dict[str, float]
     ratio: dict[str, float]
     predicted_ratio: dict[str, float]
+    input_std: dict[str, tuple[float, ...]]
+    input_share: dict[str, tuple[float, ...]]
+    input_share_by_seed: dict[str, tuple[tuple[float, ...], ...]]
+    std_by_seed: dict[str, tuple[tuple[float, ...], ...]]
+
+    def signal_gone_at(self, scheme: str, below: float = 0.01) -> tuple[int, ...]:
+        """Per seed, the first layer (1-based) whose input-dependent share is below `below` (depth + 1: none)."""
+        return tuple(
+            next((i for i, v in enumerate(shares, start=1) if v < below), self.depth + 1)
+            for shares in self.input_share_by_seed[scheme]
+        )
 
 
 DEPTH_STORY_SCHEMES = ("Kaiming (He)", "Xavier (Glorot)", "PyTorch default")
@@ -249,9 +294,19 @@ def depth_story(
         rows, _ = depth_sweep(depth, width, activation, list(schemes), seed, 128)
         per_seed.append((rows, depth_summary(rows).set_index("scheme")))
     std, predicted, per_layer, by_seed, pred_per, ratio, pred_ratio = {}, {}, {}, {}, {}, {}, {}
+    input_std, share, share_by_seed, std_by_seed = {}, {}, {}, {}
     for scheme in schemes:
-        curves = [rows[rows["scheme"] == scheme]["std"].tolist() for rows, _ in per_seed]
+
+        def column(name: str, scheme: str = scheme) -> list[list[float]]:
+            return [rows[rows["scheme"] == scheme][name].astype(float).tolist() for rows, _ in per_seed]
+
+        curves = column("std")
         std[scheme] = tuple(_median(col) for col in zip(*curves))
+        std_by_seed[scheme] = tuple(tuple(c) for c in curves)
+        input_std[scheme] = tuple(_median(col) for col in zip(*column("input_std")))
+        shares = column("input_share")
+        share[scheme] = tuple(_median(col) for col in zip(*shares))
+        share_by_seed[scheme] = tuple(tuple(c) for c in shares)
         first_rows = per_seed[0][0]
         predicted[scheme] = tuple(first_rows[first_rows["scheme"] == scheme]["predicted_std"].tolist())
         by_seed[scheme] = tuple(float(s["per_layer"].loc[scheme]) for _, s in per_seed)
@@ -272,6 +327,10 @@ def depth_story(
         pred_per,
         ratio,
         pred_ratio,
+        input_std,
+        share,
+        share_by_seed,
+        std_by_seed,
     )
 
 
@@ -311,27 +370,209 @@ def symmetry_story(
     return SymmetryStory(depth, width, activation, steps, tuple(schemes), layers, init, after)
 
 
+@computed_once
+def symmetry_counts(seeds: tuple[int, ...] = LESSON_SEEDS) -> dict[str, tuple[int, ...]]:
+    """Per scheme of the symmetry story, each seed's fewest distinct units in any hidden layer after SGD."""
+    out: dict[str, list[int]] = {scheme: [] for scheme in SYMMETRY_STORY_SCHEMES}
+    for seed in seeds:
+        _check_stop()
+        for scheme in SYMMETRY_STORY_SCHEMES:
+            t = symmetry_table(5, 64, "tanh", scheme, seed, 64, 20)
+            out[scheme].append(int(t["distinct_after_training"].min()))
+    return {scheme: tuple(v) for scheme, v in out.items()}
+
+
 @dataclass(frozen=True)
 class TrainingStory:
-    """The lesson's presets trained on the same data in the same order (LESSON_TRAIN)."""
+    """The lesson's presets trained on the same data (LESSON_TRAIN), once per seed of `seeds`.
 
-    settings: TrainDefaults
+    ``runs``: the first seed's runs (the chart draws them); ``runs_by_seed[plan]``: every seed's
+    run, in the order of ``seeds`` (the numbers on the page are over all of them).
+    """
+
+    settings: TrainConfig
     runs: dict[str, TrainRun]
     seconds: float
+    seeds: tuple[int, ...] = (0,)
+    runs_by_seed: dict[str, tuple[TrainRun, ...]] = field(default_factory=dict)
 
 
 @computed_once
-def training_story(plans: tuple[str, ...] = LESSON_TRAIN_PLANS, seed: int = 0) -> TrainingStory:
-    """Train SimpleCNN from each preset with LESSON_TRAIN's settings (~10 s for three on one core)."""
+def training_story(plans: tuple[str, ...] = LESSON_TRAIN_PLANS, seeds: tuple[int, ...] = TRAIN_SEEDS) -> TrainingStory:
+    """Train SimpleCNN from each preset with LESSON_TRAIN's settings, once per seed (init and data order)."""
     c = LESSON_TRAIN
-    data = train_data(int(c["n_train"]), int(c["n_test"]), float(c["noise"]))
-    runs = {}
-    for name in plans:
-        steps, batch, lr = int(c["steps"]), int(c["batch_size"]), float(c["lr"])
-        runs[name] = train_run(PRESETS[name].plan, seed, steps, batch, lr, data, should_stop=_STOP.is_set)
-        if runs[name].stop_reason == "stopped":
-            raise Interrupted("the lesson's training was stopped: the process is exiting")
-    return TrainingStory(c.copy(), runs, sum(r.seconds for r in runs.values()))
+    data = train_data(c.n_train, c.n_test, c.noise)
+    by_seed: dict[str, list[TrainRun]] = {name: [] for name in plans}
+    for seed in seeds:
+        for name in plans:
+            run = train_run(PRESETS[name].plan, seed, c.steps, c.batch_size, c.lr, data, should_stop=_STOP.is_set)
+            if run.stop_reason == "stopped":
+                raise Interrupted("the lesson's training was stopped: the process is exiting")
+            by_seed[name].append(run)
+    runs = {name: by_seed[name][0] for name in plans}
+    seconds = sum(r.seconds for v in by_seed.values() for r in v)
+    return TrainingStory(c, runs, seconds, tuple(seeds), {name: tuple(v) for name, v in by_seed.items()})
+
+
+# --- claims: every number the page shows, with its spread over the seeds ------------------------
+
+CLAIM_COLUMNS = ["step", "claim", "shown", "median", "low", "high", "seeds"]
+WIDE = 0.2  # a spread (high - low) above this share of the median is shown as a range
+
+
+def _step_for(median: float, low: float, high: float) -> float:
+    """The rounding step the spread supports: the decimal place of (high - low)'s leading digit,
+    but at least two significant digits (one digit would round 14,700 to 10,000), finer where
+    rounding would leave [low, high], and at most 4 significant digits."""
+    width = high - low
+    scale = abs(median) if median else max(abs(low), abs(high), 1e-300)
+    magnitude = math.floor(math.log10(scale))
+    floor_step = 10.0 ** (magnitude - 3)  # 4 significant digits at most
+    step = 10.0 ** math.floor(math.log10(width)) if width > 0 else floor_step
+    step = max(min(step, 10.0 ** (magnitude - 1)), floor_step)
+    while step > floor_step and not low <= round(median / step) * step <= high:
+        step /= 10
+    return step
+
+
+def _number(value: float, step: float) -> str:
+    """`value` rounded to `step`: thousands separators, or a power of ten for tiny and huge numbers."""
+    if value == 0:
+        return "0"
+    if abs(value) >= 1e6 or abs(value) < 1e-3:
+        digits = max(1, min(4, math.floor(math.log10(abs(value))) - math.floor(math.log10(step)) + 1))
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+        return f"{mantissa}e{int(exponent)}"
+    rounded = round(value / step) * step
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    return f"{rounded:,.{decimals}f}"
+
+
+def _two_digits(value: float) -> str:
+    """A range's end: two significant digits."""
+    if value == 0 or not math.isfinite(value):
+        return _number(value, 1.0) if value == 0 else f"{value}"
+    return _number(value, 10 ** (math.floor(math.log10(abs(value))) - 1))
+
+
+def spread_text(values: Sequence[float], unit: str = "", prefix: str = "") -> str:
+    """How the page shows a number measured once per seed: the median, with only the digits the
+    spread over the seeds supports, and its range when that spread exceeds WIDE of the median:
+    "11,000 (8,800–18,000 over 20 seeds)". `prefix` ("×") and `unit` (" %") go around each number.
+    """
+    finite = [float(v) for v in values if math.isfinite(v)]
+    if not finite:
+        return "not finite"
+    median, low, high = statistics.median(finite), min(finite), max(finite)
+    if low == high:  # the same on every seed: the number itself
+        text = f"{prefix}{low:,.4g}{unit}" if abs(low) < 1e6 else f"{prefix}{_two_digits(low)}{unit}"
+    else:
+        text = f"{prefix}{_number(median, _step_for(median, low, high))}{unit}"
+    if median and (high - low) > WIDE * abs(median):
+        text += f" ({prefix}{_two_digits(low)}–{prefix}{_two_digits(high)}{unit} over {len(finite)} seeds)"
+    if len(finite) < len(values):
+        text += f" ({len(values) - len(finite)} of {len(values)} seeds not finite)"
+    return text
+
+
+def _row(
+    step: int, claim: str, values: Sequence[float], shown: str | None = None, seeds: int = 0, **fmt: str
+) -> dict[str, Any]:
+    """One claim: its text and the median, low and high of its values over `seeds` (default: one value a seed)."""
+    finite = [float(v) for v in values if math.isfinite(v)]
+    return {
+        "step": step,
+        "claim": claim,
+        "shown": spread_text(values, **fmt) if shown is None else shown,
+        "median": statistics.median(finite) if finite else math.nan,
+        "low": min(finite) if finite else math.nan,
+        "high": max(finite) if finite else math.nan,
+        "seeds": seeds or len(values),
+    }
+
+
+def _accuracy_text(percents: Sequence[float]) -> str:
+    """Held-out accuracy over the seeds, in words that hold on every seed."""
+    low, high, n = min(percents), max(percents), len(percents)
+    if round(low) == round(high):
+        return f"{round(low):.0f} % on {n} of {n} seeds"
+    return f"{round(low):.0f}–{round(high):.0f} % over {n} seeds"
+
+
+def _overflow_text(steps: Sequence[float], n: int) -> str:
+    """When the loss overflowed, over the seeds (a seed that never overflowed is counted, not hidden)."""
+    if not steps:
+        return f"no overflow on {n} seeds"
+    low, high = int(min(steps)), int(max(steps))
+    at = f"step {low}" if low == high else f"steps {low}–{high}"
+    return f"at {at}" + (f" on {n} of {n} seeds" if len(steps) == n else f" on {len(steps)} of {n} seeds")
+
+
+@computed_once
+def claims() -> pd.DataFrame:
+    """Every number the lesson shows, one row each: ``step``, ``claim`` (a short id), ``shown``
+    (the text on the page), ``median``, ``low``, ``high`` (over the seeds, in the unit shown)
+    and ``seeds`` (how many). The page's numbers are these rows' ``shown``.
+    """
+    rows: list[dict[str, Any]] = []
+    article, he = signal_trace("Article recipe"), signal_trace("Kaiming (He)")
+    ln10 = math.log(10)
+    for step, t, name in ((1, article, "article"), (2, he, "Kaiming")):
+        rows.append(_row(step, f"fc1 gain, {name}", t.gain_by_seed("fc1"), prefix="×"))
+        rows.append(_row(step, f"fc2 over fc1, {name}", t.step_by_seed("fc1", "fc2"), prefix="×"))
+        rows.append(_row(step, f"fc2 gain, {name}", t.gain_by_seed("fc2"), prefix="×"))
+        rows.append(_row(step, f"logits std, {name}", t.logits_std_by_seed))
+        rows.append(_row(step, f"loss at init, {name}", t.loss_by_seed))
+        rows.append(_row(step, f"loss over ln 10, {name}", [v / ln10 for v in t.loss_by_seed], prefix="×"))
+    d = depth_story()
+    for scheme in ("Kaiming (He)", "Xavier (Glorot)"):
+        rows.append(_row(3, f"per layer, {scheme}", d.per_layer_by_seed[scheme], prefix="×"))
+        rows.append(_row(3, f"last over first, {scheme}", [c[-2] / c[0] for c in d.std_by_seed[scheme]]))
+    default = "PyTorch default"
+    gone = d.signal_gone_at(default)
+    rows.append(_row(3, "signal below 1 %, PyTorch default", gone, prefix="fc"))
+    rows.append(
+        _row(3, "input share at fc5, PyTorch default", [100 * c[4] for c in d.input_share_by_seed[default]], unit=" %")
+    )
+    rows.append(_row(3, "input share at last hidden, PyTorch default", [c[-2] for c in d.input_share_by_seed[default]]))
+    rows.append(_row(3, "std at last hidden, PyTorch default", [c[-2] for c in d.std_by_seed[default]]))
+    rows.append(
+        _row(
+            3,
+            "std fc1 to fc5 per layer, PyTorch default",
+            [(c[4] / c[0]) ** 0.25 for c in d.std_by_seed[default]],
+            prefix="×",
+        )
+    )
+    counts = symmetry_counts()
+    for scheme, distinct in counts.items():
+        rows.append(_row(4, f"distinct units, {scheme}", distinct, shown=f"{spread_text(distinct)} of 64"))
+    story = training_story()
+    n = len(story.seeds)
+    for plan, runs in story.runs_by_seed.items():
+        done = [r for r in runs if r.stop_reason != "non-finite loss"]
+        if done:
+            acc = [100 * r.test_accuracy for r in done]
+            text = (
+                _accuracy_text(acc)
+                if len(done) == n
+                else f"{_accuracy_text(acc).split(' on ')[0].split(' over ')[0]} on the {len(done)} of {n} seeds "
+                "that did not overflow"
+            )
+            rows.append(_row(5, f"held-out accuracy, {plan}", acc, shown=text, seeds=n))
+        over = [float(r.steps_done) for r in runs if r.stop_reason == "non-finite loss"]
+        if over:
+            rows.append(_row(5, f"overflow step, {plan}", over, shown=_overflow_text(over, n), seeds=n))
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def claim(name: str) -> str:
+    """The text the page shows for claim `name` (a row of `claims()`)."""
+    table = claims()
+    hit = table[table["claim"] == name]
+    if hit.empty:
+        raise ValueError(f"no claim {name!r}; claims: {', '.join(table['claim'])}")
+    return str(hit["shown"].iloc[0])
 
 
 # What the worker computes, in the order a class meets it (the page calls these exact shapes).
@@ -340,7 +581,9 @@ STORIES: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("signal_trace", ("Kaiming (He)",)),
     ("depth_story", ()),
     ("symmetry_story", ()),
+    ("symmetry_counts", ()),
     ("training_story", ()),
+    ("claims", ()),
 )
 
 

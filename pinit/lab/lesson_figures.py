@@ -19,7 +19,6 @@ from ..style import (
     EXPECTED,
     FADED,
     PHONE_WIDTH,
-    SCHEME_COLORS,
     WIDE_WIDTH,
     fit_width,
     fmt,
@@ -27,9 +26,10 @@ from ..style import (
     log_axis,
     positive,
     presenter,
+    recipe_style,
     title,
 )
-from .lesson import DepthStory, SignalTrace, SymmetryStory, TrainingStory
+from .lesson import DepthStory, SignalTrace, SymmetryStory, TrainingStory, spread_text
 
 __all__ = ["depth_story_figure", "signal_trace_figure", "symmetry_story_figure", "training_story_figure"]
 
@@ -105,7 +105,7 @@ def signal_trace_figure(
     ×45) is written on the chart at that layer; `reference` (the previous step's plan) is drawn
     faded behind, so a class sees before and after.
     """
-    color = SCHEME_COLORS.get(trace.preset, "#1f77b4")
+    color = recipe_style(trace.preset).colour
     data = (_trace_lines(reference, color, faded=True) if reference is not None else []) + _trace_lines(
         trace, color, faded=False
     )
@@ -122,11 +122,12 @@ def signal_trace_figure(
     )
     gains = [g if math.isfinite(g) else 0.0 for g in trace.gains]
     k = trace.layers.index(annotate) if annotate in trace.layers else max(range(len(gains)), key=lambda i: gains[i])
+    gain_text = spread_text(trace.gain_by_seed(trace.layers[k]), prefix="×").split(" (")[0]
     annotations = [
         dict(
             x=trace.layers[k],
             y=math.log10(positive(trace.rms[k]) or 1.0),
-            text=f"<b>×{fmt(gains[k])}</b> at {trace.layers[k]}",
+            text=f"<b>{gain_text}</b> at {trace.layers[k]}",
             showarrow=True,
             arrowhead=2,
             # Up-left of the point, where the rising line has not been yet; with the faded plan drawn
@@ -138,8 +139,9 @@ def signal_trace_figure(
         )
     ]
     sub = (
-        f"RMS of each layer's output on 64 probe images · logits std {fmt(trace.logits_std)} · "
-        f"loss at init {fmt(trace.loss)} (ln 10 = 2.30) · same log axis in steps 1 and 2"
+        f"RMS of each layer's output on 64 probe images, median of {len(trace.seeds)} seeds (dots: each seed) · "
+        f"logits std {spread_text(trace.logits_std_by_seed).split(' (')[0]} · "
+        f"loss at init {spread_text(trace.loss_by_seed).split(' (')[0]} (ln 10 = 2.30) · same log axis in steps 1 and 2"
     )
     spec = dict(
         data=data,
@@ -165,7 +167,7 @@ def depth_story_figure(
     values: list[float] = []
     layers = list(range(1, story.depth + 1))
     for scheme in story.schemes:
-        color = SCHEME_COLORS.get(scheme, "#333")
+        color = recipe_style(scheme).colour
         measured, predicted = story.std[scheme], story.predicted[scheme]
         values += [v for v in measured if positive(v)] + [v for v in predicted if positive(v)]
         data.append(
@@ -174,8 +176,7 @@ def depth_story_figure(
                 mode="lines",
                 x=layers,
                 y=[positive(v) for v in measured],
-                name=f"{scheme}: ×{story.per_layer[scheme]:.3f} per layer "
-                f"(formula ×{story.predicted_per_layer[scheme]:.3f})",
+                name=scheme,
                 line=dict(color=color, width=4),
                 legendgroup=scheme,
                 hovertemplate=f"{scheme}<br>layer %{{x}}: std %{{y:.3g}}<extra></extra>",
@@ -193,9 +194,24 @@ def depth_story_figure(
                 hoverinfo="skip",
             )
         )
+        dependent = story.input_std[scheme]
+        values += [v for v in dependent if positive(v)]
+        data.append(
+            dict(
+                type="scatter",
+                mode="lines+markers",
+                x=layers,
+                y=[positive(v) for v in dependent],
+                showlegend=False,
+                line=dict(color=color, width=2, dash="dot"),
+                marker=dict(color=color, size=5, symbol=recipe_style(scheme).marker),
+                legendgroup=scheme,
+                hovertemplate=f"{scheme}<br>layer %{{x}}: the input's part %{{y:.3g}}<extra></extra>",
+            )
+        )
     sub = (
         f"DeepMLP, {story.depth} Linear layers of {story.width}, {story.activation}; solid: measured (median of "
-        f"{len(story.seeds)} seeds), dashed: the formula · log scale"
+        f"{len(story.seeds)} seeds), dashed: the formula, dotted: the part that depends on the input · log scale"
     )
     spec = dict(
         data=data,
@@ -224,7 +240,7 @@ def symmetry_story_figure(
                 x=list(story.layers),
                 y=list(after),
                 name=scheme,
-                marker=dict(color=SCHEME_COLORS.get(scheme, "#333")),
+                marker=dict(color=recipe_style(scheme).colour),
                 text=[str(v) for v in after],
                 textposition="outside",
                 cliponaxis=False,
@@ -297,7 +313,7 @@ def training_story_figure(
                     x=log["step"].tolist(),
                     y=ys,
                     name=n,
-                    line=dict(color=SCHEME_COLORS.get(n, "#333"), width=3),
+                    line=dict(color=recipe_style(n).colour, width=3, dash=recipe_style(n).dash),
                     hovertemplate=f"{n}<br>step %{{x}}: loss %{{y:.3g}}<extra></extra>",
                 )
             )
@@ -320,7 +336,7 @@ def training_story_figure(
                 mode="markers+text",
                 x=[int(log["step"].iloc[-1])],
                 y=[LOSS_CEILING],
-                marker=dict(symbol="x", size=16, color=SCHEME_COLORS.get(n, "#333")),
+                marker=dict(symbol="x", size=16, color=recipe_style(n).colour),
                 showlegend=False,
                 text=[f"  {n}: loss {fmt(first)} at step 1, {what} ↑"],
                 textposition="bottom right",
@@ -333,8 +349,9 @@ def training_story_figure(
     anim_frames = [dict(name=str(c), data=lines(c), traces=list(range(len(names)))) for c in cut]
     c = story.settings
     sub = (
-        f"SimpleCNN on synthetic gratings: SGD lr {c['lr']:g}, momentum 0.9, batch {int(c['batch_size'])}, "
-        f"{int(c['steps'])} steps · dashed: ln 10 = 2.30, a network that knows nothing · log scale"
+        f"SimpleCNN on synthetic gratings, seed {story.seeds[0]} of {len(story.seeds)}: SGD lr {c.lr:g}, "
+        f"momentum {c.momentum:g}, batch {c.batch_size}, {c.steps} steps · "
+        "dashed: ln 10 = 2.30, a network that knows nothing · log scale"
     )
     spec = dict(
         data=data,

@@ -44,12 +44,14 @@ from ..checks import whole_number
 
 __all__ = [
     "MIN_TAIL_EIGENVALUES",
+    "PLAUSIBLE_P",
     "Spectrum",
     "TailFit",
     "edge_fluctuation",
     "mp_cdf",
     "mp_density",
     "mp_edges",
+    "power_vs_exponential",
     "spectra_table",
     "spectrum",
     "svd_seconds",
@@ -123,17 +125,58 @@ def edge_fluctuation(n: int, m: int, sigma2: float) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class TailFit:
-    """A power-law fit of the largest eigenvalues: α, x_min, how many points the tail has, KS distance D."""
+    """A power-law fit of the largest eigenvalues: α, x_min, how many points the tail has, KS distance D,
+    and the likelihood-ratio test of that power law against an exponential tail on the same points.
+
+    ``loglik_ratio``: R = Σ ln p_power(λ) − ln p_exp(λ) over the tail (R > 0 favours the power law);
+    ``p_value``: Vuong's two-sided p for R's sign (Clauset, Shalizi & Newman 2009, appendix C);
+    ``plausible``: False where the exponential fits significantly better (R < 0, p < PLAUSIBLE_P):
+    then the spectrum has no power-law tail to read an α from (a random matrix's spectrum ends at
+    the Marchenko-Pastur edge), and α is only the estimator's output.
+    """
 
     alpha: float
     xmin: float
     n_tail: int
     D: float
     note: str = ""
+    loglik_ratio: float = math.nan
+    p_value: float = math.nan
+
+    @property
+    def plausible(self) -> bool:
+        if not math.isfinite(self.alpha) or not math.isfinite(self.loglik_ratio):
+            return False
+        return not (self.loglik_ratio < 0 and self.p_value < PLAUSIBLE_P)
+
+
+PLAUSIBLE_P = 0.1  # Clauset et al. 2009: a sign of R with p < 0.1 is taken as real
+
+
+def power_vs_exponential(tail: np.ndarray, alpha: float, xmin: float) -> tuple[float, float]:
+    """(R, p): the log-likelihood ratio of the power law p(x) = (α−1)/x_min · (x/x_min)^(−α) against
+    the exponential p(x) = μ e^(−μ(x − x_min)) (μ by maximum likelihood, 1/(mean(x) − x_min)) on the
+    tail x ≥ x_min, and Vuong's p = erfc(|R| / (σ √(2n))), σ the std of the pointwise log ratios
+    (Clauset, Shalizi & Newman 2009, "Power-law distributions in empirical data", eq. C.6).
+    """
+    x = np.asarray(tail, dtype=np.float64)
+    n = len(x)
+    gap = float(np.mean(x)) - xmin
+    if n < 2 or gap <= 0 or not alpha > 1:
+        return math.nan, math.nan
+    mu = 1.0 / gap
+    log_power = math.log((alpha - 1) / xmin) - alpha * np.log(x / xmin)
+    log_exp = math.log(mu) - mu * (x - xmin)
+    ratios = log_power - log_exp
+    r = float(np.sum(ratios))
+    sigma = float(np.std(ratios))
+    p = math.erfc(abs(r) / (sigma * math.sqrt(2 * n))) if sigma > 0 else 0.0
+    return r, p
 
 
 def tail_alpha(evals: np.ndarray) -> TailFit:
-    """α of ρ(λ) ∝ λ^(−α) over λ ≥ x_min, x_min by minimum KS distance (Clauset et al. 2009), as WeightWatcher.
+    """α of ρ(λ) ∝ λ^(−α) over λ ≥ x_min, x_min by minimum KS distance (Clauset et al. 2009), as WeightWatcher,
+    with the likelihood-ratio test against an exponential tail (`power_vs_exponential`).
 
     For each candidate x_min = λ_(i) (ascending, all but the largest): α_i = 1 + n_i / Σ_{j≥i} ln(λ_j / λ_i),
     D_i = max_j |1 − (λ_j / λ_i)^(1−α_i) − j/n_i| (1 where α_i ≤ 1); the fit is the i of least D_i.
@@ -161,7 +204,20 @@ def tail_alpha(evals: np.ndarray) -> TailFit:
     d, i, alpha = best
     if not math.isfinite(d):
         return TailFit(math.nan, math.nan, 0, math.nan, "no candidate x_min gave a power law with α > 1")
-    return TailFit(float(alpha), float(x[i]), n - i, d)
+    r, p = power_vs_exponential(x[i:], float(alpha), float(x[i]))
+    fit = TailFit(float(alpha), float(x[i]), n - i, d, "", r, p)
+    if not fit.plausible:
+        fit = TailFit(
+            fit.alpha,
+            fit.xmin,
+            fit.n_tail,
+            fit.D,
+            f"no power-law tail: an exponential fits the top {n - i} eigenvalues better (log-likelihood ratio "
+            f"{r:.3g}, p = {p:.2g})",
+            r,
+            p,
+        )
+    return fit
 
 
 @dataclass(frozen=True)
@@ -292,6 +348,7 @@ def spectra_table(model: nn.Module, names: list[str] | None = None, bins: int = 
                 "mp_ks": s.mp_ks,
                 "distinct": s.distinct,
                 "alpha": s.tail.alpha,
+                "tail_plausible": s.tail.plausible,
             }
         )
     return pd.DataFrame(rows)

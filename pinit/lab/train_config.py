@@ -7,8 +7,9 @@ core, easy enough (noise 0.5) that a good init visibly learns within it.
 
 The learning rate was chosen by bench/sweep_lr.py (lr x seeds x recipes, held-out accuracy):
 the rate whose worst seed is best for the inits that should learn (Kaiming, Xavier). A higher
-rate trains PyTorch's default faster on some seeds but leaves Kaiming at 21-77 % on others: a
-lesson number must hold on every seed.
+rate moves PyTorch's default further from chance on some seeds, but leaves Kaiming short of
+100 % on others; a lower one leaves Xavier short. A number the lesson shows must hold on every
+seed, so the rate is chosen by the worst seed, not the median.
 """
 
 from __future__ import annotations
