@@ -273,3 +273,26 @@ def test_thirty_followers_follow_the_presenter_and_none_can_move_the_room():
 
     with running() as (url, _):
         asyncio.run(the_class(url))
+
+
+def test_a_public_url_given_to_the_page_is_the_students_link_and_never_carries_presenter_mode():
+    import asyncio
+
+    from pinit.serve import running
+    from tests.ws_client import StreamlitSession
+
+    async def presenter(url: str) -> list[str]:
+        s = StreamlitSession(url)
+        s.query_string = "present=1&view=Lesson&step=1"
+        first = await s.connect()
+        assert first.ok, first.exceptions or first.error_alerts
+        run = await s.rerun(click_key="room.open")
+        await s.close()
+        return [c.code_text for r in (first, run) for c in r.of_type("code")]
+
+    with running(script_args=["--public-url", "https://class.example/pinit"]) as (url, _):
+        first_link, class_link = asyncio.run(presenter(url))
+    assert first_link == "https://class.example/pinit/?step=1"  # the default state: no model, plan or seed
+    assert class_link.startswith("https://class.example/pinit/?room=") and len(class_link) == len(
+        "https://class.example/pinit/?room=K7Q2"
+    )
