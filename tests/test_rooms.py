@@ -220,6 +220,7 @@ def _alerts(run) -> list[str]:
 
 def test_thirty_followers_follow_the_presenter_and_none_can_move_the_room():
     import asyncio
+    import dataclasses
 
     from pinit.serve import running
     from tests.ws_client import class_status, join_class, open_class, shows_step
@@ -244,10 +245,13 @@ def test_thirty_followers_follow_the_presenter_and_none_can_move_the_room():
         # widget's id, taken from the presenter's page) and asks for step 5 in its address.
         rogue, others = tabs[0], tabs[1:]
         assert not rogue.has_widget(key="lesson.next")
-        forged = presenter.widget(key="lesson.next")
-        rogue.widgets[forged.id] = forged
-        await rogue.lesson_step(+1)
-        await rogue.lesson_step(+1)
+        # Scoped to the rogue's own view fragment (a request naming a fragment it does not have is dropped).
+        forged = dataclasses.replace(
+            presenter.widget(key="lesson.next"), fragment_id=rogue.widget(key="room.leave").fragment_id
+        )
+        for _ in range(2):
+            rogue.widgets[forged.id] = forged  # each run of its view replaces the rogue's widgets
+            await rogue.lesson_step(+1)
         rogue.query_string = "room=" + code + "&step=5"
         await rogue.rerun()
         for s in others[:5]:
