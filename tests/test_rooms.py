@@ -220,6 +220,7 @@ def _alerts(run) -> list[str]:
 
 def test_thirty_followers_follow_the_presenter_and_none_can_move_the_room():
     import asyncio
+    import dataclasses
 
     from pinit.serve import running
     from tests.ws_client import class_status, join_class, open_class, shows_step
@@ -244,10 +245,13 @@ def test_thirty_followers_follow_the_presenter_and_none_can_move_the_room():
         # widget's id, taken from the presenter's page) and asks for step 5 in its address.
         rogue, others = tabs[0], tabs[1:]
         assert not rogue.has_widget(key="lesson.next")
-        forged = presenter.widget(key="lesson.next")
-        rogue.widgets[forged.id] = forged
-        await rogue.lesson_step(+1)
-        await rogue.lesson_step(+1)
+        # Scoped to the rogue's own view fragment (a request naming a fragment it does not have is dropped).
+        forged = dataclasses.replace(
+            presenter.widget(key="lesson.next"), fragment_id=rogue.widget(key="room.leave").fragment_id
+        )
+        for _ in range(2):
+            rogue.widgets[forged.id] = forged  # each run of its view replaces the rogue's widgets
+            await rogue.lesson_step(+1)
         rogue.query_string = "room=" + code + "&step=5"
         await rogue.rerun()
         for s in others[:5]:
@@ -273,3 +277,26 @@ def test_thirty_followers_follow_the_presenter_and_none_can_move_the_room():
 
     with running() as (url, _):
         asyncio.run(the_class(url))
+
+
+def test_a_public_url_given_to_the_page_is_the_students_link_and_never_carries_presenter_mode():
+    import asyncio
+
+    from pinit.serve import running
+    from tests.ws_client import StreamlitSession
+
+    async def presenter(url: str) -> list[str]:
+        s = StreamlitSession(url)
+        s.query_string = "present=1&view=Lesson&step=1"
+        first = await s.connect()
+        assert first.ok, first.exceptions or first.error_alerts
+        run = await s.rerun(click_key="room.open")
+        await s.close()
+        return [c.code_text for r in (first, run) for c in r.of_type("code")]
+
+    with running(script_args=["--public-url", "https://class.example/pinit"]) as (url, _):
+        first_link, class_link = asyncio.run(presenter(url))
+    assert first_link == "https://class.example/pinit/?step=1"  # the default state: no model, plan or seed
+    assert class_link.startswith("https://class.example/pinit/?room=") and len(class_link) == len(
+        "https://class.example/pinit/?room=K7Q2"
+    )

@@ -198,7 +198,8 @@ def main() -> None:
     st.html(COMPACT_CSS + (PRESENTER_CSS if presenting() else ""))
     for w in warnings:
         st.warning(escape(w[0].upper() + w[1:] + "."))
-    sidebar.sidebar_ui()
+    if room.following() is None:  # a follower's page is the teacher's lesson: no settings, a cheaper rerun
+        sidebar.sidebar_ui()
     # Only the open tab runs: the others cost nothing until a person opens them.
     for tab, name in zip(st.tabs(list(TABS), key="view", bind="query-params", on_change="rerun"), TABS):
         if tab.open:

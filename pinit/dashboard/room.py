@@ -29,6 +29,7 @@ NOTE = "room.note"  # a one-time message about the class (it ended, it handed ov
 POLL_SECONDS = 0.5  # a follower sees a move within this, plus one page run
 COUNT_SECONDS = 2.0  # how often the presenter's "N following" refreshes
 HAND_OVER_STEP = 6  # "Your turn": the followers are let go
+YOUR_TURN = "**Your turn**: the teacher handed over. From here the page is yours: open Weights with a recipe below."
 
 
 _STORE = RoomStore(max_step=HAND_OVER_STEP)
@@ -60,9 +61,13 @@ def join_from_link() -> list[str]:
             f"class {code} is not open on this server (it may have ended); the lesson opens at its start "
             "and you can go through it on your own"
         ]
-    st.session_state[FOLLOW] = {"code": code, "id": follower, "version": state.version}
     st.session_state["step"] = state.step
     st.session_state["view"] = "Lesson"
+    if state.step >= HAND_OVER_STEP:  # the class is already at "Your turn": nothing left to follow
+        store().leave(code, follower)
+        st.session_state[NOTE] = YOUR_TURN
+    else:
+        st.session_state[FOLLOW] = {"code": code, "id": follower, "version": state.version}
     return []
 
 
@@ -97,31 +102,32 @@ def _poll() -> None:
     follow["version"] = state.version
     if state.step != st.session_state.get("step"):
         st.session_state["step"] = state.step
+        if state.step >= HAND_OVER_STEP:  # let go before the page runs, so it draws the settings again
+            _stop(YOUR_TURN)
         st.rerun()
+
+
+def _leave() -> None:
+    _stop("You left the class: Back, Next, the steps and the settings are yours.")
+    st.rerun()  # the whole page: the settings come back
 
 
 def follower_ui(step: int) -> None:
     """Above the follower's lesson: whom it follows, the poll, and the way out."""
     note = st.session_state.pop(NOTE, None)
-    if note:
+    if note == YOUR_TURN:
+        st.success(note, icon=":material/school:")
+    elif note:
         st.info(note, icon=":material/school:")
     follow = following()
     if follow is None:
-        return
-    if step >= HAND_OVER_STEP:
-        _stop(None)
-        st.success(
-            "**Your turn**: the teacher handed over. From here the page is yours: open Weights with a recipe below.",
-            icon=":material/school:",
-        )
         return
     row = st.container(horizontal=True, vertical_alignment="center")
     row.markdown(f"Following the teacher · class **{follow['code']}** · step {step} of {HAND_OVER_STEP}")
     row.button(
         "Explore on my own",
         key="room.leave",
-        on_click=_stop,
-        args=("You left the class: Back, Next and the steps are yours.",),
+        on_click=_leave,
         help="Stop following the teacher's steps; the lesson stays where it is.",
     )
     _poll()
