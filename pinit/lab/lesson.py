@@ -51,6 +51,7 @@ from torch.nn import functional as F
 from ..models import build_model
 from ..plan import apply_plan
 from ..presets import PRESETS
+from . import story_cache
 from .depth import depth_summary, depth_sweep, symmetry_table
 from .probes import activation_stats, probe_batch, probe_targets
 from .signal import logits_verdict, loss_verdict
@@ -115,7 +116,8 @@ def computed_once(fn: Fn) -> Fn:
     """Cache `fn` by its arguments for the process; one caller computes while the others wait.
 
     When the warm-up worker (start_warming) was given this call, the result comes from it:
-    the caller waits for the worker rather than computing the same story a second time.
+    the caller waits for the worker rather than computing the same story a second time. A
+    result computed by this code before (pinit.lab.story_cache, on disk) is read, not recomputed.
     """
     results: dict[tuple[Any, ...], Any] = {}
     lock = threading.Lock()
@@ -124,8 +126,13 @@ def computed_once(fn: Fn) -> Fn:
     def wrapper(*args: Any) -> Any:
         with lock:
             if args not in results:
-                value = _from_worker((fn.__name__, args))
-                results[args] = value if value is not None else fn(*args)
+                value = story_cache.load(fn.__name__, args)
+                if value is None:
+                    value = _from_worker((fn.__name__, args))
+                if value is None:
+                    value = fn(*args)
+                    story_cache.store(fn.__name__, args, value)
+                results[args] = value
             return results[args]
 
     wrapper.cache_clear = results.clear  # type: ignore[attr-defined]
