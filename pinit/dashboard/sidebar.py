@@ -24,6 +24,7 @@ from streamlit.delta_generator import DeltaGenerator
 
 import pinit
 from pinit import registry, serve
+from pinit.models import ModelSpec
 from pinit.plan import MAX_SEED, InitPlan
 from pinit.report import layer_slots, parameter_shapes, schemes_for
 from pinit.share.setup import Setup
@@ -299,11 +300,53 @@ def model_ui() -> None:
         help="Which network to re-initialize.",
     )
     name, _ = current_model()
-    st.caption(pinit.MODELS[name].description)
-    if name == "DeepMLP":
-        st.slider("Depth (Linear layers)", 1, 100, key="model.depth", on_change=model_picked)
-        st.select_slider("Width", [16, 32, 64, 128, 256, 512, 1024], key="model.width", on_change=model_picked)
-        st.selectbox("Activation", list(pinit.models.ACTIVATIONS), key="model.activation", on_change=model_picked)
+    spec = pinit.MODELS[name]
+    st.caption(spec.description)
+    for option in spec.options:
+        option_widget(spec, option)
+
+
+SLIDER_SPAN: Final = 200  # a whole-number range this wide or narrower is a slider; a wider one a number box
+
+
+def option_widget(spec: ModelSpec, option: str) -> None:
+    """The widget of one of a model's options, drawn from its ModelSpec: a whole number with a declared
+    (low, high) a slider (a number box when the range is wide), declared choices a select box, a bool
+    a checkbox, any other number a number box and a string a text box. Key ``model.<option>``."""
+    key, label = f"model.{option}", option.replace("_", " ").capitalize()
+    default = spec.options[option]
+    if option in spec.option_ranges:
+        low, high = spec.option_ranges[option]
+        if high - low <= SLIDER_SPAN:
+            st.slider(label, low, high, key=key, on_change=option_changed)
+        else:
+            st.number_input(label, low, high, step=1, key=key, on_change=option_changed)
+    elif option in spec.option_choices:
+        st.selectbox(label, list(spec.option_choices[option]), key=key, on_change=option_changed)
+    elif isinstance(default, bool):
+        st.checkbox(label, key=key, on_change=option_changed)
+    elif isinstance(default, (int, float)):
+        step = 1 if isinstance(default, int) else None
+        st.number_input(label, step=step, key=key, on_change=option_changed)
+    else:
+        st.text_input(label, key=key, on_change=option_changed)
+
+
+def option_changed() -> None:
+    """Callback of a model option's widget: rebuild with the new options, or, if the model refuses
+    them (say d_model not divisible by n_head), say why in words and put the options back."""
+    name, options = current_model()
+    try:
+        parameter_shapes(name, options)
+    except (ValueError, TypeError, RuntimeError) as e:
+        applied = state.applied()
+        before = applied.options if applied is not None and applied.model == name else pinit.MODELS[name].options
+        for k, v in before.items():
+            st.session_state[f"model.{k}"] = v
+        st.session_state[state.REFUSED] = [f"{name} cannot be built with {options}: {e}"]
+        rerun_sidebar_and_view()
+        return
+    model_picked()
 
 
 def _param_label(scheme: pinit.Scheme, param: pinit.Param) -> str:
