@@ -12,7 +12,7 @@ import pytest
 
 import pinit
 from pinit.style import PRESENTER_FONT
-from tests.app_driver import applied, charts, errors, panels, preset, settled, specs, start, table
+from tests.app_driver import applied, captions, charts, errors, panels, preset, settled, specs, start, table
 
 
 @pytest.fixture
@@ -289,3 +289,15 @@ def test_deep_mlp_options_follow_its_declared_ranges(at):
     assert at.sidebar.selectbox(key="model.activation").options == list(pinit.models.ACTIVATIONS)
     width.set_value(64).run()
     assert applied(at).options["width"] == 64 and int(table(at).loc["layers.fc2.weight", "numel"]) == 64 * 64
+
+
+def test_a_presets_caption_states_its_rule_on_the_first_layer_of_the_model_on_screen(at):
+    """The lessons quote the article's fc1 (fan_in 2048); on another model the caption adds what the
+    preset's own normal rule does to that model's first layer, read from the plan."""
+    at.sidebar.selectbox(key="model").set_value("DeepMLP").run()
+    preset(settled(at), "Too small: N(0, 0.01)")
+    fan_in = int(table(at).loc["layers.fc1.weight", "numel"]) // 256  # DeepMLP's default width: 256 outputs
+    note = f"On DeepMLP's first layer (layers.fc1.weight, fan_in {fan_in}), N(0, 0.01) multiplies"
+    assert any(note in c and f"{0.01 * fan_in**0.5:.3g}." in c for c in captions(at))
+    preset(at, "Kaiming (He)")
+    assert not any("first layer" in c for c in captions(at))

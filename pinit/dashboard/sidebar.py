@@ -26,7 +26,7 @@ import pinit
 from pinit import registry, serve
 from pinit.models import ModelSpec
 from pinit.plan import MAX_SEED, InitPlan
-from pinit.report import layer_slots, parameter_shapes, schemes_for
+from pinit.report import layer_slots, meta_model, parameter_shapes, schemes_for
 from pinit.share.setup import Setup
 from pinit.share.text import math_text
 
@@ -512,23 +512,37 @@ def sidebar_ui() -> None:
 
 
 def preset_caption(name: str) -> str:
-    """What the preset teaches, said for the model on screen (the article's fc1 is only SimpleCNN's)."""
+    """What the preset teaches; on a model other than the article's (whose fc1 the lessons quote),
+    followed by what the preset's own rule does to that model's first layer (`first_layer_note`)."""
     if name not in pinit.PRESETS:
         return "Your own rules in Settings: they match no preset."
     model, options = current_model()
-    if model in ("SimpleCNN", "ArticleSimpleCNN"):
-        return math_text(pinit.PRESETS[name].lesson)  # √ as the lesson writes it, not sqrt
-    first = next(
-        ((n, s) for n, s in parameter_shapes(model, options).items() if len(s) == 2), None
-    )  # the first Linear-like weight: its fan_in sets the story's numbers
     text = pinit.PRESETS[name].lesson
-    if first is not None and "2048" in text:
-        fan_in = first[1][1]
-        text = (
-            f"N(0, 1) on every Linear weight, whatever its fan_in: on {model}'s first layer ({first[0]}, fan_in "
-            f"{fan_in}) it multiplies the signal's std by about √{fan_in} = {fan_in**0.5:.3g}."
-        )
+    if model not in ("SimpleCNN", "ArticleSimpleCNN"):
+        note = first_layer_note(model, options, pinit.PRESETS[name].plan)
+        text = f"{text} {note}" if note else text
     return math_text(text)
+
+
+def first_layer_note(model: str, options: dict[str, Any], plan: Any) -> str:
+    """The std factor of a zero-mean normal rule on the model's first 2-D weight, read from the plan:
+    E[y²] = fan_in · σ² · E[x²] (LeCun et al. 1998), so the signal's std is multiplied by about
+    σ·√fan_in. Empty when the plan puts no such rule there."""
+    try:
+        reached = pinit.assignments(meta_model(model, options), plan)
+    except (pinit.PlanError, ValueError):
+        return ""
+    first = next((a for a in reached if a.param.dim() == 2), None)
+    if first is None or first.rule is None or first.rule.scheme != "normal" or first.rule.params.get("mean"):
+        return ""
+    std, fan_in = float(first.rule.params["std"]), first.info.fan_in
+    if not fan_in:
+        return ""
+    factor = f"√{fan_in}" if std == 1 else f"{std:g}·√{fan_in}"
+    return (
+        f"On {model}'s first layer ({first.name}, fan_in {fan_in}), N(0, {std:g}) multiplies the signal's std "
+        f"by about {factor} = {std * fan_in**0.5:.3g}."
+    )
 
 
 def presenter_toggled() -> None:
