@@ -10,8 +10,9 @@ import math
 
 import pytest
 
+import pinit
 from pinit.style import PRESENTER_FONT
-from tests.app_driver import applied, charts, errors, panels, preset, settled, specs, start, table
+from tests.app_driver import applied, captions, charts, errors, panels, preset, settled, specs, start, table
 
 
 @pytest.fixture
@@ -261,3 +262,42 @@ def test_the_weights_far_from_gain_one_open_page_one_with_their_gain_marked_and_
     # An orthogonal Linear weight has gain 1 (or under): fc1 leaves page 1's head, which now opens on the convs.
     at.sidebar.selectbox(key="Linear.weight.scheme").set_value("orthogonal").run()
     assert next(iter(panels(at))) != "layer4.fc1.weight"
+
+
+def test_every_models_options_get_widgets_from_its_model_spec(at):
+    """TinyGPT declares options but no ranges: number boxes from its ModelSpec; a refused
+    combination is said in words and put back, not shown as a traceback."""
+    at.sidebar.selectbox(key="model").set_value("TinyGPT").run()
+    boxes = {w.key: w.value for w in settled(at).sidebar.number_input}
+    assert boxes == {f"model.{k}": v for k, v in pinit.MODELS["TinyGPT"].options.items()}
+    assert list(boxes) == ["model.n_layer", "model.d_model", "model.n_head", "model.vocab", "model.seq_len"]
+    before = applied(at)
+    assert before.model == "TinyGPT" and before.options["n_layer"] == 4
+    at.sidebar.number_input(key="model.n_head").set_value(3).run()
+    assert settled(at).sidebar.number_input(key="model.n_head").value == 4 and applied(at) == before
+    assert any("TinyGPT cannot be built" in e and "n_head" in e for e in errors(at)) and not at.exception
+    at.sidebar.number_input(key="model.n_layer").set_value(2).run()
+    assert applied(at).options["n_layer"] == 2
+    assert not any(n.startswith("blocks.2.") for n in table(at).index)
+
+
+def test_deep_mlp_options_follow_its_declared_ranges(at):
+    at.sidebar.selectbox(key="model").set_value("DeepMLP").run()
+    depth = settled(at).sidebar.slider(key="model.depth")
+    width = at.sidebar.number_input(key="model.width")
+    assert (depth.min, depth.max) == (1, 100) and (width.min, width.max) == (1, 4096)
+    assert at.sidebar.selectbox(key="model.activation").options == list(pinit.models.ACTIVATIONS)
+    width.set_value(64).run()
+    assert applied(at).options["width"] == 64 and int(table(at).loc["layers.fc2.weight", "numel"]) == 64 * 64
+
+
+def test_a_presets_caption_states_its_rule_on_the_first_layer_of_the_model_on_screen(at):
+    """The lessons quote the article's fc1 (fan_in 2048); on another model the caption adds what the
+    preset's own normal rule does to that model's first layer, read from the plan."""
+    at.sidebar.selectbox(key="model").set_value("DeepMLP").run()
+    preset(settled(at), "Too small: N(0, 0.01)")
+    fan_in = int(table(at).loc["layers.fc1.weight", "numel"]) // 256  # DeepMLP's default width: 256 outputs
+    note = f"On DeepMLP's first layer (layers.fc1.weight, fan_in {fan_in}), N(0, 0.01) multiplies"
+    assert any(note in c and f"{0.01 * fan_in**0.5:.3g}." in c for c in captions(at))
+    preset(at, "Kaiming (He)")
+    assert not any("first layer" in c for c in captions(at))

@@ -116,3 +116,17 @@ def test_signal_flow_runs_the_forward_pass_once(monkeypatch) -> None:
     flow = signal.signal_flow("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, seed=0, n=8)
     assert built == [[1]]  # one forward pass gives the activations, the loss and the gradients
     assert len(flow.activations) == 14 and len(flow.gradients) == 12
+
+
+def test_inputs_of_records_the_input_before_the_module_runs():
+    """A watched input comes in call order ahead of the same module's output, equal to what it received."""
+    torch.manual_seed(0)
+    first, second = nn.Linear(3, 4), nn.Linear(4, 2)
+    model = nn.Sequential(first, nn.Tanh(), second)
+    x = torch.randn(5, 3)
+    with capture_outputs(model, [("2", second)], inputs_of=[("into 2", second)]) as calls, torch.no_grad():
+        model(x)
+    assert [c.name for c in calls] == ["into 2", "2"]
+    with torch.no_grad():
+        assert torch.equal(calls[0].value, torch.tanh(first(x)))
+        assert torch.equal(calls[1].value, second(torch.tanh(first(x))))

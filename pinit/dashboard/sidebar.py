@@ -24,8 +24,9 @@ from streamlit.delta_generator import DeltaGenerator
 
 import pinit
 from pinit import registry, serve
+from pinit.models import ModelSpec
 from pinit.plan import MAX_SEED, InitPlan
-from pinit.report import layer_slots, parameter_shapes, schemes_for
+from pinit.report import layer_slots, meta_model, parameter_shapes, schemes_for
 from pinit.share.setup import Setup
 from pinit.share.text import math_text
 
@@ -299,11 +300,53 @@ def model_ui() -> None:
         help="Which network to re-initialize.",
     )
     name, _ = current_model()
-    st.caption(pinit.MODELS[name].description)
-    if name == "DeepMLP":
-        st.slider("Depth (Linear layers)", 1, 100, key="model.depth", on_change=model_picked)
-        st.select_slider("Width", [16, 32, 64, 128, 256, 512, 1024], key="model.width", on_change=model_picked)
-        st.selectbox("Activation", list(pinit.models.ACTIVATIONS), key="model.activation", on_change=model_picked)
+    spec = pinit.MODELS[name]
+    st.caption(spec.description)
+    for option in spec.options:
+        option_widget(spec, option)
+
+
+SLIDER_SPAN: Final = 200  # a whole-number range this wide or narrower is a slider; a wider one a number box
+
+
+def option_widget(spec: ModelSpec, option: str) -> None:
+    """The widget of one of a model's options, drawn from its ModelSpec: a whole number with a declared
+    (low, high) a slider (a number box when the range is wide), declared choices a select box, a bool
+    a checkbox, any other number a number box and a string a text box. Key ``model.<option>``."""
+    key, label = f"model.{option}", option.replace("_", " ").capitalize()
+    default = spec.options[option]
+    if option in spec.option_ranges:
+        low, high = spec.option_ranges[option]
+        if high - low <= SLIDER_SPAN:
+            st.slider(label, low, high, key=key, on_change=option_changed)
+        else:
+            st.number_input(label, low, high, step=1, key=key, on_change=option_changed)
+    elif option in spec.option_choices:
+        st.selectbox(label, list(spec.option_choices[option]), key=key, on_change=option_changed)
+    elif isinstance(default, bool):
+        st.checkbox(label, key=key, on_change=option_changed)
+    elif isinstance(default, (int, float)):
+        step = 1 if isinstance(default, int) else None
+        st.number_input(label, step=step, key=key, on_change=option_changed)
+    else:
+        st.text_input(label, key=key, on_change=option_changed)
+
+
+def option_changed() -> None:
+    """Callback of a model option's widget: rebuild with the new options, or, if the model refuses
+    them (say d_model not divisible by n_head), say why in words and put the options back."""
+    name, options = current_model()
+    try:
+        parameter_shapes(name, options)
+    except (ValueError, TypeError, RuntimeError) as e:
+        applied = state.applied()
+        before = applied.options if applied is not None and applied.model == name else pinit.MODELS[name].options
+        for k, v in before.items():
+            st.session_state[f"model.{k}"] = v
+        st.session_state[state.REFUSED] = [f"{name} cannot be built with {options}: {e}"]
+        rerun_sidebar_and_view()
+        return
+    model_picked()
 
 
 def _param_label(scheme: pinit.Scheme, param: pinit.Param) -> str:
@@ -469,23 +512,37 @@ def sidebar_ui() -> None:
 
 
 def preset_caption(name: str) -> str:
-    """What the preset teaches, said for the model on screen (the article's fc1 is only SimpleCNN's)."""
+    """What the preset teaches; on a model other than the article's (whose fc1 the lessons quote),
+    followed by what the preset's own rule does to that model's first layer (`first_layer_note`)."""
     if name not in pinit.PRESETS:
         return "Your own rules in Settings: they match no preset."
     model, options = current_model()
-    if model in ("SimpleCNN", "ArticleSimpleCNN"):
-        return math_text(pinit.PRESETS[name].lesson)  # √ as the lesson writes it, not sqrt
-    first = next(
-        ((n, s) for n, s in parameter_shapes(model, options).items() if len(s) == 2), None
-    )  # the first Linear-like weight: its fan_in sets the story's numbers
     text = pinit.PRESETS[name].lesson
-    if first is not None and "2048" in text:
-        fan_in = first[1][1]
-        text = (
-            f"N(0, 1) on every Linear weight, whatever its fan_in: on {model}'s first layer ({first[0]}, fan_in "
-            f"{fan_in}) it multiplies the signal's std by about √{fan_in} = {fan_in**0.5:.3g}."
-        )
+    if model not in ("SimpleCNN", "ArticleSimpleCNN"):
+        note = first_layer_note(model, options, pinit.PRESETS[name].plan)
+        text = f"{text} {note}" if note else text
     return math_text(text)
+
+
+def first_layer_note(model: str, options: dict[str, Any], plan: Any) -> str:
+    """The std factor of a zero-mean normal rule on the model's first 2-D weight, read from the plan:
+    E[y²] = fan_in · σ² · E[x²] (LeCun et al. 1998), so the signal's std is multiplied by about
+    σ·√fan_in. Empty when the plan puts no such rule there."""
+    try:
+        reached = pinit.assignments(meta_model(model, options), plan)
+    except (pinit.PlanError, ValueError):
+        return ""
+    first = next((a for a in reached if a.param.dim() == 2), None)
+    if first is None or first.rule is None or first.rule.scheme != "normal" or first.rule.params.get("mean"):
+        return ""
+    std, fan_in = float(first.rule.params["std"]), first.info.fan_in
+    if not fan_in:
+        return ""
+    factor = f"√{fan_in}" if std == 1 else f"{std:g}·√{fan_in}"
+    return (
+        f"On {model}'s first layer ({first.name}, fan_in {fan_in}), N(0, {std:g}) multiplies the signal's std "
+        f"by about {factor} = {std * fan_in**0.5:.3g}."
+    )
 
 
 def presenter_toggled() -> None:

@@ -126,6 +126,7 @@ def capture_outputs(
     keep: Callable[[torch.Tensor], Any] = _detach,
     stop_early: bool = False,
     batch_stats: bool = True,
+    inputs_of: Iterable[tuple[str, nn.Module]] = (),
 ) -> Iterator[list[Captured]]:
     """Record the outputs of `modules` (default: every module call inside which no other
     module was called: the leaves, and modules such as nn.MultiheadAttention that use their
@@ -148,6 +149,9 @@ def capture_outputs(
     statistics restored afterwards); `batch_stats=False` puts batch norm in eval mode too.
     `stop_early`: end the forward pass right after the first recorded output (the block's
     pass is cut short, not failed), for a caller that needs one layer's output only.
+    `inputs_of`: modules whose input (the first floating tensor of the call's arguments) is
+    recorded too, under the given name, just before the module runs (a residual stream's
+    state entering its first block is no module's output).
     """
     calls: list[Captured] = []
     stop = _Stop()
@@ -159,6 +163,12 @@ def capture_outputs(
         calls.append(Captured(name, module, keep(t)))
         if stop_early:
             raise stop
+
+    def input_hook_for(name: str) -> Callable[[nn.Module, Any], None]:
+        def hook(module: nn.Module, args: Any) -> None:
+            record(name, module, args)
+
+        return hook
 
     def hook_for(name: str) -> Callable[[nn.Module, Any, Any], None]:
         def hook(module: nn.Module, args: Any, output: Any) -> None:
@@ -187,12 +197,13 @@ def capture_outputs(
     handles = []
     with probe_mode(model, batch_stats):
         try:
+            handles += [m.register_forward_pre_hook(input_hook_for(name)) for name, m in inputs_of]
             if modules is None:
                 for name, m in model.named_modules():
                     handles.append(m.register_forward_pre_hook(pre))
                     handles.append(m.register_forward_hook(post_for(name or "(model)")))
             else:
-                handles = [m.register_forward_hook(hook_for(name)) for name, m in modules]
+                handles += [m.register_forward_hook(hook_for(name)) for name, m in modules]
             yield calls
         except _Stop as e:
             if e is not stop:  # another capture's signal: not ours to swallow

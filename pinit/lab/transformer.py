@@ -40,6 +40,7 @@ from torch import nn
 from ..checks import whole_number
 from ..models import CausalSelfAttention, TinyGPT, build_model
 from ..plan import apply_plan
+from .capture import capture_outputs
 from .probes import probe_batch
 
 __all__ = [
@@ -161,6 +162,11 @@ def transformer_presets(n_layer: int, tie_weights: bool = True) -> dict[str, Tra
 # ------------------------------------------------------------------------------ measurements
 
 
+def _as_double(t: torch.Tensor) -> torch.Tensor:
+    """A captured output detached and in float64, for the statistics (a copy: later in-place ops can't touch it)."""
+    return t.detach().double()
+
+
 def _blocks(model: nn.Module) -> list[nn.Module]:
     blocks = getattr(model, "blocks", None)
     if not isinstance(blocks, (nn.ModuleList, nn.Sequential)) or len(blocks) == 0:
@@ -182,18 +188,15 @@ def residual_stream_std(model: nn.Module, inputs: torch.Tensor) -> pd.DataFrame:
     Runs in eval mode under no_grad; the model's modes are restored.
     """
     blocks = _blocks(model)
-    seen: list[torch.Tensor] = []
-    handles = [blocks[0].register_forward_pre_hook(lambda m, args: seen.append(args[0].detach().double()))]
-    handles += [b.register_forward_hook(lambda m, args, out: seen.append(out.detach().double())) for b in blocks]
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
+    with capture_outputs(
+        model,
+        [(f"blocks.{i}", b) for i, b in enumerate(blocks)],
+        keep=_as_double,
+        batch_stats=False,
+        inputs_of=[("embeddings", blocks[0])],
+    ) as calls:
         model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-        for m, was in modes.items():
-            m.train(was)
+    seen = [c.value for c in calls]
     stds = [float(t.std()) for t in seen]
     rows = [
         {
@@ -233,25 +236,10 @@ def attention_stats(model: nn.Module, inputs: torch.Tensor, scale: str = "1/sqrt
             f"{type(model).__name__} has no pinit CausalSelfAttention layers (separate q, k, v, proj): "
             "attention_stats reads their q and k outputs"
         )
-    captured: dict[str, torch.Tensor] = {}
-    handles = []
-    for name, attn in layers:
-        for part in ("q", "k"):
-            lin = getattr(attn, part)
-            handles.append(
-                lin.register_forward_hook(
-                    lambda m, args, out, key=f"{name}.{part}": captured.__setitem__(key, out.detach().double())
-                )
-            )
-    modes = {m: m.training for m in model.modules()}
-    model.eval()
-    try:
+    watched = [(f"{name}.{part}", getattr(attn, part)) for name, attn in layers for part in ("q", "k")]
+    with capture_outputs(model, watched, keep=_as_double, batch_stats=False) as calls:
         model(inputs)
-    finally:
-        for h in handles:
-            h.remove()
-        for m, was in modes.items():
-            m.train(was)
+    captured = {c.name: c.value for c in calls}
     rows = []
     for name, attn in layers:
         q, k = captured[f"{name}.q"], captured[f"{name}.k"]

@@ -51,6 +51,7 @@ from torch.nn import functional as F
 from ..checks import finite_number, whole_number
 from ..models import DeepMLP
 from ..plan import param_seed
+from .capture import leaves
 from .probes import probe_batch, probe_targets
 
 __all__ = [
@@ -217,11 +218,11 @@ def coord_check(
         data_seed = param_seed(seed, "coord_check:batch")
         x = probe_batch(model, n, data_seed) if inputs is None else inputs
         y = probe_targets(model, n, data_seed) if targets is None else targets
-        leaves = [(name, m) for name, m in model.named_modules() if next(m.children(), None) is None]
+        watched = leaves(model)
         model.train()
         for step in range(steps + 1):
             seen: list[tuple[str, str, float]] = []
-            handles = [m.register_forward_hook(_recorder(seen, name)) for name, m in leaves]
+            handles = [m.register_forward_hook(_recorder(seen, name)) for name, m in watched]
             try:
                 loss = F.cross_entropy(model(x), y)
             finally:

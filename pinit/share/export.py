@@ -17,6 +17,7 @@ are in that dict, and says in words which names are missing otherwise.
 
 from __future__ import annotations
 
+import inspect
 import pprint
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +27,7 @@ from torch import nn
 from ..models import build_model
 from ..plan import InitPlan, assignments, param_seed
 from ..schemes import SCHEMES
+from . import export_template as template
 from .plan_io import model_identity
 
 __all__ = ["export_code"]
@@ -93,104 +95,30 @@ def export_code(
     needs_math = needs_fan_in or any("math." in src for src in sources.values())  # _layer_fan_in uses math
 
     plan_dict = plan.to_dict()
-    branches = []
-    for i, name in enumerate(used):
-        keyword = "if" if i == 0 else "elif"
-        branches.append(f"    {keyword} scheme == {name!r}:\n{_indent(sources[name], 8)}")
-    if branches:
+    fill = inspect.getsource(template._fill)
+    if used:
+        # Keep the def line and docstring; the body becomes one branch per scheme.
+        docstring_end = fill.index('"""\n', fill.index('"""') + 3) + 4
+        branches = [
+            f"    {'if' if i == 0 else 'elif'} scheme == {name!r}:\n{_indent(sources[name], 8)}"
+            for i, name in enumerate(used)
+        ]
         branches.append('    else:\n        raise ValueError(f"no code for scheme {scheme!r}")')
+        fill = fill[:docstring_end] + "\n".join(branches) + "\n"
+    init_weights = inspect.getsource(template.init_weights)
+    functions = [fill, init_weights]
+    if needs_fan_in:
+        functions.insert(1, inspect.getsource(template._layer_fan_in))
     else:
-        branches.append('    raise ValueError(f"no code for scheme {scheme!r}")')
+        assert init_weights.count("_layer_fan_in(module)") == 1
+        functions[1] = init_weights.replace("_layer_fan_in(module)", "None")
 
-    header = f'''"""init_weights(model): weight init exported by pinit, standalone (needs only torch).
-
-Model: {label}; seed: {seed}.
-On a freshly built model of this architecture, init_weights(model) gives parameters
-bit-identical to pinit.apply_plan(model, plan, seed={seed}). It works on any model whose
-parameters reached by the rules below have a seed in PARAM_SEEDS.
-
-How it works: each parameter is matched by type(module).__name__ and attribute name
-(RULES), or by its full name (OVERRIDES, which win); parameters no rule reaches keep
-their values. Each reached parameter is drawn from a torch.Generator re-seeded with
-PARAM_SEEDS[name] (pinit.param_seed(seed, name), precomputed), so the global RNG is
-never touched and changing one layer's rule never re-rolls another layer.
-
-Usage:
-    model = MyModel()      # same architecture as above, on the CPU
-    init_weights(model)
-"""
-'''
+    header = template.SCRIPT_DOCSTRING.format(label=label, seed=seed)
     imports = ("import math\n\n" if needs_math else "") + "import torch\nfrom torch.nn import init\n"
-    fan_in_fn = (
-        '''
-
-def _layer_fan_in(module):
-    """fan_in of the module's weight (2+ dims), as torch computes it; None if it has none."""
-    weight = getattr(module, "weight", None)
-    if isinstance(weight, torch.Tensor) and weight.dim() >= 2:
-        return weight.shape[1] * math.prod(weight.shape[2:])
-    return None
-'''
-        if needs_fan_in
-        else ""
+    data = template.DATA.format(
+        seed=seed,
+        rules=_literal(plan_dict["rules"]),
+        overrides=_literal(plan_dict["overrides"]),
+        param_seeds=_literal(seeds),
     )
-    fan_in_call = "_layer_fan_in(module)" if needs_fan_in else "None"
-
-    body = f'''
-SEED = {seed}
-
-# layer type (type(module).__name__) -> attribute name -> rule: the scheme and its
-# torch keyword arguments, every one spelled out.
-RULES = {_literal(plan_dict["rules"])}
-
-# full parameter name -> rule; an override wins over RULES.
-OVERRIDES = {_literal(plan_dict["overrides"])}
-
-# full parameter name -> seed of its generator.
-PARAM_SEEDS = {_literal(seeds)}
-
-
-def _fill(tensor, scheme, p, layer_fan_in, generator):
-    """Fill `tensor` in place with `scheme` and its keyword arguments `p`."""
-{chr(10).join(branches)}
-{fan_in_fn}
-
-def init_weights(model):
-    """Re-initialize `model` in place by RULES and OVERRIDES, and return it.
-
-    Checks every name first (ValueError listing the problems; nothing is changed),
-    then fills each reached parameter under torch.no_grad().
-    """
-    owners = {{}}
-    for module in model.modules():
-        for slot, param in module.named_parameters(recurse=False):
-            owners.setdefault(id(param), (module, slot))
-    todo = []
-    names = set()
-    problems = []
-    for name, param in model.named_parameters():
-        names.add(name)
-        module, slot = owners[id(param)]
-        if name in OVERRIDES:
-            rule = OVERRIDES[name]
-        else:
-            rule = RULES.get(type(module).__name__, {{}}).get(slot)
-        if rule is None:
-            continue
-        if name not in PARAM_SEEDS:
-            problems.append(f"{{name!r}} has no seed in PARAM_SEEDS (exported for another model?)")
-            continue
-        todo.append((name, param, rule, {fan_in_call}))
-    for name in OVERRIDES:
-        if name not in names:
-            problems.append(f"override names {{name!r}}, which is not a parameter of this model")
-    if problems:
-        raise ValueError("init_weights cannot apply this plan:\\n" + "\\n".join(problems))
-    generator = torch.Generator(device="cpu")
-    with torch.no_grad():
-        for name, param, rule, layer_fan_in in todo:
-            generator.manual_seed(PARAM_SEEDS[name])
-            _fill(param, rule["scheme"], rule, layer_fan_in, generator)
-    return model
-'''
-    return header + imports + body
+    return header + imports + data + "\n\n".join(functions)
