@@ -213,9 +213,9 @@ def _check_key(key: Any) -> None:
                 f"names, and pinit reads keys of at most {MAX_KEY_CHARS:,}"
             )
         return
-    if key is None or isinstance(key, bool):
+    if key is None or key is True or key is False:
         return
-    if isinstance(key, int) and key.bit_length() < _KEY_INT_BITS:
+    if is_whole(key) and key.bit_length() < _KEY_INT_BITS:
         return
     what = {_Tuple: "a tuple", float: "a floating-point number", int: "a whole number over 64 bits"}.get(
         type(key), "a container or an object"

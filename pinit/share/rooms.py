@@ -32,6 +32,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ..checks import is_whole
+
 __all__ = ["ALPHABET", "CODE_LENGTH", "RoomError", "RoomState", "RoomStore", "normalise_code"]
 
 # No 0/O, 1/I/L: a code read off a projector is typed without doubt.
@@ -103,7 +105,7 @@ class RoomStore:
             del self._rooms[code]
 
     def _check_step(self, step: int) -> int:
-        if not isinstance(step, int) or isinstance(step, bool) or not 1 <= step <= self.max_step:
+        if not is_whole(step) or not 1 <= step <= self.max_step:
             raise RoomError(f"a lesson step is a whole number from 1 to {self.max_step}, got {step!r}")
         return step
 
