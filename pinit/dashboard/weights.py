@@ -124,10 +124,10 @@ def overview_ui(report: InitReport, big: bool) -> None:
 def table_ui(report: InitReport) -> None:
     num = st.column_config.NumberColumn
     shown = report.table.copy()
-    # At the 4 decimals shown, a mean of -0.00003 printed "-0.0000": round first, and + 0.0 turns -0.0 into 0.0.
-    for col in ("mean", "std", "min", "max", "expected_std"):
+    # At the 4 decimals shown, a mean of -0.00003 printed "-0.0000": what rounds to zero there is shown as 0.
+    for col in ("mean", "min", "max"):
         if col in shown:
-            shown[col] = shown[col].astype(float).round(4) + 0.0
+            shown[col] = shown[col].where(shown[col].abs() >= 5e-5, 0.0)
     st.dataframe(
         shown,
         hide_index=True,

@@ -122,3 +122,22 @@ def test_every_button_shows_a_focus_ring_the_red_next_included(browser, server_u
         ring = button.evaluate("e => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineWidth]; }")
         assert ring[0] != "none" and float(ring[1].rstrip("px")) >= 2, (name, ring)
     page.context.close()
+
+
+def test_the_arrow_keys_change_the_step_from_anywhere_in_the_lesson(browser, server_url):
+    page = open_page(browser, server_url, "view=Lesson&step=2", 1)
+
+    def step_after(key: str) -> str:
+        page.keyboard.press(key)
+        page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=240_000)
+        page.wait_for_timeout(1500)
+        wait_idle(page, 240_000)
+        return page.url.split("step=")[1][:1]
+
+    page.locator("[data-testid=stButtonGroup] button").nth(1).focus()  # focus in the step picker
+    assert step_after("ArrowRight") == "3"  # one step, not the focus moved to the next option
+    page.locator(".st-key-lesson-next button").first.focus()  # focus on Next itself: still one step
+    assert step_after("ArrowRight") == "4"
+    page.evaluate("() => document.activeElement.blur()")  # nothing focused: Streamlit's own shortcut
+    assert step_after("ArrowLeft") == "3"
+    page.context.close()
