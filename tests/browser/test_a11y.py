@@ -59,11 +59,12 @@ SMALL_TEXT_JS = """() => {
     return out;
 }"""
 
-# Every element the Tab key stops at, and whether it is on screen.
+# Every element the Tab key stops at, and whether it is on screen once focused (a skip link is
+# off screen until it has the focus, as it should be).
 TAB_STOPS_JS = """() => [...document.querySelectorAll(
         'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')]
     .filter(e => !e.disabled && getComputedStyle(e).visibility !== 'hidden' && e.getClientRects().length)
-    .map(e => { const r = e.getBoundingClientRect();
+    .map(e => { e.focus({preventScroll: true}); const r = e.getBoundingClientRect(); e.blur();
                 return {label: (e.innerText || e.getAttribute('aria-label') || e.tagName).slice(0, 30),
                         off: r.right <= 0 || r.left >= innerWidth}; })"""
 
