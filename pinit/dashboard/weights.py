@@ -17,7 +17,9 @@ import pinit
 from pinit.figures import gain_far, histogram_grid_figure, signal_gain_figure, std_overview_figure
 from pinit.report import InitReport
 from pinit.stats import Histogram
+from pinit.style import fmt
 
+from .common import escape
 from .sidebar import is_phone
 
 BASE_BINS = 200  # one scan per tensor; every bin count offered divides it
@@ -100,7 +102,7 @@ def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> Non
     far = [h.name for h in ordered if gain_far(gains.get(h.name))]
     lead = (
         f"**{len(far)} of {len(gains)} weights change the signal more than ×2 per layer** (red gain), shown first: "
-        + ", ".join(far[:3])
+        + ", ".join(f"{escape(name)} ×{fmt(gains[name])}" for name in far[:3])
         + (" and more" if len(far) > 3 else "")
         + ". "
         if far
