@@ -71,7 +71,7 @@ def qr_png(text: str, scale: int = 5) -> bytes:
 
 def qr_ui(width: int = 180) -> None:
     link = page_link()
-    st.image(qr_png(link), width=width, caption="Scan to open this page with this state")
+    st.image(qr_png(link), width=width, caption="Scan to open this page with this state", alt="QR code of this link")
 
 
 # --- uploads (callbacks) ---------------------------------------------------------------------
