@@ -44,17 +44,18 @@ def _finish(spec: dict[str, Any], big: bool, narrow: bool = False, heading: str 
     and its legend sits under the plot, never on the data (pinit.style.fit_width)."""
     if heading is not None:
         spec["layout"]["title"]["text"] = f"<b>{heading}</b>"
-    width = PHONE_WIDTH if narrow else WIDE_WIDTH
-    if big:
-        # Presenter text needs wider margins: the figure grows by as much, so the plot area is never
-        # smaller than outside presenter mode (it was 170 px against 190-230).
-        plain = fit_width({"layout": copy.deepcopy(spec["layout"]), "data": spec["data"]}, width)["layout"]
-        presenter(spec)
-        fit_width(spec, width)
+    # Presenter text and a phone's wrapped titles and legend rows need wider margins: the figure grows
+    # by as much, so its plot area is never smaller than the plain chart's on a projector (presenter
+    # mode's was 170 px against 190-230; a phone's 90).
+    if big or narrow:
+        plain = fit_width({"layout": copy.deepcopy(spec["layout"]), "data": spec["data"]}, WIDE_WIDTH)["layout"]
+        if big:
+            presenter(spec)
+        fit_width(spec, PHONE_WIDTH if narrow else WIDE_WIDTH)
         m, m0 = spec["layout"]["margin"], plain["margin"]
         spec["layout"]["height"] += max(0, m["t"] + m["b"] - m0["t"] - m0["b"])
     else:
-        fit_width(spec, width)
+        fit_width(spec, WIDE_WIDTH)
     return build(spec)
 
 
