@@ -69,7 +69,7 @@ COMPACT_CSS = """<style>
 [data-testid="stCode"] pre { overflow: visible !important; max-height: none !important; }
 [data-testid="stCode"] code { white-space: pre-wrap !important; overflow-wrap: anywhere; }
 .js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-xtitle text,
-.js-plotly-plot .g-ytitle text { fill: TICK !important; }
+.js-plotly-plot .g-ytitle text, .js-plotly-plot .gtitle-subtitle { fill: TICK !important; }
 @media (max-width: 640px) {
   .stHorizontalBlock:has(> .stColumn [data-testid="stMetric"]) { flex-wrap: nowrap !important; gap: 0.4rem; }
   .stHorizontalBlock:has(> .stColumn [data-testid="stMetric"]) > .stColumn {
