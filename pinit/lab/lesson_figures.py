@@ -323,7 +323,12 @@ def training_story_figure(
                 y=[LOSS_CEILING],
                 marker=dict(symbol="x", size=16, color=SCHEME_COLORS.get(n, "#333")),
                 showlegend=False,
-                text=[f"  {n}: loss {fmt(first)} at step 1, {what} ↑"],
+                # On a phone in three short lines: one line ran under Replay and off the chart's edge.
+                text=[
+                    f"  {n}:<br>  loss {fmt(first)} at step 1,<br>  {what} ↑"
+                    if narrow
+                    else f"  {n}: loss {fmt(first)} at step 1, {what} ↑"
+                ],
                 textposition="bottom right",
                 hoverinfo="skip",
                 cliponaxis=False,
