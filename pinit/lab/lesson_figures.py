@@ -323,9 +323,9 @@ def training_story_figure(
                 y=[LOSS_CEILING],
                 marker=dict(symbol="x", size=16, color=SCHEME_COLORS.get(n, "#333")),
                 showlegend=False,
-                # On a phone in three short lines: one line ran under Replay and off the chart's edge.
+                # On a phone in two lines: one ran off the chart's edge.
                 text=[
-                    f"  {n}:<br>  loss {fmt(first)} at step 1,<br>  {what} ↑"
+                    f"  {n}: loss {fmt(first)}<br>  at step 1, {what} ↑"
                     if narrow
                     else f"  {n}: loss {fmt(first)} at step 1, {what} ↑"
                 ],
@@ -365,12 +365,13 @@ def training_story_figure(
                 dict(
                     type="buttons",
                     showactive=False,
-                    # Inside the plot's top right, where no run is (losses fall from the top left): above
-                    # the plot it sat on the wrapped subtitle.
-                    x=0.99,
-                    y=0.98,
-                    xanchor="right",
-                    yanchor="top",
+                    # Inside the plot's bottom left, where no run is (every loss starts at ln 10 or above and
+                    # falls later, to the right): above the plot it sat on the wrapped subtitle, at the
+                    # top right on the overflow's label.
+                    x=0.01,
+                    y=0.03,
+                    xanchor="left",
+                    yanchor="bottom",
                     buttons=[
                         dict(
                             label="▶ Replay",
