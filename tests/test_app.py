@@ -217,9 +217,12 @@ def test_log_counts_and_a_shared_x_range_are_switches_the_browser_applies(at):
     (grid,) = specs(at)
     log, shared = grid["layout"]["updatemenus"]
     assert [b["label"] for b in log["buttons"]] == ["Linear counts", "Log counts"] and log["active"] == 0
-    types = {k: v for k, v in log["buttons"][1]["args"][0].items() if k.endswith(".type")}  # and each axis' dtick
-    assert set(types) == {"yaxis.type"} | {f"yaxis{i}.type" for i in range(2, 7)}
-    assert all(v == "log" for v in types.values())
+    axes = ["yaxis"] + [f"yaxis{i}" for i in range(2, 7)]
+    assert log["buttons"][1]["args"][0] == {f"{a}.{k}": v for a in axes for k, v in (("type", "log"), ("dtick", 1))}
+    # whole decades on a log axis (1, 10, 100), and plotly's own ticks again when linear
+    assert log["buttons"][0]["args"][0] == {
+        f"{a}.{k}": v for a in axes for k, v in (("type", "linear"), ("dtick", None))
+    }
     same = shared["buttons"][1]["args"][0]
     ranges = {tuple(v) for v in same.values()}
     assert len(same) == 6 and len(ranges) == 1  # one x range for all six panels...

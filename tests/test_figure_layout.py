@@ -102,3 +102,24 @@ def test_presenter_text_is_16_px_or_more_and_ticks_are_dark_enough():
     ]
     assert min(sizes) >= PRESENTER_MIN
     assert lay["xaxis"]["tickfont"]["color"] == TICK_COLOR
+
+
+def test_a_lesson_chart_keeps_its_plot_area_in_presenter_mode_and_on_a_phone():
+    from pinit.lab.lesson import DepthStory
+    from pinit.lab.lesson_figures import depth_story_figure
+
+    schemes = ("Kaiming (He)", "Xavier (Glorot)", "PyTorch default")
+    std = {s: tuple(0.7**i for i in range(30)) for s in schemes}
+    story = DepthStory(
+        30, 512, "relu", (0, 1, 2), schemes, std, std, dict.fromkeys(schemes, 0.7),
+        {s: (0.7, 0.7, 0.7) for s in schemes}, dict.fromkeys(schemes, 0.7), dict.fromkeys(schemes, 1e-4),
+        dict.fromkeys(schemes, 1e-4),
+    )  # fmt: skip
+
+    def plot_height(**kw):
+        heading = "3. Thirty layers deep: He, Xavier and PyTorch's default"
+        lay = depth_story_figure(story, height=330, heading=heading, **kw).to_plotly_json()["layout"]
+        return lay["height"] - lay["margin"]["t"] - lay["margin"]["b"]
+
+    plain = plot_height()
+    assert plot_height(big=True) >= plain and plot_height(narrow=True) >= plain

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pinit.share.text import escape_markdown, math_text, number, quote, shorten
+from pinit.share.text import escape_markdown, math_text, number, parse_number, quote, shorten
 
 HOSTILE = "[Session expired - sign in](https://evil.example/login) ![t](https://evil.example/t.png)"
 
@@ -107,6 +107,8 @@ def test_escape_markdown_neutralizes_latex_html_directives_headings_code(text):
 )
 def test_number_writes_every_number_one_way(value, shown):
     assert number(value) == shown
+    if value is not None and value == value:  # and reads back as the value at 3 digits
+        assert parse_number(shown) == pytest.approx(float(f"{value:.3g}"))
     assert "e+" not in number(value) and "e-" not in number(value)
 
 

@@ -34,6 +34,28 @@ from .share import qr_ui
 
 STEP_KEY = "step"
 CHART_HEIGHT = 330
+# ← → change the step from anywhere in the lesson, not only with nothing focused: Streamlit's own
+# shortcuts (Back's and Next's `shortcut=`) answer only then, and with focus in the step picker the
+# arrows moved the focus, not the step. Constant code (no user input in it), installed once per tab;
+# it leaves the arrows alone in text fields, sliders, lists and the tab bar, where they have a job.
+ARROWS_JS = """<script>
+(() => {
+  if (window.pinitLessonArrows) return;
+  window.pinitLessonArrows = true;
+  window.addEventListener('keydown', (e) => {
+    if ((e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') || e.altKey || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    const t = e.target;
+    if (!t || t === document.body || !t.closest) return;  // nothing focused: Streamlit's own shortcut
+    if (t.closest('input, textarea, select, [contenteditable], [role=slider], [role=tablist], [role=listbox]')) return;
+    const key = e.key === 'ArrowLeft' ? 'prev' : 'next';
+    const button = [...document.querySelectorAll(`.st-key-lesson-${key} button`)].find(b => b.offsetParent);
+    if (!button) return;  // not on the Lesson tab
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    if (!button.disabled) button.click();
+  }, true);
+})();
+</script>"""
 
 
 @dataclass(frozen=True)
@@ -402,6 +424,7 @@ def nav_ui(big: bool) -> int:
         disabled=_step() == len(STEPS),
         help="The next step (→ key).",
     )
+    row.html(ARROWS_JS, unsafe_allow_javascript=True, width="content")
     if st.query_params.get(STEP_KEY) != str(_step()):
         st.query_params[STEP_KEY] = str(_step())
     if big:

@@ -53,6 +53,8 @@ gc.freeze()
 # screen); a focus ring that shows on every button, the red Next included; text greys (captions,
 # chart ticks, the selected step) at 4.5:1 or more. Below 640 px (a phone, where Streamlit stacks
 # columns): a row of metrics stays one compact row, so a lesson step's chart is on the first screen.
+# Code blocks wrap instead of scrolling: a scrolling box with nothing focusable in it cannot be
+# scrolled from the keyboard (axe-core: scrollable-region-focusable).
 COMPACT_CSS = """<style>
 .stMainBlockContainer { padding-top: 3.6rem; padding-bottom: 1.5rem; }
 @media (min-width: 640px) { .stMainBlockContainer { padding-left: 3rem; padding-right: 3rem; } }
@@ -65,8 +67,10 @@ COMPACT_CSS = """<style>
 }
 [data-testid="stCaptionContainer"], [data-testid="stWidgetLabel"] small { color: CAPTION !important; opacity: 1; }
 [data-selected="true"] [data-testid="stMarkdownContainer"] p { color: #9e1b2a; }
+[data-testid="stCode"] pre { overflow: visible !important; max-height: none !important; }
+[data-testid="stCode"] code { white-space: pre-wrap !important; overflow-wrap: anywhere; }
 .js-plotly-plot .xtick text, .js-plotly-plot .ytick text, .js-plotly-plot .g-xtitle text,
-.js-plotly-plot .g-ytitle text { fill: TICK !important; }
+.js-plotly-plot .g-ytitle text, .js-plotly-plot .gtitle-subtitle { fill: TICK !important; }
 @media (max-width: 640px) {
   .stHorizontalBlock:has(> .stColumn [data-testid="stMetric"]) { flex-wrap: nowrap !important; gap: 0.4rem; }
   .stHorizontalBlock:has(> .stColumn [data-testid="stMetric"]) > .stColumn {

@@ -141,7 +141,13 @@ def qr_ui(
             icon=":material/qr_code_2:",
         )
     else:
-        st.image(png, width=width)
+        st.image(
+            png,
+            width=width,
+            alt="QR code of the link students open, written out below"
+            if words
+            else "QR code of the link students open",
+        )
     if not words:
         return
     what = f"class **{room}** · " if room else ""

@@ -17,8 +17,10 @@ import pinit
 from pinit.figures import gain_far, histogram_grid_figure, signal_gain_figure, std_overview_figure
 from pinit.report import InitReport
 from pinit.stats import Histogram
+from pinit.style import fmt
 
 from .chart import chart
+from .common import escape
 from .sidebar import is_phone
 
 BASE_BINS = 200  # one scan per tensor; every bin count offered divides it
@@ -102,7 +104,7 @@ def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> Non
     far = [h.name for h in ordered if gain_far(gains.get(h.name))]
     lead = (
         f"**{len(far)} of {len(gains)} weights change the signal more than ×2 per layer** (red gain), shown first: "
-        + ", ".join(far[:3])
+        + ", ".join(f"{escape(name)} ×{fmt(gains[name])}" for name in far[:3])
         + (" and more" if len(far) > 3 else "")
         + ". "
         if far
@@ -126,10 +128,10 @@ def overview_ui(report: InitReport, big: bool) -> None:
 def table_ui(report: InitReport) -> None:
     num = st.column_config.NumberColumn
     shown = report.table.copy()
-    # At the 4 decimals shown, a mean of -0.00003 printed "-0.0000": round first, and + 0.0 turns -0.0 into 0.0.
-    for col in ("mean", "std", "min", "max", "expected_std"):
+    # At the 4 decimals shown, a mean of -0.00003 printed "-0.0000": what rounds to zero there is shown as 0.
+    for col in ("mean", "min", "max"):
         if col in shown:
-            shown[col] = shown[col].astype(float).round(4) + 0.0
+            shown[col] = shown[col].where(shown[col].abs() >= 5e-5, 0.0)
     st.dataframe(
         shown,
         hide_index=True,

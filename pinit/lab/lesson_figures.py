@@ -44,17 +44,18 @@ def _finish(spec: dict[str, Any], big: bool, narrow: bool = False, heading: str 
     and its legend sits under the plot, never on the data (pinit.style.fit_width)."""
     if heading is not None:
         spec["layout"]["title"]["text"] = f"<b>{heading}</b>"
-    width = PHONE_WIDTH if narrow else WIDE_WIDTH
-    if big:
-        # Presenter text needs wider margins: the figure grows by as much, so the plot area is never
-        # smaller than outside presenter mode (it was 170 px against 190-230).
-        plain = fit_width({"layout": copy.deepcopy(spec["layout"]), "data": spec["data"]}, width)["layout"]
-        presenter(spec)
-        fit_width(spec, width)
+    # Presenter text and a phone's wrapped titles and legend rows need wider margins: the figure grows
+    # by as much, so its plot area is never smaller than the plain chart's on a projector (presenter
+    # mode's was 170 px against 190-230; a phone's 90).
+    if big or narrow:
+        plain = fit_width({"layout": copy.deepcopy(spec["layout"]), "data": spec["data"]}, WIDE_WIDTH)["layout"]
+        if big:
+            presenter(spec)
+        fit_width(spec, PHONE_WIDTH if narrow else WIDE_WIDTH)
         m, m0 = spec["layout"]["margin"], plain["margin"]
         spec["layout"]["height"] += max(0, m["t"] + m["b"] - m0["t"] - m0["b"])
     else:
-        fit_width(spec, width)
+        fit_width(spec, WIDE_WIDTH)
     return build(spec)
 
 
@@ -338,7 +339,12 @@ def training_story_figure(
                 y=[LOSS_CEILING],
                 marker=dict(symbol="x", size=16, color=recipe_style(n).colour),
                 showlegend=False,
-                text=[f"  {n}: loss {fmt(first)} at step 1, {what} ↑"],
+                # On a phone in two lines: one ran off the chart's edge.
+                text=[
+                    f"  {n}: loss {fmt(first)}<br>  at step 1, {what} ↑"
+                    if narrow
+                    else f"  {n}: loss {fmt(first)} at step 1, {what} ↑"
+                ],
                 textposition="bottom right",
                 hoverinfo="skip",
                 cliponaxis=False,
@@ -376,12 +382,13 @@ def training_story_figure(
                 dict(
                     type="buttons",
                     showactive=False,
-                    # Inside the plot's top right, where no run is (losses fall from the top left): above
-                    # the plot it sat on the wrapped subtitle.
-                    x=0.99,
-                    y=0.98,
-                    xanchor="right",
-                    yanchor="top",
+                    # Inside the plot's bottom left, where no run is (every loss starts at ln 10 or above and
+                    # falls later, to the right): above the plot it sat on the wrapped subtitle, at the
+                    # top right on the overflow's label.
+                    x=0.01,
+                    y=0.03,
+                    xanchor="left",
+                    yanchor="bottom",
                     buttons=[
                         dict(
                             label="▶ Replay",

@@ -27,7 +27,7 @@ import reprlib
 import string
 from collections.abc import Sized
 
-__all__ = ["escape_markdown", "math_text", "number", "quote", "shorten"]
+__all__ = ["escape_markdown", "math_text", "number", "parse_number", "quote", "shorten"]
 
 # Every ASCII punctuation character: CommonMark lets each be backslash-escaped, and the set
 # covers all of Markdown's and GFM's markup (\ ` * _ [ ] ( ) # + - . ! | { } < > ~), LaTeX's $,
@@ -130,6 +130,20 @@ def number(x: float | None, digits: int = 3) -> str:
     if exp >= digits - 1:  # a whole number at this precision: 11,500
         return f"{round(rounded):,}"
     return f"{rounded:.{digits - 1 - exp}f}".rstrip("0").rstrip(".")
+
+
+def parse_number(text: str) -> float:
+    """The value number() wrote (11,500 -> 11500.0; 4.19×10⁻⁵ -> 4.19e-05; ∞; — is NaN)."""
+    t = text.strip().replace(",", "").replace("−", "-")
+    if t == "—":
+        return math.nan
+    if t.lstrip("-") == "∞":
+        return -math.inf if t.startswith("-") else math.inf
+    if "×10" in t:
+        mantissa, exp = t.split("×10")
+        digits = {v: k for k, v in zip("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")}
+        return float(mantissa) * 10.0 ** int("".join(digits[c] for c in exp))
+    return float(t)
 
 
 _SQRT = re.compile(r"sqrt\(([^()]*)\)")

@@ -3,8 +3,9 @@ on the Lesson, presenter mode, Weights and each lab view; nothing off screen tak
 presenter mode writes no text under 16 px.
 
 axe-core is JavaScript: the test loads node_modules/axe-core/axe.min.js from the directory named
-by PINIT_AXE_DIR (CI installs it with `npm install --no-save --prefix DIR axe-core@4`), and is
-skipped, saying how to install it, when it is not there.
+by PINIT_AXE_DIR (default: the repo's .cache/axe; CI installs it with `npm install --no-save
+--prefix .cache/axe axe-core@4`); without it the test is skipped, saying how to install it, and
+fails in CI.
 """
 
 from __future__ import annotations
@@ -59,11 +60,12 @@ SMALL_TEXT_JS = """() => {
     return out;
 }"""
 
-# Every element the Tab key stops at, and whether it is on screen.
+# Every element the Tab key stops at, and whether it is on screen once focused (a skip link is
+# off screen until it has the focus, as it should be).
 TAB_STOPS_JS = """() => [...document.querySelectorAll(
         'a[href], button, input, select, textarea, [tabindex]:not([tabindex="-1"])')]
     .filter(e => !e.disabled && getComputedStyle(e).visibility !== 'hidden' && e.getClientRects().length)
-    .map(e => { const r = e.getBoundingClientRect();
+    .map(e => { e.focus({preventScroll: true}); const r = e.getBoundingClientRect(); e.blur();
                 return {label: (e.innerText || e.getAttribute('aria-label') || e.tagName).slice(0, 30),
                         off: r.right <= 0 || r.left >= innerWidth}; })"""
 
@@ -124,4 +126,23 @@ def test_every_button_shows_a_focus_ring_the_red_next_included(browser, server_u
         button.focus()
         ring = button.evaluate("e => { const s = getComputedStyle(e); return [s.outlineStyle, s.outlineWidth]; }")
         assert ring[0] != "none" and float(ring[1].rstrip("px")) >= 2, (name, ring)
+    page.context.close()
+
+
+def test_the_arrow_keys_change_the_step_from_anywhere_in_the_lesson(browser, server_url):
+    page = open_page(browser, server_url, "view=Lesson&step=2", 1)
+
+    def step_after(key: str) -> str:
+        page.keyboard.press(key)
+        page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=240_000)
+        page.wait_for_timeout(1500)
+        wait_idle(page, 240_000)
+        return page.url.split("step=")[1][:1]
+
+    page.locator("[data-testid=stButtonGroup] button").nth(1).focus()  # focus in the step picker
+    assert step_after("ArrowRight") == "3"  # one step, not the focus moved to the next option
+    page.locator(".st-key-lesson-next button").first.focus()  # focus on Next itself: still one step
+    assert step_after("ArrowRight") == "4"
+    page.evaluate("() => document.activeElement.blur()")  # nothing focused: Streamlit's own shortcut
+    assert step_after("ArrowLeft") == "3"
     page.context.close()
