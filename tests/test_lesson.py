@@ -11,6 +11,7 @@ import torch
 
 from pinit.lab import lesson
 from pinit.lab.signal import LOGITS_EXPLODING, logits_verdict, loss_verdict
+from pinit.share.text import number
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +46,7 @@ def test_kaiming_keeps_the_signal_within_a_small_factor_and_its_loss_is_not_call
     ratio = kaiming.loss / kaiming.chance_loss
     assert 1.5 < ratio < 10  # measured 2.87: confident, not "near 2.3"
     text, color = loss_verdict(kaiming.loss, kaiming.num_classes, kaiming.logits_std)
-    assert text == f"{ratio:.3g}× ln 10" and color == "orange"
+    assert text == f"{number(ratio, 2)}× ln 10" and color == "orange"  # two digits: it varies over seeds
     assert kaiming.rms[0] == article.rms[0]  # the same probe batch for both plans
 
 

@@ -33,7 +33,7 @@ from .common import escape
 from .share import qr_ui
 
 STEP_KEY = "step"
-CHART_HEIGHT = 330
+CHART_HEIGHT = 290
 # ← → change the step from anywhere in the lesson, not only with nothing focused: Streamlit's own
 # shortcuts (Back's and Next's `shortcut=`) answer only then, and with focus in the step picker the
 # arrows moved the focus, not the step. Constant code (no user input in it), installed once per tab;

@@ -44,16 +44,18 @@ def _finish(spec: dict[str, Any], big: bool, narrow: bool = False, heading: str 
     and its legend sits under the plot, never on the data (pinit.style.fit_width)."""
     if heading is not None:
         spec["layout"]["title"]["text"] = f"<b>{heading}</b>"
-    # Presenter text and a phone's wrapped titles and legend rows need wider margins: the figure grows
-    # by as much, so its plot area is never smaller than the plain chart's on a projector (presenter
-    # mode's was 170 px against 190-230; a phone's 90).
+    # A phone's wrapped titles and legend rows need wider margins: the figure grows by as much, so its
+    # plot area is not squeezed to a strip (it was 90 px). On a projector the step must fit one screen
+    # with its numbers and text, so presenter mode keeps the figure's height and its larger text
+    # takes its room from the plot.
     if big or narrow:
         plain = fit_width({"layout": copy.deepcopy(spec["layout"]), "data": spec["data"]}, WIDE_WIDTH)["layout"]
         if big:
             presenter(spec)
         fit_width(spec, PHONE_WIDTH if narrow else WIDE_WIDTH)
-        m, m0 = spec["layout"]["margin"], plain["margin"]
-        spec["layout"]["height"] += max(0, m["t"] + m["b"] - m0["t"] - m0["b"])
+        if narrow:
+            m, m0 = spec["layout"]["margin"], plain["margin"]
+            spec["layout"]["height"] += max(0, m["t"] + m["b"] - m0["t"] - m0["b"])
     else:
         fit_width(spec, WIDE_WIDTH)
     return build(spec)

@@ -20,6 +20,7 @@ import torch
 from ..checks import whole_number
 from ..models import build_model
 from ..plan import InitPlan, apply_plan
+from ..share.text import number
 from .capture import Captured, capture_outputs
 from .probes import (
     activation_table,
@@ -82,7 +83,7 @@ def loss_verdict(loss: float, num_classes: int = 10, logits_std: float | None = 
     ratio = loss / chance
     if ratio <= LOSS_NEAR_CHANCE:
         return f"near ln {num_classes} = {chance:.2f}: good", "green"
-    times = f"{ratio:,.0f}" if ratio >= 100 else f"{ratio:.3g}"
+    times = number(ratio, 2)  # two digits: over seeds this ratio varies by tens of percent (claims())
     return f"{times}× ln {num_classes}", "red" if ratio > 10 else "orange"
 
 
