@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 from playwright.sync_api import sync_playwright
 
 import pinit
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 from tests.harness import launch_chromium, streamlit_server, wait_for_charts, wait_idle
 
 DOCS = ROOT / "docs"

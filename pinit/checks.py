@@ -1,7 +1,7 @@
 """Input checks shared by the whole package: one place, one message per kind of mistake.
 
 Each check returns the value it accepted (converted where that is safe) or raises
-ValueError that names the argument, echoes what was given (pinit.share.text.quote: short,
+ValueError that names the argument, echoes what was given (pinit.text.quote: short,
 whatever its size) and says what is allowed, as torch.nn.init does ("Only tensors with 2
 dimensions are supported"). A caller that promises another error type (plan.py promises
 PlanError) catches the ValueError and re-raises its own with the same words.
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .share.text import quote
+from .text import quote
 
 __all__ = ["MAX_SEED", "finite_number", "is_number", "is_whole", "seed", "seed_text", "whole_number"]
 

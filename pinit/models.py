@@ -27,7 +27,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from .checks import whole_number
-from .share.text import quote
+from .text import quote
 
 __all__ = [
     "ACTIVATIONS",

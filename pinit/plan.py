@@ -35,7 +35,7 @@ from . import checks
 from .errors import MAX_PROBLEMS, PlanError
 from .fans import layer_fans
 from .schemes import SCHEMES, Scheme, TensorInfo, get_scheme
-from .share.text import quote, shorten
+from .text import quote, shorten
 
 __all__ = [
     "MAX_SEED",

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .recipes import FALLBACK, RECIPES, RecipeStyle, recipe_style
-from .share.text import number
+from .text import number
 
 __all__ = [
     "A_COLOR",
@@ -68,7 +68,7 @@ _LOG_TICKS = [10.0**e for e in range(-45, 46)]
 
 
 def fmt(x: float | None, digits: int = 3) -> str:
-    """A number for a chart, a label or a sentence: pinit.share.text.number, the page's one way."""
+    """A number for a chart, a label or a sentence: pinit.text.number, the page's one way."""
     return number(x, digits)
 
 

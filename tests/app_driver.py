@@ -123,7 +123,7 @@ _SUPERSCRIPT_DIGITS = str.maketrans("⁰¹²³⁴⁵⁶⁷⁸⁹⁻", "012345678
 
 
 def number_of(text: str) -> float:
-    """A number as the page writes it (pinit.share.text.number: 11,500; 4.3×10⁻⁵; −2; ∞) back to a float."""
+    """A number as the page writes it (pinit.text.number: 11,500; 4.3×10⁻⁵; −2; ∞) back to a float."""
     t = str(text).strip().replace(",", "").replace("−", "-").removeprefix("×")
     if t in ("∞", "-∞"):
         return float(t.replace("∞", "inf"))

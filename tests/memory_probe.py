@@ -213,10 +213,10 @@ def _prepare(kind: str, path: str) -> Callable[[], str]:
         model = pinit.build_model("SimpleCNN", seed=0)
         return lambda: _outcome(lambda: pinit.load_checkpoint(data, model))
     if kind == "plan_file":
-        from pinit.share.setup import Setup
+        from pinit.share.plan_io import setup_from_plan_file
 
         text = Path(path).read_bytes()
-        return lambda: _outcome(lambda: Setup.from_plan_file(text))
+        return lambda: _outcome(lambda: setup_from_plan_file(text))
     if kind == "link":
         from pinit.share.urlstate import state_from_query
 
@@ -232,7 +232,7 @@ def _prepare(kind: str, path: str) -> Callable[[], str]:
 
         import pinit
         from pinit.dashboard import share
-        from pinit.share.setup import Setup
+        from pinit.setup import Setup
 
         plan = pinit.PRESETS["Kaiming (He)"].plan
 
@@ -255,7 +255,7 @@ def _prepare(kind: str, path: str) -> Callable[[], str]:
         return downloads
     if kind == "view":
         from pinit.budget import estimate
-        from pinit.share.setup import Setup
+        from pinit.setup import Setup
 
         model, options, view = json.loads(Path(path).read_text())
 
@@ -280,7 +280,7 @@ def _prepare(kind: str, path: str) -> Callable[[], str]:
         from pinit.budget import estimate
         from pinit.lab.signal import signal_flow
         from pinit.report import inspect_model
-        from pinit.share.setup import Setup
+        from pinit.setup import Setup
 
         model, options, view, n = json.loads(Path(path).read_text())
         plan = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal"}}}}

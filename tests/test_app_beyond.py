@@ -16,7 +16,7 @@ def _render(view: str, cfg: dict) -> None:
 
     import torch
 
-    from pinit.share.setup import Setup
+    from pinit.setup import Setup
 
     torch.set_num_threads(1)
     module = importlib.import_module(f"pinit.dashboard.{view}")

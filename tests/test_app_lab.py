@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pinit.lab.training import TRAIN_DEFAULTS
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 from tests.app_driver import captions, charts, errors, frame, goto, number_of, preset, start
 
 # ---------------------------------------------------------------- signal flow

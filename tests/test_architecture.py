@@ -116,3 +116,25 @@ def test_no_test_module_imports_playwright_at_collection():
         if "playwright" in top_level_imported_roots(p)
     ]
     assert offenders == [], f"import playwright inside the functions that drive the browser: {offenders}"
+
+
+def test_the_core_never_reaches_up_into_share_lab_or_dashboard():
+    """The arrows run one way: dashboard -> lab, share -> the core (pinit/*.py). Setup and the text
+    helpers live in the core, so no core module imports share/ or lab/ (the public API's
+    pinit/__init__.py and the `python -m pinit` entry excepted: they gather every layer)."""
+    found = []
+    for path in sorted(PINIT.glob("*.py")):
+        if path.name in ("__init__.py", "__main__.py"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = ("." * node.level) + (node.module or "")
+                names = {a.name for a in node.names}
+                if module.lstrip(".").split(".")[0] in ("share", "lab", "dashboard") and node.level:
+                    found.append(f"{path.name}: from {module}")
+                elif node.level == 1 and not node.module and names & {"share", "lab", "dashboard"}:
+                    found.append(f"{path.name}: from . import {names}")
+                elif (node.module or "").startswith(("pinit.share", "pinit.lab", "pinit.dashboard")):
+                    found.append(f"{path.name}: from {node.module}")
+    assert found == [], found

@@ -12,7 +12,7 @@ import torch
 
 import pinit
 from pinit.dashboard import share
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 
 
 def cached_bytes(function_name: str) -> int:

@@ -25,8 +25,7 @@ import pinit
 from pinit.errors import MAX_PROBLEMS, PlanError, problem_count
 from pinit.share.checkpoint import CheckpointError, load_checkpoint
 from pinit.share.cli import main
-from pinit.share.plan_io import load_plan_file
-from pinit.share.setup import Setup
+from pinit.share.plan_io import load_plan_file, setup_from_plan_file
 from pinit.share.urlstate import state_from_query
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +47,7 @@ def cli(*argv: str) -> tuple[int, str]:
 
 def test_unknown_overrides_are_one_problem_that_names_the_parameters_once():
     with pytest.raises(PlanError) as e:
-        Setup.from_plan_file(fx.unknown_overrides_plan(50_000))  # 924 kB
+        setup_from_plan_file(fx.unknown_overrides_plan(50_000))  # 924 kB
     text = str(e.value)
     assert len(text) < 5_000, f"{len(text):,} characters of error text"
     (problem,) = e.value.problems
@@ -144,7 +143,7 @@ def test_a_huge_value_in_a_link_gives_a_short_warning(params):
 )
 def test_a_huge_value_in_a_plan_file_gives_a_short_refusal(doc):
     with pytest.raises(PlanError) as e:
-        Setup.from_plan_file(json.dumps(doc))
+        setup_from_plan_file(json.dumps(doc))
     assert len(str(e.value)) < 1_000, f"{len(str(e.value)):,} characters"
 
 
@@ -214,7 +213,7 @@ def test_a_huge_checkpoint_key_gives_a_short_refusal(state):
 
 # --- issue 17, item 7: every refusal short, whatever each loader is fed --------------------------------
 # Each case is the longest input of its kind a loader takes before its own size limits: every
-# value echoed (names, shapes, library errors) goes through pinit.share.text.quote or shorten.
+# value echoed (names, shapes, library errors) goes through pinit.text.quote or shorten.
 
 SHORT = 500  # characters of refusal for one bad thing
 
@@ -281,7 +280,7 @@ PLANS = {
 @pytest.mark.parametrize("case", PLANS)
 def test_every_plan_file_refusal_is_short(case):
     with pytest.raises(PlanError) as e:
-        Setup.from_plan_file(PLANS[case])
+        setup_from_plan_file(PLANS[case])
     assert all(len(p) <= SHORT for p in e.value.problems), [len(p) for p in e.value.problems]
 
 

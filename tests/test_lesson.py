@@ -11,7 +11,7 @@ import torch
 
 from pinit.lab import lesson
 from pinit.lab.signal import LOGITS_EXPLODING, logits_verdict, loss_verdict
-from pinit.share.text import number
+from pinit.text import number
 
 
 @pytest.fixture(scope="module")

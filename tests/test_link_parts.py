@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import pinit
 from pinit.models import MODELS
 from pinit.plan import MAX_SEED
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 from pinit.share.urlstate import encode_plan, state_from_query
 
 KAIMING = encode_plan(pinit.PRESETS["Kaiming (He)"].plan)

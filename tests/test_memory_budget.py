@@ -185,9 +185,9 @@ def test_a_model_over_the_memory_budget_is_refused_in_words_before_it_is_built(c
 
 
 def test_link_refusal_says_what_was_asked_what_it_costs_and_what_is_allowed():
-    from pinit.share.setup import Setup
+    from pinit.share.urlstate import state_from_query
 
-    setup, warnings = Setup.from_query(
+    setup, warnings = state_from_query(
         {"model": "TinyGPT", "opts": '{"n_layer":48,"d_model":4096,"n_head":256,"vocab":65536,"seq_len":4096}'}
     )
     assert setup.options == {}  # the model's defaults: nothing over the budget is kept

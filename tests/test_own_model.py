@@ -25,8 +25,10 @@ from pinit.lab.capture import model_output, probe_mode
 from pinit.lab.probes import DEFAULT_IMAGE_SIZE, activation_stats, gradient_stats, infer_input, probe_batch
 from pinit.lab.signal import signal_flow
 from pinit.plan import check_plan, unmatched_rules
+from pinit.setup import Setup
 from pinit.share.cli import main
-from pinit.share.setup import Setup
+from pinit.share.plan_io import setup_from_plan_file
+from pinit.share.urlstate import state_from_query
 
 GPT2 = "tests.fixtures.hf_models:gpt2_small"
 BERT = "tests.fixtures.hf_models:bert_small"
@@ -118,14 +120,14 @@ def test_a_link_or_a_plan_file_never_imports_a_module(tmp_path, monkeypatch):
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     spec = "pinit_never_imported_xyz:f"
-    setup, warns = Setup.from_query({"model": spec}, Setup())
+    setup, warns = state_from_query({"model": spec}, Setup())
     assert setup.model == "SimpleCNN" and any("ignored model=" in w for w in warns)
     plan_file = tmp_path / "p.json"
     plan_file.write_text(json.dumps({"format": "pinit-plan", "version": 1, "model": spec, "rules": {}}))
     code, _, err = run("--plan", str(plan_file))
     assert code == 1 and "unknown model 'pinit_never_imported_xyz:f' (named in the plan file)" in err
     with pytest.raises(PlanError):
-        Setup.from_plan_file(plan_file.read_bytes())
+        setup_from_plan_file(plan_file.read_bytes())
     assert "pinit_never_imported_xyz" not in sys.modules
     assert spec not in pinit.MODELS
 

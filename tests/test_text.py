@@ -1,4 +1,4 @@
-"""pinit.share.text: user values in messages are short (quote) and render as text (escape_markdown)."""
+"""pinit.text: user values in messages are short (quote) and render as text (escape_markdown)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pinit.share.text import escape_markdown, math_text, number, parse_number, quote, shorten
+from pinit.text import escape_markdown, math_text, number, parse_number, quote, shorten
 
 HOSTILE = "[Session expired - sign in](https://evil.example/login) ![t](https://evil.example/t.png)"
 

@@ -13,8 +13,8 @@ import streamlit as st
 
 import pinit
 from pinit.lab.signal import SignalFlow, signal_flow
-from pinit.share.setup import Setup
-from pinit.share.text import escape_markdown
+from pinit.setup import Setup
+from pinit.text import escape_markdown
 
 from . import state
 from .state import CACHE_TTL
@@ -23,7 +23,7 @@ from .state import CACHE_TTL
 def escape(text: Any) -> str:
     """`text` as it is, never as Markdown: a value echoed from a link, a file name or a plan must
     render as the text it is (a "[login](https://…)" in a link must not become a link on a
-    student's screen). pinit.share.text.escape_markdown escapes it, and breaks autolinks."""
+    student's screen). pinit.text.escape_markdown escapes it, and breaks autolinks."""
     return escape_markdown(str(text))
 
 

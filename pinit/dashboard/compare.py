@@ -8,7 +8,7 @@ import streamlit as st
 import pinit
 from pinit.lab.compare import compare_activations, compare_gradients
 from pinit.lab.figures import compare_grad_figure, compare_std_figure, density_overlay_figure
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 
 from .common import applied_label, fail, look_for, model_label, preset_name_of, preset_setup, signal_for
 from .state import report_for

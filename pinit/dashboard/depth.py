@@ -9,7 +9,7 @@ import streamlit as st
 
 from pinit.lab.depth import DEPTH_SCHEMES, LSUV_BUDGET, depth_summary, depth_sweep, lsuv_cost, symmetry_table
 from pinit.lab.figures import depth_std_figure
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 from pinit.style import fmt
 
 from .common import fail, look_for
@@ -191,7 +191,7 @@ def story_ui(depth: int, width: int, activation: str, schemes: list[str]) -> Non
 
 
 def _fmt_ratio(x: float) -> str:
-    return fmt(x)  # the page's one number format (pinit.share.text.number)
+    return fmt(x)  # the page's one number format (pinit.text.number)
 
 
 def summary_ui(summary: pd.DataFrame) -> None:

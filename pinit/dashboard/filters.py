@@ -6,7 +6,7 @@ import streamlit as st
 
 from pinit.lab.figures import filter_grid_figure, weight_heatmap_figure
 from pinit.lab.pictures import MAX_HEATMAP, filter_grid, weight_pictures
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 from pinit.style import fmt
 
 from .common import applied_label, fail, look_for, model_label

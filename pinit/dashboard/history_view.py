@@ -19,7 +19,7 @@ import pinit
 from pinit.lab.history import WeightHistory, training_config, weight_history, what_to_look_for
 from pinit.lab.history_figures import ridgeline_figure, update_ratio_figure
 from pinit.plan import InitPlan
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 
 from .common import applied_label, look_for
 from .state import CACHE_TTL

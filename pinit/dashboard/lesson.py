@@ -24,8 +24,8 @@ from pinit.lab.lesson_figures import (
     training_story_figure,
 )
 from pinit.lab.signal import VerdictColour, logits_verdict, loss_verdict
-from pinit.share.setup import Setup
-from pinit.share.text import quote
+from pinit.setup import Setup
+from pinit.text import quote
 
 from . import room, sidebar, state
 from .chart import chart

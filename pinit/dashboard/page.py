@@ -22,7 +22,7 @@ from typing import Literal
 import streamlit as st
 import torch
 
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 from pinit.style import CAPTION_COLOR, TICK_COLOR
 
 from . import room, share, sidebar, state, weights

@@ -19,8 +19,9 @@ import pinit
 from pinit import serve
 from pinit.budget import BIG_MODEL_SLOT, FairSlot, admit
 from pinit.report import InitReport, report_on
-from pinit.share.setup import Setup
-from pinit.share.urlstate import short_query, unknown_parameters
+from pinit.setup import Setup
+from pinit.share.plan_io import setup_from_plan_file, setup_to_plan_file
+from pinit.share.urlstate import setup_to_query, short_query, state_from_query, unknown_parameters
 
 from . import sidebar, state
 from .common import escape
@@ -42,7 +43,7 @@ def load_from_url() -> list[str]:
     if not set(LINK_KEYS) & set(params):
         sidebar.load(sidebar.default_setup())
         return unknown_parameters(params)  # a link of only unknown parameters is named, not ignored
-    setup, warnings = Setup.from_query(params, sidebar.default_setup())
+    setup, warnings = state_from_query(params, sidebar.default_setup())
     warnings = [f"the link was partly unreadable: {w}; the page loaded without that part" for w in warnings]
     warnings += sidebar.load(setup)
     # Also what a student sees after the server restarted or the session expired: the
@@ -53,7 +54,7 @@ def load_from_url() -> list[str]:
 
 def write_url(setup: Setup) -> None:
     """Keep the address bar in step with the applied setup (so copying it shares it)."""
-    query = setup.to_query()
+    query = setup_to_query(setup)
     for key, value in query.items():
         if st.query_params.get(key) != value:
             st.query_params[key] = value
@@ -163,7 +164,7 @@ def _plan_uploaded() -> None:
     if file is None:
         return
     try:
-        setup, notes = Setup.from_plan_file(file.getvalue(), state.applied())
+        setup, notes = setup_from_plan_file(file.getvalue(), state.applied())
     except pinit.PlanError as e:
         st.session_state["share_problems"] = ("plan", file.name, e.problems)
         return
@@ -262,7 +263,7 @@ def share_view(setup: Setup) -> None:
     c1, c2 = st.columns(2)
     c1.download_button(
         "Download plan (JSON)",
-        setup.to_plan_file(),
+        setup_to_plan_file(setup),
         file_name=f"pinit-plan-{setup.model}-seed{setup.seed}.json",
         mime="application/json",
         key="dl_plan",

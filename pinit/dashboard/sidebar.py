@@ -27,8 +27,8 @@ from pinit import registry, serve
 from pinit.models import ModelSpec
 from pinit.plan import MAX_SEED, InitPlan
 from pinit.report import layer_slots, meta_model, parameter_shapes, schemes_for
-from pinit.share.setup import Setup
-from pinit.share.text import math_text
+from pinit.setup import Setup
+from pinit.text import math_text
 
 from . import state
 from .common import escape

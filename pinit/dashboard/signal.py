@@ -15,7 +15,7 @@ from pinit.lab.signal import (
     logits_verdict,
     loss_verdict,
 )
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 from pinit.style import fmt
 
 from .common import applied_label, fail, look_for, model_label, signal_for

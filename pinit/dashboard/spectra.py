@@ -9,7 +9,7 @@ import streamlit as st
 from pinit.lab.beyond_figures import spectrum_figure
 from pinit.lab.spectra import Spectrum, spectrum, svd_seconds
 from pinit.report import parameter_shapes
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 
 from .common import fail, look_for
 from .state import _BIG_MODEL_SLOT, BIG_MODEL_PARAMS

@@ -1,6 +1,6 @@
 """Per-tab state: the applied Setup, changes applied the moment they are made, cached results.
 
-The applied Setup (model, options, plan, seed: pinit.share.setup) lives in
+The applied Setup (model, options, plan, seed: pinit.setup) lives in
 st.session_state, one per browser tab. Results are cached by value with st.cache_data,
 which hands every caller its own copy (pickled), so nothing mutable is ever shared
 between tabs: one student's re-init can never show up on another student's page. Every
@@ -21,7 +21,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 from pinit import budget
 from pinit.budget import BIG_MODEL_PARAMS, BIG_MODEL_SLOT
 from pinit.report import InitReport, inspect_model
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 
 APPLIED = "applied"  # session key: the Setup whose weights are on screen
 REFUSED = "refused"  # session key: (what was asked, problems) of the last change that could not be applied

@@ -20,7 +20,7 @@ from pinit.lab.figures import filter_grid_figure, train_curves_figure
 from pinit.lab.pictures import filter_grid
 from pinit.lab.training import TRAIN_DEFAULTS, RunGate, TrainRun, train_data, train_run
 from pinit.plan import InitPlan
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 
 from .common import applied_label, look_for
 from .state import CACHE_TTL, session_id

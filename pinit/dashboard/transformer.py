@@ -8,7 +8,7 @@ import streamlit as st
 
 from pinit.lab.beyond_figures import attention_figure, residual_figure
 from pinit.lab.transformer import ATTENTION_SCALES, TransformerReport, transformer_presets, transformer_report
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 
 from .common import fail, look_for
 

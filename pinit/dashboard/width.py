@@ -9,7 +9,7 @@ import streamlit as st
 
 from pinit.lab.beyond_figures import coord_check_figure
 from pinit.lab.width import DEFAULT_LR, coord_check, coord_slopes
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 
 from .common import fail, look_for
 

@@ -20,7 +20,7 @@ import torch
 from ..checks import whole_number
 from ..models import build_model
 from ..plan import InitPlan, apply_plan
-from ..share.text import number
+from ..text import number
 from .capture import Captured, capture_outputs
 from .probes import (
     activation_table,

@@ -35,8 +35,8 @@ from torch import nn
 
 from .. import checks
 from ..errors import capped
+from ..text import quote, shorten
 from .checkpoint_scan import ScanError, Tensor, check_legacy, check_zip
-from .text import quote, shorten
 
 __all__ = [
     "DEFAULT_MAX_BYTES",

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..checks import is_whole
-from .text import quote, shorten
+from ..text import quote, shorten
 
 __all__ = [
     "ALLOWED_GLOBALS",

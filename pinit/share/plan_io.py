@@ -32,9 +32,20 @@ from ..budget import admit
 from ..errors import PlanError, capped
 from ..models import MODELS
 from ..plan import InitPlan, assignments, label, quoted_list, unmatched_rules
-from .text import quote
+from ..report import meta_model
+from ..setup import Setup
+from ..text import quote
 
-__all__ = ["MAX_PLAN_BYTES", "PLAN_FORMAT", "PLAN_VERSION", "load_plan_file", "model_identity", "plan_to_json"]
+__all__ = [
+    "MAX_PLAN_BYTES",
+    "PLAN_FORMAT",
+    "PLAN_VERSION",
+    "load_plan_file",
+    "model_identity",
+    "plan_to_json",
+    "setup_from_plan_file",
+    "setup_to_plan_file",
+]
 
 PLAN_FORMAT = "pinit-plan"
 PLAN_VERSION = 1
@@ -268,3 +279,30 @@ def _warnings(model: nn.Module, plan: InitPlan, meta: Mapping[str, Any]) -> list
         out.append(f"the plan was saved for model {label(meta['model'])}; it is applied to {name}")
     out += unmatched_rules(model, plan, name)
     return capped(out)
+
+
+def setup_to_plan_file(setup: Setup) -> str:
+    """A Setup as a version-1 plan file (JSON text)."""
+    return plan_to_json(setup.plan, setup.seed, setup.model, setup.options)
+
+
+def setup_from_plan_file(data: bytes | str, fallback: Setup | None = None) -> tuple[Setup, list[str]]:
+    """The setup in a plan file: (setup, warnings). Raises PlanError listing every problem.
+
+    A file may leave out its seed or model: those come from `fallback` (the current
+    setup), and the plan is checked against the model it will be applied to.
+    """
+    fallback = fallback or Setup()
+    plan, meta = load_plan_file(data)
+    model = meta.get("model") or fallback.model
+    options = meta.get("model_options") or ({} if meta.get("model") else dict(fallback.options))
+    seed = meta["seed"] if meta.get("seed") is not None else fallback.seed
+    try:
+        setup = Setup(model, options, plan, seed)
+    except ValueError as e:
+        raise PlanError(str(e)) from None
+    problems = setup.problems()
+    if problems:
+        raise PlanError(problems)
+    _, meta = load_plan_file(data, model=meta_model(model, options))
+    return setup, list(meta.get("warnings", []))

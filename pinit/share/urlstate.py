@@ -6,7 +6,7 @@
 that is valid and listing, in words, each part it had to ignore, so a mangled link
 still opens a working page (with a warning) instead of an error. A link is typed,
 pasted and forged by anyone, so every part is read with bounded cost and every value
-echoed in a warning is quoted short (pinit.share.text.quote).
+echoed in a warning is quoted short (pinit.text.quote).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ from ..errors import PlanError, capped
 from ..models import MODELS
 from ..plan import MAX_SEED, InitPlan, check_plan, label
 from ..report import meta_model
-from .text import quote, shorten
+from ..text import quote, shorten
 
 if TYPE_CHECKING:
-    from .setup import Setup
+    from ..setup import Setup
 
 __all__ = ["decode_plan", "encode_plan", "short_query", "state_from_query", "state_to_query", "unknown_parameters"]
 
@@ -199,7 +199,7 @@ def state_from_query(params: Mapping[str, str], fallback: Setup | None = None) -
     ignored and what is allowed. Within opts each option is its own part. Parameters
     other than LINK_PARAMETERS are named in a warning.
     """
-    from .setup import Setup
+    from ..setup import Setup
 
     fallback = fallback or Setup()
     warnings: list[str] = []
@@ -218,3 +218,8 @@ def state_from_query(params: Mapping[str, str], fallback: Setup | None = None) -
         return Setup(model, options, plan, seed), warnings
     except ValueError as e:
         return fallback, warnings + [f"ignored the link: {shorten(str(e), 200)}"]
+
+
+def setup_to_query(setup: Setup) -> dict[str, str]:
+    """The link's query parameters of a Setup (model, seed, plan; opts when they differ from the defaults)."""
+    return state_to_query(setup.model, setup.options, setup.plan, setup.seed)

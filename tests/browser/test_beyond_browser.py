@@ -18,7 +18,8 @@ from pinit.figures import fmt
 from pinit.lab.spectra import spectrum
 from pinit.lab.transformer import ATTENTION_SCALES, transformer_presets, transformer_report
 from pinit.lab.width import DEFAULT_LR, coord_check, coord_slopes
-from pinit.share.setup import Setup
+from pinit.setup import Setup
+from pinit.share.urlstate import setup_to_query
 from pinit.threads import single_thread
 from tests.harness import OPEN_PANEL, choose, open_panel_charts_drawn, selected, wait_idle
 
@@ -159,7 +160,7 @@ def test_width_view_sp_grows_with_width_and_mup_stays_flat(browser, server_url, 
 
 def test_spectra_view_draws_the_backends_singular_values_and_follows_the_layer(browser, server_url, shots):
     setup = Setup(plan=pinit.InitPlan.from_dict(pinit.PRESETS[DEFAULT_PRESET].plan))
-    page = open_view(browser, server_url, "Spectra", 1, urlencode(setup.to_query()))
+    page = open_view(browser, server_url, "Spectra", 1, urlencode(setup_to_query(setup)))
     assert_story_and_look_fors(page, "Random matrices have a shape.", 1)
     label = "Weight matrix (conv kernels as out × in·k·k)"
     weights = dict(setup.build().named_parameters())

@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import pytest
 
 import pinit
-from pinit.share.setup import Setup
+from pinit.setup import Setup
 from tests.harness import wait_for_charts, wait_idle
 
 # A phone's browser says so in its user agent: the page lays itself out for it (sidebar.is_phone).

@@ -5,8 +5,10 @@ config dict, the link's state, a plan file's metadata). It is the cache key of e
 per-setup result (`Setup.key` is canonical JSON: two setups that mean the same weights
 have the same key), and it reads and writes the two ways a setup travels:
 
-* a link: ``Setup.from_query(params)`` / ``setup.to_query()`` (pinit.share.urlstate);
-* a plan file: ``Setup.from_plan_file(data)`` / ``setup.to_plan_file()`` (pinit.share.plan_io).
+* a link: ``pinit.share.urlstate.state_from_query(params)`` / ``setup_to_query(setup)``;
+* a plan file: ``pinit.share.plan_io.setup_from_plan_file(data)`` / ``setup_to_plan_file(setup)``.
+
+The core never imports share/: those two modules know Setup, not the other way round.
 
 A Setup is checked for types when it is made (a plan that parses, options that are
 plain values, a seed in range); whether the plan fits the model's shapes is `problems()`.
@@ -22,11 +24,10 @@ from typing import Any
 
 from torch import nn
 
-from .. import checks
-from ..errors import PlanError
-from ..models import build_model
-from ..plan import InitPlan, apply_plan, check_plan
-from ..report import meta_model
+from . import checks
+from .models import build_model
+from .plan import InitPlan, apply_plan, check_plan
+from .report import meta_model
 
 __all__ = ["DEFAULT_MODEL", "Setup"]
 
@@ -90,52 +91,3 @@ class Setup:
         model = build_model(self.model, seed=self.seed, **self.options)
         apply_plan(model, self.plan, self.seed)
         return model
-
-    # --- a link ---------------------------------------------------------------------------
-
-    def to_query(self) -> dict[str, str]:
-        """The link's query parameters (model, seed, plan; opts when they differ from the model's defaults)."""
-        from .urlstate import state_to_query
-
-        return state_to_query(self.model, self.options, self.plan, self.seed)
-
-    @classmethod
-    def from_query(cls, params: Mapping[str, str], fallback: Setup | None = None) -> tuple[Setup, list[str]]:
-        """The setup in a link, part by part: (setup, warnings in words). Never raises.
-
-        A part that is missing or not valid takes `fallback`'s value (default: Setup())."""
-        from .urlstate import state_from_query
-
-        return state_from_query(params, fallback)
-
-    # --- a plan file ----------------------------------------------------------------------
-
-    def to_plan_file(self) -> str:
-        """This setup as a version-1 plan file (JSON text)."""
-        from .plan_io import plan_to_json
-
-        return plan_to_json(self.plan, self.seed, self.model, self.options)
-
-    @classmethod
-    def from_plan_file(cls, data: bytes | str, fallback: Setup | None = None) -> tuple[Setup, list[str]]:
-        """The setup in a plan file: (setup, warnings). Raises PlanError listing every problem.
-
-        A file may leave out its seed or model: those come from `fallback` (the current
-        setup), and the plan is checked against the model it will be applied to.
-        """
-        from .plan_io import load_plan_file
-
-        fallback = fallback or cls()
-        plan, meta = load_plan_file(data)
-        model = meta.get("model") or fallback.model
-        options = meta.get("model_options") or ({} if meta.get("model") else dict(fallback.options))
-        seed = meta["seed"] if meta.get("seed") is not None else fallback.seed
-        try:
-            setup = cls(model, options, plan, seed)
-        except ValueError as e:
-            raise PlanError(str(e)) from None
-        problems = setup.problems()
-        if problems:
-            raise PlanError(problems)
-        _, meta = load_plan_file(data, model=meta_model(model, options))
-        return setup, list(meta.get("warnings", []))
