@@ -23,6 +23,7 @@ import torch
 
 import pinit
 from pinit.errors import MAX_PROBLEMS, PlanError, problem_count
+from pinit.setup import Setup
 from pinit.share.checkpoint import CheckpointError, load_checkpoint
 from pinit.share.cli import main
 from pinit.share.plan_io import load_plan_file, setup_from_plan_file
@@ -295,6 +296,14 @@ def test_duplicate_keys_in_a_plan_file_are_refused_in_words():
     assert "the key 'weight' appears twice" in e.value.problems[0]
     plan, _meta = load_plan_file('{"rules": {"Linear": {"weight": "zeros"}, "Conv2d": {"weight": "zeros"}}}')
     assert set(plan.rules) == {"Linear", "Conv2d"}  # equal values under different keys are fine
+
+
+def test_duplicate_keys_in_a_links_plan_are_named_and_the_rest_of_the_link_kept():
+    raw = b'{"rules": {"Linear": {"weight": {"scheme": "zeros"}, "weight": {"scheme": "ones"}}}}'
+    token = base64.urlsafe_b64encode(zlib.compress(raw)).decode().rstrip("=")
+    setup, warnings = state_from_query({"model": "SimpleCNN", "seed": "7", "plan": token})
+    assert setup.seed == 7 and setup.plan == Setup().plan  # the plan part is dropped, the seed kept
+    assert len(warnings) == 1 and "ambiguous" in warnings[0] and "'weight' appears twice" in warnings[0], warnings
 
 
 def test_a_link_of_only_unknown_parameters_is_named_short():

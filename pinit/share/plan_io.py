@@ -134,8 +134,21 @@ def _decode(data: bytes | bytearray | memoryview | str, max_bytes: int) -> str:
         ) from None
 
 
-class _Duplicate(ValueError):
+class DuplicateKey(ValueError):
     """A JSON object with the same key twice (raised from json's object_pairs_hook)."""
+
+
+def no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """json's object_pairs_hook for plans: json.loads keeps the last of two equal keys without a
+    word; a plan whose "rules" or "seed" appears twice means two things, so it is refused."""
+    d = dict(pairs)
+    if len(d) != len(pairs):
+        seen: set[str] = set()
+        for key, _value in pairs:
+            if key in seen:
+                raise DuplicateKey(f"the key {quote(key)} appears twice in one object; each key may appear once")
+            seen.add(key)
+    return d
 
 
 def _parse(text: str) -> Any:
@@ -145,23 +158,11 @@ def _parse(text: str) -> Any:
     def no_constant(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        # json.loads keeps the last of two equal keys without a word; a plan file whose
-        # "rules" or "seed" appears twice means two things, so it is refused.
-        d = dict(pairs)
-        if len(d) != len(pairs):
-            seen: set[str] = set()
-            for key, _value in pairs:
-                if key in seen:
-                    raise _Duplicate(f"the key {quote(key)} appears twice in one object; each key may appear once")
-                seen.add(key)
-        return d
-
     try:
-        return json.loads(text, parse_constant=no_constant, object_pairs_hook=no_duplicates)
+        return json.loads(text, parse_constant=no_constant, object_pairs_hook=no_duplicate_keys)
     except json.JSONDecodeError as e:
         raise PlanError(f"the plan file is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
-    except _Duplicate as e:
+    except DuplicateKey as e:
         raise PlanError(f"the plan file is ambiguous: {e}") from None
     except ValueError as e:  # NaN / Infinity
         raise PlanError(f"the plan file is not valid JSON: {e}") from None

@@ -25,6 +25,7 @@ from ..models import MODELS
 from ..plan import MAX_SEED, InitPlan, check_plan, label
 from ..report import meta_model
 from ..text import quote, shorten
+from .plan_io import DuplicateKey, no_duplicate_keys
 
 if TYPE_CHECKING:
     from ..setup import Setup
@@ -54,10 +55,12 @@ def decode_plan(token: str) -> InitPlan:
         text = d.decompress(raw, _MAX_PLAN_JSON)
         if d.unconsumed_tail:
             raise PlanError("the plan in the link unpacks to more than 200 kB; it is not a plan")
-        doc = json.loads(text.decode())
+        doc = json.loads(text.decode(), object_pairs_hook=no_duplicate_keys)
     except (binascii.Error, ValueError, zlib.error, UnicodeDecodeError, RecursionError) as e:
         if isinstance(e, PlanError):
             raise
+        if isinstance(e, DuplicateKey):
+            raise PlanError(f"the plan in the link is ambiguous: {e}") from None
         if isinstance(e, RecursionError):  # e.g. [[[[...]]]] thousands deep: json.loads recurses
             raise PlanError("the plan in the link is nested too deeply to be a plan") from None
         raise PlanError("the plan in the link is damaged (not base64url-encoded, zlib-packed JSON)") from None
