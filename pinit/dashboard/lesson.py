@@ -296,7 +296,7 @@ def _training(big: bool) -> None:
     _metrics(items)
     _chart(training_story_figure(story, big=big, **_fit(5)), 5)
     c = story.settings
-    table = lesson.claims()
+    table = lesson.step_claims(5)
     survived = table[table["claim"] == "held-out accuracy, Article recipe"]
     article = (
         lesson.claim("overflow step, Article recipe")

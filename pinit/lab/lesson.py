@@ -75,6 +75,7 @@ __all__ = [
     "signal_trace",
     "spread_text",
     "start_warming",
+    "step_claims",
     "symmetry_counts",
     "symmetry_story",
     "training_story",
@@ -515,22 +516,46 @@ def _overflow_text(steps: Sequence[float], n: int) -> str:
     return f"at {at}" + (f" on {n} of {n} seeds" if len(steps) == n else f" on {len(steps)} of {n} seeds")
 
 
+LESSON_STEPS_WITH_NUMBERS = (1, 2, 3, 4, 5)
+
+
 @computed_once
 def claims() -> pd.DataFrame:
     """Every number the lesson shows, one row each: ``step``, ``claim`` (a short id), ``shown``
     (the text on the page), ``median``, ``low``, ``high`` (over the seeds, in the unit shown)
     and ``seeds`` (how many). The page's numbers are these rows' ``shown``.
     """
+    return pd.concat([step_claims(step) for step in LESSON_STEPS_WITH_NUMBERS], ignore_index=True)
+
+
+@computed_once
+def step_claims(step: int) -> pd.DataFrame:
+    """The rows of `claims()` for one lesson step: computed from that step's stories only, so the
+    first steps are on screen while the training runs of step 5 are still going."""
     rows: list[dict[str, Any]] = []
-    article, he = signal_trace("Article recipe"), signal_trace("Kaiming (He)")
     ln10 = math.log(10)
-    for step, t, name in ((1, article, "article"), (2, he, "Kaiming")):
+    if step in (1, 2):
+        t, name = (
+            (signal_trace("Article recipe"), "article") if step == 1 else (signal_trace("Kaiming (He)"), "Kaiming")
+        )
         rows.append(_row(step, f"fc1 gain, {name}", t.gain_by_seed("fc1"), prefix="×"))
         rows.append(_row(step, f"fc2 over fc1, {name}", t.step_by_seed("fc1", "fc2"), prefix="×"))
         rows.append(_row(step, f"fc2 gain, {name}", t.gain_by_seed("fc2"), prefix="×"))
         rows.append(_row(step, f"logits std, {name}", t.logits_std_by_seed))
         rows.append(_row(step, f"loss at init, {name}", t.loss_by_seed))
         rows.append(_row(step, f"loss over ln 10, {name}", [v / ln10 for v in t.loss_by_seed], prefix="×"))
+    if step == 3:
+        rows += _depth_rows()
+    if step == 4:
+        for scheme, distinct in symmetry_counts().items():
+            rows.append(_row(4, f"distinct units, {scheme}", distinct, shown=f"{spread_text(distinct)} of 64"))
+    if step == 5:
+        rows += _training_rows()
+    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+
+
+def _depth_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     d = depth_story()
     for scheme in ("Kaiming (He)", "Xavier (Glorot)"):
         rows.append(_row(3, f"per layer, {scheme}", d.per_layer_by_seed[scheme], prefix="×"))
@@ -551,9 +576,11 @@ def claims() -> pd.DataFrame:
             prefix="×",
         )
     )
-    counts = symmetry_counts()
-    for scheme, distinct in counts.items():
-        rows.append(_row(4, f"distinct units, {scheme}", distinct, shown=f"{spread_text(distinct)} of 64"))
+    return rows
+
+
+def _training_rows() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
     story = training_story()
     n = len(story.seeds)
     for plan, runs in story.runs_by_seed.items():
@@ -570,26 +597,33 @@ def claims() -> pd.DataFrame:
         over = [float(r.steps_done) for r in runs if r.stop_reason == "non-finite loss"]
         if over:
             rows.append(_row(5, f"overflow step, {plan}", over, shown=_overflow_text(over, n), seeds=n))
-    return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
+    return rows
 
 
 def claim(name: str) -> str:
-    """The text the page shows for claim `name` (a row of `claims()`)."""
-    table = claims()
-    hit = table[table["claim"] == name]
-    if hit.empty:
-        raise ValueError(f"no claim {name!r}; claims: {', '.join(table['claim'])}")
-    return str(hit["shown"].iloc[0])
+    """The text the page shows for claim `name` (a row of `claims()`), looked up step by step so
+    that an early step's number never waits for a later step's stories."""
+    for step in LESSON_STEPS_WITH_NUMBERS:
+        table = step_claims(step)
+        hit = table[table["claim"] == name]
+        if not hit.empty:
+            return str(hit["shown"].iloc[0])
+    raise ValueError(f"no claim {name!r}; claims: {', '.join(claims()['claim'])}")
 
 
 # What the worker computes, in the order a class meets it (the page calls these exact shapes).
 STORIES: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("signal_trace", ("Article recipe",)),
+    ("step_claims", (1,)),
     ("signal_trace", ("Kaiming (He)",)),
+    ("step_claims", (2,)),
     ("depth_story", ()),
+    ("step_claims", (3,)),
     ("symmetry_story", ()),
     ("symmetry_counts", ()),
+    ("step_claims", (4,)),
     ("training_story", ()),
+    ("step_claims", (5,)),
     ("claims", ()),
 )
 

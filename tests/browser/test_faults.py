@@ -57,7 +57,7 @@ from tests.harness import (
 # page drew one chart per parameter plus two overview charts, hence a minimum of 2 then).
 MIN_CHARTS = 1
 ARTICLE = "Article recipe"
-FC1 = "layer4.fc1.weight"  # on page 2 of SimpleCNN's panels (six a page)
+FC1 = "layer4.fc1.weight"  # on page 1 under the article's recipe (its ×45 gain puts it first), else page 2
 ARTICLE_FC1 = "1"  # expected σ of fc1 in the article's recipe: N(0, 1)
 DEFAULT_FC1 = "0.0128"  # PyTorch default on fc1: 1/sqrt(3 * 2048)
 # On page 1, the article's conv layers: kaiming_normal weights (√2/√27) and zero biases. The Kaiming
@@ -376,8 +376,7 @@ def tab(browser, server):
     choose(page, "Preset", ARTICLE)
     wait_until(lambda: sockets.runs_finished_on_newest() > done, 60, "the preset's run", page)
     wait_for_panel(page, *ARTICLE_CONV1_BIAS)
-    show_panels_page(page, sockets, 2)
-    wait_fc1_expected(page, ARTICLE_FC1)
+    wait_fc1_expected(page, ARTICLE_FC1)  # fc1 is on page 1 with conv1: weights far from ×1 come first
     yield Tab(page, proxy, protocols, sockets)
     context.close()
     proxy.close()
