@@ -104,7 +104,10 @@ def test_presenter_text_is_16_px_or_more_and_ticks_are_dark_enough():
     assert lay["xaxis"]["tickfont"]["color"] == TICK_COLOR
 
 
-def test_a_lesson_chart_keeps_its_plot_area_in_presenter_mode_and_on_a_phone():
+def test_a_lesson_chart_keeps_its_plot_area_on_a_phone_and_its_height_in_presenter_mode():
+    """A phone's chart grows by its wider margins (its plot area was a 90 px strip); in presenter mode
+    the chart keeps its height, so the step still fits one projector screen (tests/browser/
+    test_lesson_browser.py), and its larger text takes its room from the plot."""
     from pinit.lab.lesson import DepthStory
     from pinit.lab.lesson_figures import depth_story_figure
 
@@ -114,6 +117,8 @@ def test_a_lesson_chart_keeps_its_plot_area_in_presenter_mode_and_on_a_phone():
         30, 512, "relu", (0, 1, 2), schemes, std, std, dict.fromkeys(schemes, 0.7),
         {s: (0.7, 0.7, 0.7) for s in schemes}, dict.fromkeys(schemes, 0.7), dict.fromkeys(schemes, 1e-4),
         dict.fromkeys(schemes, 1e-4),
+        std, {k: tuple(1.0 for _ in v) for k, v in std.items()}, {s: (std[s],) * 3 for s in schemes},
+        {s: (std[s],) * 3 for s in schemes},
     )  # fmt: skip
 
     def plot_height(**kw):
@@ -122,4 +127,6 @@ def test_a_lesson_chart_keeps_its_plot_area_in_presenter_mode_and_on_a_phone():
         return lay["height"] - lay["margin"]["t"] - lay["margin"]["b"]
 
     plain = plot_height()
-    assert plot_height(big=True) >= plain and plot_height(narrow=True) >= plain
+    assert plot_height(narrow=True) >= plain
+    big = depth_story_figure(story, height=330, big=True).to_plotly_json()["layout"]
+    assert big["height"] == 330 and plot_height(big=True) >= 0.6 * plain
