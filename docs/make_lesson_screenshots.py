@@ -24,6 +24,7 @@ from playwright.sync_api import sync_playwright
 
 import pinit
 from pinit.setup import Setup
+from pinit.share.urlstate import setup_to_query
 from tests.harness import launch_chromium, streamlit_server, wait_for_charts, wait_idle
 
 DOCS = ROOT / "docs"
@@ -70,7 +71,7 @@ def main() -> None:
             shot(browser, url, q, f"lesson-step{step}-phone.png", (390, 844), has_chart)
         shot(browser, url, "view=Lesson&step=1&present=1", "lesson-presenter.png")
         shot(browser, url, "view=Lesson&step=2", "lesson-phone.png", size=(390, 844))
-        article = Setup("SimpleCNN", {}, pinit.PRESETS["Article recipe"].plan, 0).to_query()
+        article = setup_to_query(Setup("SimpleCNN", {}, pinit.PRESETS["Article recipe"].plan, 0))
         weights = urlencode({**article, "view": "Weights"})
         shot(browser, url, weights, "dashboard.png", size=(1440, 1000), wait=6000)
         shot(browser, url, weights, "weights-phone.png", size=(390, 844), wait=3000)

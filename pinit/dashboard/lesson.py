@@ -78,7 +78,10 @@ def _metrics(items: Sequence[Metric]) -> None:
 def _fit(n: int) -> dict[str, Any]:
     """Step n's chart titled by the step (its own subtitle keeps its numbers), laid out for a phone's
     width on a phone: titles wrap there instead of being cut, the legend under a plot that keeps its width."""
-    return dict(heading=STEPS[n - 1].title, narrow=sidebar.is_phone(), height=CHART_HEIGHT)
+    phone = sidebar.is_phone()
+    # A phone's chart grows by its wrapped title and legend rows; from a lower base, so that the
+    # metrics, the spread line and the chart are all on a 390x844 phone's first screen.
+    return dict(heading=STEPS[n - 1].title, narrow=phone, height=CHART_HEIGHT - 40 if phone else CHART_HEIGHT)
 
 
 def _chart(fig, n: int) -> None:

@@ -135,8 +135,8 @@ def signal_trace_figure(
             arrowhead=2,
             # Up-left of the point, where the rising line has not been yet; with the faded plan drawn
             # above (step 2), to the right and just above, between the level line and the faded one.
-            ax=-70 if reference is None else 55,
-            ay=-35 if reference is None else -26,
+            ax=-70 if reference is None else 70,
+            ay=-35 if reference is None else -16,
             font=dict(size=15, color=color),
             bgcolor="rgba(255,255,255,0.85)",
         )

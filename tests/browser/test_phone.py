@@ -13,6 +13,7 @@ import pytest
 
 import pinit
 from pinit.setup import Setup
+from pinit.share.urlstate import setup_to_query
 from tests.harness import wait_for_charts, wait_idle
 
 # A phone's browser says so in its user agent: the page lays itself out for it (sidebar.is_phone).
@@ -120,7 +121,7 @@ def test_a_phone_sees_the_lesson_metrics_in_one_row_and_the_chart_on_the_first_s
 def test_a_phone_gets_one_weights_panel_per_row_switches_that_do_not_overlap_and_no_sidebar_wording(
     browser, server_url
 ):
-    article = Setup("SimpleCNN", {}, pinit.PRESETS["Article recipe"].plan, 0).to_query()
+    article = setup_to_query(Setup("SimpleCNN", {}, pinit.PRESETS["Article recipe"].plan, 0))
     page = open_page(browser, server_url, urlencode({**article, "view": "Weights"}), (390, 844))
     geometry = page.evaluate(
         """() => {
