@@ -2,8 +2,9 @@
 
 The lesson measures every number over 20 seeds (training over 5): minutes of one core. The
 results are a pure function of pinit's backend code and torch's version, so they are stored
-under a key made of both: the sha256 of every ``pinit/**/*.py`` but the page (``pinit/dashboard``)
-and the drawing (``*figures*.py``, ``style.py``), and ``torch.__version__``. Any change of the code or of torch is a new key, and files of an
+under a key made of both: the sha256 of every ``pinit/**/*.py`` but the page
+(``pinit/dashboard``) and the drawing (``*figures*.py``, ``style.py``), and
+``torch.__version__``. Any change of that code or of torch is a new key, and files of an
 older key are removed when a new one is written, so the folder holds one set of stories.
 
 Where: ``$PINIT_CACHE_DIR``, else ``$XDG_CACHE_HOME/pinit``, else ``~/.cache/pinit``;
@@ -43,7 +44,7 @@ def cache_dir() -> Path | None:
 
 @functools.cache
 def code_key() -> str:
-    """sha256 of the sources that compute numbers (pinit/**/*.py but dashboard/, figures, style) and torch's version."""
+    """sha256 of the sources that compute numbers (pinit/**/*.py but dashboard/, figures, style), torch's version."""
     h = hashlib.sha256(torch.__version__.encode())
     for path in sorted(_PINIT.rglob("*.py")):
         rel = path.relative_to(_PINIT).as_posix()
