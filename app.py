@@ -8,9 +8,11 @@ first one is opened), as `pinit dashboard --model mynets:make_net` does.
 
 import sys
 
-from pinit.dashboard.page import main
-from pinit.dashboard.sidebar import use_command_line
-
 if __name__ == "__main__":  # streamlit runs the page as __main__; a spawn child imports it as __mp_main__
+    # Imported here, not above: the lesson worker's spawn imports this file, and the page's modules
+    # declare Streamlit elements at import, which outside a script run logs "missing ScriptRunContext".
+    from pinit.dashboard.page import main
+    from pinit.dashboard.sidebar import use_command_line
+
     use_command_line(sys.argv, script=__file__)
     main()
