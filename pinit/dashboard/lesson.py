@@ -442,7 +442,10 @@ def nav_ui(big: bool) -> int:
 def lesson_view(big: bool = False) -> None:
     """The lesson's current step. `big`: presenter mode (larger chart text)."""
     lesson.start_warming()  # every student asks for the same numbers: compute them all once, now
-    step = STEPS[nav_ui(big) - 1]
+    n = nav_ui(big)
+    if not big:
+        room.follower_ui(n)  # a phone following the teacher: the class, the poll, the way out
+    step = STEPS[n - 1]
     with st.spinner("Computing the lesson's numbers over its seeds (once per server)…"):
         step.draw(big)
     # One-handed: the next step under the thumb, too (not while the teacher's steps lead).
