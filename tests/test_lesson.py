@@ -9,7 +9,7 @@ import threading
 import pytest
 import torch
 
-from pinit.lab import lesson
+from pinit.lab import lesson, story_cache
 from pinit.lab.signal import LOGITS_EXPLODING, logits_verdict, loss_verdict
 from pinit.text import number
 
@@ -122,7 +122,9 @@ def test_training_story_kaiming_learns_on_every_seed_the_article_overflows_the_d
     assert story.runs["Kaiming (He)"] is kaiming[0]
 
 
-def test_computed_once_computes_once_when_two_threads_ask_at_once():
+def test_computed_once_computes_once_when_two_threads_ask_at_once(monkeypatch, tmp_path):
+    # An empty story cache: a run before this one stored slow(3) in the user's cache folder.
+    monkeypatch.setenv(story_cache.CACHE_ENV, str(tmp_path))
     calls = []
     started = threading.Event()
 

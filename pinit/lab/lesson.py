@@ -122,17 +122,19 @@ def computed_once(fn: Fn) -> Fn:
     """
     results: dict[tuple[Any, ...], Any] = {}
     lock = threading.Lock()
+    # The module is part of the disk key: two stories of the same name in different modules never meet.
+    name = f"{fn.__module__}.{fn.__qualname__}".replace("<locals>.", "")
 
     @functools.wraps(fn)
     def wrapper(*args: Any) -> Any:
         with lock:
             if args not in results:
-                value = story_cache.load(fn.__name__, args)
+                value = story_cache.load(name, args)
                 if value is None:
                     value = _from_worker((fn.__name__, args))
                 if value is None:
                     value = fn(*args)
-                    story_cache.store(fn.__name__, args, value)
+                    story_cache.store(name, args, value)
                 results[args] = value
             return results[args]
 
