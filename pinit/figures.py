@@ -17,7 +17,25 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from .stats import Histogram
-from .style import EXPECTED, GROW, MEASURED, SHRINK, TICK_COLOR, fmt, fmt_shape, layout, log_axis, presenter, title
+from .style import (
+    EXPECTED,
+    GROW,
+    INK,
+    MEASURED,
+    MUTED,
+    SHRINK,
+    TICK_COLOR,
+    fmt,
+    fmt_shape,
+    layout,
+    legend_below,
+    line_trace,
+    log_axis,
+    margin,
+    presenter,
+    rgba,
+    title,
+)
 
 __all__ = [
     "GAIN_FAR",
@@ -37,9 +55,9 @@ __all__ = [
 AS_BUILT_NOTE = "as built: no law curve (the constructor's scheme is not known)"
 
 
-# Whether build() has plotly validate each spec. Off when serving: validating costs ~20 ms a figure on
-# every click (plotly checks and coerces every property), and these specs are ours and fixed. The
-# test suite turns it on (tests/conftest.py), so every figure any test draws is validated there.
+# Whether build() has plotly validate each spec. Off when serving: validation checks and coerces every
+# property of every figure on every click, and these specs are ours and fixed. The test suite turns
+# it on (tests/conftest.py), so every figure any test draws is validated there.
 VALIDATE = False
 
 
@@ -76,6 +94,24 @@ def _legend_line(color: str, dash: str, name: str) -> dict:
     return dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(color=color, dash=dash), name=name)
 
 
+def _law_line(h: Histogram, xaxis: str, yaxis: str, legend: bool, smooth: bool = False) -> dict[str, Any]:
+    """The counts the scheme's law expects in each bin, as a line over the measured ones."""
+    trace = line_trace(
+        h.centers,
+        h.expected or [],
+        "expected under the scheme's law",
+        EXPECTED,
+        xaxis=xaxis,
+        yaxis=yaxis,
+        showlegend=legend,
+        legendgroup="expected",
+        hovertemplate="expected %{y:.1f}<extra></extra>",
+    )
+    if smooth:
+        trace["line"]["shape"] = "spline"
+    return trace
+
+
 def _bars_and_law(h: Histogram, xaxis: str = "x", yaxis: str = "y", legend: bool = True) -> list[dict[str, Any]]:
     data: list[dict[str, Any]] = [
         dict(
@@ -94,21 +130,7 @@ def _bars_and_law(h: Histogram, xaxis: str = "x", yaxis: str = "y", legend: bool
         )
     ]
     if h.expected is not None:
-        data.append(
-            dict(
-                type="scatter",
-                x=h.centers,
-                y=h.expected,
-                mode="lines",
-                xaxis=xaxis,
-                yaxis=yaxis,
-                line=dict(color=EXPECTED, width=2, shape="spline" if h.bins > 1 else "linear"),
-                name="expected under the scheme's law",
-                showlegend=legend,
-                legendgroup="expected",
-                hovertemplate="expected %{y:.1f}<extra></extra>",
-            )
-        )
+        data.append(_law_line(h, xaxis, yaxis, legend, smooth=h.bins > 1))
     return data
 
 
@@ -127,7 +149,7 @@ def _steps_law_sigmas(h: Histogram, xaxis: str, yaxis: str, legend: bool) -> lis
             y=counts + counts[-1:],
             line=dict(color=MEASURED, width=1, shape="hv"),
             fill="tozeroy",
-            fillcolor="rgba(31, 119, 180, 0.55)",
+            fillcolor=rgba(MEASURED, 0.55),
             name="measured",
             customdata=[[a, b, c] for a, b, c in zip(edges[:-1], edges[1:], counts)] + [[edges[-1], edges[-1], 0]],
             hovertemplate=f"{h.name}<br>[%{{customdata[0]:.4g}}, %{{customdata[1]:.4g}}]: "
@@ -139,21 +161,7 @@ def _steps_law_sigmas(h: Histogram, xaxis: str, yaxis: str, legend: bool) -> lis
         )
     ]
     if h.expected is not None:
-        data.append(
-            dict(
-                type="scatter",
-                x=h.centers,
-                y=h.expected,
-                mode="lines",
-                xaxis=xaxis,
-                yaxis=yaxis,
-                line=dict(color=EXPECTED, width=2),
-                name="expected under the scheme's law",
-                showlegend=legend,
-                legendgroup="expected",
-                hovertemplate="expected %{y:.1f}<extra></extra>",
-            )
-        )
+        data.append(_law_line(h, xaxis, yaxis, legend))
     if s.finite and not s.constant:
         top = max([*counts, *(h.expected or [0])]) * 1.05 or 1.0
         bottom = 0.5  # half a count: on a log axis 0 would drop the line
@@ -222,8 +230,8 @@ def histogram_figure(h: Histogram, log_y: bool = False, height: int = 330, big: 
             yaxis=dict(title=dict(text="count"), type="log" if log_y else "linear"),
             showlegend=True,
             bargap=0.02,
-            margin=dict(l=50, r=20, t=75, b=80),
-            legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0, font=dict(size=11)),
+            margin=margin(l=50, t=75, b=80),
+            legend=legend_below(-0.22),
         ),
     )
     return build(spec, big)
@@ -329,8 +337,8 @@ def histogram_grid_figure(
             annotations=annotations,
             bargap=0.02,
             showlegend=True,
-            margin=dict(l=45, r=15, t=t, b=b),
-            legend=dict(orientation="h", yanchor="top", y=bottom, x=0, font=dict(size=11)),
+            margin=margin(l=45, r=15, t=t, b=b),
+            legend=legend_below(bottom),
             updatemenus=[
                 _switch(
                     # Log counts labelled at whole decades (1, 10, 100): plotly's own log ticks read
@@ -418,8 +426,8 @@ def std_overview_figure(table: pd.DataFrame, big: bool = False) -> go.Figure:
             xaxis=log_axis("", values),
             yaxis=dict(autorange="reversed", categoryorder="array", categoryarray=[r["name"] for r in rows]),
             title=title("Measured vs expected std", sub),
-            legend=dict(orientation="h", yanchor="top", y=-0.12 if len(rows) > 8 else -0.25, x=0, font=dict(size=11)),
-            margin=dict(l=50, r=20, t=75, b=80),
+            legend=legend_below(-0.12 if len(rows) > 8 else -0.25),
+            margin=margin(l=50, t=75, b=80),
         ),
     )
     return build(spec, big)
@@ -461,9 +469,9 @@ def signal_gain_figure(table: pd.DataFrame, big: bool = False) -> go.Figure:
         data=data,
         layout=layout(
             _bar_height(len(rows)) + 30,
-            margin=dict(l=50, r=40, t=105, b=40),
+            margin=margin(l=50, r=40, t=105, b=40),
             showlegend=False,
-            shapes=[_vline(0.0, "#333", "solid"), _vline(math.log10(math.sqrt(2)), "#777", "dash")],
+            shapes=[_vline(0.0, INK, "solid"), _vline(math.log10(math.sqrt(2)), MUTED, "dash")],
             xaxis=dict(
                 range=[-span, span],
                 tickvals=[math.log10(t) for t in ticks],

@@ -1,9 +1,10 @@
 """One figure style for every chart pinit draws: colours, number and shape formats, layout, axes.
 
-Plain data only (no plotly import): the figure modules (pinit.figures, pinit.lab.figures,
-pinit.lab.lesson_figures) build plain plotly specs from these pieces, so every chart has
-the same margins, legend, title/subtitle and log axes, and `presenter()` can enlarge the
-text of any of them for a projector.
+Plain data only (no plotly import): the figure modules (pinit.figures and pinit.lab's
+figures, beyond_figures, history_figures and lesson_figures) build plain plotly specs from
+these pieces, so every chart has the same colours, margins, legend, title/subtitle and log
+axes, and `presenter()` can enlarge the text of any of them for a projector. No figure
+module writes a colour, a margin or a legend of its own (tests/test_figure_style.py).
 """
 
 from __future__ import annotations
@@ -22,13 +23,21 @@ __all__ = [
     "CAPTION_COLOR",
     "EXPECTED",
     "FADED",
+    "GROW",
+    "INK",
+    "LAB_MARGIN",
+    "MARGIN",
     "MEASURED",
+    "MUTED",
     "PHONE_WIDTH",
     "PLAN_COLORS",
     "PREDICTED",
     "PRESENTER_FONT",
     "PRESENTER_MIN",
+    "REFERENCE",
     "SCHEME_COLORS",
+    "SECOND",
+    "SHRINK",
     "TICK_COLOR",
     "WIDE_WIDTH",
     "RecipeStyle",
@@ -36,11 +45,19 @@ __all__ = [
     "fmt",
     "fmt_number",
     "fmt_shape",
+    "lab_layout",
+    "lab_title",
     "layout",
+    "legend_below",
+    "line_trace",
     "log_axis",
+    "margin",
+    "panel_note",
     "positive",
     "presenter",
     "recipe_style",
+    "reference_line",
+    "rgba",
     "text_px",
     "title",
     "wrap",
@@ -52,6 +69,10 @@ PREDICTED = EXPECTED
 A_COLOR, B_COLOR = "#0072B2", "#E69F00"  # Okabe-Ito blue and orange
 FADED = "#b8b8b8"
 GROW, SHRINK = "#d62728", "#1f77b4"  # a layer that multiplies the signal up / down
+SECOND = "#2ca02c"  # a second measured series beside MEASURED: biases beside weights, a fitted tail
+INK = "#222222"  # the one mark to look at among faint ones (the chosen step's outline), a zero line
+REFERENCE = "#555555"  # a reference line to read against: chance loss, a healthy ½, step 0
+MUTED = "#7f7f7f"  # context that should not compete with the data: an edge, a secondary reference
 # Plans and recipes: one colour, dash and marker per recipe, from the registry (pinit.recipes,
 # Okabe-Ito colours); any other label (a custom plan) takes the fallback colours in turn.
 PLAN_COLORS = list(FALLBACK)
@@ -108,17 +129,100 @@ def title(text: str, sub: str = "", size: int = 15, after: str = "") -> dict[str
     return out
 
 
+def rgba(hex_color: str, alpha: float) -> str:
+    """A "#rrggbb" colour with transparency `alpha` (0 to 1), as plotly's "rgba(r, g, b, a)"."""
+    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r}, {g}, {b}, {alpha:.2f})"
+
+
+MARGIN = dict(l=60, r=20, t=80, b=60)  # px: room for a title over a one-line subtitle, and the x axis
+# The lab's charts: a title over a subtitle of up to three lines, and an axis title under the ticks.
+LAB_MARGIN = dict(MARGIN, t=90, b=70)
+LEGEND_FONT = 11
+
+
+def margin(**sides: int) -> dict[str, int]:
+    """A figure's margins in px: MARGIN with the given sides (l, r, t, b) changed."""
+    unknown = set(sides) - set(MARGIN)
+    if unknown:
+        raise ValueError(f"margin sides are l, r, t and b, got {sorted(unknown)}")
+    return dict(MARGIN, **sides)
+
+
+def legend_below(y: float = -0.18, **more: Any) -> dict[str, Any]:
+    """A horizontal legend under the plot, its top `y` plot heights below the x axis (in the bottom
+    margin, clear of the tick labels), left-aligned: a legend inside the plot sits on the data."""
+    return dict(orientation="h", yanchor="top", y=y, xanchor="left", x=0, font=dict(size=LEGEND_FONT), **more)
+
+
 def layout(height: int, **overrides: Any) -> dict[str, Any]:
     """The shared layout: no plotly template (Streamlit's theme styles the chart, and a template
-    costs ~10 ms a figure), margins that leave room for titles, a horizontal legend below."""
-    base: dict[str, Any] = dict(
-        height=height,
-        margin=dict(l=60, r=20, t=80, b=60),
-        legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=11)),
-        font=dict(size=BASE_FONT),
-    )
+    is extra work on every figure), margins that leave room for titles, a horizontal legend below."""
+    base: dict[str, Any] = dict(height=height, margin=margin(), legend=legend_below(), font=dict(size=BASE_FONT))
     base.update(overrides)
     return base
+
+
+def lab_layout(height: int, **overrides: Any) -> dict[str, Any]:
+    """layout() for the lab's charts (pinit.lab.figures, beyond_figures, history_figures), whose
+    subtitles carry the numbers to read off on up to three lines: LAB_MARGIN, the legend lower."""
+    return layout(height, **{"margin": dict(LAB_MARGIN), "legend": legend_below(-0.2), **overrides})
+
+
+def lab_title(text: str, sub: str = "") -> dict[str, Any]:
+    """A lab chart's title: title() one size smaller, so a long subtitle keeps to few lines."""
+    return title(text, sub, size=14)
+
+
+def line_trace(
+    x: Iterable[Any],
+    y: Iterable[Any],
+    name: str | None,
+    color: str,
+    width: float = 2,
+    dash: str | None = None,
+    markers: float = 0,
+    **more: Any,
+) -> dict[str, Any]:
+    """A scatter trace drawn as a line in one colour (with dots of size `markers` when given);
+    `more` sets any other trace property (hovertemplate, legendgroup, xaxis, ...)."""
+    trace: dict[str, Any] = dict(
+        type="scatter",
+        mode="lines+markers" if markers else "lines",
+        x=list(x),
+        y=list(y),
+        line=dict(color=color, width=width, **({"dash": dash} if dash else {})),
+    )
+    if name is not None:
+        trace["name"] = name
+    if markers:
+        trace["marker"] = dict(size=markers, color=color)
+    trace.update(more)
+    return trace
+
+
+def panel_note(text: str, x: float, y: float = 1.0, **more: Any) -> dict[str, Any]:
+    """A left-aligned note standing on the top edge of a panel that starts at paper `x` (a layout
+    annotation, no arrow): which run or plan the panel shows, and what to read in it."""
+    return (
+        dict(
+            text=text,
+            xref="paper",
+            yref="paper",
+            x=x,
+            y=y,
+            xanchor="left",
+            yanchor="bottom",
+            align="left",
+            showarrow=False,
+        )
+        | more
+    )
+
+
+def reference_line(y: float, dash: str = "dot", color: str = REFERENCE) -> dict[str, Any]:
+    """A thin horizontal line across the plot at `y` (a layout shape): a level to read the data against."""
+    return dict(type="line", xref="paper", x0=0, x1=1, y0=y, y1=y, line=dict(color=color, dash=dash, width=1))
 
 
 def log_axis(

@@ -1,32 +1,50 @@
 """Plotly figures for the "Beyond SimpleCNN" views: transformer, width (coord check) and spectra.
 
-Same style as pinit.lab.figures: one plain dict spec per figure (no template; Streamlit's
-theme styles it), built from small arrays the backend already binned, with a title and a
-subtitle that give the numbers a student should read off, log axes where the data spans
-decades, and anything that could not be drawn said in words.
+Same style as pinit.lab.figures (pinit.style's lab_layout and colours): one plain dict
+spec per figure (no template; Streamlit's theme styles it), built from small arrays the
+backend already binned, with a title and a subtitle that give the numbers a student should
+read off, log axes where the data spans decades, and anything that could not be drawn
+said in words.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from ..figures import build, fmt
-from .figures import PLAN_COLORS, _log_axis, _pos, _title
+from ..figures import build
+from ..style import (
+    EXPECTED,
+    MEASURED,
+    MUTED,
+    PLAN_COLORS,
+    SECOND,
+    fmt,
+    lab_layout,
+    lab_title,
+    line_trace,
+    log_axis,
+    margin,
+    positive,
+    rgba,
+)
 from .spectra import Spectrum, mp_density
 from .transformer import TransformerReport
 
 __all__ = ["attention_figure", "coord_check_figure", "residual_figure", "spectrum_figure"]
 
-_LAYOUT = dict(
-    margin=dict(l=60, r=20, t=95, b=70),
-    legend=dict(orientation="h", yanchor="top", y=-0.2, xanchor="left", x=0, font=dict(size=11)),
-)
-MP_COLOR, EDGE_COLOR, TAIL_COLOR = "#d62728", "#7f7f7f", "#2ca02c"
+# The law over the spectrum is what a formula predicts; its edges are context; the fitted tail is a second fit.
+MP_COLOR, EDGE_COLOR, TAIL_COLOR = EXPECTED, MUTED, SECOND
+
+
+def _preset_line(label: str, i: int, x: list, y: list, **more: Any) -> dict[str, Any]:
+    """One preset's line with dots, in its plan colour (the i-th)."""
+    return line_trace(x, [positive(v) for v in y], label, PLAN_COLORS[i % len(PLAN_COLORS)], markers=7, **more)
 
 
 # ------------------------------------------------------------------------------ transformer
@@ -37,16 +55,12 @@ def residual_figure(reports: Mapping[str, TransformerReport], height: int = 440)
     data, values, parts = [], [], []
     for i, (label, r) in enumerate(reports.items()):
         df = r.residual
-        color = PLAN_COLORS[i % len(PLAN_COLORS)]
         data.append(
-            dict(
-                type="scatter",
-                mode="lines+markers",
-                x=df["index"].tolist(),
-                y=[_pos(s) for s in df["std"]],
-                name=label,
-                line=dict(color=color, width=2),
-                marker=dict(size=7, color=color),
+            _preset_line(
+                label,
+                i,
+                df["index"].tolist(),
+                df["std"].tolist(),
                 text=df["layer"].tolist(),
                 hovertemplate=f"{label}<br>%{{text}}: std %{{y:.4g}}<extra></extra>",
             )
@@ -57,16 +71,15 @@ def residual_figure(reports: Mapping[str, TransformerReport], height: int = 440)
     n_layer = len(next(iter(reports.values())).residual) - 1 if reports else 0
     sub = "Log scale. " + "; ".join(parts) + f".<br>√{n_layer} = {fmt(math.sqrt(max(n_layer, 1)))}: the growth"
     sub += " of a stream to which every block adds the same variance."
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title("Residual stream std, block by block", sub),
+    layout = lab_layout(
+        height,
+        title=lab_title("Residual stream std, block by block", sub),
         xaxis=dict(
             title=dict(text="blocks applied (0 = token + position embeddings)"),
             tickvals=list(range(n_layer + 1)),
             range=[-0.3, n_layer + 0.3],
         ),
-        yaxis=_log_axis("std of the residual stream", values),
+        yaxis=log_axis("std of the residual stream", values),
     )
     return build(dict(data=data, layout=layout))
 
@@ -78,17 +91,12 @@ def attention_figure(reports: Mapping[str, TransformerReport], height: int = 400
     for i, (label, r) in enumerate(reports.items()):
         a = r.attention
         scale = r.scale
-        color = PLAN_COLORS[i % len(PLAN_COLORS)]
-        x = list(range(1, len(a) + 1))
         data.append(
-            dict(
-                type="scatter",
-                mode="lines+markers",
-                x=x,
-                y=[_pos(s) for s in a["logit_std"]],
-                name=label,
-                line=dict(color=color, width=2),
-                marker=dict(size=7, color=color),
+            _preset_line(
+                label,
+                i,
+                list(range(1, len(a) + 1)),
+                a["logit_std"].tolist(),
                 customdata=[f"{e:.4f}" for e in a["entropy_ratio"]],
                 text=a["layer"].tolist(),
                 hovertemplate=f"{label}<br>%{{text}}: logit std %{{y:.3g}}, entropy %{{customdata}} of uniform"
@@ -105,12 +113,11 @@ def attention_figure(reports: Mapping[str, TransformerReport], height: int = 400
     sub = f"Scale {scale}. Log y. " + "; ".join(parts) + ".<br>Entropy 1.0000 of uniform: every token attends"
     sub += " equally to all earlier ones."
     n = max((len(r.attention) for r in reports.values()), default=1)
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title("Attention logits at init, layer by layer", sub),
+    layout = lab_layout(
+        height,
+        title=lab_title("Attention logits at init, layer by layer", sub),
         xaxis=dict(title=dict(text="block"), tickvals=list(range(1, n + 1)), range=[0.7, n + 0.3]),
-        yaxis=_log_axis("std of q·k·scale", values),
+        yaxis=log_axis("std of q·k·scale", values),
     )
     return build(dict(data=data, layout=layout))
 
@@ -125,11 +132,11 @@ def coord_check_figure(df: pd.DataFrame, slopes: pd.DataFrame, label: str, heigh
     k = len(steps)
     gap = 0.04
     w = (1 - gap * (k - 1)) / max(k, 1)
-    # Two lines of subtitle need ~70 px, not _LAYOUT's 95 (the plots sat ~60 px below the text).
-    layout: dict = dict(_LAYOUT, height=height, margin=dict(l=60, r=20, t=72, b=70))
+    # Two lines of subtitle and no more: a smaller top margin than the lab's, so the plots sit under the text.
+    layout = lab_layout(height, margin=margin(t=72, b=70))
     data = []
     y_all = df["l1"].tolist()
-    yaxis = _log_axis("l1 = mean |x|", y_all)
+    yaxis = log_axis("l1 = mean |x|", y_all)
     widths = sorted(df["width"].unique())
     for j, step in enumerate(steps):
         ax = "" if j == 0 else str(j + 1)
@@ -147,20 +154,17 @@ def coord_check_figure(df: pd.DataFrame, slopes: pd.DataFrame, label: str, heigh
         g = df[df["step"] == step]
         for i, layer in enumerate(layers):
             rows = g[g["layer"] == layer].sort_values("width")
-            color = PLAN_COLORS[i % len(PLAN_COLORS)]
             data.append(
-                dict(
-                    type="scatter",
-                    mode="lines+markers",
-                    x=rows["width"].tolist(),
-                    y=[_pos(v) for v in rows["l1"]],
-                    name=layer,
+                _preset_line(
+                    layer,
+                    i,
+                    rows["width"].tolist(),
+                    rows["l1"].tolist(),
+                    marker=dict(size=6, color=PLAN_COLORS[i % len(PLAN_COLORS)]),
                     legendgroup=layer,
                     showlegend=j == 0,
                     xaxis=f"x{ax}",
                     yaxis=f"y{ax}",
-                    line=dict(color=color, width=2),
-                    marker=dict(size=6, color=color),
                     hovertemplate=f"{layer}, step {step}<br>width %{{x}}: l1 %{{y:.4g}}<extra></extra>",
                 )
             )
@@ -176,7 +180,7 @@ def coord_check_figure(df: pd.DataFrame, slopes: pd.DataFrame, label: str, heigh
             f"<br>{worst['layer']}: l1 {fmt(worst['l1_min_width'])} at width {widths[0]}, "
             f"{fmt(worst['l1_max_width'])} at {widths[-1]}. Log-log axes."
         )
-    layout["title"] = _title(f"Coord check: {label}", sub)
+    layout["title"] = lab_title(f"Coord check: {label}", sub)
     return build(dict(data=data, layout=layout))
 
 
@@ -203,10 +207,10 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
         dict(
             type="bar",
             x=centers.tolist(),
-            y=[_pos(d) if log else float(d) for d in density],
+            y=[positive(d) if log else float(d) for d in density],
             width=widths.tolist(),
             name=f"ESD: {len(s.evals)} eigenvalues of WᵀW/N",
-            marker=dict(color="#1f77b4", opacity=0.75),
+            marker=dict(color=rgba(MEASURED, 0.75)),
             customdata=counts.astype(int).tolist(),
             hovertemplate="λ ≈ %{x:.4g}: %{customdata} eigenvalues<extra></extra>",
         )
@@ -215,13 +219,11 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
         grid = np.linspace(lo, hi, 400)[1:-1] if not log else np.geomspace(max(lo, hi * 1e-4), hi, 400)[1:-1]
         mp = mp_density(grid, s.q, s.sigma2)
         data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                x=grid.tolist(),
-                y=[_pos(v) if log else float(v) for v in mp],
-                name=f"Marchenko–Pastur, q = {s.q:.3g}, σ² = {s.sigma2:.3g}",
-                line=dict(color=MP_COLOR, width=2),
+            line_trace(
+                grid.tolist(),
+                [positive(v) if log else float(v) for v in mp],
+                f"Marchenko–Pastur, q = {s.q:.3g}, σ² = {s.sigma2:.3g}",
+                MP_COLOR,
                 hovertemplate="MP density %{y:.4g} at λ %{x:.4g}<extra></extra>",
             )
         )
@@ -231,13 +233,12 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
         # ρ(λ) = (n_tail/M)(α−1)/x_min (λ/x_min)^(−α): the fitted tail, as a density over all M eigenvalues.
         y = (t.n_tail / total) * (t.alpha - 1) / t.xmin * (x / t.xmin) ** (-t.alpha)
         data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                x=x.tolist(),
-                y=y.tolist(),
-                name=f"power-law tail, α = {t.alpha:.2f} (from x_min = {t.xmin:.3g})",
-                line=dict(color=TAIL_COLOR, width=2, dash="dash"),
+            line_trace(
+                x.tolist(),
+                y.tolist(),
+                f"power-law tail, α = {t.alpha:.2f} (from x_min = {t.xmin:.3g})",
+                TAIL_COLOR,
+                dash="dash",
                 hoverinfo="skip",
             )
         )
@@ -275,17 +276,16 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
     xaxis: dict = dict(title=dict(text="λ = s² / N"))
     if log:
         pos = [v for v in s.evals if v > 0]
-        xaxis = _log_axis("λ = s² / N", pos + ([hi] if hi > 0 else []))
+        xaxis = log_axis("λ = s² / N", pos + ([hi] if hi > 0 else []))
         ymax = [v for v in density if v > 0]
-        yaxis = _log_axis("density", ymax)
+        yaxis = log_axis("density", ymax)
     else:
         xaxis["range"] = [0, float(edges[-1])]
         yaxis = dict(title=dict(text="density"), rangemode="tozero")
-    layout = dict(
-        _LAYOUT,
-        height=height,
+    layout = lab_layout(
+        height,
         bargap=0,
-        title=_title(f"Spectrum of {s.name or 'W'}", sub),
+        title=lab_title(f"Spectrum of {s.name or 'W'}", sub),
         xaxis=xaxis,
         yaxis=yaxis,
         shapes=shapes,

@@ -1,8 +1,9 @@
-"""Plotly figures for the Init effects lab, built from pinit.experiments' plain results.
+"""Plotly figures for the Init effects lab, built from the lab's plain results (pinit.lab.signal,
+compare, depth, training, pictures).
 
-Like pinit.figures, every figure is one plain spec (no plotly template; Streamlit's
-theme styles it) built from small arrays, and says in its title and subtitle what it
-shows: the numbers a student should read off, the scale (log or linear), and anything
+Like pinit.figures, every figure is one plain spec in pinit.style's layout, colours and
+title (no plotly template; Streamlit's theme styles it), built from small arrays, and says
+in its title and subtitle what it shows: the numbers a student should read off, the scale (log or linear), and anything
 that could not be drawn (a std of 0 on a log axis, values that overflowed to inf).
 """
 
@@ -21,14 +22,22 @@ from ..stats import Histogram
 from ..style import (
     A_COLOR,
     B_COLOR,
+    FADED,
+    MUTED,
     PLAN_COLORS,
     PREDICTED,
     SCHEME_COLORS,
+    SECOND,
     fmt,
+    lab_layout,
+    lab_title,
+    legend_below,
+    line_trace,
     log_axis,
+    margin,
     positive,
     recipe_style,
-    title,
+    reference_line,
 )
 from .compare import density
 from .signal import RELU_TYPES, SignalFlow
@@ -50,18 +59,6 @@ __all__ = [
 ]
 
 PRED = PREDICTED
-_LAYOUT: dict[str, Any] = dict(
-    margin=dict(l=60, r=20, t=85, b=70),
-    legend=dict(orientation="h", yanchor="top", y=-0.18, xanchor="left", x=0, font=dict(size=11)),
-)
-
-
-def _title(text: str, sub: str) -> dict:
-    return title(text, sub, size=14)
-
-
-_pos = positive
-_log_axis = log_axis
 
 
 def _names(items: Sequence[str], limit: int = 4) -> str:
@@ -76,6 +73,15 @@ def _category_ticks(labels: Sequence[str], limit: int = 24) -> dict:
     return dict(title=dict(text="position in the forward pass (hover for the layer)"))
 
 
+def _category_layout(height: int, text: str, sub: str, yaxis: dict, labels: Sequence[str]) -> dict[str, Any]:
+    """A chart of one value per layer or parameter (x: _category_ticks). With every tick named (under
+    25), the angled names take the bottom margin and the legend goes under them."""
+    layout = lab_layout(height, title=lab_title(text, sub), yaxis=yaxis, xaxis=_category_ticks(labels))
+    if len(labels) <= 24:
+        layout.update(margin=margin(t=90, b=150), legend=legend_below(-0.6))
+    return layout
+
+
 # ------------------------------------------------------------------ signal flow
 
 
@@ -87,28 +93,26 @@ def activation_std_figure(flow: SignalFlow, height: int = 430) -> go.Figure:
     a = flow.activations
     labels = [f"{r.layer} ({r.type})" for r in a.itertuples()]
     data = [
-        dict(
-            type="scatter",
-            mode="lines+markers",
-            x=[0] + a["index"].tolist(),
-            y=[_pos(flow.input_std)] + [_pos(s) for s in a["std"]],
-            name="every layer's output",
-            line=dict(color="#bbbbbb", width=1),
-            marker=dict(size=5, color="#999999"),
+        line_trace(
+            [0] + a["index"].tolist(),
+            [positive(flow.input_std)] + [positive(s) for s in a["std"]],
+            "every layer's output",
+            FADED,
+            width=1,
+            markers=5,
+            marker=dict(size=5, color=MUTED),
             text=["input (probe batch)"] + labels,
             hovertemplate="%{text}: std %{y:.4g}<extra></extra>",
         )
     ]
     w = a[a["type"].isin(WEIGHT_TYPES)]
     data.append(
-        dict(
-            type="scatter",
-            mode="lines+markers",
-            x=w["index"].tolist(),
-            y=[_pos(s) for s in w["std"]],
-            name="Conv/Linear outputs (measured)",
-            line=dict(color=A_COLOR, width=2),
-            marker=dict(size=8, color=A_COLOR),
+        line_trace(
+            w["index"].tolist(),
+            [positive(s) for s in w["std"]],
+            "Conv/Linear outputs (measured)",
+            A_COLOR,
+            markers=8,
             text=[labels[i - 1] for i in w["index"]],
             hovertemplate="%{text}: std %{y:.4g}<extra></extra>",
         )
@@ -118,13 +122,12 @@ def activation_std_figure(flow: SignalFlow, height: int = 430) -> go.Figure:
         lin = a[a["type"] == "Linear"]
         pred = flow.predicted["predicted_std"].tolist()[: len(lin)]
         data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                x=lin["index"].tolist()[: len(pred)],
-                y=[_pos(p) for p in pred],
-                name="predicted by the scheme (mean-field)",
-                line=dict(color=PRED, dash="dash", width=2),
+            line_trace(
+                lin["index"].tolist()[: len(pred)],
+                [positive(p) for p in pred],
+                "predicted by the scheme (mean-field)",
+                PRED,
+                dash="dash",
                 hovertemplate="predicted std %{y:.4g}<extra></extra>",
             )
         )
@@ -140,18 +143,16 @@ def activation_std_figure(flow: SignalFlow, height: int = 430) -> go.Figure:
         sub += f"<br>std 0 (off the log axis): {_names(zero)}"
     if bad:
         sub += f"<br><b>overflowed to ±inf/NaN in {_names(bad)}</b>"
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title("Activation std, layer by layer", sub),
-        yaxis=_log_axis("std of the layer's output", values),
+    layout = lab_layout(
+        height,
+        title=lab_title("Activation std, layer by layer", sub),
+        yaxis=log_axis("std of the layer's output", values),
         xaxis=dict(range=[-0.5, len(a) + 0.5], **_category_ticks(labels)),
     )
     if len(labels) <= 24:
         layout["xaxis"]["tickvals"] = [0] + layout["xaxis"]["tickvals"]
         layout["xaxis"]["ticktext"] = ["input"] + layout["xaxis"]["ticktext"]
-        layout["margin"] = dict(_LAYOUT["margin"], b=150)
-        layout["legend"] = dict(_LAYOUT["legend"], y=-0.62)
+        layout.update(margin=margin(t=90, b=150), legend=legend_below(-0.62))
     return build(dict(data=data, layout=layout))
 
 
@@ -225,14 +226,13 @@ def activation_heatmap_figure(flow: SignalFlow, mode: str = "std", height: int |
         yaxis.update(tickmode="array", tickvals=labels, ticktext=labels)
     else:
         yaxis.update(showticklabels=False, title=dict(text=f"{len(labels)} layers, first at the top (hover for names)"))
-    layout = dict(
-        _LAYOUT,
-        height=h,
-        title=_title("Activation histograms, layers × bins", sub),
+    layout = lab_layout(
+        h,
+        title=lab_title("Activation histograms, layers × bins", sub),
         xaxis=dict(title=dict(text=xtitle)),
         yaxis=yaxis,
+        margin=margin(t=95, b=50),
     )
-    layout["margin"] = dict(_LAYOUT["margin"], t=95, b=50)
     return build(dict(data=data, layout=layout))
 
 
@@ -241,19 +241,18 @@ def gradient_norm_figure(flow: SignalFlow, height: int = 400) -> go.Figure:
     g = flow.gradients.reset_index(drop=True)
     g["pos"] = range(1, len(g) + 1)
     data = []
-    for kind, color, symbol in (("weight", A_COLOR, "circle"), ("bias", "#2ca02c", "diamond")):
+    for kind, color, symbol in (("weight", A_COLOR, "circle"), ("bias", SECOND, "diamond")):
         part = g[[n.endswith("." + kind) or n == kind for n in g["name"]]]
         if len(part):
             data.append(
-                dict(
-                    type="scatter",
-                    mode="lines+markers",
-                    x=part["pos"].tolist(),
-                    y=[_pos(v) for v in part["grad_norm"]],
-                    name={"weight": "weights", "bias": "biases"}[kind],
-                    text=part["name"].tolist(),
-                    line=dict(color=color),
+                line_trace(
+                    part["pos"].tolist(),
+                    [positive(v) for v in part["grad_norm"]],
+                    {"weight": "weights", "bias": "biases"}[kind],
+                    color,
+                    markers=8,
                     marker=dict(color=color, symbol=symbol, size=8),
+                    text=part["name"].tolist(),
                     hovertemplate="%{text}: ‖grad‖ %{y:.4g}<extra></extra>",
                 )
             )
@@ -267,16 +266,9 @@ def gradient_norm_figure(flow: SignalFlow, height: int = 400) -> go.Figure:
         sub += f"<br>gradient exactly 0 (off the log axis): {_names(zero)}"
     if bad:
         sub += f"<br><b>NaN/Inf gradient in {_names(bad)}</b>"
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title("Gradient norm per parameter", sub),
-        yaxis=_log_axis("‖dloss/dw‖", g["grad_norm"]),
-        xaxis=_category_ticks(g["name"].tolist()),
+    layout = _category_layout(
+        height, "Gradient norm per parameter", sub, log_axis("‖dloss/dw‖", g["grad_norm"]), g["name"].tolist()
     )
-    if len(g) <= 24:
-        layout["margin"] = dict(_LAYOUT["margin"], b=150)
-        layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
     return build(dict(data=data, layout=layout))
 
 
@@ -311,18 +303,15 @@ def dead_relu_figure(flow: SignalFlow, height: int = 360) -> go.Figure:
         )
     else:
         sub = "This model has no ReLU: nothing here can die (look for saturation in the heatmap instead)."
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title("Dead ReLUs", sub),
+    layout = lab_layout(
+        height,
+        title=lab_title("Dead ReLUs", sub),
         yaxis=dict(range=[0, 1.05], tickformat=".0%", title=dict(text="share")),
-        shapes=[
-            dict(type="line", xref="paper", x0=0, x1=1, y0=0.5, y1=0.5, line=dict(color="#555", dash="dash", width=1))
-        ],
+        shapes=[reference_line(0.5, "dash")],
         # Names like layer4.fc_relu1 need room: margins that grow to fit them, the legend below them.
         xaxis=dict(tickangle=-35, showticklabels=len(labels) <= 30, automargin=True),
-        legend=dict(orientation="h", yanchor="top", y=-0.42, xanchor="left", x=0, font=dict(size=11)),
-        margin=dict(_LAYOUT["margin"], b=150),
+        legend=legend_below(-0.42),
+        margin=margin(t=90, b=150),
     )
     return build(dict(data=data, layout=layout))
 
@@ -340,15 +329,14 @@ def depth_std_figure(
         style = recipe_style(scheme, i)
         color = style.colour
         data.append(
-            dict(
-                type="scatter",
-                mode="lines+markers" if len(g) <= 40 else "lines",
-                x=g["index"].tolist(),
-                y=[_pos(v) for v in g["std"]],
-                name=f"{scheme} (measured)",
-                legendgroup=scheme,
-                line=dict(color=color, width=2),
+            line_trace(
+                g["index"].tolist(),
+                [positive(v) for v in g["std"]],
+                f"{scheme} (measured)",
+                color,
+                markers=5 if len(g) <= 40 else 0,
                 marker=dict(color=color, size=5, symbol=style.marker),
+                legendgroup=scheme,
                 text=g["layer"].tolist(),
                 hovertemplate=f"{scheme}<br>%{{text}}: std %{{y:.4g}}<extra></extra>",
             )
@@ -356,14 +344,14 @@ def depth_std_figure(
         values += g["std"].tolist()
         if (g["predicted_std"] > 0).any():  # NaN (no formula) or all 0 (zero weights): nothing to draw
             data.append(
-                dict(
-                    type="scatter",
-                    mode="lines",
-                    x=g["index"].tolist(),
-                    y=[_pos(v) for v in g["predicted_std"]],
-                    name=f"{scheme} (predicted)",
+                line_trace(
+                    g["index"].tolist(),
+                    [positive(v) for v in g["predicted_std"]],
+                    f"{scheme} (predicted)",
+                    color,
+                    width=1.5,
+                    dash="dash",
                     legendgroup=scheme,
-                    line=dict(color=color, dash="dash", width=1.5),
                     text=g["layer"].tolist(),
                     hovertemplate=f"{scheme} predicted<br>%{{text}}: std %{{y:.4g}}<extra></extra>",
                 )
@@ -376,15 +364,14 @@ def depth_std_figure(
             sub += "<br>" + "; ".join(notes)
     if title_extra:
         sub += "<br>" + title_extra
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title("Activation std vs depth", sub),
+    layout = lab_layout(
+        height,
+        title=lab_title("Activation std vs depth", sub),
         xaxis=dict(title=dict(text="Linear layer (fc1 … fc depth)"), rangemode="tozero"),
-        yaxis=_log_axis("std of the layer's output", values),
+        yaxis=log_axis("std of the layer's output", values),
+        margin=margin(t=110, b=70),
+        legend=legend_below(-0.14),
     )
-    layout["margin"] = dict(_LAYOUT["margin"], t=110)
-    layout["legend"] = dict(_LAYOUT["legend"], y=-0.14)
     return build(dict(data=data, layout=layout))
 
 
@@ -419,13 +406,13 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
         if h.summary.constant:  # one value: a spike at exactly that value, not a box one bin wide beside it
             v = h.summary.min
             data.append(
-                dict(
-                    type="scatter",
-                    mode="lines+markers",
-                    x=[v, v],
-                    y=[0, max(peaks, default=1.0)],
-                    name=f"{label} (every value = {fmt(v)})",
-                    line=dict(color=color, width=4),
+                line_trace(
+                    [v, v],
+                    [0, max(peaks, default=1.0)],
+                    f"{label} (every value = {fmt(v)})",
+                    color,
+                    width=4,
+                    markers=10,
                     marker=dict(size=[0, 10], color=color),
                     hovertemplate=f"{label}: all {h.summary.finite:,} values are {fmt(v)}<extra></extra>",
                 )
@@ -433,13 +420,12 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
             continue
         xs, ys = _step(*density(h))
         data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                x=xs,
-                y=ys,
-                name=label,
-                line=dict(color=color, width=1.5),
+            line_trace(
+                xs,
+                ys,
+                label,
+                color,
+                width=1.5,
                 fill="tozeroy",
                 opacity=0.5,
                 hovertemplate=f"{label}: density %{{y:.4g}}<extra></extra>",
@@ -457,14 +443,13 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
     ratio = sb / sa if sa > 0 else math.nan
     sub = f"σ A {fmt(sa)} · σ B {fmt(sb)} · B/A {fmt(ratio)}" + (("<br>" + "; ".join(notes)) if notes else "")
     shape = "(" + ", ".join(map(str, a.shape)) + ("," if len(a.shape) == 1 else "") + ")"
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title(f"{a.name}</b> {shape}<b>", sub),
+    layout = lab_layout(
+        height,
+        title=lab_title(f"{a.name}</b> {shape}<b>", sub),
         yaxis=dict(title=dict(text="density")),
         xaxis=dict(title=dict(text="weight value")),
+        legend=legend_below(-0.3),
     )
-    layout["legend"] = dict(_LAYOUT["legend"], y=-0.3)
     return build(dict(data=data, layout=layout))
 
 
@@ -473,15 +458,14 @@ def _ab_lines(
 ) -> list[dict]:
     xs = list(range(1, len(x_labels) + 1))
     return [
-        dict(
-            type="scatter",
-            mode="lines+markers",
-            x=xs,
-            y=[_pos(v) for v in ys],
-            name=label,
+        line_trace(
+            xs,
+            [positive(v) for v in ys],
+            label,
+            color,
+            dash=dash,
+            markers=7,
             text=list(x_labels),
-            line=dict(color=color, dash=dash),
-            marker=dict(color=color, size=7),
             hovertemplate=f"{label}<br>%{{text}}: {what} %{{y:.4g}}<extra></extra>",
         )
         for ys, label, color, dash in zip((ya, yb), (label_a, label_b), ab_colours(label_a, label_b), ("solid", "dot"))
@@ -493,16 +477,9 @@ def compare_std_figure(table: pd.DataFrame, label_a: str, label_b: str, height: 
     data = _ab_lines(labels, table["std_a"], table["std_b"], label_a, label_b, "std")
     last = table.iloc[-1]
     sub = f"Log scale. Logits std: A {fmt(last['std_a'])}, B {fmt(last['std_b'])}. Same probe batch, same seed."
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title("Activation std: A vs B", sub),
-        yaxis=_log_axis("std", list(table["std_a"]) + list(table["std_b"])),
-        xaxis=_category_ticks(labels),
+    layout = _category_layout(
+        height, "Activation std: A vs B", sub, log_axis("std", list(table["std_a"]) + list(table["std_b"])), labels
     )
-    if len(labels) <= 24:
-        layout["margin"] = dict(_LAYOUT["margin"], b=150)
-        layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
     return build(dict(data=data, layout=layout))
 
 
@@ -511,16 +488,8 @@ def compare_grad_figure(
 ) -> go.Figure:
     data = _ab_lines(table["name"].tolist(), table["grad_a"], table["grad_b"], label_a, label_b, "‖grad‖")
     sub = f"Log scale. Loss on the probe batch: A {fmt(loss_a)}, B {fmt(loss_b)} (ln 10 = 2.3 says nothing)."
-    layout = dict(
-        _LAYOUT,
-        height=height,
-        title=_title("Gradient norm: A vs B", sub),
-        yaxis=_log_axis("‖dloss/dw‖", list(table["grad_a"]) + list(table["grad_b"])),
-        xaxis=_category_ticks(table["name"].tolist()),
-    )
-    if len(table) <= 24:
-        layout["margin"] = dict(_LAYOUT["margin"], b=150)
-        layout["legend"] = dict(_LAYOUT["legend"], y=-0.6)
+    yaxis = log_axis("‖dloss/dw‖", list(table["grad_a"]) + list(table["grad_b"]))
+    layout = _category_layout(height, "Gradient norm: A vs B", sub, yaxis, table["name"].tolist())
     return build(dict(data=data, layout=layout))
 
 
@@ -551,15 +520,14 @@ def train_curves_figure(
     for i, (label, log) in enumerate(logs.items()):
         style = recipe_style(label, i)
         color = style.colour
-        y = [(_pos(v) if metric == "loss" else v) for v in log[metric]]
+        y = [(positive(v) if metric == "loss" else v) for v in log[metric]]
         data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                x=log["step"].tolist(),
-                y=y,
-                name=label,
-                line=dict(color=color, width=2, dash=style.dash),
+            line_trace(
+                log["step"].tolist(),
+                y,
+                label,
+                color,
+                dash=style.dash,
                 legendgroup=label,
                 hovertemplate=f"{label}<br>step %{{x}}: {value}<extra></extra>",
             )
@@ -593,26 +561,14 @@ def train_curves_figure(
             f"Minibatch cross-entropy, log scale up to {LOSS_CEILING:g}. ln 10 = 2.3 (dotted) is what a network "
             "that knows nothing scores."
         )
-        yaxis = _log_axis("loss", [min(values + [0.01]) * 0.5, LOSS_CEILING])
+        yaxis = log_axis("loss", [min(values + [0.01]) * 0.5, LOSS_CEILING])
         yaxis["range"] = [yaxis["range"][0], math.log10(LOSS_CEILING)]
-        shapes = [
-            dict(
-                type="line",
-                xref="paper",
-                x0=0,
-                x1=1,
-                y0=math.log(10),
-                y1=math.log(10),
-                line=dict(color="#555", dash="dot", width=1),
-            )
-        ]
+        shapes = [reference_line(math.log(10))]
         title = "Training loss"
     else:
         sub = "Mean minibatch accuracy over the last 20 steps. 10% (dotted) is chance for 10 classes."
         yaxis = dict(range=[0, 1.02], tickformat=".0%", title=dict(text="accuracy"))
-        shapes = [
-            dict(type="line", xref="paper", x0=0, x1=1, y0=0.1, y1=0.1, line=dict(color="#555", dash="dot", width=1))
-        ]
+        shapes = [reference_line(0.1)]
         title = "Training accuracy"
     if ends:
         sub += "<br>✕ " + "; ".join(ends)
@@ -621,9 +577,15 @@ def train_curves_figure(
     xaxis: dict[str, Any] = dict(title=dict(text="SGD step"))
     if total_steps:
         xaxis["range"] = [0, total_steps + 1]
-    layout = dict(_LAYOUT, height=height, title=_title(title, sub), yaxis=yaxis, xaxis=xaxis, shapes=shapes)
     # Room for the axis titles ("loss", "accuracy") and the tick labels: nothing is clipped.
-    layout["margin"] = dict(_LAYOUT["margin"], l=80, t=110)
+    layout = lab_layout(
+        height,
+        title=lab_title(title, sub),
+        yaxis=yaxis,
+        xaxis=xaxis,
+        shapes=shapes,
+        margin=margin(l=80, t=110, b=70),
+    )
     return build(dict(data=data, layout=layout))
 
 
@@ -631,7 +593,7 @@ def train_curves_figure(
 
 
 def filter_grid_figure(image: np.ndarray, title: str, sub: str, height: int | None = None) -> go.Figure:
-    """An RGB filter grid (from experiments.filter_grid) as an image, square pixels, no axes."""
+    """An RGB filter grid (from pinit.lab.pictures.filter_grid) as an image, square pixels, no axes."""
     h, w, _ = image.shape
     data = [
         dict(
@@ -641,10 +603,10 @@ def filter_grid_figure(image: np.ndarray, title: str, sub: str, height: int | No
         )
     ]
     axis = dict(visible=False, showgrid=False)
-    layout = dict(
-        margin=dict(l=10, r=10, t=90, b=10),
-        height=height or int(90 + 520 * h / max(w, 1)) + 20,
-        title=_title(title, sub),
+    layout = lab_layout(
+        height or int(90 + 520 * h / max(w, 1)) + 20,
+        margin=margin(l=10, r=10, t=90, b=10),
+        title=lab_title(title, sub),
         xaxis=dict(axis, constrain="domain"),
         yaxis=dict(axis, scaleanchor="x", autorange="reversed"),
     )
@@ -693,10 +655,10 @@ def weight_heatmap_figure(
             **trace,
         )
     ]
-    layout = dict(
-        margin=dict(l=60, r=20, t=95, b=50),
-        height=height,
-        title=_title(name, sub),
+    layout = lab_layout(
+        height,
+        margin=margin(t=95, b=50),
+        title=lab_title(name, sub),
         yaxis=dict(autorange="reversed", title=dict(text="output unit")),
         xaxis=dict(title=dict(text="input (fan-in index)")),
     )

@@ -18,7 +18,26 @@ from typing import Any
 import plotly.graph_objects as go
 
 from ..figures import build
-from ..style import A_COLOR, B_COLOR, EXPECTED, PLAN_COLORS, fmt, fmt_shape, layout, log_axis, positive, title
+from ..style import (
+    A_COLOR,
+    B_COLOR,
+    EXPECTED,
+    INK,
+    PLAN_COLORS,
+    REFERENCE,
+    SECOND,
+    fmt,
+    fmt_shape,
+    lab_layout,
+    legend_below,
+    line_trace,
+    log_axis,
+    margin,
+    panel_note,
+    positive,
+    rgba,
+    title,
+)
 from .history import HEALTHY_UPDATE_RATIO, WeightHistory
 
 __all__ = ["MODES", "ridgeline_figure", "update_ratio_figure"]
@@ -26,11 +45,6 @@ __all__ = ["MODES", "ridgeline_figure", "update_ratio_figure"]
 MODES = ("offset", "overlay")
 _COLORS = (A_COLOR, B_COLOR)
 _RIDGE = 2.2  # a ridge's tallest peak, in record intervals: neighbours overlap a little, as in TensorBoard
-
-
-def _rgba(hex_color: str, alpha: float) -> str:
-    r, g, b = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
-    return f"rgba({r}, {g}, {b}, {alpha:.2f})"
 
 
 def _densities(h: WeightHistory, name: str) -> tuple[list[int], list[float], dict[int, list[float]], dict[int, int]]:
@@ -172,140 +186,84 @@ def ridgeline_figure(
         peak = max((max(d) for d in dens.values()), default=1.0) or 1.0
         law = _law(h, name)
         notes.append(_panel_note(label, h, name, out, steps))
-        if mode == "offset":
-            scale = _RIDGE * gap / peak
+        offset = mode == "offset"
+        scale = _RIDGE * gap / peak if offset else 1.0
+        lift = 1.0 if offset else 0.0  # offset stands each step's ridge at y = step; overlay puts all on 0
+
+        def outline(step: int) -> tuple[list, list]:
+            return _outline(edges, dens[step], lift * step, scale)  # noqa: B023 (called in this iteration only)
+
+        def panel(xs: Sequence[Any], ys: Sequence[Any], color: str, name: str | None, **more: Any) -> dict[str, Any]:
+            return line_trace(xs, ys, name, color, xaxis=f"x{ax}", yaxis=f"y{ax}", **more)  # noqa: B023
+
+        if offset:
             for k, step in enumerate(reversed(steps)):  # the latest first: earlier ridges are drawn in front
                 alpha = 0.25 + 0.6 * (1 - k / max(len(steps) - 1, 1))
-                xs, ys = _outline(edges, dens[step], step, scale)
+                xs, ys = outline(step)
                 data.append(
-                    dict(
-                        type="scatter",
-                        mode="lines",
-                        x=xs,
-                        y=ys,
+                    panel(
+                        xs,
+                        ys,
+                        rgba(color, min(alpha + 0.2, 1)),
+                        f"{label}, step {step}",
+                        width=1,
                         fill="toself",
-                        fillcolor=_rgba(color, alpha * 0.55),
-                        line=dict(color=_rgba(color, min(alpha + 0.2, 1)), width=1),
-                        name=f"{label}, step {step}",
+                        fillcolor=rgba(color, alpha * 0.55),
                         showlegend=False,
                         hovertemplate=f"{label}<br>step {step}<extra></extra>",
-                        xaxis=f"x{ax}",
-                        yaxis=f"y{ax}",
                     )
                 )
-            if law is not None:
-                data.append(
-                    dict(
-                        type="scatter",
-                        mode="lines",
-                        x=law[0],
-                        y=[0 + v * scale for v in law[1]],
-                        line=dict(color=EXPECTED, width=2),
-                        name="step 0 expected under the scheme's law",
-                        legendgroup="law",
-                        showlegend=i == 0,
-                        hoverinfo="skip",
-                        xaxis=f"x{ax}",
-                        yaxis=f"y{ax}",
-                    )
-                )
-            # The chosen step: one outline drawn over its ridge, moved by the slider (only its x, y change, so
-            # plotly moves it without redrawing the figure).
-            cur = len(data)
-            xs, ys = _outline(edges, dens[steps[-1]], steps[-1], scale)
-            data.append(
-                dict(
-                    type="scatter",
-                    mode="lines",
-                    x=xs,
-                    y=ys,
-                    line=dict(color="#222222", width=2),
-                    name=f"{label}: the chosen step",
-                    hoverinfo="skip",
-                    showlegend=False,
-                    xaxis=f"x{ax}",
-                    yaxis=f"y{ax}",
-                )
-            )
-            for s in slider_steps:
-                shown = max((t for t in steps if t <= s), default=steps[0])  # a run that ended early stays there
-                fx, fy = _outline(edges, dens[shown], shown, scale)
-                frames_data.setdefault(s, []).append(dict(x=fx, y=fy))
-            frame_traces.append(cur)
         else:
             for k, step in enumerate(steps):
-                xs, ys = _outline(edges, dens[step], 0.0, 1.0)
-                data.append(
-                    dict(
-                        type="scatter",
-                        mode="lines",
-                        x=xs,
-                        y=ys,
-                        line=dict(color=_rgba(color, 0.12 + 0.3 * k / max(len(steps) - 1, 1)), width=1),
-                        hoverinfo="skip",
-                        showlegend=False,
-                        xaxis=f"x{ax}",
-                        yaxis=f"y{ax}",
-                    )
-                )
-            xs, ys = _outline(edges, dens[steps[0]], 0.0, 1.0)
+                xs, ys = outline(step)
+                faint = rgba(color, 0.12 + 0.3 * k / max(len(steps) - 1, 1))
+                data.append(panel(xs, ys, faint, None, width=1, hoverinfo="skip", showlegend=False))
+            xs, ys = outline(steps[0])
             data.append(
-                dict(
-                    type="scatter",
-                    mode="lines",
-                    x=xs,
-                    y=ys,
-                    line=dict(color="#555555", width=1.5, dash="dot"),
-                    name="step 0",
-                    legendgroup="step0",
+                panel(
+                    xs, ys, REFERENCE, "step 0", width=1.5, dash="dot", legendgroup="step0", showlegend=i == 0,
+                    hoverinfo="skip",
+                )
+            )  # fmt: skip
+        if law is not None:
+            data.append(
+                panel(
+                    law[0],
+                    [v * scale for v in law[1]],
+                    EXPECTED,
+                    "step 0 expected under the scheme's law",
+                    legendgroup="law",
                     showlegend=i == 0,
                     hoverinfo="skip",
-                    xaxis=f"x{ax}",
-                    yaxis=f"y{ax}",
                 )
             )
-            if law is not None:
-                data.append(
-                    dict(
-                        type="scatter",
-                        mode="lines",
-                        x=law[0],
-                        y=law[1],
-                        line=dict(color=EXPECTED, width=2),
-                        name="step 0 expected under the scheme's law",
-                        legendgroup="law",
-                        showlegend=i == 0,
-                        hoverinfo="skip",
-                        xaxis=f"x{ax}",
-                        yaxis=f"y{ax}",
-                    )
-                )
-            cur = len(data)
-            xs, ys = _outline(edges, dens[steps[-1]], 0.0, 1.0)
+        # The chosen step: one trace per panel moved by the slider (only its x, y change, so plotly moves
+        # it without redrawing the figure): a dark outline over its ridge, or filled over the faint steps.
+        frame_traces.append(len(data))
+        xs, ys = outline(steps[-1])
+        chosen = f"{label}: the chosen step"
+        if offset:
+            data.append(panel(xs, ys, INK, chosen, hoverinfo="skip", showlegend=False))
+        else:
             data.append(
-                dict(
-                    type="scatter",
-                    mode="lines",
-                    x=xs,
-                    y=ys,
+                panel(
+                    xs,
+                    ys,
+                    color,
+                    chosen,
                     fill="toself",
-                    fillcolor=_rgba(color, 0.45),
-                    line=dict(color=color, width=2),
-                    name=f"{label}: the chosen step",
+                    fillcolor=rgba(color, 0.45),
                     hovertemplate=f"{label}<br>density %{{y:.4g}}<extra></extra>",
-                    xaxis=f"x{ax}",
-                    yaxis=f"y{ax}",
                 )
             )
-            for s in slider_steps:
-                shown = max((t for t in steps if t <= s), default=steps[0])  # a run that ended early stays there
-                fx, fy = _outline(edges, dens[shown], 0.0, 1.0)
-                frames_data.setdefault(s, []).append(dict(x=fx, y=fy))
-            frame_traces.append(cur)
+        for s in slider_steps:
+            shown = max((t for t in steps if t <= s), default=steps[0])  # a run that ended early stays there
+            fx, fy = outline(shown)
+            frames_data.setdefault(s, []).append(dict(x=fx, y=fy))
     pad = (hi - lo) * 0.02 or 0.5
     xr = [lo - pad, hi + pad]
     width = 1.0 / n
-    lay = layout(height, margin=dict(l=60, r=20, t=175 if big else 150, b=165 if big else 150))
+    lay = lab_layout(height, margin=margin(t=175 if big else 150, b=165 if big else 150))
     annotations = []
     for i in range(n):
         ax = "" if i == 0 else str(i + 1)
@@ -319,20 +277,7 @@ def ridgeline_figure(
             title=dict(text="training step" if mode == "offset" else "density"),
             **({"matches": "y"} if i and mode == "offset" else {}),
         )
-        annotations.append(
-            dict(
-                text=notes[i],
-                xref="paper",
-                yref="paper",
-                x=dom[0],
-                y=1.02,
-                xanchor="left",
-                yanchor="bottom",
-                align="left",
-                showarrow=False,
-                font=dict(size=12),
-            )
-        )
+        annotations.append(panel_note(notes[i], dom[0], 1.02, font=dict(size=12)))
     lay["annotations"] = annotations
     how = (
         "stacked by step (offset), step 0 at the bottom, the chosen step outlined in black"
@@ -375,16 +320,15 @@ def update_ratio_figure(runs: Sequence[tuple[str, WeightHistory]], height: int =
             moved = moved or any(v is not None for v in ys)
             values += [v for v in ys if v is not None]
             data.append(
-                dict(
-                    type="scatter",
-                    mode="lines+markers",
-                    x=rows["step"].tolist(),
-                    y=ys,
-                    name=nm,
+                line_trace(
+                    rows["step"].tolist(),
+                    ys,
+                    nm,
+                    PLAN_COLORS[j % len(PLAN_COLORS)],
+                    width=1.5,
+                    markers=4,
                     legendgroup=nm,
                     showlegend=i == 0 and nm in names,
-                    line=dict(color=PLAN_COLORS[j % len(PLAN_COLORS)], width=1.5),
-                    marker=dict(size=4),
                     hovertemplate=f"{label}<br>{nm}<br>step %{{x}}: %{{y:.3g}}<extra></extra>",
                     xaxis=f"x{ax}",
                     yaxis=f"y{ax}",
@@ -400,7 +344,7 @@ def update_ratio_figure(runs: Sequence[tuple[str, WeightHistory]], height: int =
                 x1=1,
                 y0=HEALTHY_UPDATE_RATIO / math.sqrt(10),
                 y1=HEALTHY_UPDATE_RATIO * math.sqrt(10),
-                fillcolor="rgba(44, 160, 44, 0.15)",
+                fillcolor=rgba(SECOND, 0.15),  # green: where a layer learns at a healthy pace
                 line=dict(width=0),
                 layer="below",
             )
@@ -410,21 +354,9 @@ def update_ratio_figure(runs: Sequence[tuple[str, WeightHistory]], height: int =
             text += ": no weight moved (every update 0)"
         elif h.stop_reason == "non-finite loss":
             text += f": loss overflowed after step {h.steps_done}"
-        annotations.append(
-            dict(
-                text=text,
-                xref="paper",
-                yref="paper",
-                x=dom[0],
-                y=1.0,
-                xanchor="left",
-                yanchor="bottom",
-                showarrow=False,
-                align="left",
-            )
-        )
+        annotations.append(panel_note(text, dom[0]))
     y = log_axis("‖ΔW‖ / ‖W‖ per step", values)
-    lay = layout(height, margin=dict(l=70, r=20, t=95, b=60))
+    lay = lab_layout(height, margin=margin(l=70, t=95, b=60), legend=legend_below(-0.28))
     for i in range(n):
         ax = "" if i == 0 else str(i + 1)
         dom = [i * width + (0.05 if i else 0), (i + 1) * width - (0.05 if i < n - 1 else 0)]
@@ -435,7 +367,6 @@ def update_ratio_figure(runs: Sequence[tuple[str, WeightHistory]], height: int =
         lay[f"yaxis{ax}"] = dict(y, anchor=f"x{ax}", **({"matches": "y"} if i else {}))
     lay["shapes"] = shapes
     lay["annotations"] = annotations
-    lay["legend"] = dict(lay["legend"], y=-0.28)
     lay["title"] = title(
         "How big is one step? The update ratio of each layer",
         "‖W after − W before‖ / ‖W before‖ of one SGD step; green band: around 1e-3, where a layer learns at a "
