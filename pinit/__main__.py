@@ -1,4 +1,4 @@
-"""`python -m pinit`: see pinit.cli (and `python -m pinit --help`)."""
+"""`python -m pinit`: see pinit.share.cli (and `python -m pinit --help`)."""
 
 import sys
 

@@ -200,8 +200,9 @@ _QR_DTYPES = (torch.float32, torch.float64)  # torch.linalg.qr has no float16/bf
 
 
 def _dtype_problem(scheme: Scheme, dtype: torch.dtype) -> str | None:
-    """Why `scheme` cannot fill a tensor of `dtype`, or None; measured on torch 2.13 for every
-    scheme and dtype: torch raises NotImplementedError only for these, and only mid-fill."""
+    """Why `scheme` cannot fill a tensor of `dtype`, or None. Tried for every scheme and dtype:
+    torch raises NotImplementedError only for these, and only mid-fill, after other tensors
+    have changed (tests/test_plan.py refuses them before anything changes)."""
     if scheme.random and not (dtype.is_floating_point and not dtype.is_complex):
         return f"{scheme.name} draws random numbers, so it needs a floating-point tensor"
     if scheme.name == "orthogonal" and dtype not in _QR_DTYPES:

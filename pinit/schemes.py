@@ -406,9 +406,10 @@ def _sparse_zero_fraction(info: TensorInfo, sparsity: float) -> float:
 def _sparse_fill(t: torch.Tensor, sparsity: float, std: float, g: torch.Generator) -> None:
     """torch.nn.init.sparse_'s algorithm with every draw from `g`.
 
-    sparse_ itself (torch 2.13) picks each column's zero rows with torch.randperm from
-    the global RNG, ignoring `generator`, so its result can't be reproduced from a
-    seed and it moves the global RNG. Same law: ceil(sparsity * rows) zeros per column.
+    sparse_ itself picks each column's zero rows with torch.randperm from the global RNG,
+    ignoring `generator`, so its result can't be reproduced from a seed and it moves the
+    global RNG (tests/test_schemes.py checks that pinit's fill does neither). Same law:
+    ceil(sparsity * rows) zeros per column.
     """
     rows, cols = t.shape
     num_zeros = math.ceil(sparsity * rows)
@@ -417,11 +418,12 @@ def _sparse_fill(t: torch.Tensor, sparsity: float, std: float, g: torch.Generato
         t[torch.randperm(rows, generator=g)[:num_zeros], col] = 0
 
 
-# torch 2.13's trunc_normal_ is a rejection sampler: when P(a <= X <= b) > 0.3 it redraws
+# torch's trunc_normal_ is a rejection sampler: when P(a <= X <= b) > 0.3 it redraws
 # N(mean, std^2) until every value is inside [a, b]; otherwise it draws U(a, b) and keeps x
 # with probability pdf(x) / (max pdf on [a, b]). For an [a, b] reaching far into one tail
-# that rate falls towards 0: N(0, 1) on [1, 100] keeps 0.7% of its draws and took 73 s on
-# fc1 (512 x 2048); at 20% it takes ~5 s there. Below this rate pinit refuses the plan.
+# that rate falls towards 0 and the fill's time grows as 1 / rate: N(0, 1) on [1, 100] keeps
+# 0.7% of its draws. Below this rate pinit refuses the plan, so a fill of fc1 stays a wait a
+# class sits through (the times are in docs/PERFORMANCE.md).
 _TRUNC_MIN_ACCEPT = 0.2
 
 

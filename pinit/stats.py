@@ -107,9 +107,9 @@ def _std_mean(v: torch.Tensor, lo: float, hi: float) -> tuple[float, float]:
     corrected two-pass algorithm (Chan, Golub & LeVeque 1983) in float32 chunks, with
     d = x - shift, shift = the float32 mean: var = (sum d^2 - (sum d)^2 / n) / (n - 1),
     the sums of chunks added in float64. torch.std_mean on a float32 tensor runs
-    Welford with float64 accumulators, one division per value: 4x slower on one core
-    (560 ms against 130 ms for 67M values) and no more accurate (both within 1e-7 of
-    float64 on normal, uniform, sparse and offset U(100, 100.001) tensors). Spreads
+    Welford with float64 accumulators, one division per value, so it is several times
+    slower (docs/PERFORMANCE.md) and no more accurate (both within 1e-7 of float64 on
+    normal, uniform, sparse and offset U(100, 100.001) tensors). Spreads
     under 1e-10 or values past 1e15 (where d^2 would underflow or overflow in float32)
     and constant tensors keep torch.std_mean.
     """

@@ -35,7 +35,7 @@ __all__ = ["escape_markdown", "math_text", "number", "parse_number", "quote", "s
 # '.' and '@' that bare-URL and e-mail autolinks look for.
 _ESCAPE = {ord(c): "\\" + c for c in string.punctuation}
 _ZWSP = "\u200b"  # zero-width space: invisible, but it ends a URL for every autolinker
-# What GFM's autolinker (which Streamlit 1.67 applies even to backslash-escaped text) starts
+# What GFM's autolinker (which Streamlit applies even to backslash-escaped text) starts
 # a link at: a scheme's "://", "www." and the "@" of an e-mail address. A zero-width space
 # splits each of them.
 _AUTOLINK = re.compile(r"(:)(//)|(?i:(www))(\.)|(@)(.)")
@@ -46,7 +46,7 @@ def escape_markdown(text: str) -> str:
 
     Rendered by Streamlit's Markdown (st.warning, st.error, st.markdown), the result shows
     the same characters as `text`, as plain text: no links, images, emphasis, headings,
-    HTML, math or autolinked URLs. Streamlit 1.67 still autolinks escaped URLs, "www."
+    HTML, math or autolinked URLs. Streamlit still autolinks escaped URLs, "www."
     and e-mail addresses (checked in Chromium, tests/browser/test_injection.py), so a
     zero-width space also splits every "://", "www." and "@": the text looks the same and
     is no longer a link.

@@ -22,7 +22,7 @@ __all__ = ["single_thread"]
 def single_thread() -> Iterator[None]:
     """Run the block with torch.get_num_threads() == 1; restore the caller's count after it.
 
-    Why it is safe: torch.set_num_threads (OpenMP backend, torch 2.13) sets the calling
+    Why it is safe: torch.set_num_threads (OpenMP backend) sets the calling
     thread's count and the default that threads started later inherit; threads already
     running keep their own. So the block can only make torch calls elsewhere slower for a
     moment, never give them other numbers, and the finally puts the count back even if

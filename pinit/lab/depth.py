@@ -78,9 +78,9 @@ DEPTH_SCHEMES: dict[str, DepthScheme] = {
     for r in sorted((r for r in RECIPES.values() if r.depth), key=lambda r: _DEPTH_ORDER.index(r.label))
 }
 
-LSUV_BUDGET = (
-    1.3e11  # lsuv_cost above which a page leaves LSUV out: depth 100, width 256, n 128 is 8.4e10 (4.6 s on 1 thread)
-)
+# lsuv_cost above which a page leaves LSUV out: depth 100, width 256, n 128 (8.4e10) stays in, a
+# wait a click can take on one thread (docs/PERFORMANCE.md has its time).
+LSUV_BUDGET = 1.3e11
 
 
 def depth_plan(scheme: str) -> dict[str, Any]:

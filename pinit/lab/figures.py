@@ -173,7 +173,7 @@ def activation_heatmap_figure(flow: SignalFlow, mode: str = "std", height: int |
     edges = flow.std_edges if mode == "std" else flow.raw_edges
     rows = flow.heat_std if mode == "std" else flow.heat_raw
     centers = [(x + y) / 2 for x, y in zip(edges[:-1], edges[1:])]
-    # float32 arrays travel as packed binary (plotly's typed arrays): a 199-layer heatmap stays ~40 KB.
+    # float32 arrays travel as packed binary (plotly's typed arrays): 4 bytes a cell, not a JSON number's text.
     z = np.array(
         [[math.log10(f) if f and f > 0 and math.isfinite(f) else np.nan for f in row] for row in rows], dtype=np.float32
     ).reshape(len(rows), len(edges) - 1)
@@ -619,7 +619,7 @@ def weight_heatmap_figure(
     """A (downsampled) weight matrix: rows are output units, columns inputs (fan-in)."""
     r, c = matrix.shape
     finite = matrix[np.isfinite(matrix)]
-    z = np.where(np.isfinite(matrix), matrix, np.nan).astype(np.float32)  # packed binary: 64 KB at 128 x 128
+    z = np.where(np.isfinite(matrix), matrix, np.nan).astype(np.float32)  # packed binary: 4 bytes a cell
     shape_text = "(" + ", ".join(map(str, shape)) + ")"
     exact = block[0] == int(block[0]) and block[1] == int(block[1])
     if block == (1.0, 1.0):

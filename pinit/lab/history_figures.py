@@ -103,8 +103,8 @@ def _panel_note(label: str, h: WeightHistory, name: str, out: dict[int, int], st
 
 def _controls(steps: list[int], active: int, big: bool) -> dict[str, Any]:
     """The slider over recorded steps and the Play / Pause buttons, both animating frames in the browser."""
-    # redraw False: a frame changes only the x, y of one outline per panel, which plotly moves in place;
-    # a full redraw of every ridge took 400 ms a step in Chromium (bench/bench_history.py).
+    # redraw False: a frame changes only the x, y of one outline per panel, which plotly moves in place
+    # instead of redrawing every ridge at each step (bench/bench_history.py measures the step).
     frame_args = dict(mode="immediate", frame=dict(duration=0, redraw=False), transition=dict(duration=0))
     return dict(
         sliders=[

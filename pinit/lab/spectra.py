@@ -273,8 +273,9 @@ def _distinct(svals: np.ndarray, rel: float = 1e-4) -> int:
 def spectrum(t: torch.Tensor, name: str = "", bins: int = 60) -> Spectrum:
     """The spectrum of one weight tensor (conv kernels reshaped to out × in·∏k); see `Spectrum`.
 
-    Cost: one ``torch.linalg.svdvals`` of the rows × cols matrix, O(N·M²): 0.2 s for 4608 × 512,
-    several seconds for 4096 × 4096 and about a minute for 8192 × 8192 on one core.
+    Cost: one ``torch.linalg.svdvals`` of the rows × cols matrix, O(N·M²) for N ≥ M: a
+    square matrix twice as wide costs eight times as much (svd_seconds estimates it;
+    docs/PERFORMANCE.md has the measured times).
     """
     bins = whole_number("bins", bins, 5, 500)
     w = weight_matrix(t)
@@ -354,7 +355,8 @@ def spectra_table(model: nn.Module, names: list[str] | None = None, bins: int = 
     return pd.DataFrame(rows)
 
 
-# Measured on one core of the 2-core dev machine: svdvals of 8192 × 8192 float32 took 76 s, 4608 × 512 0.2 s.
+# Seconds per unit of N·M² work: svdvals of 8192 × 8192 float32 on one core, as measured in
+# docs/PERFORMANCE.md. The estimate only decides whether the page asks before an SVD.
 _SVD_SECONDS_PER_FLOP = 76 / 8192**3
 
 

@@ -13,8 +13,8 @@ that grows faster than the file itself:
   globals a state_dict saved by torch.save holds (ALLOWED_GLOBALS), a bounded number of
   instructions, and storages no larger than the bytes that back them.
 
-What torch.save writes for state_dicts, measured on torch 2.13 for every registered model,
-in float32/float16/bfloat16/float64/int64, pickle protocols 2, 4 and 5, zip and legacy
+What torch.save writes for state_dicts, for every registered model in
+float32/float16/bfloat16/float64/int64, pickle protocols 2, 4 and 5, zip and legacy
 formats, bare and wrapped with an optimizer's state: ``collections.OrderedDict``,
 ``torch._utils._rebuild_tensor_v2`` and the typed storages (``torch.FloatStorage``, ...).
 ``torch._utils._rebuild_parameter`` is added for a dict of nn.Parameters
