@@ -89,12 +89,32 @@ def register_fans(layer_type: type[nn.Module] | str, rule: FanRule) -> None:
 
     `rule(module, slot, shape)` returns (fan_in, fan_out) for the parameter `slot` of
     `module`, or None to use torch's shape rule for that slot. Subclasses of
-    `layer_type` follow it too, unless they have a rule of their own. Example::
+    `layer_type` follow it too, unless they have a rule of their own.
 
-        def stored_in_out(module, slot, shape):
-            return (shape[0], shape[1]) if slot == "weight" else None
+    Args:
+        layer_type: the layer's class, or its "module.Class" name.
+        rule: (module, slot, shape) -> (fan_in, fan_out), or None for torch's shape rule.
 
-        pinit.register_fans(MyTransposedLinear, stored_in_out)
+    Raises:
+        ValueError: `layer_type` is not a class or a dotted name, or `rule` is not callable.
+
+    Example:
+        A layer that stores its weight as (in, out), like Hugging Face's Conv1D, where
+        torch's shape rule reads dim 1 as the inputs:
+
+        >>> import pinit, torch
+        >>> from torch import nn
+        >>> from pinit.fans import unregister_fans
+        >>> class InOut(nn.Module):
+        ...     def __init__(self, n_in, n_out):
+        ...         super().__init__()
+        ...         self.weight = nn.Parameter(torch.empty(n_in, n_out))
+        >>> pinit.layer_fans(InOut(100, 50), "weight", (100, 50))  # torch's rule: wrong way round
+        (50, 100)
+        >>> pinit.register_fans(InOut, lambda module, slot, shape: (shape[0], shape[1]) if slot == "weight" else None)
+        >>> pinit.layer_fans(InOut(100, 50), "weight", (100, 50))
+        (100, 50)
+        >>> unregister_fans(InOut)
     """
     key = layer_type if isinstance(layer_type, str) else _qualname(layer_type)
     if not isinstance(key, str) or "." not in key:
@@ -117,7 +137,28 @@ def registered_fans() -> list[str]:
 
 
 def layer_fans(module: nn.Module, slot: str, shape: tuple[int, ...]) -> tuple[int, int] | None:
-    """(fan_in, fan_out) of parameter `slot` of `module` as the layer uses it; None under 2 dims."""
+    """(fan_in, fan_out) of parameter `slot` of `module` as the layer uses it; None under 2 dims.
+
+    The fans a layer-aware scheme (Kaiming, Xavier, LeCun) should use: torch's shape rule
+    (pinit.fans) unless the layer type has a rule of its own (register_fans). An
+    Embedding is a lookup: each output reads one row, so its fan_in is 1.
+
+    Args:
+        module: the layer that holds the parameter.
+        slot: the parameter's name in the layer ("weight", "bias", "in_proj_weight").
+        shape: the parameter's shape.
+
+    Returns:
+        (fan_in, fan_out), or None for a scalar or a vector.
+
+    Example:
+        >>> import pinit
+        >>> from torch import nn
+        >>> pinit.layer_fans(nn.Linear(100, 50), "weight", (50, 100))
+        (100, 50)
+        >>> pinit.layer_fans(nn.Embedding(1000, 64), "weight", (1000, 64))  # torch's rule: (64, 1000)
+        (1, 64)
+    """
     for cls in type(module).__mro__:
         rule = _RULES.get(_qualname(cls))
         if rule is not None:

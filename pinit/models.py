@@ -441,6 +441,28 @@ def build_model(name: str, seed: int | None = None, **options: Any) -> nn.Module
     that seed inside `torch.random.fork_rng`, so the result is reproducible and the
     global RNG is left exactly as it was. Parameters a plan does not reach keep these
     values.
+
+    Args:
+        name: a key of ``pinit.MODELS`` ("SimpleCNN", "DeepMLP", ...; ``pinit.load_factory``
+            adds your own).
+        seed: draw the constructor's init from this seed; None: from the global RNG, as
+            building the model by hand would.
+        **options: the model's options (``pinit.MODELS[name].options`` holds them with
+            their defaults), each checked against its range or choices.
+
+    Returns:
+        The model, with its constructor's init.
+
+    Raises:
+        ValueError: an unknown name or option, or an option out of its range, in words.
+
+    Example:
+        >>> import pinit
+        >>> model = pinit.build_model("DeepMLP", seed=0, depth=3, width=64)
+        >>> [name for name, _ in model.named_parameters()][:2]
+        ['layers.fc1.weight', 'layers.fc1.bias']
+        >>> sum(p.numel() for p in pinit.build_model("SimpleCNN").parameters())
+        1175818
     """
     if name not in MODELS:
         raise ValueError(f"unknown model {quote(name)}; choose one of {sorted(MODELS)}")

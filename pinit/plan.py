@@ -61,7 +61,17 @@ MAX_SEED = checks.MAX_SEED  # the one seed range of pinit: links, plan files, th
 
 @dataclass(frozen=True)
 class Rule:
-    """A scheme and its full, checked keyword arguments."""
+    """A scheme and its full, checked keyword arguments.
+
+    Args:
+        scheme: a registered scheme's name (``pinit.SCHEMES``).
+        params: every keyword argument of the scheme, defaults filled in.
+
+    Example:
+        >>> import pinit
+        >>> pinit.Rule.from_dict({"scheme": "normal", "std": 0.02}, where="Linear.weight")
+        Rule(scheme='normal', params={'mean': 0.0, 'std': 0.02})
+    """
 
     scheme: str
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -111,7 +121,26 @@ def quoted_list(names: list[Any], limit: int = MAX_PROBLEMS) -> str:
 
 @dataclass(frozen=True)
 class InitPlan:
-    """Rules per (layer type, slot) and overrides per parameter name. Build with from_dict."""
+    """Rules per (layer type, slot) and overrides per parameter name. Build with from_dict.
+
+    A rule for ("Linear", "weight") reaches every Linear layer's weight; an override
+    names one parameter ("fc3.weight") and wins over the rule. A parameter no rule
+    reaches keeps the value it has.
+
+    Args:
+        rules: {layer type: {slot: Rule}}.
+        overrides: {parameter name: Rule}.
+
+    Example:
+        >>> import pinit
+        >>> plan = pinit.InitPlan.from_dict(
+        ...     {"rules": {"Linear": {"weight": {"scheme": "xavier_uniform"}}},
+        ...      "overrides": {"fc3.weight": {"scheme": "zeros"}}})
+        >>> plan.rules["Linear"]["weight"]
+        Rule(scheme='xavier_uniform', params={'gain': 1.0})
+        >>> plan.rule_for("fc3.weight", "Linear", "weight")
+        Rule(scheme='zeros', params={})
+    """
 
     rules: Mapping[str, Mapping[str, Rule]] = field(default_factory=dict)
     overrides: Mapping[str, Rule] = field(default_factory=dict)
@@ -213,9 +242,28 @@ def _dtype_problem(scheme: Scheme, dtype: torch.dtype) -> str | None:
 def assignments(model: nn.Module, plan: InitPlan | Mapping[str, Any]) -> list[Assignment]:
     """Every parameter of `model` (named_parameters order) with the rule that reaches it.
 
-    Raises PlanError listing every override naming no parameter and every scheme a
-    tensor's shape or dtype can't take (a random scheme on an integer parameter,
-    orthogonal on float16/bfloat16), so nothing is drawn from a plan that would fail halfway.
+    Args:
+        model: any nn.Module.
+        plan: an InitPlan, or the dict InitPlan.from_dict takes.
+
+    Returns:
+        One Assignment per parameter: its name, layer, layer type, slot, fans and the
+        Rule that reaches it (None: no rule does, it keeps its value).
+
+    Raises:
+        PlanError: listing every override naming no parameter and every scheme a
+            tensor's shape or dtype can't take (a random scheme on an integer parameter,
+            orthogonal on float16/bfloat16), so nothing is drawn from a plan that would
+            fail halfway.
+
+    Example:
+        >>> import pinit
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10))
+        >>> plan = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal"}}}}
+        >>> [(a.name, a.rule and a.rule.scheme, a.fans) for a in pinit.assignments(model, plan)]
+        [('0.weight', 'kaiming_normal', (100, 50)), ('0.bias', None, None),
+         ('2.weight', 'kaiming_normal', (50, 10)), ('2.bias', None, None)]
     """
     plan = InitPlan.from_dict(plan)
     owners: dict[int, tuple[str, nn.Module, str]] = {}
@@ -330,6 +378,25 @@ def check_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], strict: boo
     Rules that reach nothing because of a typo (layer type "conv2d", slot "wieght") are
     warned about (warnings.warn, the CLI's words); with `strict` every rule that reaches
     nothing is one of the problems returned.
+
+    Args:
+        model: any nn.Module.
+        plan: an InitPlan or its dict; a dict that is not a valid plan is a problem too.
+        strict: count a rule that reaches nothing as a problem.
+
+    Returns:
+        Every problem, one sentence each: what is wrong and what is allowed.
+
+    Example:
+        >>> import pinit
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10))
+        >>> pinit.check_plan(model, {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal"}}}})
+        []
+        >>> pinit.check_plan(model, {"rules": {"Linear": {"weight": {"scheme": "gaussian"}}}})
+        ["Linear.weight: unknown scheme 'gaussian'; known schemes: default, uniform, normal, ..."]
+        >>> pinit.check_plan(model, {"rules": {"Conv2d": {"weight": {"scheme": "ones"}}}}, strict=True)
+        ['rules for Conv2d reach nothing: Sequential has no Conv2d layer with parameters (its layer types: Linear)']
     """
     try:
         plan = InitPlan.from_dict(plan)
@@ -348,7 +415,26 @@ def _check_seed(seed: Any) -> int:
 
 
 def param_seed(seed: int, name: str) -> int:
-    """The generator seed for parameter `name`: sha256 of "seed:name", 63 bits."""
+    """The generator seed for parameter `name`: sha256 of "seed:name", 63 bits.
+
+    Each parameter gets its own stream, so one parameter's values depend on the seed
+    and its name only: not on the order of the layers, nor on which other parameters
+    a plan reaches.
+
+    Args:
+        seed: the plan's seed, 0 to pinit.plan.MAX_SEED.
+        name: the parameter's name in ``model.named_parameters()``.
+
+    Returns:
+        A seed for ``torch.Generator().manual_seed``, 0 to 2**63 - 1.
+
+    Example:
+        >>> import pinit
+        >>> pinit.param_seed(0, "fc1.weight") == pinit.param_seed(0, "fc1.weight")
+        True
+        >>> pinit.param_seed(0, "fc1.weight") == pinit.param_seed(0, "fc2.weight")
+        False
+    """
     digest = hashlib.sha256(f"{_check_seed(seed)}:{name}".encode()).digest()
     return int.from_bytes(digest[:8], "big") & MAX_SEED
 
@@ -381,6 +467,31 @@ def apply_plan(model: nn.Module, plan: InitPlan | Mapping[str, Any], seed: int =
     Conv2d, slot "wieght") changes nothing and is warned about (warnings.warn, the CLI's
     words); `strict=True` raises PlanError for every rule that reaches nothing, typo or not
     (a preset's Conv2d rule on an MLP included), before anything is drawn.
+
+    Args:
+        model: any nn.Module; changed in place.
+        plan: an InitPlan, or the dict InitPlan.from_dict takes.
+        seed: 0 to pinit.plan.MAX_SEED; the same (model, plan, seed) gives the same bits,
+            every draw from a seeded generator (param_seed), never the global RNG.
+        strict: refuse (PlanError) a rule that reaches no parameter, typo or not.
+
+    Returns:
+        `model`, re-initialized.
+
+    Example:
+        >>> import pinit, torch
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10))
+        >>> plan = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"},
+        ...                              "bias": {"scheme": "zeros"}}}}
+        >>> model = pinit.apply_plan(model, plan, seed=0)
+        >>> round(model[0].weight.std().item(), 2)  # sqrt(2 / fan_in) = sqrt(2 / 100) = 0.141
+        0.14
+        >>> model[0].bias.abs().max().item()
+        0.0
+        >>> again = pinit.apply_plan(nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10)), plan, seed=0)
+        >>> torch.equal(again[0].weight, model[0].weight)
+        True
     """
     _check_seed(seed)
     plan = InitPlan.from_dict(plan)

@@ -63,12 +63,48 @@ def fans(shape: tuple[int, ...]) -> tuple[int, int] | None:
 
     This is what torch's fills use, so a scheme's law follows it; a layer's own fans (HF's
     Conv1D stores (in, out), an Embedding is a lookup) are pinit.fans.layer_fans.
+    For a weight of shape (out, in, *kernel): fan_in = in · ∏kernel, fan_out = out · ∏kernel.
+
+    Args:
+        shape: the tensor's shape.
+
+    Returns:
+        (fan_in, fan_out), or None for a scalar or a vector (a bias has no fans).
+
+    Example:
+        >>> import pinit
+        >>> pinit.fans((50, 100))  # a Linear(100, 50) weight
+        (100, 50)
+        >>> pinit.fans((64, 3, 3, 3))  # a Conv2d(3, 64, 3) weight: 3·3·3 in, 64·3·3 out
+        (27, 576)
+        >>> pinit.fans((64,)) is None
+        True
     """
     return torch_fans(shape)
 
 
 def gain(nonlinearity: str, a: float = 0.0) -> float:
-    """torch.nn.init.calculate_gain, with `a` the negative slope for leaky_relu."""
+    """The gain a scheme multiplies its std by to keep a signal's scale through `nonlinearity`.
+
+    torch.nn.init.calculate_gain: √2 for ReLU (half of its inputs are zeroed, He et al.
+    2015), 5/3 for tanh, √(2 / (1 + a²)) for leaky ReLU, 1 for linear and sigmoid.
+
+    Args:
+        nonlinearity: "linear", "conv1d", ..., "sigmoid", "tanh", "relu", "leaky_relu" or "selu".
+        a: the negative slope, for leaky_relu only.
+
+    Returns:
+        The gain.
+
+    Example:
+        >>> import pinit
+        >>> round(pinit.gain("relu"), 4)
+        1.4142
+        >>> round(pinit.gain("tanh"), 4)
+        1.6667
+        >>> round(pinit.gain("leaky_relu", 0.2), 4)
+        1.3868
+    """
     # torch types `nonlinearity` as a Literal of its names; an unknown one raises ValueError there.
     return init.calculate_gain(cast(Any, nonlinearity), a if nonlinearity == "leaky_relu" else None)
 
@@ -771,7 +807,26 @@ SCHEMES: dict[str, Scheme] = {s.name: s for s in _SCHEME_LIST}
 
 
 def get_scheme(name: str) -> Scheme:
-    """The registered scheme `name`, or PlanError listing the known ones."""
+    """The registered scheme `name`, or PlanError listing the known ones.
+
+    Args:
+        name: a scheme's name, torch.nn.init's without the trailing underscore
+            ("kaiming_normal"), or one of pinit's ("default", "lecun_normal").
+
+    Returns:
+        The Scheme: its parameters and defaults, its fill, its law and its formula.
+
+    Raises:
+        PlanError: for a name that is not registered, listing the known ones.
+
+    Example:
+        >>> import pinit
+        >>> he = pinit.get_scheme("kaiming_normal")
+        >>> [p.name for p in he.params]
+        ['a', 'mode', 'nonlinearity']
+        >>> round(he.expected_std((50, 100), {"nonlinearity": "relu"}), 4)  # √2 / √100
+        0.1414
+    """
     try:
         return SCHEMES[name]
     except (KeyError, TypeError):

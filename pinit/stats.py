@@ -139,7 +139,21 @@ def _std_mean(v: torch.Tensor, lo: float, hi: float) -> tuple[float, float]:
 
 
 def summarize(t: torch.Tensor) -> TensorSummary:
-    """mean, std (unbiased; 0 for a single value), min, max of the finite entries."""
+    """mean, std (unbiased; 0 for a single value), min, max of the finite entries.
+
+    One pass over the tensor also counts what it cannot summarize: NaN, +Inf and -Inf.
+
+    Args:
+        t: any tensor (a parameter, an activation), of any dtype and shape.
+
+    Returns:
+        A TensorSummary: numel, mean, std, min, max, nan, posinf, neginf.
+
+    Example:
+        >>> import pinit, torch
+        >>> pinit.summarize(torch.tensor([1.0, 2.0, 3.0, float("nan")]))
+        TensorSummary(numel=4, mean=2.0, std=1.0, min=1.0, max=3.0, nan=1, posinf=0, neginf=0)
+    """
     return _scan(t)[1]
 
 
@@ -198,7 +212,30 @@ def histogram(t: torch.Tensor, bins: int = 40, name: str = "", law: Any = None, 
     A constant tensor gets a one-unit-wide range around its value so its single spike
     is visible (2**-15 |value| wide past 32768, so rounding can't close it), with the
     value in the middle of its bin.
-    `law` (a pinit.distributions.Distribution) adds expected counts.
+
+    Args:
+        t: any tensor; NaN and Inf are counted in its summary, not binned.
+        bins: how many equal bins.
+        name: the name the histogram carries (a parameter's).
+        law: a pinit.distributions.Distribution (``Scheme.distribution``): adds the count
+            each bin should hold under it (``expected``) and its std (``expected_std``).
+        scheme: the name of the scheme the law is of, carried along for labels.
+
+    Returns:
+        A Histogram: counts, edges, the summary, and the expected counts under `law`.
+
+    Example:
+        >>> import pinit, torch
+        >>> h = pinit.histogram(torch.arange(10.0), bins=5)
+        >>> h.counts, h.edges
+        ([2, 2, 2, 2, 2], [0.0, 1.8, 3.6, 5.4, 7.2, 9.0])
+        >>> w = torch.randn(1000, generator=torch.Generator().manual_seed(0))
+        >>> law = pinit.get_scheme("normal").distribution(pinit.TensorInfo((1000,)), {"std": 1.0})
+        >>> h = pinit.histogram(w, bins=10, law=law)
+        >>> h.expected_std, round(h.summary.std, 1)
+        (1.0, 1.0)
+        >>> sum(h.counts), round(sum(h.expected))  # the law's count beyond the drawn range is small
+        (1000, 999)
     """
     values, summary = _scan(t)
     return _histogram(values, summary, tuple(t.shape), bins, name, law, scheme)
@@ -329,7 +366,28 @@ def describe(
 def parameter_histograms(
     model: nn.Module, plan: InitPlan | Mapping[str, Any] | None = None, bins: int = 40
 ) -> list[Histogram]:
-    """One Histogram per parameter, in named_parameters() order, with `bins_for` bins."""
+    """One Histogram per parameter, in named_parameters() order, with `bins_for` bins.
+
+    Args:
+        model: any nn.Module.
+        plan: the plan the model was initialized by: each parameter it reaches gets its
+            scheme's law (expected counts and std). None: histograms only.
+        bins: bins for a large tensor; a small one gets fewer (`bins_for`: a bias of 10
+            values is not spread over 40 bins).
+
+    Returns:
+        One Histogram per parameter.
+
+    Example:
+        >>> import pinit
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10))
+        >>> plan = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"}}}}
+        >>> model = pinit.apply_plan(model, plan, seed=0)
+        >>> hists = pinit.parameter_histograms(model, plan)
+        >>> [(h.name, h.bins, h.expected_std and round(h.expected_std, 3)) for h in hists]
+        [('0.weight', 40, 0.141), ('0.bias', 10, None), ('2.weight', 40, 0.2), ('2.bias', 5, None)]
+    """
     return describe(model, plan, bins)[1]
 
 
@@ -339,5 +397,30 @@ def parameter_table(model: nn.Module, plan: InitPlan | Mapping[str, Any] | None 
     Columns: name, layer, type, shape, numel, fan_in, fan_out (empty under 2 dims),
     mean, std, min, max, nonfinite, signal_gain (weights only); with a plan also
     scheme (or "untouched"), expected_std and std_ratio (measured / expected).
+    signal_gain is √(fan_in · E[w²]): what the layer multiplies its input's RMS by
+    (√2 keeps a ReLU signal level, He et al. 2015).
+
+    Args:
+        model: any nn.Module.
+        plan: the plan the model was initialized by, for the expected std; None: none.
+
+    Returns:
+        A DataFrame, one row per parameter.
+
+    Example:
+        >>> import pinit
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Linear(100, 50), nn.ReLU(), nn.Linear(50, 10))
+        >>> plan = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal", "nonlinearity": "relu"},
+        ...                              "bias": {"scheme": "zeros"}}}}
+        >>> table = pinit.parameter_table(pinit.apply_plan(model, plan, seed=0), plan)
+        >>> print(table[["name", "scheme", "expected_std", "std"]].round(2).to_string())
+               name          scheme  expected_std   std
+        0  0.weight  kaiming_normal          0.14  0.14
+        1    0.bias           zeros          0.00  0.00
+        2  2.weight  kaiming_normal          0.20  0.20
+        3    2.bias           zeros          0.00  0.00
+        >>> round(float(table.loc[0, "signal_gain"]), 1)  # √(100 · 2/100) = √2
+        1.4
     """
     return describe(model, plan, None)[0]

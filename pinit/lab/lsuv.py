@@ -72,7 +72,25 @@ def lsuv(model: nn.Module, inputs: torch.Tensor, tol: float = 0.1, max_iters: in
     ``final_std``, ``converged`` (|final_std^2 - 1| < tol). A layer whose output is
     constant (std 0, e.g. every input zero) or not finite cannot be rescaled: it is
     logged with converged False and left as it is. Layers the forward pass never calls
-    are not touched.
+    are not touched. (Mishkin & Matas 2016, All you need is a good init.)
+
+    Args:
+        model: any nn.Module with Linear or Conv layers; changed in place.
+        inputs: the batch whose outputs are measured (``pinit.probe_batch``).
+        tol: stop rescaling a layer when |var - 1| < tol.
+        max_iters: divisions per layer at most.
+        seed: the seed of the orthogonal init.
+
+    Returns:
+        The per-layer log (a DataFrame).
+
+    Example:
+        >>> import pinit
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 64), nn.Tanh(), nn.Linear(64, 10))
+        >>> log = pinit.lsuv(model, pinit.probe_batch(nn.Linear(64, 1), n=256))
+        >>> bool(log["converged"].all()), log["final_std"].round(1).tolist()
+        (True, [1.0, 1.0, 1.0])
     """
     _check(tol, max_iters)
     if not isinstance(inputs, torch.Tensor):

@@ -168,6 +168,22 @@ def probe_batch(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
     inputs are the assumption of every variance argument (E[x^2] = 1 at the first layer).
     A model that reads token ids (an Embedding first, like TinyGPT, or an integer
     ``input_vocab`` attribute) gets int64 ids uniform in [0, vocab).
+
+    Args:
+        model: the model the batch is for.
+        n: the batch size, 1 to MAX_PROBE.
+        seed: the generator's seed.
+
+    Returns:
+        A float32 tensor of shape (n, *input shape), or int64 token ids.
+
+    Example:
+        >>> import pinit
+        >>> x = pinit.probe_batch(pinit.build_model("SimpleCNN"), n=8)
+        >>> x.shape, x.dtype
+        (torch.Size([8, 3, 32, 32]), torch.float32)
+        >>> pinit.probe_batch(pinit.build_model("TinyGPT"), n=2).dtype
+        torch.int64
     """
     shape, vocab, _ = infer_input(model)
     g = torch.Generator().manual_seed(_check_seed(seed))
@@ -194,6 +210,20 @@ def probe_targets(model: nn.Module, n: int = 64, seed: int = 0) -> torch.Tensor:
     (named_modules order; the head of a classifier or a language model). Uses a generator
     seeded with `seed + 1` so the labels are not drawn from the same stream as
     `probe_batch(model, n, seed)`.
+
+    Args:
+        model: the model the labels are for.
+        n: how many, 1 to MAX_PROBE.
+        seed: the seed of the matching probe_batch.
+
+    Returns:
+        An int64 tensor of shape (n,).
+
+    Example:
+        >>> import pinit
+        >>> y = pinit.probe_targets(pinit.build_model("SimpleCNN"), n=1000)
+        >>> y.shape, y.dtype, int(y.min()), int(y.max())
+        (torch.Size([1000]), torch.int64, 0, 9)
     """
     classes = num_classes(model)
     g = torch.Generator().manual_seed((_check_seed(seed) + 1) % 2**63)

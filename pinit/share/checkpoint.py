@@ -346,6 +346,31 @@ def load_checkpoint(
     would run code, not a dict of tensors, missing keys, unexpected keys, shape
     mismatches, non-floating values for floating parameters. NaN/Inf are loaded and
     reported in the result's `nonfinite`.
+
+    Args:
+        data: the file's bytes (torch.save's zip or legacy pickle, or .safetensors).
+        model: the model to load into; changed only if the whole file fits it.
+        max_bytes: refuse a larger file before reading it.
+        max_expanded_bytes: the most its tensors may take once loaded.
+
+    Returns:
+        A LoadedCheckpoint: the format, the wrapper key it was found under ("state_dict",
+        "model"), the prefix stripped from its keys ("module."), how many tensors, and
+        which entries hold NaN/Inf.
+
+    Raises:
+        CheckpointError: every problem found, in words; the model is unchanged.
+
+    Example:
+        >>> import pinit
+        >>> from torch import nn
+        >>> model = nn.Linear(4, 2)
+        >>> pinit.load_checkpoint(pinit.save_state_dict(nn.Linear(4, 2)), model)
+        LoadedCheckpoint(format='torch', wrapper=None, stripped_prefix='', tensors=2, nonfinite={})
+        >>> pinit.load_checkpoint(pinit.save_state_dict(nn.Linear(3, 2)), model)
+        Traceback (most recent call last):
+        ...
+        pinit.share.checkpoint.CheckpointError: shape mismatch for weight: the file has (2, 3), the model needs (2, 4)
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise CheckpointError(f"a checkpoint is the file's bytes, got {type(data).__name__}")
@@ -434,6 +459,21 @@ def save_state_dict(model: nn.Module) -> bytes:
     Guarantee: `load_checkpoint` of these bytes into a model of the same
     architecture reproduces every entry bit for bit; the bytes load with
     torch.load(weights_only=True).
+
+    Args:
+        model: any nn.Module.
+
+    Returns:
+        The checkpoint file's bytes.
+
+    Example:
+        >>> import pinit, torch
+        >>> from torch import nn
+        >>> a, b = nn.Linear(4, 2), nn.Linear(4, 2)
+        >>> pinit.load_checkpoint(pinit.save_state_dict(a), b).tensors
+        2
+        >>> torch.equal(a.weight, b.weight)
+        True
     """
     buf = io.BytesIO()
     torch.save({k: v.detach().cpu().clone() for k, v in model.state_dict().items()}, buf)

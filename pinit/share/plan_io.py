@@ -82,6 +82,36 @@ def plan_to_json(
     the file means the same thing if a default changes later. With a model instance,
     the plan is first checked against it (PlanError listing every problem); its name
     and options are recorded (`model_options` overrides the options read back).
+
+    Args:
+        plan: an InitPlan or its dict.
+        seed: the seed to record with it (None: none).
+        model: a model (checked against, name and options recorded) or a model's name.
+        model_options: the model's options, when they cannot be read back from it.
+
+    Returns:
+        The file's text.
+
+    Example:
+        >>> import pinit
+        >>> plan = {"rules": {"Linear": {"weight": {"scheme": "xavier_uniform"}}}}
+        >>> print(pinit.plan_to_json(plan, seed=7))
+        {
+          "format": "pinit-plan",
+          "version": 1,
+          "seed": 7,
+          "model": null,
+          "model_options": {},
+          "rules": {
+            "Linear": {
+              "weight": {
+                "scheme": "xavier_uniform",
+                "gain": 1.0
+              }
+            }
+          },
+          "overrides": {}
+        }
     """
     plan = InitPlan.from_dict(plan)
     problems = []
@@ -240,6 +270,28 @@ def load_plan_file(
     parameters, and, when `model` is given, overrides naming no parameter of it and
     schemes its tensors' shapes can't take. `.problems` holds each problem found
     (as many as can be found in one pass), in words.
+
+    Args:
+        data: the file's bytes or text.
+        model: the model the plan is for, to check it against; None: checked alone.
+        max_bytes: refuse a larger file before parsing it.
+
+    Returns:
+        (plan, meta): the InitPlan and what the file says about it.
+
+    Raises:
+        PlanError: every problem found, in words.
+
+    Example:
+        >>> import pinit
+        >>> plan = {"rules": {"Linear": {"weight": {"scheme": "xavier_uniform"}}}}
+        >>> loaded, meta = pinit.load_plan_file(pinit.plan_to_json(plan, seed=7))
+        >>> loaded == pinit.InitPlan.from_dict(plan), meta["seed"]
+        (True, 7)
+        >>> pinit.load_plan_file('{"rules": {"Linear": {"weight": {"scheme": "xavier"}}}}')
+        Traceback (most recent call last):
+        ...
+        pinit.errors.PlanError: Linear.weight: unknown scheme 'xavier'; known schemes: default, uniform, ...
     """
     doc = _parse(_decode(data, max_bytes))
     if not isinstance(doc, Mapping):
