@@ -44,6 +44,19 @@ class PlanError(ValueError):
     ``"eye needs a 2-D tensor; layer1.conv1.weight has shape (32, 3, 3, 3)"``; past
     MAX_PROBLEMS the rest are counted in a last line ("and 480 more problems",
     `problem_count` gives the total). ``str(error)`` joins them, one per line.
+
+    Args:
+        problems: one problem in words, or all of them.
+
+    Example:
+        >>> import pinit
+        >>> from torch import nn
+        >>> bad = {"rules": {"Linear": {"weight": {"scheme": "uniform", "a": 1, "b": 0}}}}
+        >>> try:
+        ...     pinit.apply_plan(nn.Linear(2, 2), bad)
+        ... except pinit.PlanError as e:
+        ...     print(e.problems)
+        ['Linear.weight: uniform needs a < b; got a=1, b=0']
     """
 
     def __init__(self, problems: str | list[str]) -> None:

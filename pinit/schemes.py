@@ -180,6 +180,16 @@ class TensorInfo:
 
     `layer_fan_in` is the fan_in of the owning layer's weight: PyTorch's default bias
     init U(+-1/sqrt(fan_in)) depends on it, not on the bias's own (1-D) shape.
+
+    Args:
+        shape: the tensor's shape.
+        layer_fan_in: the owning layer's fan_in, for a bias; None when not known.
+
+    Example:
+        >>> import pinit
+        >>> bias = pinit.TensorInfo((50,), layer_fan_in=100)  # the bias of a Linear(100, 50)
+        >>> pinit.get_scheme("default").distribution(bias, {})  # U(±1/√100)
+        Uniform(low=-0.1, high=0.1)
     """
 
     shape: tuple[int, ...]
