@@ -149,10 +149,11 @@ def margin(**sides: int) -> dict[str, int]:
     return dict(MARGIN, **sides)
 
 
-def legend_below(y: float = -0.18, **more: Any) -> dict[str, Any]:
+def legend_below(y: float = -0.18, size: float = LEGEND_FONT, **more: Any) -> dict[str, Any]:
     """A horizontal legend under the plot, its top `y` plot heights below the x axis (in the bottom
-    margin, clear of the tick labels), left-aligned: a legend inside the plot sits on the data."""
-    return dict(orientation="h", yanchor="top", y=y, xanchor="left", x=0, font=dict(size=LEGEND_FONT), **more)
+    margin, clear of the tick labels), left-aligned, in `size` px: a legend inside the plot sits on
+    the data. (fit_width places it for a given width, keeping its font.)"""
+    return dict(orientation="h", yanchor="top", y=y, xanchor="left", x=0, font=dict(size=size), **more)
 
 
 def layout(height: int, **overrides: Any) -> dict[str, Any]:

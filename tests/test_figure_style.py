@@ -110,3 +110,26 @@ def test_no_figure_module_defines_its_own_layout_defaults():
                 names = [t.id for t in targets if isinstance(t, ast.Name)]
                 found += [f"{path.relative_to(ROOT)}: {n}" for n in names if "LAYOUT" in n.upper()]
     assert found == [], found
+
+
+def test_the_style_pieces():
+    from pinit.style import LAB_MARGIN, MARGIN, lab_layout, legend_below, line_trace, margin, panel_note, rgba
+
+    assert rgba("#1f77b4", 0.5) == "rgba(31, 119, 180, 0.50)"
+    assert margin(t=95) == dict(MARGIN, t=95) and margin() is not MARGIN
+    with pytest.raises(ValueError, match="l, r, t and b"):
+        margin(top=95)
+    lay = lab_layout(300, title={"text": "x"})
+    lay["margin"]["t"] = 1  # a figure that changes its own margins leaves the shared ones alone
+    assert LAB_MARGIN["t"] == 90 and lab_layout(300)["margin"]["t"] == 90 and lay["legend"]["y"] == -0.2
+    assert legend_below(-0.3, size=12) == dict(
+        orientation="h", yanchor="top", y=-0.3, xanchor="left", x=0, font=dict(size=12)
+    )
+    plain = line_trace([1, 2], [3, 4], "a", "#000000")
+    assert plain["mode"] == "lines" and "marker" not in plain and plain["line"] == dict(color="#000000", width=2)
+    dotted = line_trace(range(2), (3, 4), None, "#000000", dash="dot", markers=6, xaxis="x2")
+    assert dotted["mode"] == "lines+markers" and dotted["marker"] == dict(size=6, color="#000000")
+    assert (
+        dotted["line"]["dash"] == "dot" and dotted["x"] == [0, 1] and "name" not in dotted and dotted["xaxis"] == "x2"
+    )
+    assert panel_note("A", 0.5, font=dict(size=12))["font"] == dict(size=12)
