@@ -127,7 +127,27 @@ def _n(x: float) -> str:
 
 @dataclass(frozen=True)
 class Param:
-    """One keyword argument of a scheme, named as torch names it."""
+    """One keyword argument of a scheme, named as torch names it.
+
+    Its kind and range are what the sidebar's widgets, the CLI's flags and a plan file's
+    checks are built from, so a new scheme's parameters need no code in the views.
+
+    Args:
+        name: the keyword, as torch.nn.init names it.
+        default: its value when a plan does not give one.
+        help: one sentence for the widget and the CLI.
+        kind: "float", "int" or "choice".
+        low: the smallest allowed value ("float" and "int").
+        high: the largest allowed value.
+        low_open: True when `low` itself is not allowed (trunc_normal's std).
+        choices: the allowed values of a "choice".
+
+    Example:
+        >>> import pinit
+        >>> a = pinit.get_scheme("uniform").params[0]
+        >>> a.name, a.default, a.allowed()
+        ('a', 0.0, 'a finite number in [-10000, 10000]')
+    """
 
     name: str
     default: Any
@@ -239,6 +259,20 @@ class Scheme:
     * `relations`: the rule between the scheme's own parameters (uniform's a < b), or
       None; it sees every parameter already in range and returns the problem in words.
     * `extra_check`: what the tensor's shape must satisfy beyond its dims (dirac's groups).
+
+    Example:
+        >>> import pinit, torch
+        >>> uniform = pinit.get_scheme("uniform")
+        >>> uniform.defaults, uniform.resolve({"b": 2})
+        ({'a': 0.0, 'b': 1.0}, {'a': 0.0, 'b': 2.0})
+        >>> uniform.resolve({"a": 3, "b": 2})
+        Traceback (most recent call last):
+        ...
+        pinit.errors.PlanError: uniform needs a < b; got a=3, b=2
+        >>> w = torch.empty(3, 4)
+        >>> uniform.fill(w, uniform.resolve({}), pinit.TensorInfo((3, 4)), torch.Generator().manual_seed(0))
+        >>> bool(((w >= 0) & (w <= 1)).all()), round(uniform.expected_std((3, 4)), 4)  # (b - a) / √12
+        (True, 0.2887)
     """
 
     name: str

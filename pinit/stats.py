@@ -40,7 +40,24 @@ MAX_BINS = 500
 
 @dataclass(frozen=True)
 class TensorSummary:
-    """mean/std/min/max over the finite entries, and how many entries were not finite."""
+    """mean/std/min/max over the finite entries, and how many entries were not finite.
+
+    Args:
+        numel: how many entries the tensor has.
+        mean: the mean of the finite entries.
+        std: their unbiased std (0 for a single one).
+        min: the smallest finite entry.
+        max: the largest finite entry.
+        nan: how many entries are NaN.
+        posinf: how many are +Inf.
+        neginf: how many are -Inf.
+
+    Example:
+        >>> import pinit, torch
+        >>> s = pinit.summarize(torch.tensor([0.0, 2.0, float("inf")]))
+        >>> s.finite, s.nonfinite, s.mean
+        (2, 1, 1.0)
+    """
 
     numel: int
     mean: float

@@ -40,9 +40,11 @@ MODULES = [
 DOCUMENTED = [
     "Distribution",
     "InitPlan",
+    "Param",
     "PlanError",
     "Rule",
     "TensorInfo",
+    "TensorSummary",
     "apply_plan",
     "assignments",
     "build_model",
