@@ -222,7 +222,7 @@ def _checkpoint_report(digest: str, key: str, bins: int, _state: dict) -> InitRe
     s = Setup.from_key(key)
     m = pinit.build_model(s.model, **s.options)
     m.load_state_dict(_state)
-    return report_on(m, s.model, s.options, bins)
+    return report_on(m, s, bins, from_plan=False)
 
 
 def checkpoint_report(ckpt: dict, bins: int) -> InitReport:
