@@ -34,7 +34,7 @@ from ..schemes import SCHEMES
 from ..setup import DEFAULT_MODEL, Setup
 from ..stats import parameter_table
 from .checkpoint import DEFAULT_MAX_BYTES, CheckpointError, load_checkpoint
-from .export import export_code
+from .export import setup_to_script
 from .plan_io import MAX_PLAN_BYTES, load_plan_file, plan_to_json
 
 __all__ = ["add_dashboard_arguments", "build_dashboard_parser", "build_parser", "format_schemes", "main"]
@@ -416,7 +416,7 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         text = table.to_json(orient="records", indent=2, double_precision=15) + "\n"
         _write(args.json, text, "the table (JSON)", err)
     if args.export_code:
-        _write(args.export_code, export_code(setup.plan, setup.seed, setup.model, model=model), "the init script", err)
+        _write(args.export_code, setup_to_script(setup), "the init script", err)
     if args.save_plan:
         _write(args.save_plan, plan_to_json(setup.plan, setup.seed, model), "the plan file", err)
     return 0
