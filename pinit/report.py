@@ -72,14 +72,17 @@ def fresh_model(setup: Setup) -> torch.nn.Module:
     the constructor's own init would only be overwritten: the model is then a copy of the
     meta-device model given uninitialized CPU storage, skipping a draw the plan overwrites
     anyway (bench/CAPACITY.md measures what it saves). Otherwise (an untouched parameter keeps
-    the constructor's value, a buffer needs its constructor value) it is built as usual.
+    the constructor's value; a buffer, or a plain tensor attribute such as a mask kept without
+    register_buffer, needs its constructor value) it is built as usual.
     """
     options = dict(setup.options)
     meta = meta_model(setup.model, options)
     tied = len(list(meta.parameters())) != len(list(meta.named_parameters(remove_duplicate=False)))
     # to_empty makes a new tensor per module, so it would untie tied weights: those build as usual.
+    loose = any(isinstance(v, torch.Tensor) for m in meta.modules() for v in vars(m).values())
     if (
         not tied
+        and not loose
         and not any(True for _ in meta.buffers())
         and all(a.rule is not None for a in assignments(meta, setup.plan))
     ):

@@ -15,6 +15,7 @@ from torch import nn
 import pinit
 from pinit import InitPlan, apply_plan, build_model
 from pinit.lab.transformer import transformer_presets
+from pinit.models import ModelSpec
 from pinit.report import fresh_model, inspect_model
 from pinit.setup import Setup
 
@@ -78,3 +79,23 @@ def test_tied_weights_stay_tied():
     model = fresh_model(Setup("TinyGPT", {"n_layer": 2}, plan))
     assert model.head.weight is model.wte.weight  # one tensor, two names: initialized once
     assert model.head.weight.data_ptr() == model.wte.weight.data_ptr()
+
+
+class _Masked(nn.Module):
+    """A mask kept as a plain tensor attribute (not a buffer): it must hold its values, not meta's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.mask = torch.ones(4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.fc(x) * self.mask
+        return out
+
+
+def test_a_plain_tensor_attribute_builds_as_usual(monkeypatch):
+    monkeypatch.setitem(pinit.MODELS, "_Masked", ModelSpec("_Masked", "masked", _Masked, "a test model"))
+    setup = Setup("_Masked", plan={"rules": {"Linear": {"weight": {"scheme": "ones"}, "bias": {"scheme": "zeros"}}}})
+    model = setup.build()
+    assert model.mask.device.type == "cpu" and torch.equal(model(torch.ones(1, 4)), torch.full((1, 4), 4.0))
