@@ -13,11 +13,12 @@ from pinit.dashboard.chart import chart
 from pinit.figures import histogram_grid_figure
 from pinit.presets import PRESETS
 from pinit.report import inspect_model
+from pinit.setup import Setup
 
 
 @st.cache_data
 def figure_json(preset: str) -> str:
-    report = inspect_model("SimpleCNN", PRESETS[preset].plan, seed=0)
+    report = inspect_model(Setup(plan=PRESETS[preset].plan))
     return histogram_grid_figure([h.rebinned(40) for h in report.histograms[:6]], cols=3).to_json()
 
 

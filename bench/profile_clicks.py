@@ -163,10 +163,11 @@ def plotly_alone(n: int) -> float:
     import pinit
     from pinit.figures import histogram_grid_figure
     from pinit.report import inspect_model
+    from pinit.setup import Setup
 
     figs = []
     for preset in PRESETS:
-        report = inspect_model("SimpleCNN", pinit.PRESETS[preset].plan, 0, 40)
+        report = inspect_model(Setup(plan=pinit.PRESETS[preset].plan), 40)
         fig = histogram_grid_figure(report.histograms[:6], cols=3).to_plotly_json()
         figs.append(json.loads(json.dumps(fig, default=lambda a: a.tolist())))  # numpy arrays as lists
         assert len(figs[-1]["data"]) == 18, "6 panels of 3 traces"

@@ -85,11 +85,11 @@ def histogram_notes(h: Histogram) -> list[str]:
     return notes
 
 
-def _vline(x: float, color: str, dash: str, xref: str = "x", yref: str = "paper", y1: float = 1) -> dict:
+def _vline(x: float, color: str, dash: str, xref: str = "x", yref: str = "paper", y1: float = 1) -> dict[str, Any]:
     return dict(type="line", xref=xref, yref=yref, x0=x, x1=x, y0=0, y1=y1, line=dict(color=color, dash=dash, width=1))
 
 
-def _legend_line(color: str, dash: str, name: str) -> dict:
+def _legend_line(color: str, dash: str, name: str) -> dict[str, Any]:
     """An empty trace that only puts a line style into the legend."""
     return dict(type="scatter", x=[None], y=[None], mode="lines", line=dict(color=color, dash=dash), name=name)
 
@@ -187,7 +187,7 @@ def _steps_law_sigmas(h: Histogram, xaxis: str, yaxis: str, legend: bool) -> lis
     return data
 
 
-def _sigma_lines(h: Histogram, xref: str = "x", yref: str = "paper", y1: float = 1) -> list[dict]:
+def _sigma_lines(h: Histogram, xref: str = "x", yref: str = "paper", y1: float = 1) -> list[dict[str, Any]]:
     s = h.summary
     if not s.finite or s.constant:
         return []
@@ -285,7 +285,7 @@ def histogram_grid_figure(
     lo = min((h.edges[0] for h in hists), default=-1.0)
     hi = max((h.edges[-1] for h in hists), default=1.0)
     data: list[dict[str, Any]] = []
-    annotations: list[dict] = []
+    annotations: list[dict[str, Any]] = []
     lay: dict[str, Any] = {}
     for i, h in enumerate(hists):
         r, c = divmod(i, cols)
@@ -359,7 +359,12 @@ def histogram_grid_figure(
 
 
 def _switch(
-    off: tuple[str, dict], on: tuple[str, dict], active: int, x: float, y: float, xanchor: str = "right"
+    off: tuple[str, dict[str, Any]],
+    on: tuple[str, dict[str, Any]],
+    active: int,
+    x: float,
+    y: float,
+    xanchor: str = "right",
 ) -> dict[str, Any]:
     """Two plotly buttons side by side that relayout the figure in the browser (one is always lit)."""
     return dict(

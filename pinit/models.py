@@ -80,7 +80,8 @@ class SimpleCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layer3(self.layer2(self.layer1(x)))
-        return self.layer4(x.flatten(1))
+        out: torch.Tensor = self.layer4(x.flatten(1))
+        return out
 
 
 class ArticleSimpleCNN(nn.Module):
@@ -116,7 +117,8 @@ class ArticleSimpleCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layer3(self.layer2(self.layer1(x)))
-        return self.layer4(x.view(x.size(0), -1))
+        out: torch.Tensor = self.layer4(x.view(x.size(0), -1))
+        return out
 
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -167,7 +169,8 @@ class DeepMLP(nn.Module):
         self.layers = layers
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.flatten(1))
+        out: torch.Tensor = self.layers(x.flatten(1))
+        return out
 
 
 class WideMLP(nn.Module):
@@ -192,7 +195,8 @@ class WideMLP(nn.Module):
         self.layers = layers
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.layers(x.flatten(1))
+        out: torch.Tensor = self.layers(x.flatten(1))
+        return out
 
 
 class VGGStyle(nn.Module):
@@ -233,7 +237,8 @@ class VGGStyle(nn.Module):
         for b in range(1, 5):  # block1..block4, registered by name in __init__
             block: nn.Module = getattr(self, f"block{b}")
             x = block(x)
-        return self.classifier(x.flatten(1))
+        out: torch.Tensor = self.classifier(x.flatten(1))
+        return out
 
 
 class CausalSelfAttention(nn.Module):
@@ -260,7 +265,8 @@ class CausalSelfAttention(nn.Module):
         logits = (q @ k.transpose(-2, -1)) * self.scale
         mask = torch.ones(t, t, dtype=torch.bool, device=x.device).triu(1)
         weights = logits.masked_fill(mask, float("-inf")).softmax(dim=-1)
-        return self.proj((weights @ v).transpose(1, 2).reshape(b, t, d))
+        out: torch.Tensor = self.proj((weights @ v).transpose(1, 2).reshape(b, t, d))
+        return out
 
 
 class MLP(nn.Module):
@@ -273,7 +279,8 @@ class MLP(nn.Module):
         self.fc2 = nn.Linear(4 * d_model, d_model)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
+        out: torch.Tensor = self.fc2(self.act(self.fc1(x)))
+        return out
 
 
 class Block(nn.Module):
@@ -288,7 +295,8 @@ class Block(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
+        out: torch.Tensor = x + self.mlp(self.ln2(x))
+        return out
 
 
 class TinyGPT(nn.Module):
@@ -350,7 +358,8 @@ class TinyGPT(nn.Module):
         x = self.wte(idx) + self.wpe(torch.arange(t, device=idx.device))
         for block in self.blocks:
             x = block(x)
-        return self.head(self.ln_f(x))
+        out: torch.Tensor = self.head(self.ln_f(x))
+        return out
 
     def loss(self, idx: torch.Tensor) -> torch.Tensor:
         """Mean next-token cross-entropy of `idx` against itself shifted by one (ln(vocab) says nothing)."""

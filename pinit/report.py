@@ -1,10 +1,10 @@
-"""One call from (model name, plan, seed) to everything a page shows about the weights.
+"""One call from a Setup (model, options, plan, seed) to everything a page shows about the weights.
 
-`inspect_model` builds the model with its constructor init drawn from `seed`,
-applies the plan, and returns the parameter table, the binned histograms and the
-worked formula for every parameter a rule reached. It is a pure function of its
-arguments, so a page may cache it by them and share the result across sessions:
-no model object ever leaves it.
+`inspect_model(setup)` builds the model with its constructor init drawn from the setup's
+seed, applies the plan, and returns the parameter table, the binned histograms and the
+worked formula for every parameter a rule reached. It is a pure function of the Setup
+(whose `key` is the cache key), so a page may cache it and share the result across
+sessions: no model object ever leaves it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import torch
@@ -23,6 +23,9 @@ from .models import build_model
 from .plan import InitPlan, apply_plan, assignments
 from .schemes import SCHEMES, Scheme
 from .stats import Histogram, describe
+
+if TYPE_CHECKING:  # setup.py imports meta_model from here: the class is needed for annotations only
+    from .setup import Setup
 
 __all__ = [
     "InitReport",
@@ -51,54 +54,50 @@ class InitReport:
         return int(self.table["numel"].sum())
 
 
-def inspect_model(
-    model_name: str,
-    plan: InitPlan | Mapping[str, Any],
-    seed: int = 0,
-    bins: int = 40,
-    options: Mapping[str, Any] | None = None,
-) -> InitReport:
-    """Build `model_name`, re-initialize it by `plan` with `seed`, and describe it.
+def inspect_model(setup: Setup, bins: int = 40) -> InitReport:
+    """Build the setup's model, re-initialize it by its plan and seed, and describe it.
 
     Raises PlanError (nothing built is kept) when the plan does not fit the model.
     """
-    plan = InitPlan.from_dict(plan)
-    options = dict(options or {})
-    model = fresh_model(model_name, plan, seed, options)
-    apply_plan(model, plan, seed)
-    return report_on(model, model_name, options, bins, plan, seed)
+    model = fresh_model(setup)
+    apply_plan(model, setup.plan, setup.seed)
+    return report_on(model, setup, bins)
 
 
-def fresh_model(
-    model_name: str, plan: InitPlan, seed: int, options: Mapping[str, Any] | None = None
-) -> torch.nn.Module:
-    """`model_name` ready for `apply_plan(model, plan, seed)`, whose result is bit-identical
-    to `apply_plan(build_model(model_name, seed=seed, **options), plan, seed)`.
+def fresh_model(setup: Setup) -> torch.nn.Module:
+    """The setup's model ready for `apply_plan(model, setup.plan, setup.seed)`, whose result is
+    bit-identical to `apply_plan(build_model(setup.model, seed=setup.seed, **setup.options), setup.plan, setup.seed)`.
 
     When the plan reaches every parameter and the model has no buffers and no tied weights,
     the constructor's own init would only be overwritten: the model is then a copy of the
-    meta-device model given uninitialized CPU storage, skipping a draw that was ~16 % of a
-    new seed's server time (bench/CAPACITY.md). Otherwise (an untouched parameter keeps the
-    constructor's value, a buffer needs its constructor value) it is built as usual.
+    meta-device model given uninitialized CPU storage, skipping a draw the plan overwrites
+    anyway (bench/CAPACITY.md measures what it saves). Otherwise (an untouched parameter keeps
+    the constructor's value; a buffer, or a plain tensor attribute such as a mask kept without
+    register_buffer, needs its constructor value) it is built as usual.
     """
-    options = dict(options or {})
-    meta = meta_model(model_name, options)
+    options = dict(setup.options)
+    meta = meta_model(setup.model, options)
     tied = len(list(meta.parameters())) != len(list(meta.named_parameters(remove_duplicate=False)))
     # to_empty makes a new tensor per module, so it would untie tied weights: those build as usual.
-    if not tied and not any(True for _ in meta.buffers()) and all(a.rule is not None for a in assignments(meta, plan)):
+    loose = any(isinstance(v, torch.Tensor) for m in meta.modules() for v in vars(m).values())
+    if (
+        not tied
+        and not loose
+        and not any(True for _ in meta.buffers())
+        and all(a.rule is not None for a in assignments(meta, setup.plan))
+    ):
         return copy.deepcopy(meta).to_empty(device="cpu")
-    return build_model(model_name, seed=seed, **options)
+    return build_model(setup.model, seed=setup.seed, **options)
 
 
-def report_on(
-    model: torch.nn.Module,
-    model_name: str,
-    options: Mapping[str, Any] | None = None,
-    bins: int = 40,
-    plan: InitPlan | None = None,
-    seed: int | None = None,
-) -> InitReport:
-    """Describe weights as they are (e.g. loaded from a checkpoint); `plan` adds expectations."""
+def report_on(model: torch.nn.Module, setup: Setup, bins: int = 40, *, from_plan: bool = True) -> InitReport:
+    """Describe `model`'s weights as they are, labelled by `setup` (its model name and options).
+
+    `from_plan`: the weights are the setup's plan drawn with its seed, so each parameter a
+    rule reached gets its expected std and worked formula. False: they came from elsewhere
+    (a checkpoint loaded into the setup's model), so the report has no plan, seed or formulas.
+    """
+    plan = setup.plan if from_plan else None
     formulas = {}
     if plan is not None:
         formulas = {
@@ -107,7 +106,9 @@ def report_on(
             if a.rule is not None
         }
     table, histograms = describe(model, plan, bins)
-    return InitReport(model_name, dict(options or {}), plan, seed, table, histograms, formulas)
+    return InitReport(
+        setup.model, dict(setup.options), plan, setup.seed if from_plan else None, table, histograms, formulas
+    )
 
 
 @functools.lru_cache(maxsize=64)

@@ -419,7 +419,7 @@ def _kaiming_worked(uniform: bool) -> Worked:
 
 def _xavier_std(info: TensorInfo, p: Mapping[str, Any]) -> float:
     fan_in, fan_out = info.fans
-    return p["gain"] * math.sqrt(2.0 / (fan_in + fan_out))
+    return float(p["gain"]) * math.sqrt(2.0 / (fan_in + fan_out))
 
 
 def _xavier_worked(uniform: bool) -> Worked:
@@ -564,7 +564,7 @@ def _orthogonal_fill(t: torch.Tensor, p: Mapping[str, Any], info: TensorInfo, g:
 def _orth_std(info: TensorInfo, p: Mapping[str, Any]) -> float:
     rows = info.shape[0]
     cols = info.numel // rows
-    return p["gain"] / math.sqrt(max(rows, cols))
+    return float(p["gain"]) / math.sqrt(max(rows, cols))
 
 
 _HE_2015 = "He et al. 2015, Delving Deep into Rectifiers: Surpassing Human-Level Performance on ImageNet Classification"

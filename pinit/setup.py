@@ -25,9 +25,8 @@ from typing import Any
 from torch import nn
 
 from . import checks
-from .models import build_model
 from .plan import InitPlan, apply_plan, check_plan
-from .report import meta_model
+from .report import fresh_model, meta_model
 
 __all__ = ["DEFAULT_MODEL", "Setup"]
 
@@ -88,6 +87,6 @@ class Setup:
 
         Raises PlanError / ValueError (nothing is kept) when the setup does not apply.
         """
-        model = build_model(self.model, seed=self.seed, **self.options)
+        model = fresh_model(self)  # skips the constructor's draw when the plan overwrites every parameter
         apply_plan(model, self.plan, self.seed)
         return model

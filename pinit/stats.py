@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .checks import whole_number
+from .distributions import Distribution
 from .plan import Assignment, InitPlan, assignments
 from .style import fmt_shape
 
@@ -143,7 +144,7 @@ def _std_mean(v: torch.Tensor, lo: float, hi: float) -> tuple[float, float]:
     shift = v.mean(dtype=work)
     buf = torch.empty(min(_CHUNK, n), dtype=work)
     s1 = s2 = 0.0
-    for chunk in v.split(_CHUNK):
+    for chunk in torch.split(v, _CHUNK):
         d = buf[: chunk.numel()]
         if chunk.dtype == work:
             torch.sub(chunk, shift, out=d)
@@ -297,7 +298,7 @@ def _histogram(
     return Histogram(name, shape, counts, edges, summary, scheme, expected, exp_mean, exp_std, approx)
 
 
-def _law(a: Assignment):
+def _law(a: Assignment) -> Distribution | None:
     return a.rule.scheme_obj.distribution(a.info, a.rule.params) if a.rule is not None else None
 
 

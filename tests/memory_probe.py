@@ -286,15 +286,15 @@ def _prepare(kind: str, path: str) -> Callable[[], str]:
         plan = {"rules": {"Linear": {"weight": {"scheme": "kaiming_normal"}}}}
         setup = Setup(model, options, plan if not Setup(model, options, plan).problems() else {})
         cost = estimate(model, options, view, n)
-        inspect_model("SimpleCNN", {}, 0, 40)  # the first call's imports and caches are not the model's cost
-        signal_flow("SimpleCNN", {}, 0, 8)
+        inspect_model(Setup(), 40)  # the first call's imports and caches are not the model's cost
+        signal_flow(Setup(), 8)
         gc.collect()
 
         def measured() -> str:
             if view == "weights":
-                inspect_model(setup.model, setup.plan, 0, 40, setup.options)
+                inspect_model(setup, 40)
             elif view == "signal":
-                signal_flow(setup.model, setup.plan, 0, n, setup.options)
+                signal_flow(setup, n)
             else:
                 pinit_save(setup)
             return f"estimate {cost.total / 2**20:.1f} MB"

@@ -20,6 +20,7 @@ from pinit.plan import param_seed
 from pinit.registry import load_factory
 from pinit.report import inspect_model
 from pinit.schemes import Scheme
+from pinit.setup import Setup
 from pinit.share.export import export_code
 from tests.fixtures.tiny_factory import EmbedLSTM, Mixed, TiedLM
 
@@ -282,7 +283,7 @@ def test_load_factory_registers_a_users_model_with_its_options(fixtures_on_path)
     assert spec.description == "An Embedding + LSTM sequence classifier."
     model = pinit.build_model("tiny_factory:make_lstm", seed=0, hidden=8)
     assert type(model).__name__ == "EmbedLSTM" and model.lstm.hidden_size == 8
-    report = inspect_model("tiny_factory:make_lstm", LSTM_PLAN, 0, options={"hidden": 24})
+    report = inspect_model(Setup("tiny_factory:make_lstm", {"hidden": 24}, LSTM_PLAN, 0))
     assert report.total_params == sum(p.numel() for p in pinit.build_model("tiny_factory:make_lstm").parameters())
 
 

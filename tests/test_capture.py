@@ -9,6 +9,7 @@ from torch import nn
 import pinit
 from pinit.lab import signal
 from pinit.lab.capture import capture_outputs, leaves, switched_mode
+from pinit.setup import Setup
 
 
 def net(inplace: bool = False) -> nn.Sequential:
@@ -103,7 +104,7 @@ def test_switched_mode_restores_each_modules_own_mode() -> None:
 
 def test_signal_flow_runs_the_forward_pass_once(monkeypatch) -> None:
     built = []
-    real = signal.build_model
+    real = signal.fresh_model
 
     def counting_build(*args, **kwargs):
         model = real(*args, **kwargs)
@@ -112,8 +113,8 @@ def test_signal_flow_runs_the_forward_pass_once(monkeypatch) -> None:
         built.append(calls)
         return model
 
-    monkeypatch.setattr(signal, "build_model", counting_build)
-    flow = signal.signal_flow("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, seed=0, n=8)
+    monkeypatch.setattr(signal, "fresh_model", counting_build)
+    flow = signal.signal_flow(Setup("SimpleCNN", plan=pinit.PRESETS["Kaiming (He)"].plan), n=8)
     assert built == [[1]]  # one forward pass gives the activations, the loss and the gradients
     assert len(flow.activations) == 14 and len(flow.gradients) == 12
 

@@ -518,3 +518,15 @@ def test_a_bad_safetensors_header_gets_its_own_sentence(data, words):
     e = refused(data, nn.Linear(3, 2))
     assert e.problems[0].startswith("the file is not a readable .safetensors file: "), e.problems
     assert words in e.problems[0], e.problems
+
+
+def test_torch_allowlist_is_asked_through_the_public_api():
+    """_torch_allows agrees with torch's own weights_only allowlist, read through
+    torch.serialization.get_unsafe_globals_in_checkpoint (no private torch module)."""
+    from pinit.share.checkpoint_scan import _torch_allows
+
+    assert _torch_allows("torch._utils", "_rebuild_tensor_v2")
+    assert _torch_allows("collections", "OrderedDict")
+    assert not _torch_allows("os", "system")
+    assert not _torch_allows("builtins", "eval")
+    assert not _torch_allows("collections", "OrderedDict\nos")  # no GLOBAL can name it

@@ -18,6 +18,7 @@ from pinit.lab.depth import DEPTH_SCHEMES, depth_plan, depth_summary, depth_swee
 from pinit.lab.pictures import downsample, filter_grid, weight_pictures
 from pinit.lab.signal import signal_flow
 from pinit.lab.training import train_data, train_run
+from pinit.setup import Setup
 
 
 def by_scheme(summary):
@@ -125,7 +126,7 @@ def test_depth_lab_refuses_bad_input_in_words():
 @pytest.fixture(scope="module")
 def flows():
     return {
-        name: signal_flow("SimpleCNN", pinit.PRESETS[name].plan, seed=0, n=64)
+        name: signal_flow(Setup("SimpleCNN", plan=pinit.PRESETS[name].plan), n=64)
         for name in ("Article recipe", "Kaiming (He)", "Zeros (the symmetry trap)")
     }
 
@@ -166,7 +167,7 @@ def test_signal_flow_histograms_dead_units_and_gradients_add_up(flows):
 def test_signal_flow_deep_mlp_has_the_predicted_trend_and_leaves_the_global_rng_alone():
     state = torch.get_rng_state()
     f = signal_flow(
-        "DeepMLP", pinit.PRESETS["Kaiming (He)"].plan, 0, 64, {"depth": 6, "width": 128, "activation": "relu"}
+        Setup("DeepMLP", {"depth": 6, "width": 128, "activation": "relu"}, pinit.PRESETS["Kaiming (He)"].plan), 64
     )
     assert torch.equal(torch.get_rng_state(), state)
     assert f.predicted["predicted_std"].tolist() == pytest.approx([math.sqrt(2)] * 6)
@@ -228,7 +229,7 @@ def test_downsample_pools_big_matrices_to_at_most_128_by_128():
 
 
 def test_weight_pictures_of_simplecnn():
-    pics = weight_pictures("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, seed=0)
+    pics = weight_pictures(Setup("SimpleCNN", plan=pinit.PRESETS["Kaiming (He)"].plan))
     assert pics["rgb_conv"] == "layer1.conv1.weight" and pics["rgb_weight"].shape == (32, 3, 3, 3)
     assert list(pics["matrices"]) == [
         "layer1.conv1.weight",
@@ -242,7 +243,7 @@ def test_weight_pictures_of_simplecnn():
     assert fc1["mean"].shape == (128, 128) and fc1["block"] == (4.0, 16.0)
     assert float(np.sqrt((fc1["rms"].astype(np.float64) ** 2).mean())) == pytest.approx(math.sqrt(2 / 2048), rel=0.01)
     assert pics["matrices"]["layer1.conv1.weight"]["mean"].shape == (32, 27)
-    assert weight_pictures("DeepMLP", {}, 0, {"depth": 2, "width": 16})["rgb_conv"] is None
+    assert weight_pictures(Setup("DeepMLP", {"depth": 2, "width": 16}))["rgb_conv"] is None
 
 
 # ---------------------------------------------------------------- training
@@ -260,7 +261,7 @@ def test_train_run_exploding_init_ends_cleanly_kaiming_completes():
     assert kai.conv1.shape == (32, 3, 3, 3) and math.isfinite(kai.test_loss)
     assert 0 < kai.conv1_change < 0.05  # 3 small steps barely move conv1
     assert np.array_equal(
-        kai.conv1_init, weight_pictures("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, 0)["rgb_weight"]
+        kai.conv1_init, weight_pictures(Setup("SimpleCNN", plan=pinit.PRESETS["Kaiming (He)"].plan))["rgb_weight"]
     )
     again = train_run(pinit.PRESETS["Kaiming (He)"].plan, seed=0, steps=3, data=data)
     assert again.log["loss"].tolist() == kai.log["loss"].tolist()  # same init, same data order

@@ -11,7 +11,8 @@ import torch
 
 import pinit
 from pinit.errors import PlanError
-from pinit.share.export import export_code
+from pinit.setup import Setup
+from pinit.share.export import export_code, setup_to_script
 from pinit.share.plan_io import PLAN_VERSION, load_plan_file, plan_to_json
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -450,3 +451,23 @@ def test_plan_to_json_refuses_what_it_could_not_read_back():
         plan_to_json({"overrides": {"nope": "zeros"}}, model=pinit.build_model("SimpleCNN"))
     text = plan_to_json(pinit.PRESETS["Kaiming (He)"].plan, seed=1, model="SimpleCNN")
     assert json.loads(text)["model"] == "SimpleCNN"
+
+
+@pytest.mark.parametrize(
+    "setup",
+    [
+        Setup("SimpleCNN", plan=pinit.PRESETS["Kaiming (He)"].plan, seed=3),
+        Setup("DeepMLP", {"depth": 3, "width": 16, "activation": "tanh"}, pinit.PRESETS["Xavier (Glorot)"].plan, 1),
+    ],
+)
+def test_setup_to_script_is_export_code_of_the_setup(setup):
+    """The Setup form (what the page and the CLI call) writes the very script export_code writes
+    for the built model, though it reads the names from the meta-device model."""
+    built = pinit.build_model(setup.model, seed=setup.seed, **setup.options)
+    assert setup_to_script(setup) == export_code(setup.plan, setup.seed, model=built)
+
+
+def test_setup_to_script_refuses_a_plan_that_does_not_fit():
+    bad = Setup("SimpleCNN", plan={"overrides": {"nope.weight": {"scheme": "zeros"}}})
+    with pytest.raises(PlanError, match="nope.weight"):
+        setup_to_script(bad)

@@ -10,12 +10,13 @@ import pytest
 import pinit
 from pinit.figures import GAIN_FAR, gain_far, gain_text, histogram_grid_figure
 from pinit.report import inspect_model
+from pinit.setup import Setup
 from pinit.style import PHONE_WIDTH, PRESENTER_MIN, TICK_COLOR, fit_width, presenter, wrap
 
 
 @pytest.fixture(scope="module")
 def article():
-    return inspect_model("SimpleCNN", pinit.PRESETS["Article recipe"].plan, seed=0, bins=40)
+    return inspect_model(Setup(plan=pinit.PRESETS["Article recipe"].plan), bins=40)
 
 
 @pytest.mark.parametrize("cols", [1, 2, 3])
@@ -43,7 +44,7 @@ def test_each_panel_states_its_gain_marked_when_far_from_one(article):
 
 
 def test_on_a_phone_the_two_switches_sit_on_two_rows():
-    r = inspect_model("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, seed=0, bins=40)
+    r = inspect_model(Setup(plan=pinit.PRESETS["Kaiming (He)"].plan), bins=40)
     wide = histogram_grid_figure(r.histograms[:6], cols=3).to_plotly_json()["layout"]["updatemenus"]
     narrow = histogram_grid_figure(r.histograms[:6], cols=1, narrow=True).to_plotly_json()["layout"]["updatemenus"]
     assert wide[0]["y"] == wide[1]["y"]

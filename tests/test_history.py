@@ -15,6 +15,7 @@ from pinit.lab.training import train_data
 from pinit.models import build_model
 from pinit.plan import apply_plan
 from pinit.report import inspect_model
+from pinit.setup import Setup
 
 KAIMING = pinit.PRESETS["Kaiming (He)"].plan
 ZEROS = pinit.PRESETS["Zeros (the symmetry trap)"].plan
@@ -42,7 +43,7 @@ def _inside(h, step, name):
 @pytest.mark.parametrize("plan", [KAIMING, ZEROS, ARTICLE], ids=["kaiming", "zeros", "article"])
 def test_step0_histograms_equal_the_init_report(plan, data):
     h = weight_history("SimpleCNN", plan, seed=3, steps=1, every=1, bins=40, data=data)
-    report = inspect_model("SimpleCNN", plan, seed=3, bins=40)
+    report = inspect_model(Setup("SimpleCNN", plan=plan, seed=3), bins=40)
     assert [x.name for x in report.histograms] == h.names
     for rh in report.histograms:
         inside, outside = _inside(h, 0, rh.name)

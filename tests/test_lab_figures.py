@@ -29,6 +29,7 @@ from pinit.lab.figures import (
 )
 from pinit.lab.pictures import filter_grid, weight_pictures
 from pinit.lab.signal import signal_flow
+from pinit.setup import Setup
 
 
 def spec(fig) -> dict:
@@ -52,14 +53,14 @@ def subtitle(s: dict) -> str:
 @pytest.fixture(scope="module")
 def mlp():
     return signal_flow(
-        "DeepMLP", pinit.PRESETS["Xavier (Glorot)"].plan, 0, 32, {"depth": 8, "width": 64, "activation": "relu"}
+        Setup("DeepMLP", {"depth": 8, "width": 64, "activation": "relu"}, pinit.PRESETS["Xavier (Glorot)"].plan), 32
     )
 
 
 @pytest.fixture(scope="module")
 def cnn():
     return {
-        name: signal_flow("SimpleCNN", pinit.PRESETS[name].plan, 0, 16)
+        name: signal_flow(Setup("SimpleCNN", plan=pinit.PRESETS[name].plan), 16)
         for name in ("Article recipe", "Zeros (the symmetry trap)")
     }
 
@@ -108,7 +109,7 @@ def test_gradient_and_dead_relu_figures(cnn, mlp):
     assert d["data"][0]["y"] == pytest.approx(relu["zero_fraction"].tolist())
     assert d["data"][1]["y"] == pytest.approx(relu["dead_units"].tolist())
     assert d["layout"]["yaxis"]["range"] == [0, 1.05]
-    tanh = signal_flow("DeepMLP", {}, 0, 8, {"depth": 3, "width": 8, "activation": "tanh"})
+    tanh = signal_flow(Setup("DeepMLP", {"depth": 3, "width": 8, "activation": "tanh"}), 8)
     assert "no ReLU" in subtitle(spec(dead_relu_figure(tanh)))
 
 
@@ -174,7 +175,7 @@ def test_train_curves_cap_the_loss_axis_and_mark_a_run_that_overflows():
 
 
 def test_filter_grid_and_weight_heatmap_figures():
-    pics = weight_pictures("SimpleCNN", pinit.PRESETS["Kaiming (He)"].plan, 0)
+    pics = weight_pictures(Setup("SimpleCNN", plan=pinit.PRESETS["Kaiming (He)"].plan))
     img, _ = filter_grid(pics["rgb_weight"], "global")
     s = spec(filter_grid_figure(img, "conv1", "one scale"))
     assert s["data"][0]["type"] == "image" and (arr(s["data"][0]["z"]) == img).all()

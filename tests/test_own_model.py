@@ -234,7 +234,7 @@ def test_inputs_are_inferred_from_the_first_layer():
 def test_gpt2_and_bert_signal_flow(transformers):
     for spec, classes in ((GPT2, 100), (BERT, 3)):
         registry.load_factory(spec)
-        flow = signal_flow(spec, pinit.PRESETS["As built"].plan, seed=0, n=8)
+        flow = signal_flow(Setup(spec, plan=pinit.PRESETS["As built"].plan), n=8)
         assert math.isfinite(flow.loss) and len(flow.activations) > 10
         assert flow.num_classes == classes  # chance loss ln(classes): the head's out_features
     model = pinit.build_model(GPT2, seed=0)

@@ -35,6 +35,7 @@ from pinit.lab.transformer import (
     transformer_report,
 )
 from pinit.models import TinyGPT
+from pinit.setup import Setup
 
 SEEDS = range(10)
 T = 5.0
@@ -274,11 +275,11 @@ def test_layernorm_summary_and_the_report():
     ln = layernorm_summary(model)
     assert list(ln["layer"]) == ["blocks.0.ln1", "blocks.0.ln2", "blocks.1.ln1", "blocks.1.ln2", "ln_f"]
     assert ln["default"].all() and (ln["weight_mean"] == 1).all() and (ln["bias_std"] == 0).all()
-    report = transformer_report(gpt2_plan(4), seed=0, n=8)
+    report = transformer_report(Setup("TinyGPT", plan=gpt2_plan(4)), n=8)
     assert list(report.residual["layer"]) == ["embeddings", "blocks.0", "blocks.1", "blocks.2", "blocks.3"]
     # GPT-2's small logits (std ~0.2): the loss is near ln(256) = 5.55 at step 0.
     assert abs(report.loss - report.chance_loss) < 0.1
-    default = transformer_report(pytorch_default_plan(), seed=0, n=8)
+    default = transformer_report(Setup("TinyGPT", plan=pytorch_default_plan()), n=8)
     # N(0, 1) embeddings tied to the head: logits of std ~√d_model · |LN output| ~ 11, loss far above chance.
     assert default.logits_std > 5 and default.loss > 10 * default.chance_loss
     with pytest.raises(ValueError, match="residual_stream_std needs a model like pinit.TinyGPT"):

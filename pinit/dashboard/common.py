@@ -34,8 +34,7 @@ def look_for(text: str) -> None:
 
 @st.cache_data(max_entries=64, ttl=CACHE_TTL, show_spinner=False)
 def _signal(key: str, n: int) -> SignalFlow:
-    s = Setup.from_key(key)
-    return signal_flow(s.model, s.plan, s.seed, n, s.options)
+    return signal_flow(Setup.from_key(key), n)
 
 
 def signal_for(setup: Setup, n: int) -> SignalFlow:

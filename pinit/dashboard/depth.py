@@ -190,20 +190,16 @@ def story_ui(depth: int, width: int, activation: str, schemes: list[str]) -> Non
         )
 
 
-def _fmt_ratio(x: float) -> str:
-    return fmt(x)  # the page's one number format (pinit.text.number)
-
-
 def summary_ui(summary: pd.DataFrame) -> None:
     show = pd.DataFrame(
         {
             "scheme": summary["scheme"],
-            "std at first layer": [f"{a}: {_fmt_ratio(b)}" for a, b in zip(summary["first"], summary["std_first"])],
-            "std at last hidden": [f"{a}: {_fmt_ratio(b)}" for a, b in zip(summary["last"], summary["std_last"])],
-            "ratio last/first": [_fmt_ratio(x) for x in summary["ratio"]],
-            "predicted ratio": [_fmt_ratio(x) for x in summary["predicted_ratio"]],
-            "× per layer": [_fmt_ratio(x) for x in summary["per_layer"]],
-            "predicted × per layer": [_fmt_ratio(x) for x in summary["predicted_per_layer"]],
+            "std at first layer": [f"{a}: {fmt(b)}" for a, b in zip(summary["first"], summary["std_first"])],
+            "std at last hidden": [f"{a}: {fmt(b)}" for a, b in zip(summary["last"], summary["std_last"])],
+            "ratio last/first": [fmt(x) for x in summary["ratio"]],
+            "predicted ratio": [fmt(x) for x in summary["predicted_ratio"]],
+            "× per layer": [fmt(x) for x in summary["per_layer"]],
+            "predicted × per layer": [fmt(x) for x in summary["predicted_per_layer"]],
             "note": summary["note"],
         }
     )

@@ -17,8 +17,7 @@ NORMS = {"each filter on its own scale": "filter", "one scale for all filters": 
 
 @st.cache_data(max_entries=32, ttl=CACHE_TTL, show_spinner=False)
 def _pictures(key: str) -> dict:
-    s = Setup.from_key(key)
-    return weight_pictures(s.model, s.plan, s.seed, s.options, MAX_HEATMAP)
+    return weight_pictures(Setup.from_key(key), MAX_HEATMAP)
 
 
 def rgb_ui(pics: dict) -> None:

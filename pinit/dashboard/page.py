@@ -38,8 +38,6 @@ from .train_view import train_view
 from .transformer import transformer_view
 from .width import width_view
 
-TITLE = "pinit: what does weight initialization do?"
-
 # Everything imported so far (torch, pandas, plotly, streamlit: millions of objects that live as
 # long as the server) moves to the collector's permanent generation, so no collection scans it
 # again; the objects each click makes are collected as usual.

@@ -20,6 +20,7 @@ from pinit import serve
 from pinit.budget import BIG_MODEL_SLOT, FairSlot, admit
 from pinit.report import InitReport, report_on
 from pinit.setup import Setup
+from pinit.share.export import setup_to_script
 from pinit.share.plan_io import setup_from_plan_file, setup_to_plan_file
 from pinit.share.urlstate import setup_to_query, short_query, state_from_query, unknown_parameters
 
@@ -213,8 +214,7 @@ def _state_dict_bytes(setup: Setup, who: str | None = None) -> bytes:
 
 @st.cache_data(max_entries=32, ttl=state.CACHE_TTL, show_spinner=False)
 def _code(key: str) -> str:
-    s = Setup.from_key(key)
-    return pinit.export_code(s.plan, s.seed, s.model, model_options=dict(s.options))
+    return setup_to_script(Setup.from_key(key))
 
 
 @st.cache_data(max_entries=16, ttl=state.CACHE_TTL, show_spinner=False)
@@ -222,7 +222,7 @@ def _checkpoint_report(digest: str, key: str, bins: int, _state: dict) -> InitRe
     s = Setup.from_key(key)
     m = pinit.build_model(s.model, **s.options)
     m.load_state_dict(_state)
-    return report_on(m, s.model, s.options, bins)
+    return report_on(m, s, bins, from_plan=False)
 
 
 def checkpoint_report(ckpt: dict, bins: int) -> InitReport:

@@ -77,8 +77,7 @@ _BIG_MODEL_SLOT = _PageSlot()
 
 @st.cache_data(max_entries=256, ttl=CACHE_TTL, show_spinner=False)
 def _report(key: str, bins: int) -> InitReport:
-    s = Setup.from_key(key)
-    return inspect_model(s.model, s.plan, s.seed, bins, s.options)
+    return inspect_model(Setup.from_key(key), bins)
 
 
 def is_big(setup: Setup) -> bool:

@@ -8,6 +8,7 @@ import streamlit as st
 
 from pinit.lab.beyond_figures import attention_figure, residual_figure
 from pinit.lab.transformer import ATTENTION_SCALES, TransformerReport, transformer_presets, transformer_report
+from pinit.plan import InitPlan
 from pinit.setup import Setup
 
 from .common import fail, look_for
@@ -31,9 +32,9 @@ STORY = (
 
 
 @st.cache_data(max_entries=32, ttl=3600, show_spinner=False)
-def _reports(options_json: str, plans_json: str, seed: int, n: int, scale: str) -> dict[str, TransformerReport]:
-    options = json.loads(options_json)
-    return {label: transformer_report(plan, seed, n, scale, options) for label, plan in json.loads(plans_json).items()}
+def _reports(keys_json: str, n: int, scale: str) -> dict[str, TransformerReport]:
+    """{label: report} for {label: Setup.key} (as JSON: one cache key for the whole comparison)."""
+    return {label: transformer_report(Setup.from_key(key), n, scale) for label, key in json.loads(keys_json).items()}
 
 
 def controls_ui(setup: Setup) -> tuple[dict, list[str], str]:
@@ -73,10 +74,18 @@ def transformer_view(setup: Setup) -> None:
         st.warning("Pick at least one init to draw.")
         return
     presets = transformer_presets(options["n_layer"])
-    plans = {label: (setup.plan_dict if label == APPLIED else presets[label].plan) for label in chosen}
     try:
-        with st.spinner(f"Running {len(plans)} init(s) through {options['n_layer']} blocks…"):
-            reports = _reports(_j(options), _j(plans), setup.seed, PROBE_N, scale)
+        keys = {
+            label: Setup(
+                "TinyGPT",
+                options,
+                setup.plan if label == APPLIED else InitPlan.from_dict(presets[label].plan),
+                setup.seed,
+            ).key
+            for label in chosen
+        }
+        with st.spinner(f"Running {len(keys)} init(s) through {options['n_layer']} blocks…"):
+            reports = _reports(_j(keys), PROBE_N, scale)
     except Exception as e:
         fail("The transformer experiment could not run.", e)
         return

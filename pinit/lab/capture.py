@@ -127,6 +127,7 @@ def capture_outputs(
     stop_early: bool = False,
     batch_stats: bool = True,
     inputs_of: Iterable[tuple[str, nn.Module]] = (),
+    training: bool = False,
 ) -> Iterator[list[Captured]]:
     """Record the outputs of `modules` (default: every module call inside which no other
     module was called: the leaves, and modules such as nn.MultiheadAttention that use their
@@ -152,6 +153,9 @@ def capture_outputs(
     `inputs_of`: modules whose input (the first floating tensor of the call's arguments) is
     recorded too, under the given name, just before the module runs (a residual stream's
     state entering its first block is no module's output).
+    `training`: run the block in training mode instead (`switched_mode(model, True)`: dropout on,
+    batch norm on the batch's statistics and updating its running ones, as a training step does),
+    for a caller that records the outputs of training steps; `batch_stats` is then moot.
     """
     calls: list[Captured] = []
     stop = _Stop()
@@ -195,7 +199,7 @@ def capture_outputs(
         return post
 
     handles = []
-    with probe_mode(model, batch_stats):
+    with switched_mode(model, True) if training else probe_mode(model, batch_stats):
         try:
             handles += [m.register_forward_pre_hook(input_hook_for(name)) for name, m in inputs_of]
             if modules is None:

@@ -56,7 +56,7 @@ def _output_std(model: nn.Module, inputs: torch.Tensor, layer: nn.Module, name: 
     std = lambda t: float(t.detach().double().std())
     with capture_outputs(model, [(name, layer)], keep=std, stop_early=True) as calls, torch.no_grad():
         model(inputs)
-    return calls[0].value
+    return float(calls[0].value)
 
 
 def lsuv(model: nn.Module, inputs: torch.Tensor, tol: float = 0.1, max_iters: int = 10, seed: int = 0) -> pd.DataFrame:

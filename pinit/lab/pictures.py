@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -12,8 +11,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..checks import whole_number
-from ..models import build_model
-from ..plan import InitPlan, apply_plan
+from ..setup import Setup
 
 __all__ = ["MAX_HEATMAP", "downsample", "filter_grid", "first_rgb_conv", "weight_matrix", "weight_pictures"]
 
@@ -104,21 +102,14 @@ def downsample(
     return pooled.numpy(), (r / out[0], c / out[1])
 
 
-def weight_pictures(
-    model_name: str,
-    plan: InitPlan | Mapping[str, Any],
-    seed: int = 0,
-    options: Mapping[str, Any] | None = None,
-    max_size: int = MAX_HEATMAP,
-) -> dict[str, Any]:
-    """Everything the weight pictures need, as plain values, for one configuration.
+def weight_pictures(setup: Setup, max_size: int = MAX_HEATMAP) -> dict[str, Any]:
+    """Everything the weight pictures need, as plain values, for the setup's weights.
 
     Returns {"rgb_conv": name or None, "rgb_weight": (out, 3, kh, kw) array or None,
     "matrices": {name: {"shape", "block", "mean", "rms"}}} for every weight with >= 2
     dims, each downsampled to at most max_size x max_size (see `downsample`).
     """
-    model = build_model(model_name, seed=seed, **dict(options or {}))
-    apply_plan(model, plan, seed)
+    model = setup.build()
     params = dict(model.named_parameters())
     rgb = first_rgb_conv(model)
     mats = {}

@@ -1,6 +1,6 @@
 """Signal flow: what one configuration does to a fixed probe batch, forward and back.
 
-`signal_flow` builds a registered model, applies a plan and returns plain data: the
+`signal_flow(setup)` builds the Setup's model, applies its plan and returns plain data: the
 activation std per layer (with the mean-field prediction for Linear chains), per-layer
 histograms on a common grid (a heatmap), gradient norms, dead ReLU units, the loss
 and the logits' std.
@@ -9,17 +9,17 @@ and the logits' std.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 import torch
 
 from ..checks import whole_number
-from ..models import build_model
-from ..plan import InitPlan, apply_plan
+from ..plan import apply_plan
+from ..report import fresh_model
+from ..setup import Setup
 from ..text import number
 from .capture import Captured, capture_outputs
 from .probes import (
@@ -156,24 +156,23 @@ def _dead_units(t: torch.Tensor) -> float:
     return float((~alive).double().mean())
 
 
-def signal_flow(
-    model_name: str,
-    plan: InitPlan | Mapping[str, Any],
-    seed: int = 0,
-    n: int = 64,
-    options: Mapping[str, Any] | None = None,
-) -> SignalFlow:
-    """Build `model_name` (constructor init from `seed`), apply `plan`, and probe it.
+def signal_flow(setup: Setup, n: int = 64) -> SignalFlow:
+    """Build the setup's model (constructor init from its seed), apply its plan, and probe it.
 
     The probe batch is `probe_batch(model, n, seed)` (iid N(0, 1)) and the labels
     `probe_targets(model, n, seed)`; the loss is their mean cross-entropy, ln(classes)
     for logits that say nothing. Raises PlanError / ValueError for a plan or options that
     do not fit.
+
+    Example::
+
+        flow = signal_flow(Setup("DeepMLP", {"depth": 10}, PRESETS["Kaiming (He)"].plan), n=64)
+        flow.activations[["layer", "std"]]
     """
-    options = dict(options or {})
     n = whole_number("n", n, 1, 4096)
-    model = build_model(model_name, seed=seed, **options)
-    init_plan = InitPlan.from_dict(plan)
+    seed, model_name = setup.seed, setup.model
+    model = fresh_model(setup)
+    init_plan = setup.plan
     apply_plan(model, init_plan, seed)
     x, y = probe_batch(model, n, seed), probe_targets(model, n, seed)
     # One forward pass (gradient_stats', in eval mode) gives the gradients and every leaf's output.

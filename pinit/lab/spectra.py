@@ -100,7 +100,8 @@ def mp_cdf(x: np.ndarray, q: float, sigma2: float, grid: int = 4001) -> np.ndarr
     d = mp_density(g, q, sigma2)
     c = np.concatenate([[0.0], np.cumsum((d[1:] + d[:-1]) / 2 * np.diff(g))])
     c /= c[-1] if c[-1] > 0 else 1.0
-    return np.interp(np.asarray(x, dtype=float), g, c, left=0.0, right=1.0)
+    cdf: np.ndarray = np.interp(np.asarray(x, dtype=float), g, c, left=0.0, right=1.0)
+    return cdf
 
 
 def edge_fluctuation(n: int, m: int, sigma2: float) -> dict[str, float]:

@@ -141,7 +141,7 @@ def train(
                 finite = math.isfinite(loss_value)
                 if finite:
                     opt.zero_grad(set_to_none=True)
-                    loss.backward()
+                    torch.autograd.backward(loss)  # what loss.backward() calls; torch leaves that one unannotated
                     opt.step()
                 if callback is not None:
                     callback(step, loss_value, acc)

@@ -38,8 +38,8 @@ import torch
 from torch import nn
 
 from ..checks import whole_number
-from ..models import CausalSelfAttention, TinyGPT, build_model
-from ..plan import apply_plan
+from ..models import CausalSelfAttention, TinyGPT
+from ..setup import Setup
 from .capture import capture_outputs
 from .probes import probe_batch
 
@@ -315,24 +315,21 @@ class TransformerReport:
         return math.log(int(self.options["vocab"]))
 
 
-def transformer_report(
-    plan: Mapping[str, Any],
-    seed: int = 0,
-    n: int = 16,
-    scale: str = "1/sqrt(d_head)",
-    options: Mapping[str, Any] | None = None,
-) -> TransformerReport:
-    """Build TinyGPT(**options) from `seed`, apply `plan`, and measure it on `n` random token sequences.
+def transformer_report(setup: Setup, n: int = 16, scale: str = "1/sqrt(d_head)") -> TransformerReport:
+    """Build the setup's TinyGPT (constructor init from its seed), apply its plan, and measure it on
+    `n` random token sequences.
 
     ``loss`` is the mean next-token cross-entropy on those (random) tokens: ln(vocab) for
-    logits that say nothing, far above it for large logits. PlanError / ValueError for a
-    plan or options that do not fit.
+    logits that say nothing, far above it for large logits. ValueError when the setup's model
+    is not TinyGPT; PlanError / ValueError for a plan or options that do not fit.
     """
     n = whole_number("n", n, 1, 256)
     _scale_value(scale, 1)
-    model = build_model("TinyGPT", seed=seed, **dict(options or {}))
+    if setup.model != "TinyGPT":
+        raise ValueError(f"transformer_report measures TinyGPT; the setup's model is {setup.model!r}")
+    seed = setup.seed
+    model = setup.build()
     assert isinstance(model, TinyGPT)
-    apply_plan(model, plan, seed)
     x = probe_batch(model, n, seed)
     with torch.no_grad():
         logits = model(x)

@@ -51,7 +51,7 @@ from torch.nn import functional as F
 from ..checks import finite_number, whole_number
 from ..models import DeepMLP
 from ..plan import param_seed
-from .capture import leaves
+from .capture import capture_outputs, leaves
 from .probes import probe_batch, probe_targets
 
 __all__ = [
@@ -143,14 +143,9 @@ def _check_widths(widths: Sequence[int]) -> list[int]:
     return out
 
 
-def _recorder(seen: list[tuple[str, str, float]], name: str) -> Callable[..., None]:
-    """A forward hook appending (layer, type, mean |output|) to `seen`."""
-
-    def hook(module: nn.Module, args: Any, out: Any) -> None:
-        if isinstance(out, torch.Tensor) and out.is_floating_point():
-            seen.append((name, type(module).__name__, float(out.detach().abs().mean())))
-
-    return hook
+def _l1(out: torch.Tensor) -> float:
+    """mean |x| of a module's output: the coordinate size μP's coordinate check tracks."""
+    return float(out.detach().abs().mean())
 
 
 def coord_check(
@@ -219,20 +214,17 @@ def coord_check(
         x = probe_batch(model, n, data_seed) if inputs is None else inputs
         y = probe_targets(model, n, data_seed) if targets is None else targets
         watched = leaves(model)
-        model.train()
         for step in range(steps + 1):
-            seen: list[tuple[str, str, float]] = []
-            handles = [m.register_forward_hook(_recorder(seen, name)) for name, m in watched]
-            try:
+            with capture_outputs(model, watched, keep=_l1, training=True) as calls:
                 loss = F.cross_entropy(model(x), y)
-            finally:
-                for h in handles:
-                    h.remove()
             losses[(width, step)] = float(loss.detach())
-            rows += [{"width": width, "step": step, "layer": name, "type": t, "l1": v} for name, t, v in seen]
+            rows += [
+                {"width": width, "step": step, "layer": c.name, "type": type(c.module).__name__, "l1": c.value}
+                for c in calls
+            ]
             if step < steps:
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                torch.autograd.backward(loss)  # what loss.backward() calls; torch leaves that one unannotated
                 opt.step()
     df = pd.DataFrame(rows, columns=["width", "step", "layer", "type", "l1"])
     df.attrs.update(

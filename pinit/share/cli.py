@@ -13,30 +13,31 @@ import os
 import stat
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import pandas as pd
+from torch import nn
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
 from .. import checks, serve
 from ..errors import PlanError, capped, problem_count
-from ..models import MODELS, build_model
-from ..plan import InitPlan, apply_plan
+from ..models import MODELS
+from ..plan import InitPlan
 from ..presets import PRESETS
 from ..registry import load_command_line, load_factory
+from ..report import meta_model
 from ..schemes import SCHEMES
+from ..setup import DEFAULT_MODEL, Setup
 from ..stats import parameter_table
 from .checkpoint import DEFAULT_MAX_BYTES, CheckpointError, load_checkpoint
-from .export import export_code
+from .export import setup_to_script
 from .plan_io import MAX_PLAN_BYTES, load_plan_file, plan_to_json
 
 __all__ = ["add_dashboard_arguments", "build_dashboard_parser", "build_parser", "format_schemes", "main"]
-
-DEFAULT_MODEL = "SimpleCNN"
 
 EPILOG = f"""\
 plan files
@@ -309,42 +310,41 @@ def _table_text(df: pd.DataFrame) -> str:
     return shown.to_string(index=False, float_format=lambda x: f"{x:.4g}", na_rep="")
 
 
-def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    if args.list_schemes or args.list_presets or args.list_models:
-        parts = []
-        if args.list_models:
-            parts.append(_format_models())
-        if args.list_presets:
-            parts.append(_format_presets())
-        if args.list_schemes:
-            parts.append(format_schemes())
-        print("\n".join(parts).rstrip(), file=out)
-        return 0
+def _listing(args: argparse.Namespace) -> str:
+    """What --list-models, --list-presets and --list-schemes ask for, in that order."""
+    parts = []
+    if args.list_models:
+        parts.append(_format_models())
+    if args.list_presets:
+        parts.append(_format_presets())
+    if args.list_schemes:
+        parts.append(format_schemes())
+    return "\n".join(parts).rstrip()
 
-    # The plan, and what its file says about seed and model.
-    plan: InitPlan | None = None
+
+def _plan_source(args: argparse.Namespace) -> tuple[InitPlan | None, dict[str, Any], bytes, str]:
+    """(plan or None, what a plan file says about seed and model, the file's bytes, a label for messages)."""
     meta: dict[str, Any] = {"seed": None, "model": None, "model_options": {}}
-    plan_bytes = b""
     if args.plan:
-        plan_bytes = _read(args.plan, "plan file", MAX_PLAN_BYTES)
+        data = _read(args.plan, "plan file", MAX_PLAN_BYTES)
         try:
-            plan, meta = load_plan_file(plan_bytes)
+            plan, meta = load_plan_file(data)
         except PlanError as e:
             raise _Refused(_problems(f"plan file {args.plan!r} is refused", e.problems)) from None
-        label = f"plan file {args.plan}"
-    elif args.preset:
+        return plan, meta, data, f"plan file {args.plan}"
+    if args.preset:
         if args.preset not in PRESETS:
             raise _Refused(f"unknown preset {args.preset!r}; presets: {', '.join(repr(p) for p in PRESETS)}")
-        plan = InitPlan.from_dict(PRESETS[args.preset].plan)
-        label = f"preset {args.preset!r}"
-    elif args.checkpoint:
-        label = f"checkpoint {args.checkpoint}"
-    else:
-        label = "no plan (the model's own init)"
-    if (args.export_code or args.save_plan) and plan is None:
-        raise _Usage("--export-code and --save-plan need a plan: give --plan FILE or --preset NAME")
+        return InitPlan.from_dict(PRESETS[args.preset].plan), meta, b"", f"preset {args.preset!r}"
+    if args.checkpoint:
+        return None, meta, b"", f"checkpoint {args.checkpoint}"
+    return None, meta, b"", "no plan (the model's own init)"
 
-    # The model: --model, else the plan file's, else the default; options likewise.
+
+def _setup(args: argparse.Namespace, plan: InitPlan | None, meta: Mapping[str, Any]) -> Setup:
+    """The Setup the command line asks for: --model, else the plan file's, else the default; the
+    file's options for its own model, then the option flags; --seed, else the file's, else 0.
+    Without a plan (the model's own init, or a checkpoint) the plan is the empty one."""
     model_name = args.model or meta.get("model") or DEFAULT_MODEL
     if model_name not in MODELS:
         where = "" if args.model else " (named in the plan file)"
@@ -354,13 +354,32 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         value = getattr(args, f"opt_{name}")
         if value is not None:
             options[name] = value
-    meta_seed = meta.get("seed")
-    seed: int = args.seed if args.seed is not None else (meta_seed if meta_seed is not None else 0)
-    try:
-        model = build_model(model_name, seed=seed, **options)
-    except (TypeError, ValueError) as e:
-        raise _Refused(f"cannot build {model_name}: {e}") from None
+    seed = next((s for s in (args.seed, meta.get("seed")) if s is not None), 0)
+    return Setup(model_name, options, plan or InitPlan(), seed)
 
+
+def _weights(args: argparse.Namespace, setup: Setup, plan_bytes: bytes, label: str, err: TextIO) -> nn.Module:
+    """The setup's model with its weights: the plan drawn, the checkpoint loaded, or as built.
+    Every refusal (a model that does not build, a plan that does not fit) is _Refused in words."""
+    try:
+        meta_model(setup.model, setup.options)  # the options, checked without building the weights
+    except (TypeError, ValueError) as e:
+        raise _Refused(f"cannot build {setup.model}: {e}") from None
+    if args.plan:  # again, with the model: overrides and shapes, plus warnings
+        try:
+            _, meta = load_plan_file(plan_bytes, model=meta_model(setup.model, setup.options))
+        except PlanError as e:
+            raise _Refused(_problems(f"plan file {args.plan!r} does not fit {setup.model}", e.problems)) from None
+        for w in meta["warnings"]:
+            print(f"warning: {w}", file=err)
+    try:
+        with warnings.catch_warnings():  # a plan file's unmatched rules were said above, in the same words
+            warnings.simplefilter("ignore", UserWarning)
+            model = setup.build()
+    except PlanError as e:
+        raise _Refused(_problems(f"{label} does not fit {setup.model}", e.problems)) from None
+    except (TypeError, ValueError) as e:
+        raise _Refused(f"cannot build {setup.model}: {e}") from None
     if args.checkpoint:
         try:
             loaded = load_checkpoint(_read(args.checkpoint, "checkpoint", DEFAULT_MAX_BYTES), model)
@@ -368,40 +387,38 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise _Refused(_problems(f"checkpoint {args.checkpoint!r} is refused", e.problems)) from None
         for name, count in loaded.nonfinite.items():
             print(f"note: {name} holds {count} NaN/Inf value(s)", file=err)
-    if plan is not None:
-        if args.plan:  # again, with the model: overrides and shapes, plus warnings
-            try:
-                plan, meta = load_plan_file(plan_bytes, model=model)
-            except PlanError as e:
-                raise _Refused(_problems(f"plan file {args.plan!r} does not fit {model_name}", e.problems)) from None
-            for w in meta["warnings"]:
-                print(f"warning: {w}", file=err)
-        try:
-            with warnings.catch_warnings():  # a plan file's unmatched rules were said above, in the same words
-                warnings.simplefilter("ignore", UserWarning)
-                apply_plan(model, plan, seed)
-        except PlanError as e:
-            raise _Refused(_problems(f"{label} does not fit {model_name}", e.problems)) from None
+    return model
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    if args.list_schemes or args.list_presets or args.list_models:
+        print(_listing(args), file=out)
+        return 0
+    plan, meta, plan_bytes, label = _plan_source(args)
+    if (args.export_code or args.save_plan) and plan is None:
+        raise _Usage("--export-code and --save-plan need a plan: give --plan FILE or --preset NAME")
+    setup = _setup(args, plan, meta)
+    model = _weights(args, setup, plan_bytes, label, err)
 
     table = parameter_table(model, plan)
-    opts = "".join(f", {k}={v}" for k, v in options.items())
+    order = list(MODELS[setup.model].options)  # the model's own order (a Setup keeps its options sorted)
+    shown = sorted(setup.options.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+    opts = "".join(f", {k}={v}" for k, v in shown)
     print(
-        f"{model_name}{opts}: {len(table)} parameters, {int(table['numel'].sum()):,} values; {label}; seed {seed}",
+        f"{setup.model}{opts}: {len(table)} parameters, {int(table['numel'].sum()):,} values; {label}; "
+        f"seed {setup.seed}",
         file=out,
     )
     print(_table_text(table), file=out)
-
     if args.csv:
         _write(args.csv, table.to_csv(index=False), "the table (CSV)", err)
     if args.json:
-        _write(
-            args.json, table.to_json(orient="records", indent=2, double_precision=15) + "\n", "the table (JSON)", err
-        )
-    if plan is not None:  # --export-code and --save-plan without a plan were refused above
-        if args.export_code:
-            _write(args.export_code, export_code(plan, seed, model_name, model=model), "the init script", err)
-        if args.save_plan:
-            _write(args.save_plan, plan_to_json(plan, seed, model), "the plan file", err)
+        text = table.to_json(orient="records", indent=2, double_precision=15) + "\n"
+        _write(args.json, text, "the table (JSON)", err)
+    if args.export_code:
+        _write(args.export_code, setup_to_script(setup), "the init script", err)
+    if args.save_plan:
+        _write(args.save_plan, plan_to_json(setup.plan, setup.seed, model), "the plan file", err)
     return 0
 
 

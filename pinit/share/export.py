@@ -13,6 +13,8 @@ as a literal dict keyed by parameter name, and the names are only known from a
 model. Pass `model` (any nn.Module) or `model_name` (+ `model_options`) of a
 registered model. The script then works on any model whose reached parameter names
 are in that dict, and says in words which names are missing otherwise.
+`setup_to_script(setup)` is the same for a Setup (as `plan_io.setup_to_plan_file` is for
+plan files), reading the names from the model on the meta device: nothing is drawn.
 """
 
 from __future__ import annotations
@@ -26,11 +28,13 @@ from torch import nn
 
 from ..models import build_model
 from ..plan import InitPlan, assignments, param_seed
+from ..report import meta_model
 from ..schemes import SCHEMES
+from ..setup import Setup
 from . import export_template as template
 from .plan_io import model_identity
 
-__all__ = ["export_code"]
+__all__ = ["export_code", "setup_to_script"]
 
 
 def _indent(text: str, spaces: int) -> str:
@@ -122,3 +126,12 @@ def export_code(
         param_seeds=_literal(seeds),
     )
     return header + imports + data + "\n\n".join(functions)
+
+
+def setup_to_script(setup: Setup) -> str:
+    """`export_code` of a Setup: its plan and seed, with the parameter names of its model (and
+    options) read from the meta-device model, so even a 100 M-parameter model costs no memory.
+
+    Raises PlanError (listing every problem) when the plan does not fit the setup's model.
+    """
+    return export_code(setup.plan, setup.seed, model=meta_model(setup.model, setup.options))

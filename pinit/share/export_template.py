@@ -1,4 +1,4 @@
-# mypy: disable-error-code="var-annotated,assignment"
+# mypy: disable-error-code="var-annotated,assignment,no-untyped-def,no-untyped-call"
 # ruff: noqa: SIM108
 """The fixed part of the script `export_code` writes, as Python that ruff and mypy check.
 
@@ -22,7 +22,8 @@ The script needs only torch (and math): the functions here must use nothing else
 without annotations, since the script carries their source as it is. For the same reason the
 checks that would need the script's text changed are off in this file only (the first two lines): mypy's
 annotation of the empty dict `owners` and the narrowing of `rule` (a rule dict, then None for
-an unreached slot), and ruff's rewrite of the override-or-rule if/else into one long line.
+an unreached slot), mypy --strict's demand for annotations, and ruff's rewrite of the
+override-or-rule if/else into one long line.
 """
 
 import math

@@ -106,7 +106,7 @@ def test_transformer_view_shows_gpt2s_scaling_from_the_backend(browser, server_u
     presets = transformer_presets(4)
     with single_thread():
         reports = {
-            label: transformer_report(presets[label].plan, 0, 16, ATTENTION_SCALES[0], {"n_layer": 4})
+            label: transformer_report(Setup("TinyGPT", {"n_layer": 4}, presets[label].plan), 16, ATTENTION_SCALES[0])
             for label in ("GPT-2", "N(0, 0.02), no residual scaling")
         }
     for label, r in reports.items():
