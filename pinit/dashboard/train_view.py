@@ -16,9 +16,10 @@ import pandas as pd
 import streamlit as st
 
 import pinit
+from pinit.budget import RunGate
 from pinit.lab.figures import filter_grid_figure, train_curves_figure
 from pinit.lab.pictures import filter_grid
-from pinit.lab.training import TRAIN_DEFAULTS, RunGate, TrainRun, train_data, train_run
+from pinit.lab.training import TRAIN_DEFAULTS, TrainRun, train_data, train_run
 from pinit.plan import InitPlan
 from pinit.setup import Setup
 
