@@ -10,7 +10,7 @@ interleaved, before/after then after/before, round after round, on one intra-op 
 machines are shared, so read the load average with the figure.
 
 Both must train the same thing: the bench prints each plan's held-out accuracy under both
-and the largest difference of any step's loss (float rounding of a different summation
+and the largest relative difference of any step's loss (float rounding of a different summation
 order inside the convolutions, nothing else).
 
     python bench/bench_train.py                    # 3 rounds, the lesson's three plans
@@ -105,10 +105,10 @@ def main() -> None:
         x, y = before[name], after[name]
         lx, ly = x["log"]["loss"], y["log"]["loss"]
         both = lx.apply(math.isfinite) & ly.apply(math.isfinite) if len(lx) == len(ly) else None
-        diff = float((lx - ly)[both].abs().max()) if both is not None and both.any() else math.nan
+        diff = float(((lx - ly) / lx.abs())[both].abs().max()) if both is not None and both.any() else math.nan
         print(
             f"  {name:22s} steps {len(x['log'])}/{len(y['log'])}  held-out accuracy {x['accuracy']:.3f}/"
-            f"{y['accuracy']:.3f}  at init {x['init']:.3f}/{y['init']:.3f}  largest loss difference {diff:.2g}"
+            f"{y['accuracy']:.3f}  at init {x['init']:.3f}/{y['init']:.3f}  largest relative loss difference {diff:.2g}"
         )
 
 
