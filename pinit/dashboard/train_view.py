@@ -430,17 +430,17 @@ def train_view(setup: Setup) -> None:
             "Training was interrupted because the page reran (a widget or tab was used). The curves so far "
             "are kept; press **Train** to start again (finished runs come back at once)."
         )
-    status = st.empty()
-    loss_col, acc_col = st.columns(2)
-    loss_area, acc_area = loss_col.empty(), acc_col.empty()
     req = st.session_state.get("train.request")
     shown = st.session_state.get("train.shown", [])
     _forget_old_runs(results, shown)
-    if req:
-        _run_request(req, results, partial, notes, status, loss_area, acc_area)
-    if not shown:
+    if not shown:  # before the run's elements: a click's run replaces this hint instead of leaving it below
         st.info("Pick the plans to compare and press **Train**.")
         return
+    status = st.empty()
+    loss_col, acc_col = st.columns(2)
+    loss_area, acc_area = loss_col.empty(), acc_col.empty()
+    if req:
+        _run_request(req, results, partial, notes, status, loss_area, acc_area)
     _draw(loss_area, acc_area, shown, results, partial, notes, max(r["steps"] for r in shown))
     with loss_col:
         look_for(
