@@ -23,6 +23,13 @@ Two measurements, in Chromium (Debian's, headless, Playwright), each interleaved
     python bench/bench_coldload.py                                # 5 cold loads each, 3 first visits each
     python bench/bench_coldload.py --mbps 20 --repeats 3          # over a 20 Mbit/s link
     python bench/bench_coldload.py --first-visits 3 --before --repeats 0   # only the first visits
+    python bench/bench_coldload.py --first-opens 2 --first-visits 0 --repeats 0   # only the tabs' first opens
+
+3. With ``--first-opens N``: a tab's first open in a fresh session (a fresh context navigating
+   to ``?view=<tab>``, the tab's first run in that server process) for the tabs
+   pinit.dashboard.warm_views opens at start, on two fresh `pinit dashboard` servers per sample:
+   one that opened them once at start (the default) and one with PINIT_WARM_VIEWS=off (how it
+   was before), both measured after the first one's warm-up finished, interleaved tab by tab.
 
 Loopback only: Chromium's proxy is a closed local port, and the servers listen on 127.0.0.1.
 """
@@ -35,8 +42,10 @@ import json
 import os
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -46,6 +55,7 @@ import bench_latency as bl  # the Tab that waits and measures
 
 from deploy.replicas import classroom, find_nginx
 from pinit import serve
+from pinit.dashboard import warm_views
 from tests.harness import CHROMIUM, CHROMIUM_FLAGS, chromium_available
 
 
@@ -85,6 +95,37 @@ def first_visit_sample(browser, kind: str, args) -> dict:
             tab.close()
 
 
+def _opened_at_start(log: Path) -> int:
+    return log.read_text(errors="replace").count("pinit: opened")
+
+
+def first_open_samples(browser, args, views: tuple[str, ...], tmp: Path) -> dict[str, list[dict]]:
+    """Two fresh servers, warmed and not: each view's first open on each, interleaved. {"warm/<view>": [...]}."""
+    out: dict[str, list[dict]] = {}
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for kind in ("before", "warm"):
+            log_path = tmp / f"{kind}.log"
+            env = {**os.environ, "PINIT_WARM_VIEWS": "off" if kind == "before" else ",".join(views)}
+            log = stack.enter_context(log_path.open("w"))
+            urls[kind], _ = stack.enter_context(serve.running(cwd=ROOT, env=env, log=log, timeout=120))
+        deadline = time.monotonic() + 900
+        while _opened_at_start(tmp / "warm.log") < len(views) and time.monotonic() < deadline:
+            time.sleep(1.0)
+        print((tmp / "warm.log").read_text(errors="replace").count("FINISHED_SUCCESSFULLY"), "warmed", file=sys.stderr)
+        for i, view in enumerate(views):
+            for kind in ("before", "warm") if i % 2 == 0 else ("warm", "before"):
+                tab = bl.Tab(browser, bl.PINIT_CHARTS, args)
+                try:
+                    r = tab.navigate(f"{urls[kind]}/?{urlencode({'view': view})}")
+                finally:
+                    tab.close()
+                r["load_average"] = os.getloadavg()[0]
+                out.setdefault(f"{kind}/{view}", []).append(r)
+                print(kind, view, {k: r.get(k) for k in ("ms", "error", "load_average")}, file=sys.stderr)
+    return out
+
+
 def med(samples: list[dict], key: str) -> float | None:
     values = [s[key] for s in samples if key in s and s[key] is not None and "error" not in s]
     return statistics.median(values) if values else None
@@ -104,6 +145,7 @@ def main() -> None:
     ap.add_argument("--viewport", type=bl.viewport, default=(1280, 720), help="WIDTHxHEIGHT (default 1280x720)")
     ap.add_argument("--timeout", type=float, default=120.0, help="seconds per sample before 'did not finish'")
     ap.add_argument("--quiet", type=float, default=750.0, help="ms without changes that count as done")
+    ap.add_argument("--first-opens", type=int, default=0, help="fresh server pairs for the tabs' first opens")
     ap.add_argument("--json", help="write every sample to this file")
     args = ap.parse_args()
     if not chromium_available():
@@ -139,6 +181,11 @@ def main() -> None:
             for kind in kinds[i % len(kinds) :] + kinds[: i % len(kinds)]:
                 out[f"first visit {kind}"].append(first_visit_sample(browser, kind, args))
                 print(kind, {k: out[f"first visit {kind}"][-1].get(k) for k in ("ms", "error")}, file=sys.stderr)
+        views = warm_views.WARM_VIEWS[1:]  # Weights is the first visit's own tab, measured above
+        for _ in range(args.first_opens):
+            with tempfile.TemporaryDirectory() as tmp:
+                for key, samples in first_open_samples(browser, args, views, Path(tmp)).items():
+                    out.setdefault(f"first open {key}", []).extend(samples)
     meta["load_average_end"] = os.getloadavg()[0]
 
     link = f"{args.mbps:g} Mbit/s emulated" if args.mbps else "loopback"
@@ -172,6 +219,15 @@ def main() -> None:
         errors = [x["error"] for s in out.values() for x in s if "error" in x]
         if errors:
             print("\nerrors: " + "; ".join(errors[:3]))
+    if args.first_opens:
+        print("\n| a tab's first open in a fresh session | before: not warmed (ms) | warmed at start (ms) | n |")
+        print("|---|---:|---:|---:|")
+        for view in warm_views.WARM_VIEWS[1:]:
+            a, b = out[f"first open before/{view}"], out[f"first open warm/{view}"]
+            print(
+                f"| {view} | {med(a, 'ms') or 0:,.0f} ({spread(a, 'ms')}) | "
+                f"{med(b, 'ms') or 0:,.0f} ({spread(b, 'ms')}) | {sum('error' not in x for x in b)} / {len(b)} |"
+            )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"meta": meta, "samples": out}, indent=1, default=str))

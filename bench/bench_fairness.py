@@ -13,7 +13,7 @@ the picks alone, and the script prints the medians and their ratio per abuse:
              admits; a link asking for more is refused) typing new seeds back to back: each
              seed builds 105 M parameters in the big-model slot;
 * train-800  a tab pressing Train with 800 SGD steps (three plans): it holds the training
-             worker, in turns of pinit.lab.training.TRAIN_SLICE_S while others wait;
+             worker, in turns of pinit.budget.TRAIN_SLICE_S while others wait;
 * signal-x8  8 tabs of Signal flow on DeepMLP (depth 100, width 1024, 105 M parameters),
              each typing new seeds back to back.
 

@@ -1,22 +1,28 @@
-"""Wall time of the Init effects lab's default training run, and what each preset reaches.
+"""Wall time of the Train tab's three plans on one core: the run as it was (NCHW) against train_run.
 
-The default run: SimpleCNN on 4,000 synthetic gratings (pinit.data, noise 1.0),
-pinit.train's defaults (200 SGD steps of 64, lr 0.002, momentum 0.9), then held-out
-accuracy on 1,000 other images. The issue asks for at most ~30 s on two cores.
+What is timed is what the Train tab does after a click, per plan: build SimpleCNN, apply
+the plan, evaluate at init, train TRAIN_CONFIG's steps, evaluate again (pinit.lab.training's
+train_run). "before" is that same experiment in the layout the code used before
+(contiguous NCHW weights and images, kept below as `before_run`); "after" is train_run
+itself (channels_last, data from the process-wide train_data cache). The two are run
+interleaved, before/after then after/before, round after round, on one intra-op thread
+(as the page runs), and the medians printed with the load average of each round: these
+machines are shared, so read the load average with the figure.
 
-Prints the time of the default run (Kaiming preset) under each intra-op thread count
-asked for (torch.set_num_threads is global, so it is set here, in the benchmark, and
-never inside pinit), the time of the probes the page runs beside it, then the accuracy
-and stop reason per preset. No assertions: these machines are shared and noisy.
+Both must train the same thing: the bench prints each plan's held-out accuracy under both
+and the largest relative difference of any step's loss (float rounding of a different summation
+order inside the convolutions, nothing else).
 
-    python bench/bench_train.py                         # threads 1 and 2, five presets
-    python bench/bench_train.py --threads 2 --presets "Kaiming (He)" "PyTorch default"
+    python bench/bench_train.py                    # 3 rounds, the lesson's three plans
+    python bench/bench_train.py --rounds 5 --plans "Kaiming (He)" "Article recipe" "Xavier (Glorot)"
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -27,94 +33,82 @@ import torch
 
 import pinit
 from pinit.lab.data import make_dataset
-from pinit.lab.lsuv import lsuv
-from pinit.lab.probes import activation_stats, gradient_stats, probe_batch, probe_targets
+from pinit.lab.pictures import first_rgb_conv
 from pinit.lab.train import evaluate, train
+from pinit.lab.training import TRAIN_CONFIG, train_data, train_run
 
-DEFAULT_PRESETS = [
-    "Kaiming (He)",
-    "Xavier (Glorot)",
-    "PyTorch default",
-    "Zeros (the symmetry trap)",
-    "Too large: N(0, 1)",
-]
+PLANS = ["Kaiming (He)", "PyTorch default", "Article recipe"]  # the lesson's (pinit.lab.lesson.LESSON_TRAIN_PLANS)
 
 
-def run(preset: str | None, data, args) -> tuple[dict, float]:
-    """Build, init (preset name, or LSUV when None), train, evaluate: (results, train seconds)."""
+def before_run(plan: dict, seed: int, data) -> dict:
+    """train_run as it was: NCHW model and images, otherwise the same calls."""
     (images, labels), (test_images, test_labels) = data
-    model = pinit.build_model("SimpleCNN", seed=args.seed)
-    if preset is None:
-        lsuv(model, probe_batch(model, 64, seed=args.seed), seed=args.seed)
-    else:
-        pinit.apply_plan(model, pinit.PRESETS[preset].plan, seed=args.seed)
-    t0 = time.perf_counter()
-    log = train(model, images, labels, steps=args.steps, batch_size=args.batch_size, seed=args.seed)
-    seconds = time.perf_counter() - t0
+    model = pinit.build_model("SimpleCNN", seed=seed)
+    pinit.apply_plan(model, plan, seed)
+    init = evaluate(model, test_images, test_labels)
+    conv = first_rgb_conv(model)
+    _ = dict(model.named_parameters())[conv].detach().numpy().copy()
+    c = TRAIN_CONFIG
+    log = train(model, images, labels, steps=c.steps, batch_size=c.batch_size, lr=c.lr, seed=seed)
     result = evaluate(model, test_images, test_labels)
-    result.update(
-        steps=len(log),
-        stop=log.attrs["stop_reason"],
-        final_batch_loss=float(log["loss"].iloc[-1]),
-        running_accuracy=float(log["running_accuracy"].iloc[-1]),
-    )
-    return result, seconds
+    return {"log": log, "accuracy": result["accuracy"], "init": init["accuracy"]}
+
+
+def after_run(plan: dict, seed: int, data) -> dict:
+    c = TRAIN_CONFIG
+    run = train_run(plan, seed, c.steps, c.batch_size, c.lr, data)
+    return {"log": run.log, "accuracy": run.test_accuracy, "init": run.init_test_accuracy}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--n-train", type=int, default=4000)
-    parser.add_argument("--n-test", type=int, default=1000)
-    parser.add_argument("--noise", type=float, default=1.0)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--presets", nargs="+", default=DEFAULT_PRESETS)
-    parser.add_argument("--no-lsuv", action="store_true", help="skip the LSUV row")
+    parser.add_argument("--plans", nargs="+", default=PLANS)
     args = parser.parse_args()
-
+    torch.set_num_threads(1)  # as the page (pinit.dashboard.page) and the lesson's worker run
+    c = TRAIN_CONFIG
     print(
-        f"torch {torch.__version__}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
-        f"torch threads at start {torch.get_num_threads()}"
+        f"torch {torch.__version__}, {os.cpu_count()} CPUs, 1 intra-op thread; TRAIN_CONFIG: {c.steps} steps of "
+        f"{c.batch_size}, {c.n_train} + {c.n_test} images; plans: {', '.join(args.plans)}"
     )
     t0 = time.perf_counter()
-    data = (
-        make_dataset(args.n_train, seed=args.seed, noise=args.noise),
-        make_dataset(args.n_test, seed=args.seed + 1, noise=args.noise),
+    nchw = (
+        make_dataset(c.n_train, seed=0, noise=c.noise),
+        make_dataset(c.n_test, seed=1, noise=c.noise),
     )
-    print(f"make_dataset({args.n_train} + {args.n_test}): {time.perf_counter() - t0:.2f} s")
-
-    print(f"\nDefault run (Kaiming, {args.steps} steps of {args.batch_size}), wall time by thread count:")
-    for threads in args.threads:
-        torch.set_num_threads(threads)
-        result, seconds = run("Kaiming (He)", data, args)
+    print(f"drawing the data (once per process now, train_data is cached): {time.perf_counter() - t0:.2f} s")
+    nhwc = train_data(c.n_train, c.n_test, c.noise)
+    plans = {name: pinit.PRESETS[name].plan for name in args.plans}
+    ways = {"before (NCHW)": (before_run, nchw), "after (train_run)": (after_run, nhwc)}
+    times: dict[str, list[float]] = {w: [] for w in ways}
+    results: dict[str, dict[str, dict]] = {w: {} for w in ways}
+    for i in range(args.rounds):
+        order = list(ways) if i % 2 == 0 else list(reversed(ways))
+        for way in order:
+            fn, data = ways[way]
+            load = os.getloadavg()[0]
+            t0 = time.perf_counter()
+            for name, plan in plans.items():
+                results[way][name] = fn(plan, args.seed, data)
+            seconds = time.perf_counter() - t0
+            times[way].append(seconds)
+            print(f"  round {i + 1}: {way:18s} {len(plans)} plans {seconds:6.1f} s   (load average {load:.2f})")
+    print(f"\nmedian over {args.rounds} rounds, {len(plans)} plans, one core:")
+    for way, ts in times.items():
+        print(f"  {way:18s} {statistics.median(ts):6.1f} s   (min {min(ts):.1f}, max {max(ts):.1f})")
+    a, b = (statistics.median(ts) for ts in times.values())
+    print(f"  after / before: {b / a:.2f}; load average now {os.getloadavg()[0]:.2f}")
+    print(f"\nthe same training under both (seed {args.seed}), before/after:")
+    before, after = results.values()
+    for name in plans:
+        x, y = before[name], after[name]
+        lx, ly = x["log"]["loss"], y["log"]["loss"]
+        both = lx.apply(math.isfinite) & ly.apply(math.isfinite) if len(lx) == len(ly) else None
+        diff = float(((lx - ly) / lx.abs())[both].abs().max()) if both is not None and both.any() else math.nan
         print(
-            f"  {threads} thread(s): {seconds:6.1f} s train ({seconds / max(result['steps'], 1) * 1000:.0f} ms/step), "
-            f"held-out accuracy {result['accuracy']:.3f}, load average now {os.getloadavg()[0]:.2f}"
-        )
-
-    torch.set_num_threads(min(args.threads))
-    model = pinit.build_model("SimpleCNN", seed=args.seed)
-    pinit.apply_plan(model, pinit.PRESETS["Kaiming (He)"].plan, seed=args.seed)
-    x, y = probe_batch(model, 64), probe_targets(model, 64)
-    for name, fn in (
-        ("activation_stats (64 images)", lambda: activation_stats(model, x)),
-        ("gradient_stats (64 images)", lambda: gradient_stats(model, x, y)),
-        ("lsuv (64 images)", lambda: lsuv(model, x)),
-    ):
-        t0 = time.perf_counter()
-        fn()
-        print(f"  {name}: {time.perf_counter() - t0:.2f} s")
-
-    print(f"\nPer preset, {min(args.threads)} thread(s):")
-    print(f"  {'init':28s} {'train s':>7s} {'steps':>5s} {'stop':16s} {'held-out acc':>12s} {'loss':>9s}")
-    rows = [(p, p) for p in args.presets] + ([] if args.no_lsuv else [("LSUV (orthogonal + rescale)", None)])
-    for label, preset in rows:
-        result, seconds = run(preset, data, args)
-        print(
-            f"  {label:28s} {seconds:7.1f} {result['steps']:5d} {result['stop']:16s} "
-            f"{result['accuracy']:12.3f} {result['loss']:9.3g}"
+            f"  {name:22s} steps {len(x['log'])}/{len(y['log'])}  held-out accuracy {x['accuracy']:.3f}/"
+            f"{y['accuracy']:.3f}  at init {x['init']:.3f}/{y['init']:.3f}  largest relative loss difference {diff:.2g}"
         )
 
 

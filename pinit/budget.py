@@ -29,6 +29,9 @@ class: a first-come, first-served line with one place per session (a session ask
 again takes its old place, it does not add one), each waiter told its place ("2nd in
 line"), and a holder that has run a time slice while others wait goes to the back of the
 line (`pause_if_waited`), so no student holds the slot for long while others wait.
+`RunGate` is the training worker's admission built on it: one run at a time, the same run
+never twice at once (a class pressing the same button trains it once), turns of
+TRAIN_SLICE_S seconds.
 """
 
 from __future__ import annotations
@@ -54,9 +57,11 @@ __all__ = [
     "BIG_MODEL_PARAMS",
     "BUDGET_ENV",
     "DEFAULT_BUDGET_MB",
+    "TRAIN_SLICE_S",
     "VIEWS",
     "Cost",
     "FairSlot",
+    "RunGate",
     "admit",
     "budget_bytes",
     "estimate",
@@ -370,3 +375,77 @@ class FairSlot:
 
 
 BIG_MODEL_SLOT = FairSlot("big-model slot")  # one big model built at a time per server process
+
+
+TRAIN_SLICE_S = 3.0  # seconds a run trains while others wait before it lets the next run have a turn
+
+
+class RunGate:
+    """Process-wide admission for training runs: at most `slots` at once, never the same run twice at once,
+    and turns taken fairly.
+
+    A class pressing the same button at the same moment must not train the same plan
+    thirty times over on two shared cores: the first tab trains it, the others wait for
+    it and then read it from the cache. Runs of different plans queue for the slots in a
+    first-come, first-served line with one place per session (pinit.budget.FairSlot), and
+    each waiting tab is told its place ("2nd in line"). A long run does not hold the
+    worker while others wait: between steps it calls `share(wait)`, which after
+    `slice_s` seconds of training with someone in line hands the worker on and puts the
+    run at the back of the line (its model and optimizer wait in memory), so an 800-step
+    run and a classmate's 100-step run take turns instead of one waiting out the other.
+    While waiting, `wait(message)` is called every `poll` seconds: on the page it is an
+    st.* call, so a Stop (a rerun) interrupts the wait as it would a run.
+    """
+
+    def __init__(self, slots: int = 1, poll: float = 0.5, slice_s: float = TRAIN_SLICE_S) -> None:
+        self._slot = FairSlot("training worker", slots, poll)
+        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        self.poll = poll
+        self.slice_s = slice_s
+
+    def place(self, who: Hashable) -> int | None:
+        """0 while `who` trains, its place in line while it waits, None otherwise."""
+        return self._slot.place(who)
+
+    @contextlib.contextmanager
+    def enter(
+        self, key: str, wait: Callable[[str], None], done: Callable[[], bool], who: Hashable | None = None
+    ) -> Iterator[bool]:
+        """Yield True when this caller should train `key` now, False when `done()` came true meanwhile.
+
+        `who` is the caller's session (one place in line each; default: the run's key)."""
+        while True:
+            if done():
+                yield False
+                return
+            with self._lock:
+                if key not in self._in_flight:
+                    self._in_flight.add(key)
+                    break
+            wait("Another tab is training this same plan right now; its result will appear here when it finishes.")
+            time.sleep(self.poll)
+        try:
+            if done():  # finished by another tab just before we claimed it
+                yield False
+                return
+            with self._slot.turn(key if who is None else who, lambda place: wait(_queued(place))):
+                yield True
+        finally:
+            with self._lock:
+                self._in_flight.discard(key)
+
+    def share(self, wait: Callable[[str], None]) -> bool:
+        """Between two steps of a run holding the worker: after `slice_s` s with others in line, let the
+        first of them train and wait for the run's next turn (True if it paused)."""
+        return self._slot.pause_if_waited(
+            lambda place: wait(f"Paused to let other tabs train: {_queued(place)}"), self.slice_s
+        )
+
+
+def _queued(place: int) -> str:
+    ahead = "the run ahead of it is" if place == 1 else f"the {place} runs ahead of it are"
+    return (
+        f"Queued: {nth(place)} in line for the training worker (one run at a time, in turns of "
+        f"{TRAIN_SLICE_S:g} s, keeps the page responsive for everyone); it goes on when {ahead} done or paused."
+    )

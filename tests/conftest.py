@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import inspect
+import os
 import re
 from pathlib import Path
 
@@ -21,6 +22,10 @@ import pytest
 import torch
 
 from tests.harness import launch_chromium
+
+# The servers tests start do not open their own views at start (pinit.dashboard.warm_views): each
+# test sees the page as its first visitor would, and two cores are not spent warming unused tabs.
+os.environ.setdefault("PINIT_WARM_VIEWS", "off")
 
 TESTS = Path(__file__).resolve().parent
 SERVER_FIXTURES = {"server_url", "server", "cls"}

@@ -12,8 +12,7 @@ import time
 import pytest
 
 from pinit import budget
-from pinit.budget import FairSlot, Superseded, nth
-from pinit.lab.training import RunGate
+from pinit.budget import FairSlot, RunGate, Superseded, nth
 
 
 def wait_until(condition, timeout: float = 10.0) -> None:

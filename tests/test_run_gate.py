@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from pinit.lab.training import RunGate
+from pinit.budget import RunGate
 
 
 def test_run_gate_trains_a_plan_once_when_many_tabs_ask_and_queues_the_rest():

@@ -5,20 +5,30 @@ interrupts the training loop at its next st.* call (the progress bar). Each step
 numbers are written to st.session_state before that call, so the partial curves
 survive the interruption. Finished runs are cached with st.cache_data by value
 (plan, seed, steps, data settings), so a class pressing the same button computes once.
+The curves are redrawn as they grow (every REDRAW_S seconds of a run, and when a run ends),
+so every finished plan's curve stays on the page while the next one trains.
+
+The lesson's worker (pinit.lab.lesson.training_story, started with the server) trains the
+lesson's three presets with this tab's configuration on seeds 0-4: a run of one of those
+plans, seeds and step counts is the same run, taken from the worker once it has arrived
+instead of being trained again (`_lesson_run`).
 """
 
 from __future__ import annotations
 
 import json
 import math
+import time
 
 import pandas as pd
 import streamlit as st
 
 import pinit
+from pinit.budget import RunGate
+from pinit.lab import lesson
 from pinit.lab.figures import filter_grid_figure, train_curves_figure
 from pinit.lab.pictures import filter_grid
-from pinit.lab.training import TRAIN_DEFAULTS, RunGate, TrainRun, train_data, train_run
+from pinit.lab.training import TRAIN_DEFAULTS, TrainRun, train_data, train_run
 from pinit.plan import InitPlan
 from pinit.setup import Setup
 
@@ -28,7 +38,7 @@ from .state import CACHE_TTL, session_id
 STEP_CHOICES = [5, 10, 25, 50, 100, 200, 400, 800]
 APPLIED = "A: applied plan"
 DATA_SEED = 0  # the gratings are the same for every plan and every seed: only the init differs
-REDRAW_EVERY = 20  # steps between live redraws of the curves
+REDRAW_S = 1.0  # seconds of training between live redraws of the curves
 
 
 class _NotCached(Exception):
@@ -48,11 +58,6 @@ def _finished_run(key: str, _run: TrainRun | None = None) -> TrainRun:
     return _run
 
 
-@st.cache_data(max_entries=4, ttl=CACHE_TTL, show_spinner=False)
-def _data(n_train: int, n_test: int, noise: float, seed: int):
-    return train_data(n_train, n_test, noise, seed)
-
-
 def _key(plan: dict, seed: int, steps: int) -> str:
     d = TRAIN_DEFAULTS
     return json.dumps(
@@ -70,6 +75,34 @@ def _key(plan: dict, seed: int, steps: int) -> str:
         },
         sort_keys=True,
     )
+
+
+def _lesson_run(plan: dict, seed: int, steps: int) -> TrainRun | None:
+    """This run from the lesson's worker, if the worker has trained it already (never waits, never computes).
+
+    The lesson trains LESSON_TRAIN_PLANS on TRAIN_SEEDS with LESSON_TRAIN, which is this tab's
+    configuration (TRAIN_DEFAULTS) on the same data (DATA_SEED 0): the same plan, seed and step
+    count is the same call of train_run."""
+    c, d = lesson.LESSON_TRAIN, TRAIN_DEFAULTS
+    if steps != c.steps or DATA_SEED != 0 or seed not in lesson.TRAIN_SEEDS:
+        return None
+    if (d["batch_size"], d["lr"], d["n_train"], d["n_test"], d["noise"]) != (
+        c.batch_size,
+        c.lr,
+        c.n_train,
+        c.n_test,
+        c.noise,
+    ):
+        return None
+    story = lesson.ready("training_story")
+    if story is None:
+        return None
+    wanted = InitPlan.from_dict(plan).to_dict()
+    for name, runs in story.runs_by_seed.items():
+        if InitPlan.from_dict(pinit.PRESETS[name].plan).to_dict() == wanted and seed in story.seeds:
+            run: TrainRun = runs[story.seeds.index(seed)]
+            return run
+    return None
 
 
 def _applied_plan_problem(setup: Setup) -> str | None:
@@ -226,9 +259,16 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
     d = TRAIN_DEFAULTS
     data = None
     total = len(req["runs"])
+    shown = st.session_state["train.shown"]
     for i, r in enumerate(req["runs"], start=1):
         key = r["key"]
         if key in results:
+            continue
+        known = _cached(key) or _lesson_run(r["plan"], req["seed"], req["steps"])
+        if known is not None:  # trained before, by another tab or by the lesson's worker
+            results[key] = known
+            _finished_run(key, known)
+            _draw(loss_area, acc_area, shown, results, partial, notes, req["steps"])
             continue
         bar = status.progress(0.0, text=f"Run {i} of {total}, {r['label']}: starting")
         with GATE.enter(
@@ -243,10 +283,11 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
                 continue
             if data is None:
                 with st.spinner("Drawing the synthetic gratings…"):
-                    data = _data(d["n_train"], d["n_test"], d["noise"], DATA_SEED)
+                    data = train_data(d["n_train"], d["n_test"], d["noise"], DATA_SEED)  # once per process
             st.session_state["train.active"] = key
             rows = partial[key] = []
             steps = req["steps"]
+            drawn = [time.monotonic()]
 
             def callback(step: int, loss: float, acc: float) -> None:
                 rows.append((step, loss, acc))  # noqa: B023 - saved before the st.* call that a Stop interrupts
@@ -254,9 +295,9 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
                 bar.progress(step / steps, text=text)  # noqa: B023
                 # Others in line: after a turn of TRAIN_SLICE_S s, wait at the back of the line (the bar says where).
                 GATE.share(lambda msg: bar.progress(step / steps, text=f"{text}. {msg}"))  # noqa: B023
-                if step % REDRAW_EVERY == 0:
-                    shown = st.session_state["train.shown"]
+                if time.monotonic() - drawn[0] >= REDRAW_S:  # noqa: B023
                     _draw(loss_area, acc_area, shown, results, partial, notes, steps)  # noqa: B023
+                    drawn[0] = time.monotonic()  # noqa: B023 - the drawing's own time is not training time
 
             run = train_run(r["plan"], req["seed"], steps, d["batch_size"], d["lr"], data, callback=callback)
             st.session_state["train.active"] = None
@@ -264,6 +305,8 @@ def _run_request(req: dict, results: dict, partial: dict, notes: dict, status, l
             if run.stop_reason in ("completed", "non-finite loss"):
                 _finished_run(key, run)
             partial.pop(key, None)
+            if i < total:  # the finished curve in full while the next plan trains
+                _draw(loss_area, acc_area, shown, results, partial, notes, steps)
     status.empty()
     st.session_state["train.request"] = None
 
@@ -387,17 +430,17 @@ def train_view(setup: Setup) -> None:
             "Training was interrupted because the page reran (a widget or tab was used). The curves so far "
             "are kept; press **Train** to start again (finished runs come back at once)."
         )
-    status = st.empty()
-    loss_col, acc_col = st.columns(2)
-    loss_area, acc_area = loss_col.empty(), acc_col.empty()
     req = st.session_state.get("train.request")
     shown = st.session_state.get("train.shown", [])
     _forget_old_runs(results, shown)
-    if req:
-        _run_request(req, results, partial, notes, status, loss_area, acc_area)
-    if not shown:
+    if not shown:  # before the run's elements: a click's run replaces this hint instead of leaving it below
         st.info("Pick the plans to compare and press **Train**.")
         return
+    status = st.empty()
+    loss_col, acc_col = st.columns(2)
+    loss_area, acc_area = loss_col.empty(), acc_col.empty()
+    if req:
+        _run_request(req, results, partial, notes, status, loss_area, acc_area)
     _draw(loss_area, acc_area, shown, results, partial, notes, max(r["steps"] for r in shown))
     with loss_col:
         look_for(

@@ -72,6 +72,7 @@ __all__ = [
     "depth_story",
     "logits_verdict",
     "loss_verdict",
+    "ready",
     "signal_trace",
     "spread_text",
     "start_warming",
@@ -111,6 +112,15 @@ def _from_worker(key: tuple[str, tuple[Any, ...]]) -> Any:
         if not _WORKER or not _WORKER[0].is_alive():
             return None  # the worker died (or was stopped): the caller computes it
     return _FROM_WORKER.get(key)
+
+
+def ready(name: str, args: tuple[Any, ...] = ()) -> Any:
+    """The worker's result for story `name(*args)` if it has already arrived, else None: never waits, never computes.
+
+    For a page that can use a story's values when they are there (the Train tab's runs) and
+    computes its own otherwise."""
+    arrived = _ARRIVED.get((name, args))
+    return _FROM_WORKER.get((name, args)) if arrived is not None and arrived.is_set() else None
 
 
 def computed_once(fn: Fn) -> Fn:

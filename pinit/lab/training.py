@@ -3,22 +3,30 @@
 This is the experiment (build, init, train, evaluate, keep what the page shows); the
 optimiser loop itself is pinit.lab.train, and the settings both the lesson and the Train
 tab use are pinit.lab.train_config.TRAIN_CONFIG.
+
+Speed, with the same arithmetic: a run trains SimpleCNN in channels_last memory format
+(NHWC: the model's 4-D weights and the images). It is the same network, the same data in
+the same order and the same SGD; oneDNN's CPU convolutions and PyTorch's max pooling run
+their NHWC kernels, which are the faster ones on a CPU core (bench/bench_train.py
+measures both layouts). Only the order of float additions inside a convolution differs,
+so a run is still the same bit for bit on every call with the same seed; against NCHW the
+losses differ in the seventh significant digit. The data sets are drawn once per process
+(`train_data` is cached), already in that layout.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import math
-import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
 import numpy as np
 import pandas as pd
+import torch
 
-from ..budget import FairSlot, nth
 from ..models import build_model
 from ..plan import apply_plan
 from .data import make_dataset
@@ -29,8 +37,6 @@ from .train_config import TRAIN_CONFIG, TrainConfig
 __all__ = [
     "TRAIN_CONFIG",
     "TRAIN_DEFAULTS",
-    "TRAIN_SLICE_S",
-    "RunGate",
     "TrainConfig",
     "TrainRun",
     "train_data",
@@ -79,9 +85,23 @@ class TrainRun:
         return diff / norm if norm > 0 else math.nan
 
 
+def _nhwc(images: torch.Tensor) -> torch.Tensor:
+    """`images` in channels_last layout (the same values; a copy only if they are not already)."""
+    return images.contiguous(memory_format=torch.channels_last) if images.dim() == 4 else images
+
+
+@functools.lru_cache(maxsize=4)
 def train_data(n_train: int, n_test: int, noise: float, seed: int = 0):
-    """The training and held-out sets: make_dataset(seed) and make_dataset(seed + 1)."""
-    return make_dataset(n_train, seed=seed, noise=noise), make_dataset(n_test, seed=seed + 1, noise=noise)
+    """The training and held-out sets: make_dataset(seed) and make_dataset(seed + 1), images channels_last.
+
+    Drawn once per process for each (n_train, n_test, noise, seed) and shared by every caller
+    (the lesson's worker, every tab's Train runs): callers read the tensors, never write them.
+    """
+    (images, labels), (test_images, test_labels) = (
+        make_dataset(n_train, seed=seed, noise=noise),
+        make_dataset(n_test, seed=seed + 1, noise=noise),
+    )
+    return (_nhwc(images), labels), (_nhwc(test_images), test_labels)
 
 
 def train_run(
@@ -99,15 +119,18 @@ def train_run(
 
     `data` is ((images, labels), (test_images, test_labels)), default TRAIN_CONFIG's
     `train_data(n_train, n_test, noise)`; the data order comes from `seed` (pinit.train), so every plan sees the
-    same batches. A non-finite loss ends the run (stop_reason "non-finite loss"); the
-    held-out accuracy is then measured on the weights as they were before the step that
-    would have written NaN.
+    same batches. Trained in channels_last layout (see the module's docstring). A non-finite
+    loss ends the run (stop_reason "non-finite loss"); the held-out accuracy is then measured
+    on the weights as they were before the step that would have written NaN.
     """
     (images, labels), (test_images, test_labels) = (
         data if data is not None else train_data(TRAIN_CONFIG.n_train, TRAIN_CONFIG.n_test, TRAIN_CONFIG.noise)
     )
+    images, test_images = _nhwc(images), _nhwc(test_images)  # no copy for train_data's sets
     model = build_model(model_name, seed=seed)
     apply_plan(model, plan, seed)
+    # After the init: the same values, in the layout that runs fast (Module.to's stubs omit memory_format).
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     init = evaluate(model, test_images, test_labels)
     conv = first_rgb_conv(model)
     conv1_init = dict(model.named_parameters())[conv].detach().numpy().copy() if conv else None
@@ -128,78 +151,4 @@ def train_run(
     conv1 = dict(model.named_parameters())[conv].detach().numpy().copy() if conv else None
     return TrainRun(
         log, log.attrs["stop_reason"], seconds, result["accuracy"], result["loss"], init["accuracy"], conv1, conv1_init
-    )
-
-
-TRAIN_SLICE_S = 3.0  # seconds a run trains while others wait before it lets the next run have a turn
-
-
-class RunGate:
-    """Process-wide admission for training runs: at most `slots` at once, never the same run twice at once,
-    and turns taken fairly.
-
-    A class pressing the same button at the same moment must not train the same plan
-    thirty times over on two shared cores: the first tab trains it, the others wait for
-    it and then read it from the cache. Runs of different plans queue for the slots in a
-    first-come, first-served line with one place per session (pinit.budget.FairSlot), and
-    each waiting tab is told its place ("2nd in line"). A long run does not hold the
-    worker while others wait: between steps it calls `share(wait)`, which after
-    `slice_s` seconds of training with someone in line hands the worker on and puts the
-    run at the back of the line (its model and optimizer wait in memory), so an 800-step
-    run and a classmate's 100-step run take turns instead of one waiting out the other.
-    While waiting, `wait(message)` is called every `poll` seconds: on the page it is an
-    st.* call, so a Stop (a rerun) interrupts the wait as it would a run.
-    """
-
-    def __init__(self, slots: int = 1, poll: float = 0.5, slice_s: float = TRAIN_SLICE_S) -> None:
-        self._slot = FairSlot("training worker", slots, poll)
-        self._lock = threading.Lock()
-        self._in_flight: set[str] = set()
-        self.poll = poll
-        self.slice_s = slice_s
-
-    def place(self, who: Hashable) -> int | None:
-        """0 while `who` trains, its place in line while it waits, None otherwise."""
-        return self._slot.place(who)
-
-    @contextlib.contextmanager
-    def enter(
-        self, key: str, wait: Callable[[str], None], done: Callable[[], bool], who: Hashable | None = None
-    ) -> Iterator[bool]:
-        """Yield True when this caller should train `key` now, False when `done()` came true meanwhile.
-
-        `who` is the caller's session (one place in line each; default: the run's key)."""
-        while True:
-            if done():
-                yield False
-                return
-            with self._lock:
-                if key not in self._in_flight:
-                    self._in_flight.add(key)
-                    break
-            wait("Another tab is training this same plan right now; its result will appear here when it finishes.")
-            time.sleep(self.poll)
-        try:
-            if done():  # finished by another tab just before we claimed it
-                yield False
-                return
-            with self._slot.turn(key if who is None else who, lambda place: wait(_queued(place))):
-                yield True
-        finally:
-            with self._lock:
-                self._in_flight.discard(key)
-
-    def share(self, wait: Callable[[str], None]) -> bool:
-        """Between two steps of a run holding the worker: after `slice_s` s with others in line, let the
-        first of them train and wait for the run's next turn (True if it paused)."""
-        return self._slot.pause_if_waited(
-            lambda place: wait(f"Paused to let other tabs train: {_queued(place)}"), self.slice_s
-        )
-
-
-def _queued(place: int) -> str:
-    ahead = "the run ahead of it is" if place == 1 else f"the {place} runs ahead of it are"
-    return (
-        f"Queued: {nth(place)} in line for the training worker (one run at a time, in turns of "
-        f"{TRAIN_SLICE_S:g} s, keeps the page responsive for everyone); it goes on when {ahead} done or paused."
     )
