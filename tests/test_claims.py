@@ -11,9 +11,12 @@ import pytest
 
 from pinit.lab import lesson
 from pinit.lab.lesson_figures import signal_trace_figure
+from pinit.text import parse_number
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-NUMBER = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?(?:e[-+]?\d+)?")
+# A number as pinit.text.number writes it: 11,000 · 0.99 · 5.9×10⁻⁵ (never e-notation).
+NUMBER = re.compile(r"[-−]?\d[\d,]*(?:\.\d+)?(?:×10[⁻⁰¹²³⁴⁵⁶⁷⁸⁹]+)?")
+RANGE = re.compile(rf"\(×?({NUMBER.pattern})–×?({NUMBER.pattern})(?: %)? over (\d+) seeds\)")
 
 
 @pytest.fixture(scope="module")
@@ -24,14 +27,18 @@ def table() -> pd.DataFrame:
 def _first_number(text: str) -> float:
     match = NUMBER.search(text)
     assert match, text
-    return float(match.group().replace(",", ""))
+    return parse_number(match.group())
 
 
 def test_spread_text_keeps_the_digits_the_spread_supports_and_shows_wide_ranges():
     assert lesson.spread_text([6113, 10646, 18574]) == "11,000 (6,100–19,000 over 3 seeds)"
     assert lesson.spread_text([43.35, 45.7, 47.9], prefix="×") == "×46"
     assert lesson.spread_text([0.982, 0.994, 1.012], prefix="×") == "×0.99"
-    assert lesson.spread_text([5.67e-8, 6.04e-8, 6.42e-8]) == "6.0e-8"
+    assert lesson.spread_text([5.67e-8, 6.04e-8, 6.42e-8]) == "6×10⁻⁸"
+    # tiny numbers in the page's one form, and a range rounded outwards: every seed lies inside it
+    assert lesson.spread_text([3.47e-5, 5.93e-5, 9.07e-5]) == "5.9×10⁻⁵ (3.4×10⁻⁵–9.1×10⁻⁵ over 3 seeds)"
+    assert lesson.spread_text([13.506, 16.0, 19.38], prefix="×") == "×16 (×13–×20 over 3 seeds)"
+    assert lesson.spread_text([26.7, 28.6, 32.9], unit=" %") == "29 % (26–33 % over 3 seeds)"
     assert lesson.spread_text([1, 1, 1]) == "1"
     assert lesson.spread_text([math.inf, 2.0, 2.0]) == "2 (1 of 3 seeds not finite)"
 
@@ -43,11 +50,13 @@ def test_every_row_has_its_seeds_and_a_shown_number_inside_its_range(table):
     for row in table.itertuples():
         assert row.seeds >= (20 if row.step <= 4 else 5), row
         assert row.low <= row.median <= row.high, row
+        assert "e-" not in row.shown and "e+" not in row.shown, row  # no e-notation on the page
         shown = _first_number(row.shown.removeprefix("×").removeprefix("fc").removeprefix("at steps "))
-        if "e-" in row.shown.split(" ")[0]:  # a tiny number: two significant digits
-            assert shown == pytest.approx(row.median, rel=0.1), row
-        else:
-            assert row.low <= shown <= row.high or row.shown.startswith("at "), row
+        assert row.low <= shown <= row.high or row.shown.startswith("at "), row
+        ranged = RANGE.search(row.shown)
+        if ranged:  # the range shown holds every seed: its ends are rounded outwards
+            assert parse_number(ranged.group(1)) <= row.low and row.high <= parse_number(ranged.group(2)), row
+            assert int(ranged.group(3)) == row.seeds, row
 
 
 def test_a_number_whose_seeds_disagree_by_more_than_a_fifth_shows_its_range(table):
@@ -110,3 +119,27 @@ def test_the_readme_lesson_table_says_what_claims_measures(table):
         row = next(line for line in lines if line.startswith(f"| {step} · "))
         cell = row.rstrip(" |").rsplit(" | ", 1)[1]
         assert cell == readme_cell(step, table), f"README step {step} should read:\n{readme_cell(step, table)}"
+
+
+E_NOTATION = re.compile(r"\d[eE][-+]?\d")
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 4, 5])
+def test_the_lesson_writes_every_number_one_way(step):
+    """No e-notation anywhere in a step's text (markdown, captions, metrics, the chart's title and
+    notes); step 3's tiny numbers appear as pinit.text.number writes them."""
+    from tests.app_driver import specs, start
+
+    at = start("Lesson", step=str(step))
+    texts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    texts += [f"{m.label} {m.value} {m.proto.delta} {m.proto.help}" for m in at.metric]
+    for fig in specs(at):
+        title = fig["layout"].get("title", {})
+        texts += [str(title.get("text", "")), str(title.get("subtitle", {}).get("text", ""))]
+        texts += [str(a.get("text", "")) for a in fig["layout"].get("annotations", [])]
+        texts += [str(t) for d in fig["data"] for t in (d.get("text") or []) if isinstance(t, str)]
+    page = "\n".join(texts)
+    assert not E_NOTATION.search(page), E_NOTATION.search(page)
+    if step == 3:
+        for name in ("last over first, Xavier (Glorot)", "input share at last hidden, PyTorch default"):
+            assert lesson.claim(name) in page and "×10" in lesson.claim(name)
