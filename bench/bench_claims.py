@@ -26,7 +26,7 @@ def main() -> None:
     start = time.perf_counter()
     for name, args in lesson.STORIES:
         t = time.perf_counter()
-        getattr(lesson, name)(*args)
+        lesson.story(name)(*args)
         print(f"{name}{args}: {time.perf_counter() - t:.1f} s", flush=True)
     print(f"total: {time.perf_counter() - start:.1f} s")
     with pd.option_context("display.width", 250, "display.max_colwidth", 90, "display.max_rows", 100):

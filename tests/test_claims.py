@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pinit.lab import lesson
 from pinit.lab.lesson_figures import signal_trace_figure
@@ -41,6 +43,25 @@ def test_spread_text_keeps_the_digits_the_spread_supports_and_shows_wide_ranges(
     assert lesson.spread_text([26.7, 28.6, 32.9], unit=" %") == "29 % (26–33 % over 3 seeds)"
     assert lesson.spread_text([1, 1, 1]) == "1"
     assert lesson.spread_text([math.inf, 2.0, 2.0]) == "2 (1 of 3 seeds not finite)"
+
+
+@given(
+    st.lists(st.floats(min_value=1e-12, max_value=1e12, allow_nan=False), min_size=1, max_size=25),
+    st.sampled_from(["", "×"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_spread_text_shows_a_median_inside_the_seeds_and_a_range_that_holds_them_all(values, prefix):
+    text = lesson.spread_text(values, prefix=prefix)
+    assert not re.search(r"\d[eE][-+]?\d", text), text  # one way: never e-notation
+    shown = _first_number(text.removeprefix(prefix))
+    if min(values) == max(values):  # the same on every seed: that number, in 4 significant digits
+        assert shown == pytest.approx(min(values), rel=1e-3), text
+    else:  # (to a float's last digits: 1e-12 written is 1.0000000000000002e-12's nearest)
+        assert min(values) * (1 - 1e-12) <= shown <= max(values) * (1 + 1e-12), text
+    ranged = RANGE.search(text)
+    if ranged:
+        low, high = parse_number(ranged.group(1)), parse_number(ranged.group(2))
+        assert low <= min(values) * (1 + 1e-12) and max(values) * (1 - 1e-12) <= high, text
 
 
 def test_every_row_has_its_seeds_and_a_shown_number_inside_its_range(table):

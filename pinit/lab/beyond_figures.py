@@ -220,7 +220,7 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
                 mode="lines",
                 x=grid.tolist(),
                 y=[_pos(v) if log else float(v) for v in mp],
-                name=f"Marchenko–Pastur, q = {s.q:.3g}, σ² = {s.sigma2:.3g}",
+                name=f"Marchenko–Pastur, q = {fmt(s.q)}, σ² = {fmt(s.sigma2)}",
                 line=dict(color=MP_COLOR, width=2),
                 hovertemplate="MP density %{y:.4g} at λ %{x:.4g}<extra></extra>",
             )
@@ -236,7 +236,7 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
                 mode="lines",
                 x=x.tolist(),
                 y=y.tolist(),
-                name=f"power-law tail, α = {t.alpha:.2f} (from x_min = {t.xmin:.3g})",
+                name=f"power-law tail, α = {fmt(t.alpha)} (from x_min = {fmt(t.xmin)})",
                 line=dict(color=TAIL_COLOR, width=2, dash="dash"),
                 hoverinfo="skip",
             )
@@ -260,15 +260,15 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
             )
     lam_min, lam_max = float(s.evals[0]), float(s.evals[-1])
     sub = (
-        f"{s.rows} × {s.cols}, q = {s.q:.3g}, σ² = {s.sigma2:.3g}. MP edges λ₋ = {fmt(lo)}, λ₊ = {fmt(hi)}; "
+        f"{s.rows} × {s.cols}, q = {fmt(s.q)}, σ² = {fmt(s.sigma2)}. MP edges λ₋ = {fmt(lo)}, λ₊ = {fmt(hi)}; "
         f"measured λ_min = {fmt(lam_min)}, λ_max = {fmt(lam_max)}."
     )
     if s.distinct == 1:
-        sub += f"<br><b>One value</b>: every singular value is {s.svals[0]:.4g} (λ = {fmt(lam_max)})."
+        sub += f"<br><b>One value</b>: every singular value is {fmt(s.svals[0], 4)} (λ = {fmt(lam_max)})."
     else:
         sub += (
             f"<br><b>{s.n_outliers}</b> eigenvalue(s) above λ₊ + 5 Tracy–Widom scales; "
-            f"KS distance to MP {s.mp_ks:.3f}; tail α = {fmt(t.alpha)}"
+            f"KS distance to MP {fmt(s.mp_ks)}; tail α = {fmt(t.alpha)}"
             + (f" ({t.note})" if t.note else f" over the top {t.n_tail}")
             + "."
         )

@@ -139,7 +139,20 @@ def computed_once(fn: Fn) -> Fn:
                 results[args] = value
             return results[args]
 
+    def peek(*args: Any) -> Any:
+        """The result if it is at hand (computed here, sent by the worker, or on disk), else None: never computes."""
+        with lock:
+            if args not in results:
+                value = story_cache.load(name, args)
+                if value is None and _ARRIVED.get((fn.__name__, args), threading.Event()).is_set():
+                    value = _FROM_WORKER.get((fn.__name__, args))
+                if value is None:
+                    return None
+                results[args] = value
+            return results[args]
+
     wrapper.cache_clear = results.clear  # type: ignore[attr-defined]
+    wrapper.peek = peek  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
@@ -433,15 +446,16 @@ WIDE = 0.2  # a spread (high - low) above this share of the median is shown as a
 
 def _step_for(median: float, low: float, high: float) -> float:
     """The rounding step the spread supports: the decimal place of (high - low)'s leading digit,
-    but at least two significant digits (one digit would round 14,700 to 10,000), finer where
-    rounding would leave [low, high], and at most 4 significant digits."""
+    but at least two significant digits (one digit would round 14,700 to 10,000), at most 4
+    significant digits, unless rounding to them would leave [low, high]: then finer, until it does not."""
     width = high - low
     scale = abs(median) if median else max(abs(low), abs(high), 1e-300)
     magnitude = math.floor(math.log10(scale))
     floor_step = 10.0 ** (magnitude - 3)  # 4 significant digits at most
     step = 10.0 ** math.floor(math.log10(width)) if width > 0 else floor_step
     step = max(min(step, 10.0 ** (magnitude - 1)), floor_step)
-    while step > floor_step and not low <= round(median / step) * step <= high:
+    # Finer where the rounded median would leave [low, high]: then the seeds agree to more digits than 4.
+    while step > 1e-12 * scale and not low <= round(median / step) * step <= high:
         step /= 10
     return step
 
@@ -631,13 +645,25 @@ STORIES: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("training_story", ()),
     ("step_claims", (5,)),
     ("claims", ()),
+    # Not the lesson's: the Spectra view's trained layer (pinit.lab.spectra), after every lesson number.
+    ("trained_tail", ()),
 )
 
 
+def story(name: str) -> Callable[..., Any]:
+    """The function STORIES names: this module's, or pinit.lab.spectra's trained_tail (imported here,
+    not at the top: spectra imports this module)."""
+    if name in globals():
+        return globals()[name]
+    from . import spectra
+
+    return getattr(spectra, name)
+
+
 def warm() -> None:
-    """Compute every step's numbers here, in the order a class meets them."""
+    """Compute every story here, in the order a class meets them."""
     for name, args in STORIES:
-        globals()[name](*args)
+        story(name)(*args)
 
 
 def _worker(results: Any) -> None:
@@ -645,7 +671,7 @@ def _worker(results: Any) -> None:
     torch.set_num_threads(1)  # one core for the worker; the server's own process keeps the other
     for name, args in STORIES:
         try:
-            value = globals()[name](*args)
+            value = story(name)(*args)
         except Exception:  # the page computes it itself, and says what went wrong there
             value = None
         results.put((name, args, value))
