@@ -164,3 +164,23 @@ def test_the_lesson_writes_every_number_one_way(step):
     if step == 3:
         for name in ("last over first, Xavier (Glorot)", "input share at last hidden, PyTorch default"):
             assert lesson.claim(name) in page and "×10" in lesson.claim(name)
+
+
+def test_peek_returns_a_story_only_when_it_is_at_hand_and_never_computes(monkeypatch, tmp_path):
+    """The Spectra view peeks at the trained layer: it shows it when computed (here, on disk or by the
+    worker) and offers a button otherwise; peeking must never start the computation."""
+    from pinit.lab import story_cache
+
+    monkeypatch.setenv(story_cache.CACHE_ENV, str(tmp_path))
+    calls = []
+
+    @lesson.computed_once
+    def story_for_peek(x: int) -> int:
+        calls.append(x)
+        return x * 2
+
+    assert story_for_peek.peek(4) is None and calls == []
+    assert story_for_peek(4) == 8 and calls == [4]
+    assert story_for_peek.peek(4) == 8 and calls == [4]
+    story_for_peek.cache_clear()  # a new server process: the disk still holds it
+    assert story_for_peek.peek(4) == 8 and calls == [4]
