@@ -134,7 +134,7 @@ def spectra_view(setup: Setup) -> None:
         "a random init's bars fill the red Marchenko–Pastur curve and stop at the dotted edges λ₋ and λ₊ (the "
         "largest eigenvalue overshoots λ₊ by at most a few Tracy–Widom widths, ~σ²N^(−2/3)). Bars past λ₊ are "
         "outliers: structure that is not noise. Orthogonal: one bar. In log-log, a dashed tail line is drawn only "
-        "where a power law fits the largest eigenvalues better than an exponential."
+        "where an exponential does not fit the largest eigenvalues significantly better than a power law."
     )
     c = st.columns(4)
     c[0].metric("Singular values", f"{len(s.svals)}", help=f"{s.distinct} distinct (relative gap > 1e-4)")

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from ..figures import build, fmt
 from .figures import PLAN_COLORS, _log_axis, _pos, _title
-from .spectra import Spectrum, mp_density
+from .spectra import Spectrum, mp_density, tail_verdict
 from .transformer import TransformerReport
 
 __all__ = ["attention_figure", "coord_check_figure", "residual_figure", "spectrum_figure"]
@@ -236,7 +236,8 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
                 mode="lines",
                 x=x.tolist(),
                 y=y.tolist(),
-                name=f"power-law tail, α = {fmt(t.alpha)} (from x_min = {fmt(t.xmin)})",
+                name=f"power-law tail, α = {fmt(t.alpha)} (from x_min = {fmt(t.xmin)})"
+                + ("" if tail_verdict(t) == "power law" else "; an exponential fits as well"),
                 line=dict(color=TAIL_COLOR, width=2, dash="dash"),
                 hoverinfo="skip",
             )
