@@ -10,11 +10,12 @@ Warm: a fresh process whose cache folder holds the stories (pinit.lab.story_cach
 claims(): it reads the pickles instead of computing. Repeated `--warm-repeats` times, median;
 also the second call in the same process (the in-memory result).
 
-    python bench/bench_claims.py                         # cold once, warm 5 times (default cache folder)
+    python bench/bench_claims.py --table                 # cold once, warm 5 times (default cache folder)
     python bench/bench_claims.py --cold-repeats 0        # warm only
     python bench/bench_claims.py --cache /tmp/pinit-cache
 
-Prints each story's wall time, the totals, the load average before and after, then the claims table.
+Prints each story's wall time, the totals, the load average before and after (and with --table,
+the claims table). The cold runs always have the cache off, whatever PINIT_CACHE_DIR says.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ def main() -> None:
     parser.add_argument("--cold-repeats", type=int, default=1)
     parser.add_argument("--warm-repeats", type=int, default=5)
     parser.add_argument("--cache", default=os.environ.get("PINIT_CACHE_DIR", ""), help="the warm cache folder")
+    parser.add_argument("--table", action="store_true", help="print the claims table at the end (from --cache)")
     a = parser.parse_args()
     print(f"load average before: {os.getloadavg()}", flush=True)
     for i in range(a.cold_repeats):
@@ -93,6 +95,8 @@ def main() -> None:
         if first["claims"] > 5.0:  # it found no stories on disk
             print(f"(the first warm process computed the stories: {first['claims']:.1f} s; not counted)")
     print(f"load average after: {os.getloadavg()}")
+    if not a.table:
+        return
     sys.path.insert(0, str(ROOT))
     import pandas as pd
 
