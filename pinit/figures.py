@@ -464,7 +464,7 @@ def signal_gain_figure(table: pd.DataFrame, big: bool = False) -> go.Figure:
             base=0,
             marker=dict(color=[GROW if v > 0 else SHRINK for v in logs]),
             name="signal gain",
-            text=[f"×{g:.3g}" for g in gains],
+            text=[f"×{fmt(g)}" for g in gains],
             textposition="outside",
             cliponaxis=False,
             hovertemplate="%{y}: multiplies its input's RMS by %{text}<extra></extra>",
@@ -487,7 +487,7 @@ def signal_gain_figure(table: pd.DataFrame, big: bool = False) -> go.Figure:
             yaxis=dict(autorange="reversed"),
             title=title(
                 "How much each layer scales the signal",
-                f"√(fan_in · E[w²]), log scale, bars from ×1; product over layers ×{product:.3g}.<br>"
+                f"√(fan_in · E[w²]), log scale, bars from ×1; product over layers ×{fmt(product)}.<br>"
                 "Dashed: √2 keeps a ReLU signal level. Far from ×1 at every layer, the signal explodes or "
                 "vanishes with depth.",
             ),

@@ -25,6 +25,7 @@ from torch.nn import init
 from .distributions import Distribution, Mixture, Normal, PointMass, TruncNormal, Uniform, normal_mass
 from .errors import PlanError
 from .fans import torch_fans
+from .text import number
 from .threads import single_thread
 
 __all__ = [
@@ -122,7 +123,7 @@ def _n(x: float) -> str:
         return "0"
     if float(x).is_integer() and abs(x) < 1e6:
         return str(int(x))
-    return f"{x:.3g}"
+    return number(x)  # the page's one way: 0.02, 1×10⁻⁵ (never 1e-05)
 
 
 @dataclass(frozen=True)

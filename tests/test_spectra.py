@@ -212,3 +212,91 @@ def test_a_trained_layer_against_its_init_what_the_tail_test_says(trained_mlp):
         after = spectrum(getattr(trained.layers, name).weight).tail
         assert not before.plausible  # measured R -0.87 (p 0.014) and -0.38 (p 0.07)
         assert after.plausible and after.loglik_ratio > 0  # measured R 4.7 (p 0.054) and 17.7 (p 0.0007)
+
+
+# --- a trained layer as the contrast: the lesson's training runs, fc1 before and after -------------------
+
+
+def test_tail_verdict_names_what_the_likelihood_ratio_test_says():
+    from pinit.lab.spectra import TailFit, tail_verdict
+
+    assert tail_verdict(TailFit(2.5, 1.0, 50, 0.05, "", 4.0, 0.01)) == "power law"
+    assert tail_verdict(TailFit(12.0, 1.0, 50, 0.1, "", -1.3, 4e-5)) == "exponential"
+    assert tail_verdict(TailFit(16.0, 1.0, 22, 0.08, "", 0.39, 0.4)) == "undecided"
+    assert tail_verdict(TailFit(math.nan, math.nan, 0, math.nan, "too few")) == "no fit"
+
+
+def test_the_no_tail_note_writes_its_numbers_one_way():
+    fit = spectrum(torch.randn(512, 2048, generator=torch.Generator().manual_seed(0)) * 0.02).tail
+    assert not fit.plausible and "e-" not in fit.note and "p = " in fit.note
+
+
+def test_trained_tail_says_what_it_cannot_train():
+    from pinit.lab.spectra import trained_tail
+
+    with pytest.raises(ValueError, match="unknown preset"):
+        trained_tail("No such preset")
+    with pytest.raises(ValueError, match="is not a weight matrix of SimpleCNN"):
+        trained_tail("Kaiming (He)", "layer4.fc1.bias")
+
+
+@pytest.mark.slow
+def test_the_trained_contrast_is_the_lessons_training_run_with_its_tail_fit_before_and_after():
+    """trained_tail() trains what the lesson's step 5 trains (same init, config, data and seeds): its
+    held-out accuracies are the training story's, seed by seed. What the tail test says is measured, not
+    promised; the init's fc1 is not a plausible power law on at least 4 of 5 seeds (a Gaussian-like matrix)."""
+    from pinit.lab import lesson
+    from pinit.lab.spectra import TRAINED_LAYER, TailFit, TrainedTail, tail_verdict, trained_tail
+
+    tt = trained_tail()
+    assert isinstance(tt, TrainedTail) and tt.seeds == lesson.TRAIN_SEEDS and tt.layer == TRAINED_LAYER
+    assert tt.settings == lesson.LESSON_TRAIN
+    story = lesson.training_story()
+    runs = story.runs_by_seed[tt.preset]
+    assert list(tt.test_accuracy) == pytest.approx([r.test_accuracy for r in runs], abs=1e-9)
+    assert len(tt.init) == len(tt.trained) == len(tt.seeds)
+    for before, after in zip(tt.init, tt.trained):
+        assert isinstance(after, TailFit) and math.isfinite(after.alpha) and 0 <= after.p_value <= 1
+        assert math.isfinite(before.alpha) and math.isfinite(before.loglik_ratio)
+    assert tt.plausible_init <= 1
+    assert all(0 < c < 1 for c in tt.change)  # training moved fc1, by less than its own size
+    table = tt.table()
+    assert len(table) == len(tt.seeds)
+    assert list(table["trained: tail"]) == [tail_verdict(f) for f in tt.trained]
+    assert (tt.spectrum.rows, tt.spectrum.cols) == (512, 2048) and tt.spectrum.tail == tt.trained[0]
+    assert lesson.story("trained_tail") is trained_tail  # the warm-up worker computes it once per server
+
+
+@pytest.mark.slow
+def test_the_spectra_page_shows_the_trained_layer_beside_the_init():
+    import json
+
+    from pinit.dashboard.spectra import trained_text
+    from pinit.lab.spectra import trained_tail
+    from tests.test_app_beyond import cfg_of, run
+
+    tt = trained_tail()  # computed (or read from the cache) before the page asks: the page only peeks
+    at = run("spectra", cfg_of("SimpleCNN", {}))
+    assert not [b for b in at.button if b.key == "spec.trained"]  # ready: no button, no training
+    texts = [m.value for m in at.markdown]
+    assert trained_text(tt) in texts
+    assert "A trained layer, for contrast" in trained_text(tt)
+    (frame,) = at.dataframe  # the page's one table: the trained contrast, a row per seed
+    shown = frame.value
+    assert len(shown) == len(tt.seeds) and list(shown["trained: tail"]) == list(tt.table()["trained: tail"])
+    titles = [json.loads(el.proto.spec)["layout"]["title"]["text"] for el in at.get("plotly_chart")]
+    assert any("layer4.fc1.weight after training (seed 0)" in t for t in titles), titles
+
+
+def test_the_spectra_page_offers_the_trained_layer_without_training_per_click(monkeypatch, tmp_path):
+    """Not computed yet (an empty cache): a button, and nothing trained until it is pressed."""
+    from pinit.lab import spectra, story_cache
+    from tests.test_app_beyond import cfg_of, run
+
+    monkeypatch.setenv(story_cache.CACHE_ENV, str(tmp_path))
+    spectra.trained_tail.cache_clear()
+    calls = []
+    monkeypatch.setattr(spectra, "train", lambda *a, **k: calls.append(1))
+    at = run("spectra", cfg_of("SimpleCNN", {}))
+    assert at.button(key="spec.trained") and not calls
+    assert any("A trained layer, for contrast" in c.value for c in at.caption)

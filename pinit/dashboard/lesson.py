@@ -25,7 +25,7 @@ from pinit.lab.lesson_figures import (
 )
 from pinit.lab.signal import VerdictColour, logits_verdict, loss_verdict
 from pinit.setup import Setup
-from pinit.text import quote
+from pinit.text import number, quote
 
 from . import room, sidebar, state
 from .chart import chart
@@ -206,11 +206,11 @@ def _depth(big: bool) -> None:
             (
                 f"{scheme}, per layer",
                 _value(f"per layer, {scheme}"),
-                f"formula ×{pred:.3f}",
+                f"formula ×{number(pred)}",
                 color,
                 f"The std's factor per layer, fc1 to fc{d.depth - 1}, median over {n} seeds, from "
-                f"{min(d.per_layer_by_seed[scheme]):.3f} to {max(d.per_layer_by_seed[scheme]):.3f}; the curve is "
-                "geometric, so one factor describes it.",
+                f"{number(min(d.per_layer_by_seed[scheme]))} to {number(max(d.per_layer_by_seed[scheme]))}; "
+                "the curve is geometric, so one factor describes it.",
             )
         )
     items.append(

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import pandas as pd
 import streamlit as st
 
 from pinit.lab.beyond_figures import spectrum_figure
-from pinit.lab.spectra import Spectrum, spectrum, svd_seconds
+from pinit.lab.lesson import spread_text
+from pinit.lab.spectra import Spectrum, TrainedTail, spectrum, svd_seconds, trained_tail
 from pinit.report import parameter_shapes
 from pinit.setup import Setup
+from pinit.text import number
 
 from .common import fail, look_for
 from .state import _BIG_MODEL_SLOT, BIG_MODEL_PARAMS
@@ -130,19 +134,19 @@ def spectra_view(setup: Setup) -> None:
         "a random init's bars fill the red Marchenko–Pastur curve and stop at the dotted edges λ₋ and λ₊ (the "
         "largest eigenvalue overshoots λ₊ by at most a few Tracy–Widom widths, ~σ²N^(−2/3)). Bars past λ₊ are "
         "outliers: structure that is not noise. Orthogonal: one bar. In log-log, a dashed tail line is drawn only "
-        "where a power law fits the largest eigenvalues better than an exponential."
+        "where an exponential does not fit the largest eigenvalues significantly better than a power law."
     )
     c = st.columns(4)
     c[0].metric("Singular values", f"{len(s.svals)}", help=f"{s.distinct} distinct (relative gap > 1e-4)")
-    c[1].metric("Largest / smallest s", f"{s.svals[0]:.4g} / {s.svals[-1]:.4g}")
+    c[1].metric("Largest / smallest s", f"{number(s.svals[0], 4)} / {number(s.svals[-1], 4)}")
     c[2].metric("Outliers above λ₊", f"{s.n_outliers}")
     t = s.tail
     if math.isfinite(t.alpha) and t.plausible:
         c[3].metric(
             "Tail α",
-            f"{t.alpha:.2f}",
+            number(t.alpha, 2),
             help=f"Power law over the top {t.n_tail} eigenvalues; against an exponential tail its log-likelihood "
-            f"ratio is {t.loglik_ratio:.3g} (p = {t.p_value:.2g}; Clauset, Shalizi & Newman 2009).",
+            f"ratio is {number(t.loglik_ratio)} (p = {number(t.p_value, 2)}; Clauset, Shalizi & Newman 2009).",
         )
     else:
         c[3].metric("Tail α", "none", help=t.note or None)
@@ -150,7 +154,99 @@ def spectra_view(setup: Setup) -> None:
             st.caption(
                 "**No power-law tail**: a random matrix's spectrum ends at the Marchenko–Pastur edge λ₊, and an "
                 f"exponential fits its top {t.n_tail} eigenvalues better than a power law (log-likelihood ratio "
-                f"{t.loglik_ratio:.3g}, p = {t.p_value:.2g}), so there is no α to read; the estimator would say "
-                f"{t.alpha:.1f}, a number that swings from seed to seed. Trained layers can grow a tail: train "
-                "one (Train tab, then a checkpoint) and look again."
+                f"{number(t.loglik_ratio)}, p = {number(t.p_value, 2)}), so there is no α to read; the estimator "
+                f"would say {number(t.alpha, 2)}, a number that swings from seed to seed. Below: a trained layer, "
+                "for contrast."
             )
+    trained_ui(log)
+
+
+def _verdicts(fits: list[str]) -> str:
+    """ "exponential on 5 of 5 seeds" / "undecided on 3, power law on 2 of 5 seeds"."""
+    order = ("power law", "undecided", "exponential", "no fit")
+    counts = [(v, fits.count(v)) for v in order if fits.count(v)]
+    return ", ".join(f"{v} on {k}" for v, k in counts) + f" of {len(fits)} seeds"
+
+
+def _over_seeds(values: list[float], unit: str = "") -> str:
+    """ "100 % on 5 of 5 seeds" when every seed agrees, else "0–1 over 5 seeds"."""
+    low, high, n = min(values), max(values), len(values)
+    if low == high:
+        return f"{number(low)}{unit} on {n} of {n} seeds"
+    return f"{number(low)}–{number(high)}{unit} over {n} seeds"
+
+
+def trained_text(tt: TrainedTail) -> str:
+    """What the trained contrast shows, in words made from its measurements (nothing promised)."""
+    table = tt.table()
+    c, n = tt.settings, len(tt.seeds)
+    layer = tt.layer.split(".")[-2] if tt.layer.endswith(".weight") else tt.layer
+    moved, _, spread = spread_text([100 * v for v in tt.change], unit=" %").partition(" (")
+    moved_range = f" ({spread}" if spread else ""
+    text = (
+        f"**A trained layer, for contrast.** SimpleCNN's {layer} ({tt.spectrum.rows} × {tt.spectrum.cols}) under "
+        f"{tt.preset}, before and after the lesson's training (SGD lr {number(c.lr)}, momentum {number(c.momentum)}, "
+        f"batch {c.batch_size}, {c.steps} steps; held-out accuracy "
+        f"{_over_seeds([100 * a for a in tt.test_accuracy], ' %')}). Training moved {layer} by {moved} of its "
+        f"size{moved_range}. The likelihood-ratio test of a power-law tail against an exponential one (p < 0.1 "
+        f"decides) says: at init {_verdicts(list(table['init: tail']))}; after training "
+        f"{_verdicts(list(table['trained: tail']))}. Eigenvalues above λ₊ (plus 5 Tracy–Widom widths): "
+        f"{_over_seeds(list(table['init: outliers']))} at init, {_over_seeds(list(table['trained: outliers']))} "
+        "after training. "
+    )
+    favoured = table[table["trained: tail"] == "power law"]
+    open_ = table[table["trained: tail"] != "exponential"]
+    ww = "WeightWatcher reads 2 to 6 as well trained"
+    if len(favoured):
+        text += (
+            f"A power law fits the trained tail better on {len(favoured)} of {n} seeds, with α "
+            f"{spread_text(list(favoured['trained: α']))} ({ww})."
+        )
+    elif len(open_):
+        alphas = list(open_["trained: α"])
+        text += (
+            f"After training the test no longer rejects a power law on {len(open_)} of {n} seeds, but it favours "
+            f"none either; α there is {spread_text(alphas)}"
+            + (
+                f", above the 2 to 6 that WeightWatcher reads as well trained: after {c.steps} steps there is no "
+                "heavy tail to read."
+                if min(alphas) > 6
+                else f" ({ww})."
+            )
+        )
+    else:
+        text += f"No power-law tail after training either: after {c.steps} steps the spectrum ends as a random one."
+    return text
+
+
+def trained_ui(log: bool) -> None:
+    """The lesson's trained fc1 beside the init: computed once per server (the warm-up worker does it
+    after the lesson's numbers), on a click if it is not ready yet; never retrained per click."""
+    tt = trained_tail.peek()  # type: ignore[attr-defined]
+    if tt is None:
+        st.caption(
+            "**A trained layer, for contrast**: SimpleCNN's fc1 trained as in the lesson's step 5, on 5 seeds. It "
+            "is computed once for this server (a few minutes of one core); then it is instant for everyone."
+        )
+        if not st.button("Train it and fit its tail", key="spec.trained"):
+            return
+        try:
+            with _BIG_MODEL_SLOT, st.spinner("Training SimpleCNN 5 times as the lesson does…"):
+                tt = trained_tail()
+        except Exception as e:
+            fail("The trained layer could not be computed.", e)
+            return
+    st.markdown(trained_text(tt))
+    table = tt.table()
+    shown = table.copy()
+    for col in shown.columns:
+        if col == "seed" or not pd.api.types.is_numeric_dtype(shown[col]):
+            continue
+        digits = 2 if col.endswith(("α", "p", "R")) else 3
+        if col == "moved" or col == "held-out accuracy":
+            shown[col] = [f"{number(100 * v, digits)} %" for v in shown[col]]
+        else:
+            shown[col] = [number(v, digits) for v in shown[col]]
+    st.dataframe(shown, hide_index=True, key="spec.trained.table")
+    first = dataclasses.replace(tt.spectrum, name=f"{tt.spectrum.name} after training (seed {tt.seeds[0]})")
+    st.plotly_chart(spectrum_figure(first, log=log), key="spec.trained.fig")

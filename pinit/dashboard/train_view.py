@@ -31,6 +31,7 @@ from pinit.lab.pictures import filter_grid
 from pinit.lab.training import TRAIN_DEFAULTS, TrainRun, train_data, train_run
 from pinit.plan import InitPlan
 from pinit.setup import Setup
+from pinit.text import number
 
 from .common import applied_label, look_for
 from .state import CACHE_TTL, session_id
@@ -367,7 +368,7 @@ def results_ui(shown: list[dict], results: dict, partial: dict, notes: dict) -> 
             last = run.log["loss"].iloc[-1]
             before = run.log["loss"].iloc[0]
             st.warning(
-                f"**{r['label']}**: the loss was {before:.4g} at step 1 and became {last} at step "
+                f"**{r['label']}**: the loss was {number(before, 4)} at step 1 and became {last} at step "
                 f"{run.steps_done}, so the run ended there (before a NaN could reach the weights). The init "
                 "made the logits so large that the softmax overflowed: an exploding init is the lesson, "
                 "not a crash."

@@ -166,7 +166,7 @@ def formula_ui(report: InitReport) -> None:
     fans = f" (fan_in {row['fan_in']}, fan_out {row['fan_out']})" if str(row["fan_in"]) != "<NA>" else ""
     st.markdown(f"**{name}** {row['shape']}: `{scheme.name}`{fans}" + (f" · {scheme.paper}" if scheme.paper else ""))
     st.latex(report.formulas[name])
-    st.caption(f"Measured σ = {row['std']:.4g} on this draw.")
+    st.caption(f"Measured σ = {fmt(float(str(row['std'])), 4)} on this draw.")
 
 
 def weights_view(make_report: Callable[[int], InitReport], big: bool = False) -> None:

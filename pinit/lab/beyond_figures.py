@@ -33,7 +33,7 @@ from ..style import (
     positive,
     rgba,
 )
-from .spectra import Spectrum, mp_density
+from .spectra import Spectrum, mp_density, tail_verdict
 from .transformer import TransformerReport
 
 __all__ = ["attention_figure", "coord_check_figure", "residual_figure", "spectrum_figure"]
@@ -222,7 +222,7 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
             line_trace(
                 grid.tolist(),
                 [positive(v) if log else float(v) for v in mp],
-                f"Marchenko–Pastur, q = {s.q:.3g}, σ² = {s.sigma2:.3g}",
+                f"Marchenko–Pastur, q = {fmt(s.q)}, σ² = {fmt(s.sigma2)}",
                 MP_COLOR,
                 hovertemplate="MP density %{y:.4g} at λ %{x:.4g}<extra></extra>",
             )
@@ -236,7 +236,8 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
             line_trace(
                 x.tolist(),
                 y.tolist(),
-                f"power-law tail, α = {t.alpha:.2f} (from x_min = {t.xmin:.3g})",
+                f"power-law tail, α = {fmt(t.alpha)} (from x_min = {fmt(t.xmin)})"
+                + ("" if tail_verdict(t) == "power law" else "; an exponential fits as well"),
                 TAIL_COLOR,
                 dash="dash",
                 hoverinfo="skip",
@@ -261,15 +262,15 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
             )
     lam_min, lam_max = float(s.evals[0]), float(s.evals[-1])
     sub = (
-        f"{s.rows} × {s.cols}, q = {s.q:.3g}, σ² = {s.sigma2:.3g}. MP edges λ₋ = {fmt(lo)}, λ₊ = {fmt(hi)}; "
+        f"{s.rows} × {s.cols}, q = {fmt(s.q)}, σ² = {fmt(s.sigma2)}. MP edges λ₋ = {fmt(lo)}, λ₊ = {fmt(hi)}; "
         f"measured λ_min = {fmt(lam_min)}, λ_max = {fmt(lam_max)}."
     )
     if s.distinct == 1:
-        sub += f"<br><b>One value</b>: every singular value is {s.svals[0]:.4g} (λ = {fmt(lam_max)})."
+        sub += f"<br><b>One value</b>: every singular value is {fmt(s.svals[0], 4)} (λ = {fmt(lam_max)})."
     else:
         sub += (
             f"<br><b>{s.n_outliers}</b> eigenvalue(s) above λ₊ + 5 Tracy–Widom scales; "
-            f"KS distance to MP {s.mp_ks:.3f}; tail α = {fmt(t.alpha)}"
+            f"KS distance to MP {fmt(s.mp_ks)}; tail α = {fmt(t.alpha)}"
             + (f" ({t.note})" if t.note else f" over the top {t.n_tail}")
             + "."
         )

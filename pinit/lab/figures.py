@@ -39,6 +39,7 @@ from ..style import (
     recipe_style,
     reference_line,
 )
+from ..text import number
 from .compare import density
 from .signal import RELU_TYPES, SignalFlow
 
@@ -158,7 +159,7 @@ def activation_std_figure(flow: SignalFlow, height: int = 430) -> go.Figure:
 
 def _pct(f: float) -> str:
     p = f * 100
-    return f"{p:.0f}%" if p >= 10 else f"{p:.2g}%"
+    return f"{p:.0f}%" if p >= 10 else f"{number(p, 2)}%"
 
 
 def activation_heatmap_figure(flow: SignalFlow, mode: str = "std", height: int | None = None) -> go.Figure:

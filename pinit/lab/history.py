@@ -40,6 +40,7 @@ from ..checks import whole_number
 from ..models import build_model
 from ..plan import InitPlan, apply_plan
 from ..stats import MAX_BINS, describe, summarize
+from ..text import number
 from .train import MAX_STEPS, train
 from .train_config import TRAIN_CONFIG
 from .training import train_data
@@ -375,7 +376,8 @@ def weight_history(
 
 
 def _fmt(x: float) -> str:
-    return "—" if not math.isfinite(x) else f"{x:.2g}" if abs(x) < 1000 else f"{x:.2e}".replace("e+", "e")
+    """Two significant digits, the page's one way (pinit.text.number: 18,000, 0.0031, 3.1×10⁻⁵)."""
+    return number(x, 2)
 
 
 def what_to_look_for(h: WeightHistory) -> str:
@@ -411,8 +413,8 @@ def what_to_look_for(h: WeightHistory) -> str:
         top, least = max(r1, key=lambda n: r1[n]), min(r1, key=lambda n: r1[n])
         line = (
             f"the loss is {_fmt(first)} at step 1 (an unsure network reads ln 10 = 2.3). In that first step "
-            f"{least}, σ {float(step1[least]['std']):.3g}, moves {float(r1[least]):.1%} of its size "
-            f"({float(r1[least]) / HEALTHY_UPDATE_RATIO:.0f}× the healthy 1e-3)"
+            f"{least}, σ {number(float(step1[least]['std']))}, moves {float(r1[least]):.1%} of its size "
+            f"({float(r1[least]) / HEALTHY_UPDATE_RATIO:.0f}× the healthy {number(HEALTHY_UPDATE_RATIO)})"
             + (", the least of any layer," if least == biggest else "")
             + f" while {top} moves {_fmt(float(r1[top]))}× its own size"
         )
@@ -434,9 +436,9 @@ def what_to_look_for(h: WeightHistory) -> str:
     last = float(h.loss["loss"].iloc[-1])
     inside = [n for n in weights if HEALTHY_UPDATE_RATIO / 10**0.5 <= r[n] <= HEALTHY_UPDATE_RATIO * 10**0.5]
     band = (
-        "every layer's median step is inside the 1e-3 band"
+        f"every layer's median step is inside the {number(HEALTHY_UPDATE_RATIO)} band"
         if len(inside) == len(weights)
-        else f"{len(inside)} of {len(weights)} layers' median steps are inside the 1e-3 band"
+        else f"{len(inside)} of {len(weights)} layers' median steps are inside the {number(HEALTHY_UPDATE_RATIO)} band"
     )
     return (
         f"the median update ratio per layer is {_fmt(float(r.min()))}–{_fmt(float(r.max()))} ({band}); step 1's "

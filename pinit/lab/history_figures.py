@@ -369,7 +369,7 @@ def update_ratio_figure(runs: Sequence[tuple[str, WeightHistory]], height: int =
     lay["annotations"] = annotations
     lay["title"] = title(
         "How big is one step? The update ratio of each layer",
-        "‖W after − W before‖ / ‖W before‖ of one SGD step; green band: around 1e-3, where a layer learns at a "
+        "‖W after − W before‖ / ‖W before‖ of one SGD step; green band: around 0.001, where a layer learns at a "
         "healthy pace",
         size=15,
     )

@@ -51,6 +51,7 @@ from torch.nn import functional as F
 from ..models import build_model
 from ..plan import apply_plan
 from ..presets import PRESETS
+from ..text import number
 from . import story_cache
 from .depth import depth_summary, depth_sweep, symmetry_table
 from .probes import activation_stats, probe_batch, probe_targets
@@ -148,7 +149,20 @@ def computed_once(fn: Fn) -> Fn:
                 results[args] = value
             return results[args]
 
+    def peek(*args: Any) -> Any:
+        """The result if it is at hand (computed here, sent by the worker, or on disk), else None: never computes."""
+        with lock:
+            if args not in results:
+                value = story_cache.load(name, args)
+                if value is None and _ARRIVED.get((fn.__name__, args), threading.Event()).is_set():
+                    value = _FROM_WORKER.get((fn.__name__, args))
+                if value is None:
+                    return None
+                results[args] = value
+            return results[args]
+
     wrapper.cache_clear = results.clear  # type: ignore[attr-defined]
+    wrapper.peek = peek  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 
@@ -442,54 +456,58 @@ WIDE = 0.2  # a spread (high - low) above this share of the median is shown as a
 
 def _step_for(median: float, low: float, high: float) -> float:
     """The rounding step the spread supports: the decimal place of (high - low)'s leading digit,
-    but at least two significant digits (one digit would round 14,700 to 10,000), finer where
-    rounding would leave [low, high], and at most 4 significant digits."""
+    but at least two significant digits (one digit would round 14,700 to 10,000), at most 4
+    significant digits, unless rounding to them would leave [low, high]: then finer, until it does not."""
     width = high - low
     scale = abs(median) if median else max(abs(low), abs(high), 1e-300)
     magnitude = math.floor(math.log10(scale))
     floor_step = 10.0 ** (magnitude - 3)  # 4 significant digits at most
     step = 10.0 ** math.floor(math.log10(width)) if width > 0 else floor_step
     step = max(min(step, 10.0 ** (magnitude - 1)), floor_step)
-    while step > floor_step and not low <= round(median / step) * step <= high:
+    # Finer where the rounded median would leave [low, high]: then the seeds agree to more digits than 4.
+    while step > 1e-12 * scale and not low <= round(median / step) * step <= high:
         step /= 10
     return step
 
 
 def _number(value: float, step: float) -> str:
-    """`value` rounded to `step`: thousands separators, or a power of ten for tiny and huge numbers."""
-    if value == 0:
-        return "0"
-    if abs(value) >= 1e6 or abs(value) < 1e-3:
-        digits = max(1, min(4, math.floor(math.log10(abs(value))) - math.floor(math.log10(step)) + 1))
-        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
-        return f"{mantissa}e{int(exponent)}"
+    """`value` rounded to `step`, written by pinit.text.number (thousands separators, 5.9×10⁻⁵ for
+    tiny numbers, never e-notation) with the significant digits that step leaves."""
     rounded = round(value / step) * step
-    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
-    return f"{rounded:,.{decimals}f}"
+    if rounded == 0 or not math.isfinite(rounded):
+        return number(rounded)
+    digits = math.floor(math.log10(abs(rounded))) - round(math.log10(step)) + 1
+    return number(rounded, max(1, digits))
 
 
-def _two_digits(value: float) -> str:
-    """A range's end: two significant digits."""
+def _two_digits(value: float, direction: int = 0) -> str:
+    """A range's end in two significant digits: rounded down (`direction` -1) for its low end and up
+    (+1) for its high end, so that the range shown holds every seed's value."""
     if value == 0 or not math.isfinite(value):
-        return _number(value, 1.0) if value == 0 else f"{value}"
-    return _number(value, 10 ** (math.floor(math.log10(abs(value))) - 1))
+        return number(value)
+    step = 10.0 ** (math.floor(math.log10(abs(value))) - 1)
+    q = value / step
+    q = math.floor(q + 1e-9) if direction < 0 else math.ceil(q - 1e-9) if direction > 0 else round(q)
+    return _number(q * step, step) if q else number(0)
 
 
 def spread_text(values: Sequence[float], unit: str = "", prefix: str = "") -> str:
     """How the page shows a number measured once per seed: the median, with only the digits the
     spread over the seeds supports, and its range when that spread exceeds WIDE of the median:
-    "11,000 (8,800–18,000 over 20 seeds)". `prefix` ("×") and `unit` (" %") go around each number.
+    "11,000 (6,100–19,000 over 20 seeds)". The range's ends are rounded outwards, so every seed
+    lies inside it. `prefix` ("×") and `unit` (" %") go around each number; every number is
+    written by pinit.text.number (so 5.9×10⁻⁵, never 5.9e-5).
     """
     finite = [float(v) for v in values if math.isfinite(v)]
     if not finite:
         return "not finite"
     median, low, high = statistics.median(finite), min(finite), max(finite)
     if low == high:  # the same on every seed: the number itself
-        text = f"{prefix}{low:,.4g}{unit}" if abs(low) < 1e6 else f"{prefix}{_two_digits(low)}{unit}"
+        text = f"{prefix}{number(low, 4)}{unit}"
     else:
         text = f"{prefix}{_number(median, _step_for(median, low, high))}{unit}"
     if median and (high - low) > WIDE * abs(median):
-        text += f" ({prefix}{_two_digits(low)}–{prefix}{_two_digits(high)}{unit} over {len(finite)} seeds)"
+        text += f" ({prefix}{_two_digits(low, -1)}–{prefix}{_two_digits(high, +1)}{unit} over {len(finite)} seeds)"
     if len(finite) < len(values):
         text += f" ({len(values) - len(finite)} of {len(values)} seeds not finite)"
     return text
@@ -637,13 +655,25 @@ STORIES: tuple[tuple[str, tuple[Any, ...]], ...] = (
     ("training_story", ()),
     ("step_claims", (5,)),
     ("claims", ()),
+    # Not the lesson's: the Spectra view's trained layer (pinit.lab.spectra), after every lesson number.
+    ("trained_tail", ()),
 )
 
 
+def story(name: str) -> Callable[..., Any]:
+    """The function STORIES names: this module's, or pinit.lab.spectra's trained_tail (imported here,
+    not at the top: spectra imports this module)."""
+    if name in globals():
+        return globals()[name]
+    from . import spectra
+
+    return getattr(spectra, name)
+
+
 def warm() -> None:
-    """Compute every step's numbers here, in the order a class meets them."""
+    """Compute every story here, in the order a class meets them."""
     for name, args in STORIES:
-        globals()[name](*args)
+        story(name)(*args)
 
 
 def _worker(results: Any) -> None:
@@ -651,7 +681,7 @@ def _worker(results: Any) -> None:
     torch.set_num_threads(1)  # one core for the worker; the server's own process keeps the other
     for name, args in STORIES:
         try:
-            value = globals()[name](*args)
+            value = story(name)(*args)
         except Exception:  # the page computes it itself, and says what went wrong there
             value = None
         results.put((name, args, value))

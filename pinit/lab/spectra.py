@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,12 +42,21 @@ import torch
 from torch import nn
 
 from ..checks import whole_number
+from ..models import build_model
+from ..plan import apply_plan
+from ..presets import PRESETS
+from ..text import number
+from .lesson import LESSON_TRAIN, TRAIN_SEEDS, computed_once
+from .train import evaluate, train
+from .train_config import TrainConfig
+from .training import train_data
 
 __all__ = [
     "MIN_TAIL_EIGENVALUES",
     "PLAUSIBLE_P",
     "Spectrum",
     "TailFit",
+    "TrainedTail",
     "edge_fluctuation",
     "mp_cdf",
     "mp_density",
@@ -56,6 +66,8 @@ __all__ = [
     "spectrum",
     "svd_seconds",
     "tail_alpha",
+    "tail_verdict",
+    "trained_tail",
     "weight_matrices",
     "weight_matrix",
 ]
@@ -175,6 +187,17 @@ def power_vs_exponential(tail: np.ndarray, alpha: float, xmin: float) -> tuple[f
     return r, p
 
 
+def tail_verdict(fit: TailFit) -> str:
+    """What the likelihood-ratio test says, in three words a page can count: "power law" (R > 0 with
+    p < PLAUSIBLE_P), "exponential" (R < 0 with p < PLAUSIBLE_P), "undecided" (p ≥ PLAUSIBLE_P: the
+    test cannot tell them apart, so a power law is not rejected, nor shown), or "no fit"."""
+    if not (math.isfinite(fit.alpha) and math.isfinite(fit.loglik_ratio) and math.isfinite(fit.p_value)):
+        return "no fit"
+    if fit.p_value >= PLAUSIBLE_P:
+        return "undecided"
+    return "power law" if fit.loglik_ratio > 0 else "exponential"
+
+
 def tail_alpha(evals: np.ndarray) -> TailFit:
     """α of ρ(λ) ∝ λ^(−α) over λ ≥ x_min, x_min by minimum KS distance (Clauset et al. 2009), as WeightWatcher,
     with the likelihood-ratio test against an exponential tail (`power_vs_exponential`).
@@ -214,7 +237,7 @@ def tail_alpha(evals: np.ndarray) -> TailFit:
             fit.n_tail,
             fit.D,
             f"no power-law tail: an exponential fits the top {n - i} eigenvalues better (log-likelihood ratio "
-            f"{r:.3g}, p = {p:.2g})",
+            f"{number(r)}, p = {number(p, 2)})",
             r,
             p,
         )
@@ -365,3 +388,119 @@ def svd_seconds(rows: int, cols: int) -> float:
     """A rough estimate of ``torch.linalg.svdvals``' time for a rows × cols matrix on one core: ~N·M² work."""
     big, small = max(rows, cols), min(rows, cols)
     return _SVD_SECONDS_PER_FLOP * big * small * small
+
+
+# --- a trained layer as the contrast: the lesson's training runs, their fc1 before and after ------------
+
+TRAINED_PRESET = "Kaiming (He)"  # the lesson's init that learns (100 % on every seed of step 5)
+TRAINED_LAYER = "layer4.fc1.weight"  # SimpleCNN's fc1, 512 × 2048: the matrix the Spectra view opens on
+
+
+@dataclass(frozen=True)
+class TrainedTail:
+    """One weight matrix of SimpleCNN before and after the lesson's training, once per seed.
+
+    The runs are the lesson's step 5 (pinit.lab.lesson.training_story): `preset` applied to
+    SimpleCNN built from each seed, trained with `settings` (pinit.lab.train_config.TRAIN_CONFIG,
+    the Train tab's configuration) on the same synthetic gratings in the seed's order. Per seed,
+    in the order of `seeds`: ``init`` and ``trained`` the tail fits (`tail_alpha`: α, x_min, the
+    likelihood-ratio test against an exponential, `plausible`), ``outliers_init`` and
+    ``outliers_trained`` the eigenvalues above λ₊ plus five Tracy-Widom widths, ``change``
+    ‖W_trained − W_init‖ / ‖W_init‖ (Frobenius), ``test_accuracy`` held out. ``spectrum`` is the
+    first seed's trained matrix in full, for the chart. Nothing here promises a tail: a few
+    hundred small SGD steps may move the matrix too little to grow one, and the fit says so.
+    """
+
+    preset: str
+    layer: str
+    settings: TrainConfig
+    seeds: tuple[int, ...]
+    init: tuple[TailFit, ...]
+    trained: tuple[TailFit, ...]
+    outliers_init: tuple[int, ...]
+    outliers_trained: tuple[int, ...]
+    change: tuple[float, ...]
+    test_accuracy: tuple[float, ...]
+    spectrum: Spectrum
+
+    @property
+    def plausible_init(self) -> int:
+        """On how many seeds the init's tail is a plausible power law."""
+        return sum(f.plausible for f in self.init)
+
+    @property
+    def plausible_trained(self) -> int:
+        """On how many seeds the trained matrix's tail is a plausible power law."""
+        return sum(f.plausible for f in self.trained)
+
+    def table(self) -> pd.DataFrame:
+        """One row per seed: the tail test's verdict (`tail_verdict`), α, R and p before and after
+        training, the outliers above λ₊, how far training moved the matrix and the held-out accuracy."""
+        rows = []
+        for i, seed in enumerate(self.seeds):
+            row: dict[str, Any] = {"seed": seed}
+            for when, fit, outliers in (
+                ("init", self.init[i], self.outliers_init[i]),
+                ("trained", self.trained[i], self.outliers_trained[i]),
+            ):
+                row[f"{when}: tail"] = tail_verdict(fit)
+                row[f"{when}: α"] = fit.alpha
+                row[f"{when}: R"] = fit.loglik_ratio
+                row[f"{when}: p"] = fit.p_value
+                row[f"{when}: outliers"] = outliers
+            row["moved"] = self.change[i]
+            row["held-out accuracy"] = self.test_accuracy[i]
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+
+@computed_once
+def trained_tail(
+    preset: str = TRAINED_PRESET, layer: str = TRAINED_LAYER, seeds: tuple[int, ...] = TRAIN_SEEDS
+) -> TrainedTail:
+    """SimpleCNN under `preset`, trained as the lesson trains it (build from the seed, apply the plan,
+    pinit.lab.train.train with LESSON_TRAIN, the same data), once per seed; `layer`'s spectrum and
+    tail fit before and after. Computed once per server and kept on disk (pinit.lab.story_cache):
+    a click never retrains.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if not seeds:
+        raise ValueError("trained_tail needs at least one seed")
+    c = LESSON_TRAIN
+    (images, labels), (test_images, test_labels) = train_data(c.n_train, c.n_test, c.noise)
+    init, trained, out_init, out_trained, change, accuracy = [], [], [], [], [], []
+    first: Spectrum | None = None
+    for seed in seeds:
+        model = build_model("SimpleCNN", seed=seed)
+        apply_plan(model, PRESETS[preset].plan, seed)
+        params = dict(model.named_parameters())
+        if layer not in params or params[layer].dim() < 2:
+            matrices = ", ".join(weight_matrices(model))
+            raise ValueError(f"{layer!r} is not a weight matrix of SimpleCNN; choose one of {matrices}")
+        w0 = params[layer].detach().clone()
+        before = spectrum(w0, layer)
+        train(model, images, labels, steps=c.steps, batch_size=c.batch_size, lr=c.lr, seed=seed, momentum=c.momentum)
+        w1 = params[layer].detach().clone()
+        after = spectrum(w1, layer)
+        first = first or after
+        init.append(before.tail)
+        trained.append(after.tail)
+        out_init.append(before.n_outliers)
+        out_trained.append(after.n_outliers)
+        change.append(float(torch.linalg.norm((w1 - w0).double()) / torch.linalg.norm(w0.double())))
+        accuracy.append(float(evaluate(model, test_images, test_labels)["accuracy"]))
+    assert first is not None  # seeds is not empty
+    return TrainedTail(
+        preset,
+        layer,
+        c,
+        tuple(seeds),
+        tuple(init),
+        tuple(trained),
+        tuple(out_init),
+        tuple(out_trained),
+        tuple(change),
+        tuple(accuracy),
+        first,
+    )
