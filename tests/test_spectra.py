@@ -293,7 +293,12 @@ def test_the_spectra_page_offers_the_trained_layer_without_training_per_click(mo
     from pinit.lab import spectra, story_cache
     from tests.test_app_beyond import cfg_of, run
 
+    from pinit.lab import lesson
+
     monkeypatch.setenv(story_cache.CACHE_ENV, str(tmp_path))
+    # Nothing from a warm-up worker either (a test before this one may have started one in this process).
+    monkeypatch.setattr(lesson, "_ARRIVED", {})
+    monkeypatch.setattr(lesson, "_FROM_WORKER", {})
     spectra.trained_tail.cache_clear()
     calls = []
     monkeypatch.setattr(spectra, "train", lambda *a, **k: calls.append(1))
