@@ -290,10 +290,8 @@ def test_the_spectra_page_shows_the_trained_layer_beside_the_init():
 
 def test_the_spectra_page_offers_the_trained_layer_without_training_per_click(monkeypatch, tmp_path):
     """Not computed yet (an empty cache): a button, and nothing trained until it is pressed."""
-    from pinit.lab import spectra, story_cache
+    from pinit.lab import lesson, spectra, story_cache
     from tests.test_app_beyond import cfg_of, run
-
-    from pinit.lab import lesson
 
     monkeypatch.setenv(story_cache.CACHE_ENV, str(tmp_path))
     # Nothing from a warm-up worker either (a test before this one may have started one in this process).
