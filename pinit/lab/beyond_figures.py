@@ -42,7 +42,7 @@ __all__ = ["attention_figure", "coord_check_figure", "residual_figure", "spectru
 MP_COLOR, EDGE_COLOR, TAIL_COLOR = EXPECTED, MUTED, SECOND
 
 
-def _preset_line(label: str, i: int, x: list, y: list, **more: Any) -> dict[str, Any]:
+def _preset_line(label: str, i: int, x: list[Any], y: list[Any], **more: Any) -> dict[str, Any]:
     """One preset's line with dots, in its plan colour (the i-th)."""
     return line_trace(x, [positive(v) for v in y], label, PLAN_COLORS[i % len(PLAN_COLORS)], markers=7, **more)
 
@@ -203,7 +203,7 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
     widths = np.diff(edges)
     density = counts / total / widths
     centers = (edges[:-1] + edges[1:]) / 2
-    data: list[dict] = [
+    data: list[dict[str, Any]] = [
         dict(
             type="bar",
             x=centers.tolist(),
@@ -274,7 +274,7 @@ def spectrum_figure(s: Spectrum, log: bool = False, height: int = 440) -> go.Fig
             + (f" ({t.note})" if t.note else f" over the top {t.n_tail}")
             + "."
         )
-    xaxis: dict = dict(title=dict(text="λ = s² / N"))
+    xaxis: dict[str, Any] = dict(title=dict(text="λ = s² / N"))
     if log:
         pos = [v for v in s.evals if v > 0]
         xaxis = log_axis("λ = s² / N", pos + ([hi] if hi > 0 else []))

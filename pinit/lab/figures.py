@@ -67,14 +67,14 @@ def _names(items: Sequence[str], limit: int = 4) -> str:
     return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
 
 
-def _category_ticks(labels: Sequence[str], limit: int = 24) -> dict:
+def _category_ticks(labels: Sequence[str], limit: int = 24) -> dict[str, Any]:
     """Name every tick of a short x axis; a long one gets numbers only (names are in the hover)."""
     if len(labels) <= limit:
         return dict(tickvals=list(range(1, len(labels) + 1)), ticktext=list(labels), tickangle=-45)
     return dict(title=dict(text="position in the forward pass (hover for the layer)"))
 
 
-def _category_layout(height: int, text: str, sub: str, yaxis: dict, labels: Sequence[str]) -> dict[str, Any]:
+def _category_layout(height: int, text: str, sub: str, yaxis: dict[str, Any], labels: Sequence[str]) -> dict[str, Any]:
     """A chart of one value per layer or parameter (x: _category_ticks). With every tick named (under
     25), the angled names take the bottom margin and the legend goes under them."""
     layout = lab_layout(height, title=lab_title(text, sub), yaxis=yaxis, xaxis=_category_ticks(labels))
@@ -456,7 +456,7 @@ def density_overlay_figure(a: Histogram, b: Histogram, label_a: str, label_b: st
 
 def _ab_lines(
     x_labels: Sequence[str], ya: Iterable[Any], yb: Iterable[Any], label_a: str, label_b: str, what: str
-) -> list[dict]:
+) -> list[dict[str, Any]]:
     xs = list(range(1, len(x_labels) + 1))
     return [
         line_trace(

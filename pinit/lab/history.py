@@ -43,7 +43,7 @@ from ..stats import MAX_BINS, describe, summarize
 from ..text import number
 from .train import MAX_STEPS, train
 from .train_config import TRAIN_CONFIG
-from .training import train_data
+from .training import TrainData, train_data
 
 __all__ = ["HEALTHY_UPDATE_RATIO", "WeightHistory", "training_config", "weight_history", "what_to_look_for"]
 
@@ -106,7 +106,7 @@ class WeightHistory:
     seed: int
     stop_reason: str  # "completed", "stopped", "non-finite loss"
     seconds: float
-    plan: dict = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)
     model_name: str = ""
     lr: float = math.nan
 
@@ -230,7 +230,7 @@ def weight_history(
     steps: int | None = None,
     every: int = 10,
     bins: int = 40,
-    data=None,
+    data: TrainData | None = None,
     callback: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> WeightHistory:

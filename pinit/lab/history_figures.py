@@ -66,7 +66,9 @@ def _densities(h: WeightHistory, name: str) -> tuple[list[int], list[float], dic
     return steps, edges, dens, out
 
 
-def _outline(edges: Sequence[float], dens: Sequence[float], base: float, scale: float) -> tuple[list, list]:
+def _outline(
+    edges: Sequence[float], dens: Sequence[float], base: float, scale: float
+) -> tuple[list[float], list[float]]:
     """A histogram's outline as a closed polygon standing on y = base: fillable with fill='toself'."""
     xs, ys = [edges[0]], [base]
     for left, right, d in zip(edges[:-1], edges[1:], dens):
@@ -190,7 +192,7 @@ def ridgeline_figure(
         scale = _RIDGE * gap / peak if offset else 1.0
         lift = 1.0 if offset else 0.0  # offset stands each step's ridge at y = step; overlay puts all on 0
 
-        def outline(step: int) -> tuple[list, list]:
+        def outline(step: int) -> tuple[list[float], list[float]]:
             return _outline(edges, dens[step], lift * step, scale)  # noqa: B023 (called in this iteration only)
 
         def panel(xs: Sequence[Any], ys: Sequence[Any], color: str, name: str | None, **more: Any) -> dict[str, Any]:

@@ -664,10 +664,12 @@ def story(name: str) -> Callable[..., Any]:
     """The function STORIES names: this module's, or pinit.lab.spectra's trained_tail (imported here,
     not at the top: spectra imports this module)."""
     if name in globals():
-        return globals()[name]
+        fn: Callable[..., Any] = globals()[name]
+        return fn
     from . import spectra
 
-    return getattr(spectra, name)
+    found: Callable[..., Any] = getattr(spectra, name)
+    return found
 
 
 def warm() -> None:

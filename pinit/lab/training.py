@@ -34,6 +34,9 @@ from .pictures import first_rgb_conv
 from .train import evaluate, train
 from .train_config import TRAIN_CONFIG, TrainConfig
 
+# ((images, labels), (held-out images, held-out labels)): what train_data returns and the runs take.
+TrainData = tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]
+
 __all__ = [
     "TRAIN_CONFIG",
     "TRAIN_DEFAULTS",
@@ -91,7 +94,7 @@ def _nhwc(images: torch.Tensor) -> torch.Tensor:
 
 
 @functools.lru_cache(maxsize=4)
-def train_data(n_train: int, n_test: int, noise: float, seed: int = 0):
+def train_data(n_train: int, n_test: int, noise: float, seed: int = 0) -> TrainData:
     """The training and held-out sets: make_dataset(seed) and make_dataset(seed + 1), images channels_last.
 
     Drawn once per process for each (n_train, n_test, noise, seed) and shared by every caller
@@ -110,7 +113,7 @@ def train_run(
     steps: int = TRAIN_CONFIG.steps,
     batch_size: int = TRAIN_CONFIG.batch_size,
     lr: float = TRAIN_CONFIG.lr,
-    data=None,
+    data: TrainData | None = None,
     callback: Callable[[int, float, float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     model_name: str = "SimpleCNN",
