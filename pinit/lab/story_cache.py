@@ -3,7 +3,8 @@
 The lesson measures every number over 20 seeds (training over 5): minutes of one core. The
 results are a pure function of pinit's backend code and torch's version, so they are stored
 under a key made of both: the sha256 of every ``pinit/**/*.py`` but the page
-(``pinit/dashboard``) and the drawing (``*figures*.py``, ``style.py``), and
+(``pinit/dashboard``), links and files (``pinit/share``: pinit.lab never imports it) and the
+drawing (``*figures*.py``, ``style.py``), and
 ``torch.__version__``. Any change of that code or of torch is a new key, and files of an
 older key are removed when a new one is written, so the folder holds one set of stories.
 
@@ -44,12 +45,12 @@ def cache_dir() -> Path | None:
 
 @functools.cache
 def code_key() -> str:
-    """sha256 of the sources that compute numbers (pinit/**/*.py but dashboard/, figures, style), torch's version."""
+    """sha256 of the sources that compute numbers (pinit/**/*.py but dashboard/, share/, figures, style), torch's version."""
     h = hashlib.sha256(torch.__version__.encode())
     for path in sorted(_PINIT.rglob("*.py")):
         rel = path.relative_to(_PINIT).as_posix()
-        if rel.startswith("dashboard/") or "figures" in path.stem or rel == "style.py":
-            continue  # the page and the figures draw the stories; they compute none of their numbers
+        if rel.startswith(("dashboard/", "share/")) or "figures" in path.stem or rel == "style.py":
+            continue  # the page, links and files, and the figures compute none of the stories' numbers
         h.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
     return h.hexdigest()[:20]
 
