@@ -4,9 +4,11 @@ The room store (pinit.share.rooms) is one object per server process, shared by e
 it holds only a step, a version and follower ids, never a session's own state. The presenter's
 session keeps the room's secret in its st.session_state (no other session ever sees it), so only
 the presenter's clicks move the room. A follower's page polls the store in a small fragment
-(`st.fragment(run_every=...)`: a dictionary read under a lock, nothing drawn) and reruns the page
-only when the room's version changed, so thirty idle phones cost the server a few cheap runs a
-second. Following stops at "Your turn" (the hand-over: every phone explores on its own from
+(`st.fragment(run_every=...)`: one read of the store, nothing drawn) and reruns the page only
+when the room's version changed, so thirty idle phones cost the server a few cheap runs a
+second. That rerun is the whole page (Streamlit lets a fragment body rerun only itself or the
+app); what keeps thirty of them at once cheap is that the step's numbers and its chart are
+computed once per server and shared (pinit.lab.lesson, pinit.dashboard.shared_figure). Following stops at "Your turn" (the hand-over: every phone explores on its own from
 there), when the student chooses "Explore on my own", or when the room is gone.
 
 Where the rooms live: in this process (pinit.share.rooms.RoomStore), or, when the environment
