@@ -22,8 +22,9 @@ Before/after in one run: `--baseline DIR` also starts a server from the source t
 followers, and alternates rounds A (DIR), B (this tree), A, B, ... so both see the same machine
 load. Both classes' followers keep polling all the time, each server in its own process.
 
-Prints p50/p95/max over all (move, follower) pairs per server, the same per move, and the load
-average (the machine is shared: the figures depend on the CPU the servers get).
+Prints p50/p95/max over all (move, follower) pairs per server, the same per move, the load
+average (the machine is shared: the figures depend on the CPU the servers get), and each server's
+CPU use over five idle seconds at the end (followers polling, nobody moving: the poll's price).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from pinit.lab import story_cache
 from pinit.serve import running
 from tests.ws_client import FOLLOWING_STEP, StreamlitSession, join_class, open_class
 
@@ -208,6 +210,11 @@ def server(tree: Path | None):
         return
     tree = tree.resolve()
     env = dict(os.environ, PYTHONPATH=str(tree))
+    # The story cache holds one code version's stories (pinit.lab.story_cache): the baseline keeps its
+    # own folder, or the two servers would evict each other's and recompute minutes of seeds per start.
+    folder = story_cache.cache_dir()
+    if folder is not None:
+        env[story_cache.CACHE_ENV] = str(folder / "baseline")
     with running(script=tree / "pinit" / "dashboard" / "streamlit_app.py", env=env, cwd=tree) as (url, proc):
         yield url, proc.pid
 
