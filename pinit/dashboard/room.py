@@ -8,8 +8,9 @@ the presenter's clicks move the room. A follower's page polls the store in a sma
 when the room's version changed, so thirty idle phones cost the server a few cheap runs a
 second. That rerun is the whole page (Streamlit lets a fragment body rerun only itself or the
 app); what keeps thirty of them at once cheap is that the step's numbers and its chart are
-computed once per server and shared (pinit.lab.lesson, pinit.dashboard.shared_figure). Following stops at "Your turn" (the hand-over: every phone explores on its own from
-there), when the student chooses "Explore on my own", or when the room is gone.
+computed once per server and shared (pinit.lab.lesson, pinit.dashboard.shared_figure).
+Following stops at "Your turn" (the hand-over: every phone explores on its own from there), when
+the student chooses "Explore on my own", or when the room is gone.
 
 Where the rooms live: in this process (pinit.share.rooms.RoomStore), or, when the environment
 names a folder in PINIT_ROOM_STORE, in a SQLite file there that every replica of the server opens
