@@ -19,6 +19,8 @@ It signs Streamlit's session-middleware and st.login cookies; XSRF tokens are do
 and work on any replica without it. Students see an error's type but no traceback
 (client.showErrorDetails=type) and no developer menu (client.toolbarMode=viewer: its
 "Clear cache" empties the cache all students share); --show-errors turns both back.
+The replicas share the classes of "follow the teacher" (the lesson steps a presenter moves):
+one SQLite file in the run directory, named to each replica by PINIT_ROOM_STORE.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from pinit.serve import free_port, settings, stop, streamlit_command, wait_healthy
+from pinit.share.room_db import ROOM_STORE_ENV
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = Path(__file__).with_name("nginx.conf.template")
@@ -180,6 +183,11 @@ def classroom(
     # Streamlit 1.67 refuses --server.cookieSecret on the command line (so it does not show
     # in `ps`); the environment variable is the supported way.
     env = dict(os.environ, STREAMLIT_SERVER_COOKIE_SECRET=cookie_secret)
+    # Follow the teacher across replicas: every replica keeps its classes in one SQLite file
+    # here (pinit.share.room_db), so a phone pinned to any replica follows a presenter on another.
+    rooms_dir = run_dir / "rooms"
+    rooms_dir.mkdir(mode=0o700)  # the replicas' user only: nginx's workers never read it
+    env[ROOM_STORE_ENV] = str(rooms_dir)
     procs: list[subprocess.Popen] = []
     logs = []
     nginx = None

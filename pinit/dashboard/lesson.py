@@ -31,6 +31,7 @@ from . import room, sidebar, state
 from .chart import chart
 from .common import escape
 from .share import qr_ui
+from .shared_figure import shared  # each step's chart built once per server, not once per tab
 
 STEP_KEY = "step"
 CHART_HEIGHT = 290
@@ -142,7 +143,7 @@ def _article(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, article"), ("loss", "loss at init, article")])
-    _chart(signal_trace_figure(t, big=big, **_fit(1)), 1)
+    _chart(shared(signal_trace_figure, t, big=big, **_fit(1)), 1)
     _story(
         "The article fills every Linear weight with N(0, 1), whatever its fan_in: since E[y²] = fan_in · E[w²] · "
         f"E[x²], fc1 (fan_in 2048) multiplies the signal by {lesson.claim('fc1 gain, article')} (√2048 ≈ 45). "
@@ -186,7 +187,7 @@ def _kaiming(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, Kaiming"), ("loss", "loss at init, Kaiming")])
-    _chart(signal_trace_figure(t, reference=before, big=big, **_fit(2), annotate="fc1"), 2)
+    _chart(shared(signal_trace_figure, t, reference=before, big=big, **_fit(2), annotate="fc1"), 2)
     _story(
         "Kaiming (He et al. 2015) draws each weight with std √(2/fan_in): the 2 makes up for the ReLU that zeroes "
         "half the signal, so no layer multiplies it (the slow rise is max-pooling keeping the largest values). "
@@ -226,7 +227,7 @@ def _depth(big: bool) -> None:
     )
     _metrics(items)
     _ranges([(f"{default}: below 1 % from", f"signal below 1 %, {default}")])
-    _chart(depth_story_figure(d, big=big, **_fit(3)), 3)
+    _chart(shared(depth_story_figure, d, big=big, **_fit(3)), 3)
     last = f"fc{d.depth - 1}"
     _story(
         f"Through {d.depth} ReLU layers Xavier loses √2 per layer ({lesson.claim('per layer, Xavier (Glorot)')}: "
@@ -258,7 +259,7 @@ def _symmetry(big: bool) -> None:
             )
         )
     _metrics(items)
-    _chart(symmetry_story_figure(s, big=big, **_fit(4)), 4)
+    _chart(shared(symmetry_story_figure, s, big=big, **_fit(4)), 4)
     _story(
         "Give every weight the same value and every unit of a layer computes the same function and gets the same "
         f"gradient, so SGD keeps them identical: after {s.steps} steps each layer still has one distinct unit, as "
@@ -297,7 +298,7 @@ def _training(big: bool) -> None:
                 )
             )
     _metrics(items)
-    _chart(training_story_figure(story, big=big, **_fit(5)), 5)
+    _chart(shared(training_story_figure, story, big=big, **_fit(5)), 5)
     c = story.settings
     table = lesson.step_claims(5)
     survived = table[table["claim"] == "held-out accuracy, Article recipe"]

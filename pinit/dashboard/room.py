@@ -4,23 +4,32 @@ The room store (pinit.share.rooms) is one object per server process, shared by e
 it holds only a step, a version and follower ids, never a session's own state. The presenter's
 session keeps the room's secret in its st.session_state (no other session ever sees it), so only
 the presenter's clicks move the room. A follower's page polls the store in a small fragment
-(`st.fragment(run_every=...)`: a dictionary read under a lock, nothing drawn) and reruns the page
-only when the room's version changed, so thirty idle phones cost the server a few cheap runs a
-second. Following stops at "Your turn" (the hand-over: every phone explores on its own from
-there), when the student chooses "Explore on my own", or when the room is gone.
+(`st.fragment(run_every=...)`: one read of the store, nothing drawn) and reruns the page only
+when the room's version changed, so thirty idle phones cost the server a few cheap runs a
+second. That rerun is the whole page (Streamlit lets a fragment body rerun only itself or the
+app); what keeps thirty of them at once cheap is that the step's numbers and its chart are
+computed once per server and shared (pinit.lab.lesson, pinit.dashboard.shared_figure).
+Following stops at "Your turn" (the hand-over: every phone explores on its own from there), when
+the student chooses "Explore on my own", or when the room is gone.
 
-One server process: with several replicas, a follower must reach the presenter's replica
-(docs/CLASSROOM.md).
+Where the rooms live: in this process (pinit.share.rooms.RoomStore), or, when the environment
+names a folder in PINIT_ROOM_STORE, in a SQLite file there that every replica of the server opens
+(pinit.share.room_db.SQLiteRoomStore; deploy/replicas.py sets it), so a phone on any replica
+follows a presenter on another (docs/CLASSROOM.md).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
+import sqlite3
+import sys
 from typing import Any
 
 import streamlit as st
 
+from pinit.share.room_db import ROOM_STORE_ENV, SQLiteRoomStore
 from pinit.share.rooms import RoomError, RoomStore, normalise_code
 
 HOST = "room.host"  # the presenter's session: {"code", "secret"}
@@ -32,11 +41,27 @@ HAND_OVER_STEP = 6  # "Your turn": the followers are let go
 YOUR_TURN = "**Your turn**: the teacher handed over. From here the page is yours: open Weights with a recipe below."
 
 
-_STORE = RoomStore(max_step=HAND_OVER_STEP)
+def _open_store() -> RoomStore | SQLiteRoomStore:
+    """The rooms' file in the folder $PINIT_ROOM_STORE names (shared by replicas), else this process's memory.
+
+    A folder that cannot hold the file is said in the server's log, and the classes then stay in
+    this process (they work for the phones on this replica only)."""
+    folder = os.environ.get(ROOM_STORE_ENV, "").strip()
+    if folder:
+        try:
+            if not os.path.isdir(folder):
+                raise RoomError(f"the folder {folder!r} does not exist")
+            return SQLiteRoomStore(folder, max_step=HAND_OVER_STEP)
+        except (RoomError, OSError, sqlite3.Error) as e:
+            print(f"pinit: {ROOM_STORE_ENV}={folder!r}: {e}; classes stay in this server process", file=sys.stderr)
+    return RoomStore(max_step=HAND_OVER_STEP)
 
 
-def store() -> RoomStore:
-    """The server process's rooms (one object for every session: it holds no session's state)."""
+_STORE = _open_store()
+
+
+def store() -> RoomStore | SQLiteRoomStore:
+    """The server's rooms (one object for every session: it holds no session's state)."""
     return _STORE
 
 

@@ -630,14 +630,24 @@ def _training_rows() -> list[dict[str, Any]]:
     return rows
 
 
+# step -> (its step_claims table, claim -> shown): a dict lookup per claim, not a DataFrame filter (a
+# millisecond each, a dozen per step, on every run of every follower's page when a class moves).
+_SHOWN: dict[int, tuple[pd.DataFrame, dict[str, str]]] = {}
+
+
 def claim(name: str) -> str:
     """The text the page shows for claim `name` (a row of `claims()`), looked up step by step so
     that an early step's number never waits for a later step's stories."""
     for step in LESSON_STEPS_WITH_NUMBERS:
         table = step_claims(step)
-        hit = table[table["claim"] == name]
-        if not hit.empty:
-            return str(hit["shown"].iloc[0])
+        kept = _SHOWN.get(step)
+        if kept is None or kept[0] is not table:  # new, or step_claims' cache was cleared
+            shown: dict[str, str] = {}
+            for c, s in zip(table["claim"], table["shown"]):
+                shown.setdefault(str(c), str(s))  # the first row of a name, as before
+            kept = _SHOWN[step] = (table, shown)
+        if name in kept[1]:
+            return kept[1][name]
     raise ValueError(f"no claim {name!r}; claims: {', '.join(claims()['claim'])}")
 
 

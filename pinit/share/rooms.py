@@ -18,8 +18,8 @@ room (the oldest dropped first), each counted only while it polled in the last
 `follower_ttl` seconds. Thread-safe (one lock): every Streamlit session of the server process
 calls in from its own script thread.
 
-The store lives in one process. With several replicas behind a load balancer a follower
-must reach the presenter's replica, or it finds no room (see docs/CLASSROOM.md).
+This store lives in one process. Replicas behind a load balancer share their rooms through
+pinit.share.room_db.SQLiteRoomStore instead (same methods, one SQLite file; docs/CLASSROOM.md).
 """
 
 from __future__ import annotations
