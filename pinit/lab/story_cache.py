@@ -45,7 +45,7 @@ def cache_dir() -> Path | None:
 
 @functools.cache
 def code_key() -> str:
-    """sha256 of the sources that compute numbers (pinit/**/*.py but dashboard/, share/, figures, style), torch's version."""
+    """sha256 of the number-computing sources (all pinit/**/*.py but dashboard/, share/, figures, style), torch."""
     h = hashlib.sha256(torch.__version__.encode())
     for path in sorted(_PINIT.rglob("*.py")):
         rel = path.relative_to(_PINIT).as_posix()
