@@ -28,7 +28,7 @@ from pinit.setup import Setup
 from pinit.text import quote
 
 from . import room, sidebar, state
-from .chart import chart
+from .chart import chart, chart_name
 from .common import escape
 from .share import qr_ui
 
@@ -68,11 +68,13 @@ class Step:
 Metric = tuple[str, str, str | None, VerdictColour, str]  # label, value, verdict, colour, help
 
 
-def _metrics(items: Sequence[Metric]) -> None:
-    """(label, value, verdict, colour, help) per column: the numbers that matter, in large type."""
+def _metrics(items: Sequence[Metric]) -> str:
+    """(label, value, verdict, colour, help) per column: the numbers that matter, in large type.
+    Returns them in one sentence, for the chart's accessible name (the chart is about them)."""
     cols = st.columns(len(items))
     for col, (label, value, verdict, color, help_text) in zip(cols, items):
         col.metric(label, value, verdict, delta_color=color, delta_arrow="off", help=help_text)
+    return "; ".join(f"{label}: {value}" + (f" ({verdict})" if verdict else "") for label, value, verdict, *_ in items)
 
 
 def _fit(n: int) -> dict[str, Any]:
@@ -84,8 +86,10 @@ def _fit(n: int) -> dict[str, Any]:
     return dict(heading=STEPS[n - 1].title, narrow=phone, height=CHART_HEIGHT - 40 if phone else CHART_HEIGHT)
 
 
-def _chart(fig, n: int) -> None:
-    chart(st, fig, key="lesson.chart", config={"displayModeBar": False})  # one chart, redrawn in place per step
+def _chart(fig, numbers: str) -> None:
+    """The step's chart (one, redrawn in place per step), named for a screen reader by its title,
+    its subtitle and the step's `numbers` (the metrics above it)."""
+    chart(st, fig, key="lesson.chart", config={"displayModeBar": False}, label=f"{chart_name(fig)}. {numbers}.")
 
 
 def _story(text: str) -> None:
@@ -102,6 +106,13 @@ def _value(claim: str) -> str:
     return lesson.claim(claim).split(" (")[0]
 
 
+def _short(claim: str) -> str:
+    """A claim's number (or range) without its seed count: "100 % on 5 of 5 seeds" is "100 %" in a
+    metric, which a phone's third of a screen shows whole ("100 % on 5 …" was cut); the count is in
+    the metric's help and the sentences under the chart."""
+    return claim.split(" on ")[0].split(" over ")[0]
+
+
 def _ranges(claims: Sequence[tuple[str, str]]) -> None:
     """One caption with the range of every (name, claim) whose seeds disagree by more than 20 %."""
     parts = [f"{name} {lesson.claim(c).split(' (', 1)[1].rstrip(')')}" for name, c in claims if " (" in lesson.claim(c)]
@@ -114,7 +125,7 @@ def _article(big: bool) -> None:
     n = len(t.seeds)
     logits, logits_color = logits_verdict(t.logits_std)
     loss, loss_color = loss_verdict(t.loss, t.num_classes, t.logits_std)
-    _metrics(
+    numbers = _metrics(
         [
             (
                 "fc1 multiplies the signal by",
@@ -142,7 +153,7 @@ def _article(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, article"), ("loss", "loss at init, article")])
-    _chart(signal_trace_figure(t, big=big, **_fit(1)), 1)
+    _chart(signal_trace_figure(t, big=big, **_fit(1)), numbers)
     _story(
         "The article fills every Linear weight with N(0, 1), whatever its fan_in: since E[y²] = fan_in · E[w²] · "
         f"E[x²], fc1 (fan_in 2048) multiplies the signal by {lesson.claim('fc1 gain, article')} (√2048 ≈ 45). "
@@ -159,7 +170,7 @@ def _kaiming(big: bool) -> None:
     n = len(t.seeds)
     logits, logits_color = logits_verdict(t.logits_std)
     loss, loss_color = loss_verdict(t.loss, t.num_classes, t.logits_std)
-    _metrics(
+    numbers = _metrics(
         [
             (
                 "fc1 multiplies the signal by",
@@ -186,7 +197,7 @@ def _kaiming(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, Kaiming"), ("loss", "loss at init, Kaiming")])
-    _chart(signal_trace_figure(t, reference=before, big=big, **_fit(2), annotate="fc1"), 2)
+    _chart(signal_trace_figure(t, reference=before, big=big, **_fit(2), annotate="fc1"), numbers)
     _story(
         "Kaiming (He et al. 2015) draws each weight with std √(2/fan_in): the 2 makes up for the ReLU that zeroes "
         "half the signal, so no layer multiplies it (the slow rise is max-pooling keeping the largest values). "
@@ -224,9 +235,9 @@ def _depth(big: bool) -> None:
             f"({lesson.claim(f'signal below 1 %, {default}')}).",
         )
     )
-    _metrics(items)
+    numbers = _metrics(items)
     _ranges([(f"{default}: below 1 % from", f"signal below 1 %, {default}")])
-    _chart(depth_story_figure(d, big=big, **_fit(3)), 3)
+    _chart(depth_story_figure(d, big=big, **_fit(3)), numbers)
     last = f"fc{d.depth - 1}"
     _story(
         f"Through {d.depth} ReLU layers Xavier loses √2 per layer ({lesson.claim('per layer, Xavier (Glorot)')}: "
@@ -257,8 +268,8 @@ def _symmetry(big: bool) -> None:
                 f"on each of {len(counts[scheme])} seeds.",
             )
         )
-    _metrics(items)
-    _chart(symmetry_story_figure(s, big=big, **_fit(4)), 4)
+    numbers = _metrics(items)
+    _chart(symmetry_story_figure(s, big=big, **_fit(4)), numbers)
     _story(
         "Give every weight the same value and every unit of a layer computes the same function and gets the same "
         f"gradient, so SGD keeps them identical: after {s.steps} steps each layer still has one distinct unit, as "
@@ -276,7 +287,7 @@ def _training(big: bool) -> None:
             items.append(
                 (
                     name,
-                    lesson.claim(f"overflow step, {name}").split(" on ")[0],
+                    _short(lesson.claim(f"overflow step, {name}")),
                     "loss overflowed",
                     "red",
                     f"The step at which the loss became inf/NaN, over {n} seeds "
@@ -289,15 +300,15 @@ def _training(big: bool) -> None:
             items.append(
                 (
                     f"{name}: held-out accuracy",
-                    lesson.claim(f"held-out accuracy, {name}"),
+                    _short(lesson.claim(f"held-out accuracy, {name}")),
                     f"after {story.settings.steps} steps",
                     color,
-                    f"Accuracy on {story.settings.n_test} images the network never trained on, on each of {n} "
-                    "seeds (init and data order); 10% is chance.",
+                    f"Accuracy on {story.settings.n_test} images the network never trained on, over {n} "
+                    f"seeds (init and data order): {lesson.claim(f'held-out accuracy, {name}')}; 10% is chance.",
                 )
             )
-    _metrics(items)
-    _chart(training_story_figure(story, big=big, **_fit(5)), 5)
+    numbers = _metrics(items)
+    _chart(training_story_figure(story, big=big, **_fit(5)), numbers)
     c = story.settings
     table = lesson.step_claims(5)
     survived = table[table["claim"] == "held-out accuracy, Article recipe"]
