@@ -19,7 +19,7 @@ from pinit.report import InitReport
 from pinit.stats import Histogram
 from pinit.style import fmt
 
-from .chart import chart
+from .chart import chart, chart_name
 from .common import escape
 from .sidebar import is_phone
 
@@ -132,11 +132,29 @@ def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> Non
     )
 
 
+def _num(v: object) -> float | None:
+    """A table cell as a float, or None when it is missing (None, NaN, pandas' NA)."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if f == f else None
+
+
 def overview_ui(report: InitReport, big: bool) -> None:
     a, b = st.columns(2)
-    # pinit's chart element, as the histograms: named for a screen reader by its title and subtitle.
-    chart(a, std_overview_figure(report.table, big=big), key="overview_std", config=NO_MODE_BAR)
-    chart(b, signal_gain_figure(report.table, big=big), key="overview_gain", config=NO_MODE_BAR)
+    # pinit's chart element, as the histograms: named for a screen reader by its title, its subtitle and
+    # the numbers its bars draw (the same as the Table section's).
+    t = report.table
+    stds = "; ".join(
+        f"{n} σ {fmt(s)}" + (f", expected {fmt(_num(e))}" if _num(e) is not None else "")
+        for n, s, e in zip(t["name"], t["std"], t["expected_std"])
+    )
+    gains = "; ".join(f"{n} ×{fmt(g)}" for n, g in gains_of(report).items())
+    std_fig, gain_fig = std_overview_figure(t, big=big), signal_gain_figure(t, big=big)
+    label = f"{chart_name(std_fig)}. {stds}."
+    chart(a, std_fig, key="overview_std", config=NO_MODE_BAR, label=label)
+    chart(b, gain_fig, key="overview_gain", config=NO_MODE_BAR, label=f"{chart_name(gain_fig)}. {gains or 'none'}.")
 
 
 def table_ui(report: InitReport) -> None:
