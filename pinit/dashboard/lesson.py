@@ -34,6 +34,11 @@ from .share import qr_ui
 
 STEP_KEY = "step"
 CHART_HEIGHT = 290
+# Presenter mode: the px each step's chart may grow beyond CHART_HEIGHT and still fit one 1280x720
+# screen (the tighter of 1280x720 and 1024x768) with its numbers and sentences, 8-15 px spare
+# (tests/browser/test_lesson_browser.py measures it). Step 1's longer sentences leave it none.
+PRESENTER_ROOM = {2: 40, 3: 28, 4: 70, 5: 40}
+PHONE_ROOM = {3: 40, 4: 40}  # the same on a 390x844 phone, whose chart must end on its first screen
 # ← → change the step from anywhere in the lesson, not only with nothing focused: Streamlit's own
 # shortcuts (Back's and Next's `shortcut=`) answer only then, and with focus in the step picker the
 # arrows moved the focus, not the step. Constant code (no user input in it), installed once per tab;
@@ -77,13 +82,16 @@ def _metrics(items: Sequence[Metric]) -> str:
     return "; ".join(f"{label}: {value}" + (f" ({verdict})" if verdict else "") for label, value, verdict, *_ in items)
 
 
-def _fit(n: int) -> dict[str, Any]:
+def _fit(n: int, big: bool) -> dict[str, Any]:
     """Step n's chart titled by the step (its own subtitle keeps its numbers), laid out for a phone's
     width on a phone: titles wrap there instead of being cut, the legend under a plot that keeps its width."""
     phone = sidebar.is_phone()
     # A phone's chart grows by its wrapped title and legend rows; from a lower base, so that the
-    # metrics, the spread line and the chart are all on a 390x844 phone's first screen.
-    return dict(heading=STEPS[n - 1].title, narrow=phone, height=CHART_HEIGHT - 40 if phone else CHART_HEIGHT)
+    # metrics, the spread line and the chart are all on a 390x844 phone's first screen. A projector's
+    # step gets the height its screen has left (PRESENTER_ROOM).
+    room = PHONE_ROOM if phone else PRESENTER_ROOM if big else {}
+    height = CHART_HEIGHT - (40 if phone else 0) + room.get(n, 0)
+    return dict(heading=STEPS[n - 1].title, narrow=phone, height=height)
 
 
 def _chart(fig, numbers: str) -> None:
@@ -153,7 +161,7 @@ def _article(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, article"), ("loss", "loss at init, article")])
-    _chart(signal_trace_figure(t, big=big, **_fit(1)), numbers)
+    _chart(signal_trace_figure(t, big=big, **_fit(1, big)), numbers)
     _story(
         "The article fills every Linear weight with N(0, 1), whatever its fan_in: since E[y²] = fan_in · E[w²] · "
         f"E[x²], fc1 (fan_in 2048) multiplies the signal by {lesson.claim('fc1 gain, article')} (√2048 ≈ 45). "
@@ -197,7 +205,7 @@ def _kaiming(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, Kaiming"), ("loss", "loss at init, Kaiming")])
-    _chart(signal_trace_figure(t, reference=before, big=big, **_fit(2), annotate="fc1"), numbers)
+    _chart(signal_trace_figure(t, reference=before, big=big, **_fit(2, big), annotate="fc1"), numbers)
     _story(
         "Kaiming (He et al. 2015) draws each weight with std √(2/fan_in): the 2 makes up for the ReLU that zeroes "
         "half the signal, so no layer multiplies it (the slow rise is max-pooling keeping the largest values). "
@@ -228,7 +236,7 @@ def _depth(big: bool) -> None:
         (
             f"{default}: input's part below 1 %",
             f"from {_value(f'signal below 1 %, {default}')}",
-            "the output forgets the input",
+            "input forgotten",  # "the output forgets the input" was cut on a phone
             "red",
             "The first layer whose outputs vary across inputs by less than 1 % of their size (the std across "
             f"inputs of each unit, averaged, over the RMS), median over {n} seeds "
@@ -237,7 +245,7 @@ def _depth(big: bool) -> None:
     )
     numbers = _metrics(items)
     _ranges([(f"{default}: below 1 % from", f"signal below 1 %, {default}")])
-    _chart(depth_story_figure(d, big=big, **_fit(3)), numbers)
+    _chart(depth_story_figure(d, big=big, **_fit(3, big)), numbers)
     last = f"fc{d.depth - 1}"
     _story(
         f"Through {d.depth} ReLU layers Xavier loses √2 per layer ({lesson.claim('per layer, Xavier (Glorot)')}: "
@@ -269,7 +277,7 @@ def _symmetry(big: bool) -> None:
             )
         )
     numbers = _metrics(items)
-    _chart(symmetry_story_figure(s, big=big, **_fit(4)), numbers)
+    _chart(symmetry_story_figure(s, big=big, **_fit(4, big)), numbers)
     _story(
         "Give every weight the same value and every unit of a layer computes the same function and gets the same "
         f"gradient, so SGD keeps them identical: after {s.steps} steps each layer still has one distinct unit, as "
@@ -308,7 +316,7 @@ def _training(big: bool) -> None:
                 )
             )
     numbers = _metrics(items)
-    _chart(training_story_figure(story, big=big, **_fit(5)), numbers)
+    _chart(training_story_figure(story, big=big, **_fit(5, big)), numbers)
     c = story.settings
     table = lesson.step_claims(5)
     survived = table[table["claim"] == "held-out accuracy, Article recipe"]
