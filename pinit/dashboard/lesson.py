@@ -38,7 +38,7 @@ CHART_HEIGHT = 290
 # screen (the tighter of 1280x720 and 1024x768) with its numbers and sentences, 8-15 px spare
 # (tests/browser/test_lesson_browser.py measures it). Step 1's longer sentences leave it none.
 PRESENTER_ROOM = {2: 40, 3: 28, 4: 70, 5: 40}
-PHONE_ROOM = {3: 40, 4: 40}  # the same on a 390x844 phone, whose chart must end on its first screen
+PHONE_ROOM = {3: 40, 4: 40, 5: 40}  # the same on a 390x844 phone, whose chart must end on its first screen
 # ← → change the step from anywhere in the lesson, not only with nothing focused: Streamlit's own
 # shortcuts (Back's and Next's `shortcut=`) answer only then, and with focus in the step picker the
 # arrows moved the focus, not the step. Constant code (no user input in it), installed once per tab;
