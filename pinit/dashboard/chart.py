@@ -11,20 +11,26 @@ plotly.js comes from the plotly package's own bundled file (plotly/package_data)
 by Streamlit's component file route and loaded once per page. The chart element carries the
 test id of Streamlit's chart (stPlotlyChart), so the page's charts are found the same way
 whichever element drew them; `window.__pinitChartDraws` counts the draws (for the tests).
+
+A chart is a picture to a screen reader: the element is role="img" with an accessible name
+(aria-label), its title and subtitle by default (they carry the chart's key numbers), or the
+words the caller gives (WCAG 1.1.1, non-text content; the WAI-ARIA img role).
 """
 
 from __future__ import annotations
 
 import contextlib
+import html
 import importlib.util
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import streamlit as st
 import streamlit.components.v1 as components_v1
 
-__all__ = ["chart"]
+__all__ = ["chart", "chart_name"]
 
 _PLOTLY_SPEC = importlib.util.find_spec("plotly")  # its file only: plotly itself stays in the figure modules
 assert _PLOTLY_SPEC is not None and _PLOTLY_SPEC.origin is not None, "plotly is a dependency of pinit"
@@ -51,6 +57,8 @@ export default function (component) {
     el.className = "pinit-chart";
     parentElement.appendChild(el);
   }
+  el.setAttribute("role", "img");  // a picture to a screen reader, named by its title and numbers
+  el.setAttribute("aria-label", data.label);
   if (el.__pinitSpec === data.spec && el.__pinitConfig === data.config) return;
   el.__pinitSpec = data.spec;
   el.__pinitConfig = data.config;
@@ -76,12 +84,35 @@ _COMPONENT = st.components.v2.component(
 )
 
 
-def chart(container: Any, fig: Any, key: str, config: dict[str, Any] | None = None) -> None:
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _plain(text: Any) -> str:
+    """Plotly's HTML-ish label text as words: <br> a space, other tags dropped, entities decoded."""
+    return " ".join(html.unescape(_TAG.sub("", str(text or "").replace("<br>", " "))).split())
+
+
+def chart_name(fig: Any) -> str:
+    """A figure's accessible name: its title, then its subtitle (the numbers it is about)."""
+    t = (json.loads(fig).get("layout") or {}).get("title") if isinstance(fig, str) else fig.layout.title
+    if t is None:
+        return "Chart"
+    if isinstance(t, dict):
+        text, sub = t.get("text"), (t.get("subtitle") or {}).get("text")
+    else:
+        text, sub = t.text, t.subtitle.text if t.subtitle is not None else None
+    words = ". ".join(w for w in (_plain(text), _plain(sub)) if w)
+    return words or "Chart"
+
+
+def chart(container: Any, fig: Any, key: str, config: dict[str, Any] | None = None, label: str | None = None) -> None:
     """Draw plotly figure `fig` in `container` (st, a column, ...) as the chart `key`.
 
     The same key on the next rerun updates that chart in place (one Plotly.react); a figure
     equal to the last one draws nothing. `config`: plotly's config (displayModeBar, ...).
+    `label`: the chart's accessible name (default: its title and subtitle, chart_name).
     """
     spec = fig if isinstance(fig, str) else fig.to_json()
+    name = label if label else chart_name(fig)
     with contextlib.nullcontext() if container is st else container:
-        _COMPONENT(key=key, data={"spec": spec, "config": json.dumps(config or {})}, width="stretch")
+        _COMPONENT(key=key, data={"spec": spec, "config": json.dumps(config or {}), "label": name}, width="stretch")

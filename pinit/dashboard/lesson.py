@@ -28,13 +28,18 @@ from pinit.setup import Setup
 from pinit.text import number, quote
 
 from . import room, sidebar, state
-from .chart import chart
+from .chart import chart, chart_name
 from .common import escape
 from .share import qr_ui
 from .shared_figure import shared  # each step's chart built once per server, not once per tab
 
 STEP_KEY = "step"
 CHART_HEIGHT = 290
+# Presenter mode: the px each step's chart may grow beyond CHART_HEIGHT and still fit one 1280x720
+# screen (the tighter of 1280x720 and 1024x768) with its numbers and sentences, 8-15 px spare
+# (tests/browser/test_lesson_browser.py measures it). Step 1's longer sentences leave it none.
+PRESENTER_ROOM = {2: 40, 3: 28, 4: 70, 5: 40}
+PHONE_ROOM = {3: 40, 4: 40, 5: 40}  # the same on a 390x844 phone, whose chart must end on its first screen
 # ← → change the step from anywhere in the lesson, not only with nothing focused: Streamlit's own
 # shortcuts (Back's and Next's `shortcut=`) answer only then, and with focus in the step picker the
 # arrows moved the focus, not the step. Constant code (no user input in it), installed once per tab;
@@ -69,24 +74,31 @@ class Step:
 Metric = tuple[str, str, str | None, VerdictColour, str]  # label, value, verdict, colour, help
 
 
-def _metrics(items: Sequence[Metric]) -> None:
-    """(label, value, verdict, colour, help) per column: the numbers that matter, in large type."""
+def _metrics(items: Sequence[Metric]) -> str:
+    """(label, value, verdict, colour, help) per column: the numbers that matter, in large type.
+    Returns them in one sentence, for the chart's accessible name (the chart is about them)."""
     cols = st.columns(len(items))
     for col, (label, value, verdict, color, help_text) in zip(cols, items):
         col.metric(label, value, verdict, delta_color=color, delta_arrow="off", help=help_text)
+    return "; ".join(f"{label}: {value}" + (f" ({verdict})" if verdict else "") for label, value, verdict, *_ in items)
 
 
-def _fit(n: int) -> dict[str, Any]:
+def _fit(n: int, big: bool) -> dict[str, Any]:
     """Step n's chart titled by the step (its own subtitle keeps its numbers), laid out for a phone's
     width on a phone: titles wrap there instead of being cut, the legend under a plot that keeps its width."""
     phone = sidebar.is_phone()
     # A phone's chart grows by its wrapped title and legend rows; from a lower base, so that the
-    # metrics, the spread line and the chart are all on a 390x844 phone's first screen.
-    return dict(heading=STEPS[n - 1].title, narrow=phone, height=CHART_HEIGHT - 40 if phone else CHART_HEIGHT)
+    # metrics, the spread line and the chart are all on a 390x844 phone's first screen. A projector's
+    # step gets the height its screen has left (PRESENTER_ROOM).
+    room = PHONE_ROOM if phone else PRESENTER_ROOM if big else {}
+    height = CHART_HEIGHT - (40 if phone else 0) + room.get(n, 0)
+    return dict(heading=STEPS[n - 1].title, narrow=phone, height=height)
 
 
-def _chart(fig, n: int) -> None:
-    chart(st, fig, key="lesson.chart", config={"displayModeBar": False})  # one chart, redrawn in place per step
+def _chart(fig, numbers: str) -> None:
+    """The step's chart (one, redrawn in place per step), named for a screen reader by its title,
+    its subtitle and the step's `numbers` (the metrics above it)."""
+    chart(st, fig, key="lesson.chart", config={"displayModeBar": False}, label=f"{chart_name(fig)}. {numbers}.")
 
 
 def _story(text: str) -> None:
@@ -103,6 +115,13 @@ def _value(claim: str) -> str:
     return lesson.claim(claim).split(" (")[0]
 
 
+def _short(claim: str) -> str:
+    """A claim's number (or range) without its seed count: "100 % on 5 of 5 seeds" is "100 %" in a
+    metric, which a phone's third of a screen shows whole ("100 % on 5 …" was cut); the count is in
+    the metric's help and the sentences under the chart."""
+    return claim.split(" on ")[0].split(" over ")[0]
+
+
 def _ranges(claims: Sequence[tuple[str, str]]) -> None:
     """One caption with the range of every (name, claim) whose seeds disagree by more than 20 %."""
     parts = [f"{name} {lesson.claim(c).split(' (', 1)[1].rstrip(')')}" for name, c in claims if " (" in lesson.claim(c)]
@@ -115,7 +134,7 @@ def _article(big: bool) -> None:
     n = len(t.seeds)
     logits, logits_color = logits_verdict(t.logits_std)
     loss, loss_color = loss_verdict(t.loss, t.num_classes, t.logits_std)
-    _metrics(
+    numbers = _metrics(
         [
             (
                 "fc1 multiplies the signal by",
@@ -143,7 +162,7 @@ def _article(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, article"), ("loss", "loss at init, article")])
-    _chart(shared(signal_trace_figure, t, big=big, **_fit(1)), 1)
+    _chart(shared(signal_trace_figure, t, big=big, **_fit(1, big)), numbers)
     _story(
         "The article fills every Linear weight with N(0, 1), whatever its fan_in: since E[y²] = fan_in · E[w²] · "
         f"E[x²], fc1 (fan_in 2048) multiplies the signal by {lesson.claim('fc1 gain, article')} (√2048 ≈ 45). "
@@ -160,7 +179,7 @@ def _kaiming(big: bool) -> None:
     n = len(t.seeds)
     logits, logits_color = logits_verdict(t.logits_std)
     loss, loss_color = loss_verdict(t.loss, t.num_classes, t.logits_std)
-    _metrics(
+    numbers = _metrics(
         [
             (
                 "fc1 multiplies the signal by",
@@ -187,7 +206,7 @@ def _kaiming(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, Kaiming"), ("loss", "loss at init, Kaiming")])
-    _chart(shared(signal_trace_figure, t, reference=before, big=big, **_fit(2), annotate="fc1"), 2)
+    _chart(shared(signal_trace_figure, t, reference=before, big=big, **_fit(2, big), annotate="fc1"), numbers)
     _story(
         "Kaiming (He et al. 2015) draws each weight with std √(2/fan_in): the 2 makes up for the ReLU that zeroes "
         "half the signal, so no layer multiplies it (the slow rise is max-pooling keeping the largest values). "
@@ -218,16 +237,16 @@ def _depth(big: bool) -> None:
         (
             f"{default}: input's part below 1 %",
             f"from {_value(f'signal below 1 %, {default}')}",
-            "the output forgets the input",
+            "input forgotten",  # "the output forgets the input" was cut on a phone
             "red",
             "The first layer whose outputs vary across inputs by less than 1 % of their size (the std across "
             f"inputs of each unit, averaged, over the RMS), median over {n} seeds "
             f"({lesson.claim(f'signal below 1 %, {default}')}).",
         )
     )
-    _metrics(items)
+    numbers = _metrics(items)
     _ranges([(f"{default}: below 1 % from", f"signal below 1 %, {default}")])
-    _chart(shared(depth_story_figure, d, big=big, **_fit(3)), 3)
+    _chart(shared(depth_story_figure, d, big=big, **_fit(3, big)), numbers)
     last = f"fc{d.depth - 1}"
     _story(
         f"Through {d.depth} ReLU layers Xavier loses √2 per layer ({lesson.claim('per layer, Xavier (Glorot)')}: "
@@ -258,8 +277,8 @@ def _symmetry(big: bool) -> None:
                 f"on each of {len(counts[scheme])} seeds.",
             )
         )
-    _metrics(items)
-    _chart(shared(symmetry_story_figure, s, big=big, **_fit(4)), 4)
+    numbers = _metrics(items)
+    _chart(shared(symmetry_story_figure, s, big=big, **_fit(4, big)), numbers)
     _story(
         "Give every weight the same value and every unit of a layer computes the same function and gets the same "
         f"gradient, so SGD keeps them identical: after {s.steps} steps each layer still has one distinct unit, as "
@@ -277,7 +296,7 @@ def _training(big: bool) -> None:
             items.append(
                 (
                     name,
-                    lesson.claim(f"overflow step, {name}").split(" on ")[0],
+                    _short(lesson.claim(f"overflow step, {name}")),
                     "loss overflowed",
                     "red",
                     f"The step at which the loss became inf/NaN, over {n} seeds "
@@ -290,15 +309,15 @@ def _training(big: bool) -> None:
             items.append(
                 (
                     f"{name}: held-out accuracy",
-                    lesson.claim(f"held-out accuracy, {name}"),
+                    _short(lesson.claim(f"held-out accuracy, {name}")),
                     f"after {story.settings.steps} steps",
                     color,
-                    f"Accuracy on {story.settings.n_test} images the network never trained on, on each of {n} "
-                    "seeds (init and data order); 10% is chance.",
+                    f"Accuracy on {story.settings.n_test} images the network never trained on, over {n} "
+                    f"seeds (init and data order): {lesson.claim(f'held-out accuracy, {name}')}; 10% is chance.",
                 )
             )
-    _metrics(items)
-    _chart(shared(training_story_figure, story, big=big, **_fit(5)), 5)
+    numbers = _metrics(items)
+    _chart(shared(training_story_figure, story, big=big, **_fit(5, big)), numbers)
     c = story.settings
     table = lesson.step_claims(5)
     survived = table[table["claim"] == "held-out accuracy, Article recipe"]

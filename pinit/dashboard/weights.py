@@ -19,7 +19,7 @@ from pinit.report import InitReport
 from pinit.stats import Histogram
 from pinit.style import fmt
 
-from .chart import chart
+from .chart import chart, chart_name
 from .common import escape
 from .sidebar import is_phone
 
@@ -89,6 +89,18 @@ def panel_order(hists: list[Histogram], gains: dict[str, float]) -> list[Histogr
     return far + [h for h in hists if not gain_far(gains.get(h.name))]
 
 
+def grid_name(hists: list[Histogram], gains: dict[str, float], page: int) -> str:
+    """The histogram panels' accessible name: each parameter with its measured σ, the σ its law
+    expects and its signal gain, the numbers a sighted student reads off the panels."""
+
+    def one(h: Histogram) -> str:
+        expected = f", expected {fmt(h.expected_std)}" if h.expected_std is not None else ""
+        gain = f", gain ×{fmt(gains[h.name])}" if h.name in gains else ""
+        return f"{h.name} σ {fmt(h.summary.std)}{expected}{gain}"
+
+    return f"Histograms of the weights, page {page}: " + "; ".join(one(h) for h in hists) + "."
+
+
 def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> None:
     gains = gains_of(report)
     ordered = panel_order(report.histograms, gains)
@@ -100,6 +112,7 @@ def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> Non
         histogram_grid_figure(shown, cols=1 if phone else 3, big=big, gains=gains, narrow=phone),
         key="weights.grid",
         config=NO_MODE_BAR,
+        label=grid_name(hists, gains, page),
     )
     far = [h.name for h in ordered if gain_far(gains.get(h.name))]
     lead = (
@@ -119,10 +132,29 @@ def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> Non
     )
 
 
+def _num(v: object) -> float | None:
+    """A table cell as a float, or None when it is missing (None, NaN, pandas' NA)."""
+    try:
+        f = float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return f if f == f else None
+
+
 def overview_ui(report: InitReport, big: bool) -> None:
     a, b = st.columns(2)
-    a.plotly_chart(std_overview_figure(report.table, big=big), key="overview_std", config=NO_MODE_BAR)
-    b.plotly_chart(signal_gain_figure(report.table, big=big), key="overview_gain", config=NO_MODE_BAR)
+    # pinit's chart element, as the histograms: named for a screen reader by its title, its subtitle and
+    # the numbers its bars draw (the same as the Table section's).
+    t = report.table
+    stds = "; ".join(
+        f"{n} σ {fmt(s)}" + (f", expected {fmt(_num(e))}" if _num(e) is not None else "")
+        for n, s, e in zip(t["name"], t["std"], t["expected_std"])
+    )
+    gains = "; ".join(f"{n} ×{fmt(g)}" for n, g in gains_of(report).items())
+    std_fig, gain_fig = std_overview_figure(t, big=big), signal_gain_figure(t, big=big)
+    label = f"{chart_name(std_fig)}. {stds}."
+    chart(a, std_fig, key="overview_std", config=NO_MODE_BAR, label=label)
+    chart(b, gain_fig, key="overview_gain", config=NO_MODE_BAR, label=f"{chart_name(gain_fig)}. {gains or 'none'}.")
 
 
 def table_ui(report: InitReport) -> None:

@@ -27,6 +27,7 @@ from ..style import (
     positive,
     presenter,
     recipe_style,
+    text_px,
     title,
 )
 from .lesson import DepthStory, SignalTrace, SymmetryStory, TrainingStory, spread_text
@@ -38,38 +39,65 @@ SIGNAL_AXIS = (0.3, 3e4)
 LOSS_CEILING = 100.0  # the training chart's top: 40x ln 10
 
 
-def _finish(spec: dict[str, Any], big: bool, narrow: bool = False, heading: str | None = None) -> go.Figure:
+def _finish(
+    spec: dict[str, Any], big: bool, narrow: bool = False, heading: str | None = None, big_sub: str | None = None
+) -> go.Figure:
     """The figure, presenter-sized when `big`, laid out for a phone's width when `narrow` (else a
     projector's): its title (`heading` in bold when given) and subtitle wrap instead of being cut,
-    and its legend sits under the plot, never on the data (pinit.style.fit_width)."""
+    and its legend sits under the plot, never on the data (pinit.style.fit_width).
+
+    A phone's wrapped titles and legend rows, and a projector's larger text, need wider margins:
+    the figure grows by as much, so its plot area is never smaller than on the page (on a phone it
+    was a 90 px strip; in presenter mode 103 px against 137). To keep the projector's step on one
+    screen, presenter mode also spends less height on what is not data: the legend stands to the
+    right of the plot (the plot is wide, the screen is short), and `big_sub` (the subtitle without
+    the numbers the metrics above the chart already show in large type) replaces the subtitle.
+    """
     if heading is not None:
         spec["layout"]["title"]["text"] = f"<b>{heading}</b>"
-    # A phone's wrapped titles and legend rows need wider margins: the figure grows by as much, so its
-    # plot area is not squeezed to a strip (it was 90 px). On a projector the step must fit one screen
-    # with its numbers and text, so presenter mode keeps the figure's height and its larger text
-    # takes its room from the plot.
     if big or narrow:
         plain = fit_width({"layout": copy.deepcopy(spec["layout"]), "data": spec["data"]}, WIDE_WIDTH)["layout"]
         if big:
+            if big_sub is not None:
+                spec["layout"]["title"]["subtitle"]["text"] = big_sub
             presenter(spec)
         fit_width(spec, PHONE_WIDTH if narrow else WIDE_WIDTH)
-        if narrow:
-            m, m0 = spec["layout"]["margin"], plain["margin"]
-            spec["layout"]["height"] += max(0, m["t"] + m["b"] - m0["t"] - m0["b"])
+        if big and not narrow:
+            _legend_right(spec)
+        m, m0 = spec["layout"]["margin"], plain["margin"]
+        spec["layout"]["height"] += max(0, m["t"] + m["b"] - m0["t"] - m0["b"])
     else:
         fit_width(spec, WIDE_WIDTH)
     return build(spec)
 
 
+def _legend_right(spec: dict[str, Any]) -> None:
+    """Move a fitted spec's legend (if any) from under the plot to its right, outside the data: one
+    entry a row, the right margin as wide as the longest name, the bottom margin without its rows."""
+    lay = spec["layout"]
+    names = [str(d.get("name", "")) for d in spec["data"] if d.get("showlegend", True) is not False and d.get("name")]
+    if not names or lay.get("showlegend", True) is False:
+        return
+    bare = fit_width({"layout": dict(copy.deepcopy(lay), showlegend=False), "data": spec["data"]}, WIDE_WIDTH)
+    legend = lay["legend"]
+    size = float((legend.get("font") or {}).get("size") or 16)
+    lay["legend"] = dict(
+        legend, orientation="v", xref="paper", x=1.02, xanchor="left", yref="paper", y=1, yanchor="top"
+    )
+    lay["margin"] = dict(
+        lay["margin"], b=bare["layout"]["margin"]["b"], r=int(max(text_px(n, size) for n in names) + 60)
+    )
+
+
 def _trace_lines(trace: SignalTrace, color: str, faded: bool) -> list[dict[str, Any]]:
-    label = f"{trace.preset} (median of {len(trace.seeds)} seeds)"
+    label = trace.preset  # the subtitle says it is the median of the seeds
     lines: list[dict[str, Any]] = [
         dict(
             type="scatter",
             mode="lines+markers",
             x=list(trace.layers),
             y=[positive(v) for v in trace.rms],
-            name=label if not faded else f"{trace.preset} (step 1, for comparison)",
+            name=label if not faded else f"{trace.preset} (step 1)",
             line=dict(color=FADED if faded else color, width=2 if faded else 4, dash="dot" if faded else "solid"),
             marker=dict(size=7 if faded else 11, color=FADED if faded else color),
             hovertemplate="%{x}: RMS %{y:.3g}<extra>" + trace.preset + "</extra>",
@@ -146,6 +174,8 @@ def signal_trace_figure(
         f"logits std {spread_text(trace.logits_std_by_seed).split(' (')[0]} · "
         f"loss at init {spread_text(trace.loss_by_seed).split(' (')[0]} (ln 10 = 2.30) · same log axis in steps 1 and 2"
     )
+    # On a projector the logits std and the loss are the metrics above the chart, in large type.
+    big_sub = f"64 probe images, median of {len(trace.seeds)} seeds (dots: each seed) · one log axis for steps 1 and 2"
     spec = dict(
         data=data,
         layout=layout(
@@ -158,7 +188,16 @@ def signal_trace_figure(
             margin=dict(l=70, r=20, t=64, b=36),
         ),
     )
-    return _finish(spec, big, narrow, heading)
+    return _finish(spec, big, narrow, heading, big_sub)
+
+
+def _decades(axis: dict[str, Any]) -> dict[str, Any]:
+    """A log axis labelled at whole decades written one way, 10ᵏ (1, 10⁻³, 10⁻⁶), not 0.001 beside 10⁻⁶."""
+    sup = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+    exps = [round(math.log10(t)) for t in axis["tickvals"]]
+    if all(math.isclose(t, 10.0**e) for t, e in zip(axis["tickvals"], exps)):
+        axis["ticktext"] = ["1" if e == 0 else "10" if e == 1 else "10" + str(e).translate(sup) for e in exps]
+    return axis
 
 
 def depth_story_figure(
@@ -216,18 +255,24 @@ def depth_story_figure(
         f"DeepMLP, {story.depth} Linear layers of {story.width}, {story.activation}; solid: measured (median of "
         f"{len(story.seeds)} seeds), dashed: the formula, dotted: the part that depends on the input · log scale"
     )
+    big_sub = (
+        f"{story.width} wide, {story.activation} · solid: measured (median of {len(story.seeds)} seeds) · "
+        "dashed: formula · dotted: the input's part"
+    )
     spec = dict(
         data=data,
         layout=layout(
             height,
             title=title(f"{story.depth} ReLU layers deep: which init keeps the signal?", sub),
             xaxis=dict(title=dict(text="layer"), range=[0.5, story.depth + 0.5]),
-            yaxis=log_axis("std of the layer's output", values),
+            # Ten decades in a plot under 200 px tall: a label every two or three decades, not ten on top
+            # of each other.
+            yaxis=_decades(log_axis("std of the layer's output", values, max_labels=5)),
             legend=dict(font=dict(size=12)),  # under the plot (fit_width)
             margin=dict(l=70, r=20, t=64, b=36),
         ),
     )
-    return _finish(spec, big, narrow, heading)
+    return _finish(spec, big, narrow, heading, big_sub)
 
 
 def symmetry_story_figure(
@@ -303,6 +348,17 @@ def training_story_figure(
     names = list(story.runs)
     logs = {n: story.runs[n].log for n in names}
     steps = max(len(log) for log in logs.values())
+    # A run whose loss leaves the axis (above LOSS_CEILING, or inf) gets a ✕ on the top edge that says
+    # what happened: written beside the ✕ on a wide chart; on a phone's narrow one two lines of text
+    # there sat on the dashed ln 10 line, so there the legend under the plot says it.
+    gone: dict[str, tuple[str, str]] = {}  # name: (its loss at step 1, what happened)
+    for n in names:
+        run, log = story.runs[n], logs[n]
+        above = [v for v in log["loss"] if math.isfinite(v) and v > LOSS_CEILING]
+        if run.stop_reason == "non-finite loss" or above:
+            what = f"overflowed at step {run.steps_done}" if run.stop_reason == "non-finite loss" else "off the chart"
+            gone[n] = (fmt(log["loss"].iloc[0]), what)
+    label = {n: f"{n}: loss {gone[n][0]} at step 1" if narrow and n in gone else n for n in names}
 
     def lines(upto: int) -> list[dict[str, Any]]:
         out = []
@@ -315,7 +371,7 @@ def training_story_figure(
                     mode="lines",
                     x=log["step"].tolist(),
                     y=ys,
-                    name=n,
+                    name=label[n],
                     line=dict(color=recipe_style(n).colour, width=3, dash=recipe_style(n).dash),
                     hovertemplate=f"{n}<br>step %{{x}}: loss %{{y:.3g}}<extra></extra>",
                 )
@@ -325,28 +381,18 @@ def training_story_figure(
     data = lines(steps)
     # The axis stops at LOSS_CEILING: a run whose loss is in the thousands (then inf) would squeeze the
     # runs that learn into a flat line at the bottom. Its ✕ sits on the top edge and says what happened.
-    for n in names:
-        run = story.runs[n]
+    for n, (first, what) in gone.items():
         log = logs[n]
-        above = [v for v in log["loss"] if math.isfinite(v) and v > LOSS_CEILING]
-        if run.stop_reason != "non-finite loss" and not above:
-            continue
-        what = f"overflowed at step {run.steps_done}" if run.stop_reason == "non-finite loss" else "off the chart"
-        first = log["loss"].iloc[0]
         data.append(
             dict(
                 type="scatter",
-                mode="markers+text",
+                mode="markers" if narrow else "markers+text",
                 x=[int(log["step"].iloc[-1])],
                 y=[LOSS_CEILING],
                 marker=dict(symbol="x", size=16, color=recipe_style(n).colour),
-                showlegend=False,
-                # On a phone in two lines: one ran off the chart's edge.
-                text=[
-                    f"  {n}: loss {fmt(first)}<br>  at step 1, {what} ↑"
-                    if narrow
-                    else f"  {n}: loss {fmt(first)} at step 1, {what} ↑"
-                ],
+                name=f"{n}: {what} ↑",
+                showlegend=narrow,
+                text=None if narrow else [f"  {n}: loss {first} at step 1, {what} ↑"],
                 textposition="bottom right",
                 hoverinfo="skip",
                 cliponaxis=False,
@@ -360,6 +406,10 @@ def training_story_figure(
         f"SimpleCNN on synthetic gratings, seed {story.seeds[0]} of {len(story.seeds)}: SGD lr {c.lr:g}, "
         f"momentum {c.momentum:g}, batch {c.batch_size}, {c.steps} steps · "
         "dashed: ln 10 = 2.30, a network that knows nothing · log scale"
+    )
+    big_sub = (
+        f"seed {story.seeds[0]} of {len(story.seeds)} · SGD lr {c.lr:g}, momentum {c.momentum:g}, batch "
+        f"{c.batch_size} · dashed: ln 10 = 2.30, knowing nothing"
     )
     spec = dict(
         data=data,
@@ -411,4 +461,4 @@ def training_story_figure(
             margin=dict(l=70, r=20, t=64, b=50),
         ),
     )
-    return _finish(spec, big, narrow, heading)
+    return _finish(spec, big, narrow, heading, big_sub)

@@ -1,6 +1,7 @@
 """Keyboard and screen readers, in a real browser: axe-core finds no serious or critical violation
 on the Lesson, presenter mode, Weights and each lab view; nothing off screen takes a Tab stop;
-presenter mode writes no text under 16 px.
+presenter mode writes no text under 16 px; every chart on the Lesson and in Weights is a named
+picture (role img, its title and numbers as its accessible name).
 
 axe-core is JavaScript: the test loads node_modules/axe-core/axe.min.js from the directory named
 by PINIT_AXE_DIR (default: the repo's .cache/axe; CI installs it with `npm install --no-save
@@ -145,4 +146,41 @@ def test_the_arrow_keys_change_the_step_from_anywhere_in_the_lesson(browser, ser
     assert step_after("ArrowRight") == "4"
     page.evaluate("() => document.activeElement.blur()")  # nothing focused: Streamlit's own shortcut
     assert step_after("ArrowLeft") == "3"
+    page.context.close()
+
+
+# Every chart drawn on the page: its role, its accessible name and its title as drawn.
+CHART_NAMES_JS = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+    .filter(e => e.getBoundingClientRect().width > 0 && e.querySelector('.main-svg'))
+    .map(e => ({role: e.getAttribute('role'), name: (e.getAttribute('aria-label') || '').trim(),
+                title: ((e.querySelector('.gtitle') || {}).textContent || '').replace(/\\s+/g, ' ').trim()}))"""
+
+
+@pytest.mark.parametrize(
+    "query, section",
+    [(f"view=Lesson&step={n}", None) for n in range(1, 6)]
+    + [("view=Lesson&step=3&present=1", None), ("view=Weights", None), ("view=Weights", "Overview")],
+)
+def test_every_chart_is_a_picture_named_by_its_title_and_numbers(browser, server_url, query, section):
+    page = open_page(browser, server_url, query, 1)
+    charts = 1
+    if section is not None:
+        page.locator("[data-testid=stMain] [data-testid=stButtonGroup] button", has_text=section).first.click()
+        charts = 2
+        wait_for_charts(page, charts, timeout_ms=240_000)
+        wait_idle(page, 240_000)
+    found = page.evaluate(CHART_NAMES_JS)
+    assert len(found) == charts, found
+    for c in found:
+        assert c["role"] == "img" and len(c["name"]) > 30, c
+        assert any(ch.isdigit() for ch in c["name"]), ("no numbers in the name", c)
+        if c["title"]:  # the title a sighted student reads starts the name a screen reader hears
+            assert c["name"].startswith(c["title"][:40]), c
+            # as Chromium's accessibility tree computes it, not only as an attribute
+            assert page.get_by_role("img", name=c["title"][:40]).count() == 1, c
+    if "Lesson" in query:  # the step's numbers in large type are in the chart's name too
+        values = page.eval_on_selector_all("[data-testid=stMetricValue]", "els => els.map(e => e.innerText.trim())")
+        assert values and all(v in found[0]["name"] for v in values), (values, found[0]["name"])
+    if section is None and "Weights" in query:  # each panel's σ, in words, not only inside the picture
+        assert "σ" in found[0]["name"] and "gain ×" in found[0]["name"], found[0]["name"]
     page.context.close()
