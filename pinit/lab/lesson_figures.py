@@ -19,11 +19,14 @@ from ..style import (
     EXPECTED,
     FADED,
     PHONE_WIDTH,
+    REFERENCE,
     WIDE_WIDTH,
     fit_width,
     fmt,
     layout,
+    legend_below,
     log_axis,
+    margin,
     positive,
     presenter,
     recipe_style,
@@ -147,7 +150,7 @@ def signal_trace_figure(
             x=[trace.layers[0], trace.layers[-1]],
             y=[1, 1],
             name="the input's RMS (1)",
-            line=dict(color="#555", dash="dash", width=1),
+            line=dict(color=REFERENCE, dash="dash", width=1),
             hoverinfo="skip",
         )
     )
@@ -184,8 +187,8 @@ def signal_trace_figure(
             xaxis=dict(type="category"),
             yaxis=log_axis("RMS of the layer's output", [], fixed=SIGNAL_AXIS),
             annotations=annotations,
-            legend=dict(font=dict(size=12)),  # under the plot (fit_width)
-            margin=dict(l=70, r=20, t=64, b=36),
+            legend=legend_below(size=12),  # under the plot (fit_width places it)
+            margin=margin(l=70, t=64, b=36),
         ),
     )
     return _finish(spec, big, narrow, heading, big_sub)
@@ -268,8 +271,8 @@ def depth_story_figure(
             # Ten decades in a plot under 200 px tall: a label every two or three decades, not ten on top
             # of each other.
             yaxis=_decades(log_axis("std of the layer's output", values, max_labels=5)),
-            legend=dict(font=dict(size=12)),  # under the plot (fit_width)
-            margin=dict(l=70, r=20, t=64, b=36),
+            legend=legend_below(size=12),  # under the plot (fit_width places it)
+            margin=margin(l=70, t=64, b=36),
         ),
     )
     return _finish(spec, big, narrow, heading, big_sub)
@@ -302,7 +305,7 @@ def symmetry_story_figure(
             x=[None],
             y=[None],
             name=f"width: {story.width} units",
-            line=dict(color="#555", dash="dash", width=1),
+            line=dict(color=REFERENCE, dash="dash", width=1),
         )
     )
     sub = (
@@ -326,10 +329,10 @@ def symmetry_story_figure(
                     x1=1,
                     y0=story.width,
                     y1=story.width,
-                    line=dict(color="#555", dash="dash", width=1),
+                    line=dict(color=REFERENCE, dash="dash", width=1),
                 )
             ],
-            margin=dict(l=70, r=20, t=64, b=50),
+            margin=margin(l=70, t=64, b=50),
         ),
     )
     return _finish(spec, big, narrow, heading)
@@ -458,7 +461,7 @@ def training_story_figure(
                     ],
                 )
             ],
-            margin=dict(l=70, r=20, t=64, b=50),
+            margin=margin(l=70, t=64, b=50),
         ),
     )
     return _finish(spec, big, narrow, heading, big_sub)
