@@ -9,6 +9,7 @@ module writes a colour, a margin or a legend of its own (tests/test_figure_style
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ __all__ = [
     "FADED",
     "GROW",
     "INK",
+    "LABEL_BACKGROUND",
     "LAB_MARGIN",
     "MARGIN",
     "MEASURED",
@@ -49,6 +51,7 @@ __all__ = [
     "lab_title",
     "layout",
     "legend_below",
+    "legend_right",
     "line_trace",
     "log_axis",
     "margin",
@@ -73,6 +76,7 @@ SECOND = "#2ca02c"  # a second measured series beside MEASURED: biases beside we
 INK = "#222222"  # the one mark to look at among faint ones (the chosen step's outline), a zero line
 REFERENCE = "#555555"  # a reference line to read against: chance loss, a healthy ½, step 0
 MUTED = "#7f7f7f"  # context that should not compete with the data: an edge, a secondary reference
+LABEL_BACKGROUND = "rgba(255, 255, 255, 0.85)"  # behind a label that sits over lines: they show through, faintly
 # Plans and recipes: one colour, dash and marker per recipe, from the registry (pinit.recipes,
 # Okabe-Ito colours); any other label (a custom plan) takes the fallback colours in turn.
 PLAN_COLORS = list(FALLBACK)
@@ -343,6 +347,24 @@ def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
     margin["b"] = int(below + rows * (lf * 1.35 + 6) + 10)
     lay["margin"] = margin
     return spec
+
+
+def legend_right(spec: dict[str, Any]) -> None:
+    """Move a fitted spec's legend (if any) from under the plot to its right, outside the data: one
+    entry a row, the right margin as wide as the longest name, the bottom margin without its rows."""
+    lay = spec["layout"]
+    names = [str(d.get("name", "")) for d in spec["data"] if d.get("showlegend", True) is not False and d.get("name")]
+    if not names or lay.get("showlegend", True) is False:
+        return
+    bare = fit_width({"layout": dict(copy.deepcopy(lay), showlegend=False), "data": spec["data"]}, WIDE_WIDTH)
+    legend = lay["legend"]
+    size = float((legend.get("font") or {}).get("size") or 16)
+    lay["legend"] = dict(
+        legend, orientation="v", xref="paper", x=1.02, xanchor="left", yref="paper", y=1, yanchor="top"
+    )
+    lay["margin"] = dict(
+        lay["margin"], b=bare["layout"]["margin"]["b"], r=int(max(text_px(n, size) for n in names) + 60)
+    )
 
 
 def presenter(spec: dict[str, Any], size: int = PRESENTER_FONT) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ..figures import build
 from ..style import (
     EXPECTED,
     FADED,
+    LABEL_BACKGROUND,
     PHONE_WIDTH,
     REFERENCE,
     WIDE_WIDTH,
@@ -25,12 +26,12 @@ from ..style import (
     fmt,
     layout,
     legend_below,
+    legend_right,
     log_axis,
     margin,
     positive,
     presenter,
     recipe_style,
-    text_px,
     title,
 )
 from .lesson import DepthStory, SignalTrace, SymmetryStory, TrainingStory, spread_text
@@ -66,30 +67,12 @@ def _finish(
             presenter(spec)
         fit_width(spec, PHONE_WIDTH if narrow else WIDE_WIDTH)
         if big and not narrow:
-            _legend_right(spec)
+            legend_right(spec)
         m, m0 = spec["layout"]["margin"], plain["margin"]
         spec["layout"]["height"] += max(0, m["t"] + m["b"] - m0["t"] - m0["b"])
     else:
         fit_width(spec, WIDE_WIDTH)
     return build(spec)
-
-
-def _legend_right(spec: dict[str, Any]) -> None:
-    """Move a fitted spec's legend (if any) from under the plot to its right, outside the data: one
-    entry a row, the right margin as wide as the longest name, the bottom margin without its rows."""
-    lay = spec["layout"]
-    names = [str(d.get("name", "")) for d in spec["data"] if d.get("showlegend", True) is not False and d.get("name")]
-    if not names or lay.get("showlegend", True) is False:
-        return
-    bare = fit_width({"layout": dict(copy.deepcopy(lay), showlegend=False), "data": spec["data"]}, WIDE_WIDTH)
-    legend = lay["legend"]
-    size = float((legend.get("font") or {}).get("size") or 16)
-    lay["legend"] = dict(
-        legend, orientation="v", xref="paper", x=1.02, xanchor="left", yref="paper", y=1, yanchor="top"
-    )
-    lay["margin"] = dict(
-        lay["margin"], b=bare["layout"]["margin"]["b"], r=int(max(text_px(n, size) for n in names) + 60)
-    )
 
 
 def _trace_lines(trace: SignalTrace, color: str, faded: bool) -> list[dict[str, Any]]:
@@ -169,7 +152,7 @@ def signal_trace_figure(
             ax=-70 if reference is None else 70,
             ay=-35 if reference is None else -16,
             font=dict(size=15, color=color),
-            bgcolor="rgba(255,255,255,0.85)",
+            bgcolor=LABEL_BACKGROUND,
         )
     ]
     sub = (
