@@ -369,7 +369,7 @@ def problems_of(data, **kw) -> list[str]:
             b'{"overrides": {"layer4.fc3.weight": {"scheme": "normal", "std": -1}}}',
             "override layer4.fc3.weight: normal: std=-1 is out of range",
         ),
-        (b'{"overrides": {"x": {"scheme": "normal", "std": 1e300}}}', "std=1e+300 is out of range"),
+        (b'{"overrides": {"x": {"scheme": "normal", "std": 1e300}}}', "std=1×10³⁰⁰ is out of range"),
         (b'{"overrides": {"x": {"scheme": "uniform", "a": 1, "b": 0}}}', "uniform needs a < b"),
         (
             b'{"overrides": {"x": {"scheme": "kaiming_normal", "mode": "fan_avg"}}}',

@@ -295,7 +295,7 @@ REFUSED = [
     ({"scheme": "xavier_uniform", "gain": -2.0}, ["gain=-2 is out of range", "[0, 10000]"]),
     ({"scheme": "xavier_normal", "gain": math.nan}, ["gain=nan is not finite"]),
     ({"scheme": "orthogonal", "gain": math.inf}, ["gain=inf is not finite"]),
-    ({"scheme": "orthogonal", "gain": 1e300}, ["gain=1e+300 is out of range"]),
+    ({"scheme": "orthogonal", "gain": 1e300}, ["gain=1×10³⁰⁰ is out of range"]),
     ({"scheme": "uniform", "a": 1.0, "b": 1.0}, ["uniform needs a < b; got a=1, b=1"]),
     ({"scheme": "uniform", "a": 2.0, "b": -1.0}, ["uniform needs a < b; got a=2, b=-1"]),
     ({"scheme": "trunc_normal", "a": 2.0, "b": -2.0}, ["trunc_normal needs a < b; got a=2, b=-2"]),
