@@ -27,6 +27,7 @@ from ..style import (
     layout,
     legend_below,
     legend_right,
+    line_trace,
     log_axis,
     margin,
     positive,
@@ -199,25 +200,24 @@ def depth_story_figure(
         measured, predicted = story.std[scheme], story.predicted[scheme]
         values += [v for v in measured if positive(v)] + [v for v in predicted if positive(v)]
         data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                x=layers,
-                y=[positive(v) for v in measured],
-                name=scheme,
-                line=dict(color=color, width=4),
+            line_trace(
+                layers,
+                [positive(v) for v in measured],
+                scheme,
+                color,
+                width=4,
                 legendgroup=scheme,
                 hovertemplate=f"{scheme}<br>layer %{{x}}: std %{{y:.3g}}<extra></extra>",
             )
         )
         data.append(
-            dict(
-                type="scatter",
-                mode="lines",
-                x=layers,
-                y=[positive(v) for v in predicted],
+            line_trace(
+                layers,
+                [positive(v) for v in predicted],
+                None,
+                color,
+                dash="dash",
                 showlegend=False,
-                line=dict(color=color, width=2, dash="dash"),
                 legendgroup=scheme,
                 hoverinfo="skip",
             )
@@ -225,14 +225,15 @@ def depth_story_figure(
         dependent = story.input_std[scheme]
         values += [v for v in dependent if positive(v)]
         data.append(
-            dict(
-                type="scatter",
-                mode="lines+markers",
-                x=layers,
-                y=[positive(v) for v in dependent],
+            line_trace(
+                layers,
+                [positive(v) for v in dependent],
+                None,
+                color,
+                dash="dot",
+                markers=5,
+                marker=dict(color=color, size=5, symbol=recipe_style(scheme).marker),  # the recipe's second cue
                 showlegend=False,
-                line=dict(color=color, width=2, dash="dot"),
-                marker=dict(color=color, size=5, symbol=recipe_style(scheme).marker),
                 legendgroup=scheme,
                 hovertemplate=f"{scheme}<br>layer %{{x}}: the input's part %{{y:.3g}}<extra></extra>",
             )
