@@ -120,13 +120,16 @@ def number(x: float | None, digits: int = 3) -> str:
         return "∞" if x > 0 else "−∞"
     if x == 0:
         return "0"  # -0.0 included
-    exp = math.floor(math.log10(abs(x)))
-    rounded = float(f"{x:.{digits}g}")  # the value the digits say: 9995 -> 10,000 with 3 digits
-    if rounded != 0:
-        exp = math.floor(math.log10(abs(rounded)))
+    # Mantissa and exponent of the value the digits say (9995 -> 1.00e+04 with 3 digits) from
+    # Python's own e-format: no log10 or division by 10**exp, which under- and overflow at the
+    # ends of the float range (5e-324, 1.8e308).
+    mantissa, e = f"{x:.{digits - 1}e}".split("e")
+    exp = int(e)
     if exp >= 7 or exp < -4:
-        mantissa = f"{rounded / 10**exp:.{digits}g}"
+        if "." in mantissa:
+            mantissa = mantissa.rstrip("0").rstrip(".")
         return f"{mantissa}×10" + str(exp).translate(_SUPERSCRIPT)
+    rounded = float(f"{mantissa}e{exp}")
     if exp >= digits - 1:  # a whole number at this precision: 11,500
         return f"{round(rounded):,}"
     return f"{rounded:.{digits - 1 - exp}f}".rstrip("0").rstrip(".")
@@ -142,7 +145,7 @@ def parse_number(text: str) -> float:
     if "×10" in t:
         mantissa, exp = t.split("×10")
         digits = {v: k for k, v in zip("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")}
-        return float(mantissa) * 10.0 ** int("".join(digits[c] for c in exp))
+        return float(f"{mantissa}e{''.join(digits[c] for c in exp)}")  # no underflow for 5×10⁻³²⁴
     return float(t)
 
 

@@ -20,12 +20,19 @@ from pathlib import Path
 
 import pytest
 import torch
+from hypothesis import settings
 
 from tests.harness import launch_chromium
 
 # The servers tests start do not open their own views at start (pinit.dashboard.warm_views): each
 # test sees the page as its first visitor would, and two cores are not spent warming unused tabs.
 os.environ.setdefault("PINIT_WARM_VIEWS", "off")
+
+# Hypothesis loads its own "ci" profile when CI is set (derandomized: the same examples on every
+# run). HYPOTHESIS_PROFILE=thorough runs 50x more random examples, to hunt before a release.
+settings.register_profile("thorough", max_examples=5000, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])
 
 TESTS = Path(__file__).resolve().parent
 SERVER_FIXTURES = {"server_url", "server", "cls"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import string
 
 import pytest
@@ -99,6 +100,9 @@ def test_escape_markdown_neutralizes_latex_html_directives_headings_code(text):
         (9995, "10,000"),
         (999.7, "1,000"),
         (123_456_789, "1.23×10⁸"),
+        (9_999_500.0, "1×10⁷"),
+        (5e-324, "4.94×10⁻³²⁴"),  # subnormal: 10**-324 underflows to 0, so no division by it
+        (1.7976931348623157e308, "1.8×10³⁰⁸"),
         (-3.14159, "-3.14"),
         (float("inf"), "∞"),
         (float("nan"), "—"),
@@ -110,6 +114,14 @@ def test_number_writes_every_number_one_way(value, shown):
     if value is not None and value == value:  # and reads back as the value at 3 digits
         assert parse_number(shown) == pytest.approx(float(f"{value:.3g}"))
     assert "e+" not in number(value) and "e-" not in number(value)
+
+
+@given(st.floats(allow_nan=True, allow_infinity=True))
+def test_number_never_raises_and_reads_back_within_its_digits(x):
+    shown = number(x)
+    assert "e+" not in shown and "e-" not in shown
+    if math.isfinite(x):
+        assert parse_number(shown) == pytest.approx(float(f"{x:.3g}"), rel=1e-12, abs=0)
 
 
 def test_number_rounds_the_same_value_the_same_wherever_it_appears():
