@@ -13,6 +13,7 @@ page for the end of the run) is in the profile too, so read the bundles, not the
 
     python bench/profile_clicks.py                      # preset picks on the Weights view
     python bench/profile_clicks.py --click lesson-step  # Next / Back in the lesson
+    python bench/profile_clicks.py --click scheme       # Conv2d weight's scheme, the rules shown
     python bench/profile_clicks.py --plotly-alone       # and plotly.js alone on the same figure
 """
 
@@ -44,7 +45,23 @@ def click_lesson_step(page, i: int) -> None:
     wait_idle(page)
 
 
-CLICKS = {"preset": ("Weights", click_preset), "lesson-step": ("Lesson", click_lesson_step)}
+SCHEMES = ("kaiming_normal", "xavier_uniform", "orthogonal")
+
+
+def click_scheme(page, i: int) -> None:
+    if i < 0:  # before the first click: the per-layer-type rules are behind a toggle
+        page.locator("[data-testid=stCheckbox]").filter(has=page.get_by_text("Show the rules per layer type")).click()
+        wait_idle(page)
+        return
+    choose(page, "Conv2d weight", SCHEMES[i % 3])
+    wait_idle(page)
+
+
+CLICKS = {
+    "preset": ("Weights", click_preset),
+    "scheme": ("Weights", click_scheme),
+    "lesson-step": ("Lesson", click_lesson_step),
+}
 
 
 def profile(url: str, click: str, n: int) -> dict:
@@ -57,6 +74,8 @@ def profile(url: str, click: str, n: int) -> dict:
         page = browser.new_page(viewport={"width": 1280, "height": 720})
         page.goto(f"{url}/?view={view}")
         wait_for_charts(page, 1)
+        if click == "scheme":
+            act(page, -1)
         act(page, 1)  # warm: the first of each kind loads its code
         time.sleep(0.5)
         cdp = page.context.new_cdp_session(page)
@@ -90,6 +109,16 @@ def by_bundle(prof: dict) -> collections.Counter:
     out: collections.Counter = collections.Counter()
     for node, us in self_times(prof).items():
         out[bundle(nodes[node]["callFrame"])] += us
+    return out
+
+
+def by_function(prof: dict) -> collections.Counter:
+    """Self time by (function, bundle): which code inside a bundle costs."""
+    nodes = {n["id"]: n for n in prof["nodes"]}
+    out: collections.Counter = collections.Counter()
+    for node, us in self_times(prof).items():
+        frame = nodes[node]["callFrame"]
+        out[(frame["functionName"] or "(anonymous)", f"{bundle(frame)}:{frame.get('lineNumber', 0)}")] += us
     return out
 
 
@@ -194,6 +223,9 @@ def main() -> None:
     print(f"{args.click}: {n} clicks at 1280x720, ms per click (CPU profile, sampled every 200 µs)")
     for name, us in by_bundle(prof).most_common(10):
         print(f"  {us / 1000 / n:7.1f}  {name}")
+    print("the 12 functions with most self time, ms per click:")
+    for (fn, where), us in by_function(prof).most_common(12):
+        print(f"  {us / 1000 / n:7.1f}  {fn} ({where})")
     print("plotly.js plot routine, inclusive, ms per click, by caller -> routine (minified names):")
     for kind, us in plotly_entries(prof).most_common():
         print(f"  {us / 1000 / n:7.1f}  {kind}")

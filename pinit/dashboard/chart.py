@@ -24,6 +24,7 @@ import html
 import importlib.util
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -50,27 +51,106 @@ export default function (component) {
     s.onerror = () => reject(new Error("plotly.js did not load from " + src));
     document.head.appendChild(s);
   });
-  let el = parentElement.querySelector("[data-testid=stPlotlyChart]");
-  if (!el) {
-    el = document.createElement("div");
-    el.setAttribute("data-testid", "stPlotlyChart");
-    el.className = "pinit-chart";
-    parentElement.appendChild(el);
-  }
-  el.setAttribute("role", "img");  // a picture to a screen reader, named by its title and numbers
-  el.setAttribute("aria-label", data.label);
-  if (el.__pinitSpec === data.spec && el.__pinitConfig === data.config) return;
-  el.__pinitSpec = data.spec;
-  el.__pinitConfig = data.config;
-  window.__pinitPlotly.then(Plotly => {
-    if (el.__pinitSpec !== data.spec) return;  // a newer figure came while plotly.js loaded
-    const fig = JSON.parse(data.spec);
-    const config = Object.assign({responsive: true}, JSON.parse(data.config));
-    window.__pinitChartDraws = (window.__pinitChartDraws || 0) + 1;
-    return Plotly.react(el, fig.data || [], fig.layout || {}, config).then(() => {
-      if (fig.frames && fig.frames.length) return Plotly.addFrames(el, fig.frames);
+  const draw = (div, spec, config) => window.__pinitPlotly.then(Plotly => {
+    const fig = JSON.parse(spec);
+    const cfg = Object.assign({responsive: true}, JSON.parse(config));
+    return Plotly.react(div, fig.data || [], fig.layout || {}, cfg).then(() => {
+      if (fig.frames && fig.frames.length) return Plotly.addFrames(div, fig.frames);
     });
   });
+  const newDiv = () => {
+    const div = document.createElement("div");
+    div.className = "pinit-chart";
+    parentElement.appendChild(div);
+    return div;
+  };
+  const prefetch = data.prefetch || [];
+  const deck = parentElement.__pinitDeck;
+  if (!prefetch.length && !deck) {
+    // One chart per key: a new figure is one Plotly.react on the same chart.
+    let el = parentElement.querySelector("[data-testid=stPlotlyChart]");
+    if (!el) {
+      el = newDiv();
+      el.setAttribute("data-testid", "stPlotlyChart");
+    }
+    el.setAttribute("role", "img");  // a picture to a screen reader, named by its title and numbers
+    el.setAttribute("aria-label", data.label);
+    if (el.__pinitSpec === data.spec && el.__pinitConfig === data.config) return;
+    el.__pinitSpec = data.spec;
+    el.__pinitConfig = data.config;
+    window.__pinitPlotly.then(() => {
+      if (el.__pinitSpec !== data.spec) return;  // a newer figure came while plotly.js loaded
+      window.__pinitChartDraws = (window.__pinitChartDraws || 0) + 1;
+      return draw(el, data.spec, data.config);
+    });
+    return;
+  }
+  // A deck: one chart per figure (the figures the server names as the likely next ones are
+  // drawn hidden while the page is idle), and showing a figure drawn before is a change of
+  // which chart is visible, not a draw. At most DECK charts per key, the least recently shown
+  // dropped first.
+  const DECK = 8;
+  const cards = parentElement.__pinitDeck = deck || new Map();
+  parentElement.style.position = "relative";
+  parentElement.style.overflow = "hidden";  // a hidden chart taller than the one shown takes no room
+  const old = parentElement.querySelector("[data-testid=stPlotlyChart]");
+  if (old && !old.__pinitCard) {  // the chart of this key before it became a deck
+    old.__pinitCard = old.__pinitSpec + "\\n" + old.__pinitConfig;
+    cards.set(old.__pinitCard, old);
+  }
+  const card = (spec, shown) => {
+    const id = spec + "\\n" + data.config;
+    let div = cards.get(id);
+    if (div) {
+      cards.delete(id);  // most recently used last
+    } else {
+      div = newDiv();
+      div.__pinitCard = id;
+      if (shown) window.__pinitChartDraws = (window.__pinitChartDraws || 0) + 1;
+      else window.__pinitChartPrefetches = (window.__pinitChartPrefetches || 0) + 1;
+      div.__pinitDrawn = draw(div, spec, data.config);
+    }
+    cards.set(id, div);
+    return div;
+  };
+  const shown = parentElement.__pinitShown = card(data.spec, true);
+  for (const div of cards.values()) {
+    const visible = div === shown;
+    div.setAttribute("data-testid", visible ? "stPlotlyChart" : "stPlotlyChartHidden");
+    div.style.cssText = visible ? "" :
+      "position: absolute; top: 0; left: 0; right: 0; visibility: hidden; pointer-events: none;";
+    if (visible) {
+      div.removeAttribute("aria-hidden");
+      div.setAttribute("role", "img");
+      div.setAttribute("aria-label", data.label);
+    } else {
+      div.setAttribute("aria-hidden", "true");
+      div.removeAttribute("role");
+      div.removeAttribute("aria-label");
+    }
+  }
+  const idle = window.requestIdleCallback || (f => setTimeout(f, 50));
+  const next = prefetch.filter(spec => !cards.has(spec + "\\n" + data.config));
+  const later = () => {
+    const spec = next.shift();
+    if (spec === undefined || parentElement.__pinitShown !== shown) return;  // another figure is shown now
+    if (cards.has(spec + "\\n" + data.config)) return later();
+    const div = card(spec, false);
+    div.setAttribute("data-testid", "stPlotlyChartHidden");
+    div.setAttribute("aria-hidden", "true");
+    div.style.cssText = "position: absolute; top: 0; left: 0; right: 0; visibility: hidden; pointer-events: none;";
+    cards.delete(data.spec + "\\n" + data.config);  // keep the chart shown the most recent
+    cards.set(data.spec + "\\n" + data.config, shown);
+    div.__pinitDrawn.then(() => idle(later, {timeout: 2000}));
+  };
+  (shown.__pinitDrawn || Promise.resolve()).then(() => idle(later, {timeout: 2000}));
+  while (cards.size > DECK) {
+    const [id, div] = cards.entries().next().value;
+    if (div === shown) break;
+    cards.delete(id);
+    window.__pinitPlotly.then(Plotly => Plotly.purge(div));
+    div.remove();
+  }
 }
 """
 
@@ -105,14 +185,30 @@ def chart_name(fig: Any) -> str:
     return words or "Chart"
 
 
-def chart(container: Any, fig: Any, key: str, config: dict[str, Any] | None = None, label: str | None = None) -> None:
+def chart(
+    container: Any,
+    fig: Any,
+    key: str,
+    config: dict[str, Any] | None = None,
+    label: str | None = None,
+    prefetch: Sequence[Any] = (),
+) -> None:
     """Draw plotly figure `fig` in `container` (st, a column, ...) as the chart `key`.
 
     The same key on the next rerun updates that chart in place (one Plotly.react); a figure
     equal to the last one draws nothing. `config`: plotly's config (displayModeBar, ...).
     `label`: the chart's accessible name (default: its title and subtitle, chart_name).
+
+    `prefetch`: figures the page is likely to show next under this key (a lesson's neighbouring
+    steps). The browser draws them hidden while it is idle and keeps each figure's chart, so
+    showing one of them, or any figure shown before, swaps which chart is visible instead of
+    drawing (at most 8 charts per key). Only the visible chart carries the stPlotlyChart test
+    id and an accessible name; the hidden ones are aria-hidden.
     """
     spec = fig if isinstance(fig, str) else fig.to_json()
     name = label if label else chart_name(fig)
+    data: dict[str, Any] = {"spec": spec, "config": json.dumps(config or {}), "label": name}
+    if prefetch:
+        data["prefetch"] = [f if isinstance(f, str) else f.to_json() for f in prefetch]
     with contextlib.nullcontext() if container is st else container:
-        _COMPONENT(key=key, data={"spec": spec, "config": json.dumps(config or {}), "label": name}, width="stretch")
+        _COMPONENT(key=key, data=data, width="stretch")

@@ -95,10 +95,48 @@ def _fit(n: int, big: bool) -> dict[str, Any]:
     return dict(heading=STEPS[n - 1].title, narrow=phone, height=height)
 
 
-def _chart(fig, numbers: str) -> None:
-    """The step's chart (one, redrawn in place per step), named for a screen reader by its title,
-    its subtitle and the step's `numbers` (the metrics above it)."""
-    chart(st, fig, key="lesson.chart", config={"displayModeBar": False}, label=f"{chart_name(fig)}. {numbers}.")
+def _figure(n: int, big: bool, peek: bool = False) -> str | None:
+    """Step n's chart as the JSON every tab shares (None for a step without one). `peek`: only if
+    its story is already computed (None otherwise): never computes, never waits."""
+
+    def story(fn: Any, *args: Any) -> Any:
+        return fn.peek(*args) if peek else fn(*args)
+
+    if n in (1, 2):
+        t = story(lesson.signal_trace, "Article recipe" if n == 1 else "Kaiming (He)")
+        if n == 1 or t is None:
+            return None if t is None else shared(signal_trace_figure, t, big=big, **_fit(1, big))
+        before = story(lesson.signal_trace, "Article recipe")
+        if before is None:
+            return None
+        return shared(signal_trace_figure, t, reference=before, big=big, **_fit(2, big), annotate="fc1")
+    builders: dict[int, tuple[Any, Callable[..., Any]]] = {
+        3: (lesson.depth_story, depth_story_figure),
+        4: (lesson.symmetry_story, symmetry_story_figure),
+        5: (lesson.training_story, training_story_figure),
+    }
+    if n not in builders:
+        return None
+    fn, build = builders[n]
+    s = story(fn)
+    return None if s is None else shared(build, s, big=big, **_fit(n, big))
+
+
+def _chart(n: int, big: bool, numbers: str) -> None:
+    """Step n's chart, named for a screen reader by its title, its subtitle and the step's `numbers`
+    (the metrics above it). The neighbouring steps' charts go along as `prefetch` when their
+    stories are ready: the browser draws them while the class reads, so Next and Back show a
+    chart already drawn (pinit.dashboard.chart)."""
+    fig = _figure(n, big)
+    near = [f for m in (n + 1, n - 1) if (f := _figure(m, big, peek=True)) is not None]
+    chart(
+        st,
+        fig,
+        key="lesson.chart",
+        config={"displayModeBar": False},
+        label=f"{chart_name(fig)}. {numbers}.",
+        prefetch=near,
+    )
 
 
 def _story(text: str) -> None:
@@ -162,7 +200,7 @@ def _article(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, article"), ("loss", "loss at init, article")])
-    _chart(shared(signal_trace_figure, t, big=big, **_fit(1, big)), numbers)
+    _chart(1, big, numbers)
     _story(
         "The article fills every Linear weight with N(0, 1), whatever its fan_in: since E[y²] = fan_in · E[w²] · "
         f"E[x²], fc1 (fan_in 2048) multiplies the signal by {lesson.claim('fc1 gain, article')} (√2048 ≈ 45). "
@@ -175,7 +213,7 @@ def _article(big: bool) -> None:
 
 
 def _kaiming(big: bool) -> None:
-    t, before = lesson.signal_trace("Kaiming (He)"), lesson.signal_trace("Article recipe")
+    t = lesson.signal_trace("Kaiming (He)")
     n = len(t.seeds)
     logits, logits_color = logits_verdict(t.logits_std)
     loss, loss_color = loss_verdict(t.loss, t.num_classes, t.logits_std)
@@ -206,7 +244,7 @@ def _kaiming(big: bool) -> None:
         ]
     )
     _ranges([("logits std", "logits std, Kaiming"), ("loss", "loss at init, Kaiming")])
-    _chart(shared(signal_trace_figure, t, reference=before, big=big, **_fit(2, big), annotate="fc1"), numbers)
+    _chart(2, big, numbers)
     _story(
         "Kaiming (He et al. 2015) draws each weight with std √(2/fan_in): the 2 makes up for the ReLU that zeroes "
         "half the signal, so no layer multiplies it (the slow rise is max-pooling keeping the largest values). "
@@ -246,7 +284,7 @@ def _depth(big: bool) -> None:
     )
     numbers = _metrics(items)
     _ranges([(f"{default}: below 1 % from", f"signal below 1 %, {default}")])
-    _chart(shared(depth_story_figure, d, big=big, **_fit(3, big)), numbers)
+    _chart(3, big, numbers)
     last = f"fc{d.depth - 1}"
     _story(
         f"Through {d.depth} ReLU layers Xavier loses √2 per layer ({lesson.claim('per layer, Xavier (Glorot)')}: "
@@ -278,7 +316,7 @@ def _symmetry(big: bool) -> None:
             )
         )
     numbers = _metrics(items)
-    _chart(shared(symmetry_story_figure, s, big=big, **_fit(4, big)), numbers)
+    _chart(4, big, numbers)
     _story(
         "Give every weight the same value and every unit of a layer computes the same function and gets the same "
         f"gradient, so SGD keeps them identical: after {s.steps} steps each layer still has one distinct unit, as "
@@ -317,7 +355,7 @@ def _training(big: bool) -> None:
                 )
             )
     numbers = _metrics(items)
-    _chart(shared(training_story_figure, story, big=big, **_fit(5, big)), numbers)
+    _chart(5, big, numbers)
     c = story.settings
     table = lesson.step_claims(5)
     survived = table[table["claim"] == "held-out accuracy, Article recipe"]

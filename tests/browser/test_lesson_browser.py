@@ -97,6 +97,48 @@ def test_the_arrow_keys_move_through_the_steps_and_the_link_follows(browser, ser
     page.context.close()
 
 
+DECK_JS = """() => ({
+    shown: [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+        .map(c => [(c.querySelector('.gtitle') || {}).textContent, c.getAttribute('aria-label') || '']),
+    hidden: [...document.querySelectorAll('[data-testid=stPlotlyChartHidden]')]
+        .map(c => [c.getAttribute('aria-hidden'), getComputedStyle(c).visibility, !!c.querySelector('.main-svg')]),
+    draws: window.__pinitChartDraws || 0,
+    prefetched: window.__pinitChartPrefetches || 0,
+})"""
+
+
+def test_next_and_back_show_a_chart_drawn_while_the_class_read_the_step_before(browser, server_url):
+    """The neighbouring steps' charts are drawn hidden while the page is idle: Next and Back then
+    swap which chart is visible, with no plotly draw in the click; one chart is ever visible and
+    named, and the hidden ones are aria-hidden."""
+    page = open_step(browser, server_url, 1280, 720, 1)
+    first = page.evaluate(DECK_JS)
+    assert first["draws"] == 1 and first["shown"][0][0].startswith("1."), first
+    page.evaluate("() => document.activeElement && document.activeElement.blur()")
+    for key, step in (("ArrowRight", "2"), ("ArrowRight", "3"), ("ArrowLeft", "2"), ("ArrowLeft", "1")):
+        # The class reads; the page draws the next step's chart meanwhile (once its story is computed).
+        page.wait_for_function(
+            "s => [...document.querySelectorAll('[data-testid=stPlotlyChartHidden] .gtitle')]"
+            ".some(t => t.textContent.startsWith(s + '.'))",
+            arg=step,
+            timeout=180_000,
+        )
+        before = page.evaluate(DECK_JS)
+        page.keyboard.press(key)
+        page.wait_for_function(
+            "s => (document.querySelector('[data-testid=stPlotlyChart] .gtitle') || {})"
+            ".textContent?.startsWith(s + '.')",
+            arg=step,
+            timeout=60_000,
+        )
+        wait_idle(page)
+        after = page.evaluate(DECK_JS)
+        assert after["draws"] == before["draws"] == 1, (key, step, after)  # shown, not drawn
+        assert len(after["shown"]) == 1 and after["shown"][0][1].startswith(after["shown"][0][0]), after
+        assert after["hidden"] and all(h == ["true", "hidden", True] for h in after["hidden"]), after
+    page.context.close()
+
+
 def test_presenter_mode_big_text_closed_sidebar_no_toolbar_and_no_qr_code_on_loopback(browser, server_url, shots):
     page = open_step(browser, server_url, 1280, 720, 2, present=True)
     sizes = page.eval_on_selector_all(
