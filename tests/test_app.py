@@ -120,8 +120,9 @@ def test_slots_only_offer_schemes_their_shapes_can_take(at):
 
 def test_parameters_named_a_say_which_a_they_are(at):
     at.sidebar.selectbox(key="Linear.weight.scheme").set_value("kaiming_normal").run()
-    at.sidebar.selectbox(key="Conv2d.weight.scheme").set_value("uniform").run()
-    slope = at.sidebar.number_input(key="Linear.weight.a").label
+    # A slot's change reruns that slot's fragment alone: settled() shows the other slots again.
+    settled(at).sidebar.selectbox(key="Conv2d.weight.scheme").set_value("uniform").run()
+    slope = settled(at).sidebar.number_input(key="Linear.weight.a").label
     bound = at.sidebar.number_input(key="Conv2d.weight.a").label
     assert slope != bound and "slope" in slope.lower() and "bound" in bound.lower()
 
@@ -149,9 +150,9 @@ def test_a_seed_past_2_31_is_kept_and_a_bad_seed_is_refused_in_words(at):
 def test_overrides_win_for_their_parameters(at):
     at.sidebar.multiselect(key="overrides").select("layer4.fc3.weight").select("layer1.conv1.bias").run()
     at.sidebar.selectbox(key="override.layer4.fc3.weight.scheme").set_value("orthogonal").run()
-    at.sidebar.selectbox(key="override.layer1.conv1.bias.scheme").set_value("constant").run()
+    settled(at).sidebar.selectbox(key="override.layer1.conv1.bias.scheme").set_value("constant").run()
     at.sidebar.number_input(key="override.layer1.conv1.bias.val").set_value(0.5).run()
-    t = table(at)
+    t = table(settled(at))
     assert t.loc["layer4.fc3.weight", "scheme"] == "orthogonal"
     assert t.loc["layer4.fc3.weight", "expected_std"] == pytest.approx(1 / math.sqrt(64))
     assert t.loc["layer1.conv1.bias", "mean"] == 0.5 and t.loc["layer1.conv1.bias", "std"] == 0

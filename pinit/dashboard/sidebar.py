@@ -241,12 +241,13 @@ def _apply_widgets() -> None:
     st.session_state["preset"] = matching_preset(setup)
 
 
-def changed() -> None:
-    """Callback of every rule, parameter and override widget: the rules' widgets may change (a new
-    scheme has other parameters), and the preset box if the rules now match another preset."""
+def changed(part: str = RULES) -> None:
+    """Callback of every rule, parameter and override widget: the widgets of `part` may change (a new
+    scheme has other parameters: the slot's own fragment, see rule_ui), and the preset box if the
+    rules now match another preset."""
     before = st.session_state.get("preset")
     _apply_widgets()
-    rerun_after(RULES, *((CONTROLS,) if st.session_state.get("preset") != before else ()))
+    rerun_after(part, *((CONTROLS,) if st.session_state.get("preset") != before else ()))
 
 
 def seed_typed() -> None:
@@ -362,7 +363,15 @@ def _param_widget(prefix: str, scheme: pinit.Scheme, param: pinit.Param) -> None
     if param.kind == "choice":
         if st.session_state.get(key) not in param.choices:
             st.session_state[key] = param.default
-        st.selectbox(label, param.choices, key=key, help=param.help, on_change=changed, persist_state=KEEP)
+        st.selectbox(
+            label,
+            param.choices,
+            key=key,
+            help=param.help,
+            on_change=changed,
+            args=(f"rule.{prefix}",),
+            persist_state=KEEP,
+        )
         return
     if param.kind == "int":
         st.session_state[key] = int(min(max(st.session_state.get(key, param.default), param.low), param.high))
@@ -374,6 +383,7 @@ def _param_widget(prefix: str, scheme: pinit.Scheme, param: pinit.Param) -> None
             key=key,
             help=param.help,
             on_change=changed,
+            args=(f"rule.{prefix}",),
             persist_state=KEEP,
         )
         return
@@ -388,12 +398,21 @@ def _param_widget(prefix: str, scheme: pinit.Scheme, param: pinit.Param) -> None
         key=key,
         help=f"{param.help} Allowed: {param.allowed()}.",
         on_change=changed,
+        args=(f"rule.{prefix}",),
         persist_state=KEEP,
     )
 
 
 def rule_ui(prefix: str, label: str, shapes: list[tuple[int, ...]], allow_untouched: bool = True) -> None:
-    """Scheme picker for one slot, offering only schemes every tensor in the slot can take."""
+    """Scheme picker for one slot, offering only schemes every tensor in the slot can take.
+
+    Each slot is a fragment of its own (key "rule.<prefix>"): a change of its scheme or of one of
+    its parameters redraws that slot's widgets and the view, not every slot's (each widget sent
+    again is one the browser draws again)."""
+    st.fragment(_rule_widgets, key=f"rule.{prefix}")(prefix, label, shapes, allow_untouched)
+
+
+def _rule_widgets(prefix: str, label: str, shapes: list[tuple[int, ...]], allow_untouched: bool) -> None:
     options = ([UNTOUCHED] if allow_untouched else []) + [s.name for s in schemes_for(shapes)]
     key = f"{prefix}.scheme"
     if st.session_state.get(key) not in options:
@@ -404,6 +423,7 @@ def rule_ui(prefix: str, label: str, shapes: list[tuple[int, ...]], allow_untouc
         options,
         key=key,
         on_change=changed,
+        args=(f"rule.{prefix}",),
         persist_state=KEEP,
         help=f"Tensors: {shape_text}. 'untouched' keeps the constructor's values (PyTorch's default, drawn from "
         "the seed). Schemes these shapes can't take are not offered.",
