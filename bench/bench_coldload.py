@@ -25,8 +25,9 @@ Two measurements, in Chromium (Debian's, headless, Playwright), each interleaved
     python bench/bench_coldload.py --first-visits 3 --before --repeats 0   # only the first visits
     python bench/bench_coldload.py --first-opens 2 --first-visits 0 --repeats 0   # only the tabs' first opens
 
-3. With ``--first-opens N``: a tab's first open in a fresh session (a fresh context navigating
-   to ``?view=<tab>``, the tab's first run in that server process) for the tabs
+3. With ``--first-opens N``: a tab's first open in a fresh session, twice: a fresh context navigating
+   to ``?view=<tab>`` (page load included), and a fresh context whose page opened on Weights
+   clicking the tab (the tab's own wait), the tab's first run in that server process for the tabs
    pinit.dashboard.warm_views opens at start, on two fresh `pinit dashboard` servers per sample:
    one that opened them once at start (the default) and one with PINIT_WARM_VIEWS=off (how it
    was before), both measured after the first one's warm-up finished, interleaved tab by tab.
@@ -123,6 +124,17 @@ def first_open_samples(browser, args, views: tuple[str, ...], tmp: Path) -> dict
                 r["load_average"] = os.getloadavg()[0]
                 out.setdefault(f"{kind}/{view}", []).append(r)
                 print(kind, view, {k: r.get(k) for k in ("ms", "error", "load_average")}, file=sys.stderr)
+                # The same tab clicked in a session whose page is open on Weights: the tab's own wait.
+                tab = bl.Tab(browser, bl.PINIT_CHARTS, args)
+                try:
+                    tab.navigate(f"{urls[kind]}/?view=Weights")
+                    tab.quiet()
+                    r = tab.settle(tab.page.get_by_role("tab", name=view, exact=True).first.click)
+                finally:
+                    tab.close()
+                r["load_average"] = os.getloadavg()[0]
+                out.setdefault(f"click {kind}/{view}", []).append(r)
+                print("click", kind, view, {k: r.get(k) for k in ("ms", "error")}, file=sys.stderr)
     return out
 
 
@@ -224,6 +236,15 @@ def main() -> None:
         print("|---|---:|---:|---:|")
         for view in warm_views.WARM_VIEWS[1:]:
             a, b = out[f"first open before/{view}"], out[f"first open warm/{view}"]
+            print(
+                f"| {view} | {med(a, 'ms') or 0:,.0f} ({spread(a, 'ms')}) | "
+                f"{med(b, 'ms') or 0:,.0f} ({spread(b, 'ms')}) | {sum('error' not in x for x in b)} / {len(b)} |"
+            )
+    if args.first_opens:
+        print("\n| a tab's first click in a fresh session (page open on Weights) | not warmed (ms) | warmed (ms) | n |")
+        print("|---|---:|---:|---:|")
+        for view in warm_views.WARM_VIEWS[1:]:
+            a, b = out[f"first open click before/{view}"], out[f"first open click warm/{view}"]
             print(
                 f"| {view} | {med(a, 'ms') or 0:,.0f} ({spread(a, 'ms')}) | "
                 f"{med(b, 'ms') or 0:,.0f} ({spread(b, 'ms')}) | {sum('error' not in x for x in b)} / {len(b)} |"

@@ -108,6 +108,22 @@ def open_panel_charts_drawn(page, n: int, timeout_ms: int = 90_000) -> None:
     wait_idle(page, timeout_ms)
 
 
+def open_tab(page, label: str, ready: str, timeout_ms: int = 90_000):
+    """Click the page's tab `label` and wait until its panel is open, holds `ready` (a CSS selector)
+    and no run is in progress; returns the open panel's locator. wait_idle alone right after the
+    click can return before the tab's run has started, and a widget found then may be replaced."""
+    page.get_by_role("tab", name=label, exact=True).click()
+    page.wait_for_function(
+        "l => [...document.querySelectorAll('[role=tab][aria-selected=true]')].some(t => t.innerText.trim() === l)",
+        arg=label,
+        timeout=timeout_ms,
+    )
+    panel = page.locator(OPEN_PANEL)
+    panel.locator(ready).first.wait_for(state="visible", timeout=timeout_ms)
+    wait_idle(page, timeout_ms)
+    return panel
+
+
 def wait_idle(page, timeout_ms: int = 90_000) -> None:
     """Wait for Streamlit's 'running' indicator to go away (the rerun has finished)."""
     page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]')", timeout=timeout_ms)

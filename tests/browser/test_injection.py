@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.harness import panel_texts, wait_for_charts, wait_idle
+from tests.harness import open_tab, panel_texts, wait_for_charts
 
 # Charts each view draws once it is complete: the Lesson one per step, the Weights view its
 # histograms as one figure of panels. (The old page opened on every histogram and two overview
@@ -124,9 +124,8 @@ def test_an_uploaded_plan_files_name_and_problems_are_shown_as_text(browser, ser
     plan.write_text(json.dumps({"rules": {"Linear": {"weight": {"scheme": PHISH}}}}))
     page, requested = open_page(browser, server_url)
     wait_for_charts(page, VIEWS["Lesson"][1])  # a plain link opens the Lesson
-    page.get_by_role("tab", name="Share and export").click()
-    wait_idle(page)
-    page.locator("[data-testid=stFileUploader]").first.locator("input[type=file]").set_input_files(str(plan))
+    panel = open_tab(page, "Share and export", "[data-testid=stFileUploader]")
+    panel.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(str(plan))
     page.wait_for_function(
         "() => [...document.querySelectorAll('[data-testid=stAlert]')]"
         ".some(e => e.innerText.includes('was not loaded'))",

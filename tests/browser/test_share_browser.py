@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.harness import choose, panel_texts, set_seed, wait_for_charts, wait_for_panel, wait_idle
+from tests.harness import choose, open_tab, panel_texts, set_seed, wait_for_charts, wait_for_panel, wait_idle
 
 N_CHARTS = 1  # the Weights view draws its distributions as one figure of panels
 
@@ -57,9 +57,8 @@ def test_downloaded_plan_file_reimports_to_the_same_weights(browser, server_url,
     b.goto(server_url + "/?view=Weights")
     wait_for_charts(b, N_CHARTS)
     assert subtitles(b) != expected  # a fresh tab starts from PyTorch's default
-    b.get_by_role("tab", name="Share and export").click()
-    wait_idle(b)
-    b.locator("[data-testid=stFileUploader]").first.locator("input[type=file]").set_input_files(str(plan_file))
+    panel = open_tab(b, "Share and export", "[data-testid=stFileUploader]")
+    panel.locator("[data-testid=stFileUploader] input[type=file]").first.set_input_files(str(plan_file))
     b.wait_for_function("() => location.search.includes('seed=7')", timeout=60_000)
     wait_idle(b)
     b.get_by_role("tab", name="Weights").click()
