@@ -7,8 +7,13 @@ component (st.components.v2: inline JavaScript, no frontend build) that keeps on
 chart per key alive across reruns and applies each new figure with one `Plotly.react`, which
 updates the traces and axes in place; a rerun that sends the same figure draws nothing.
 
-plotly.js comes from the plotly package's own bundled file (plotly/package_data), served
-by Streamlit's component file route and loaded once per page. The chart element carries the
+plotly.js is loaded once per page through Streamlit's component file route: the cartesian
+partial bundle that plotly.js publishes (npm plotly.js-cartesian-dist-min, MIT, shipped in
+static/), 1.5 MB where the full bundle in the plotly package is 4.7 MB, which a browser takes
+about twice as long to evaluate: a student's first open waits for it, and thirty phones download
+it. It holds every trace type pinit draws (scatter, bar, heatmap, image among its twelve); a
+figure with another type is drawn by st.plotly_chart, and when the installed plotly package
+was built for another plotly.js version than the bundle, the package's full bundle is served. The chart element carries the
 test id of Streamlit's chart (stPlotlyChart), so the page's charts are found the same way
 whichever element drew them; `window.__pinitChartDraws` counts the draws (for the tests).
 
@@ -31,18 +36,41 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components_v1
 
-__all__ = ["chart", "chart_name"]
+__all__ = ["CARTESIAN_TRACES", "PARTIAL", "chart", "chart_name", "plotlyjs_version", "trace_types"]
 
 _PLOTLY_SPEC = importlib.util.find_spec("plotly")  # its file only: plotly itself stays in the figure modules
 assert _PLOTLY_SPEC is not None and _PLOTLY_SPEC.origin is not None, "plotly is a dependency of pinit"
 _PLOTLY_DIR = Path(_PLOTLY_SPEC.origin).with_name("package_data")
-# A v1 component declared only for its file route: /component/<name>/plotly.min.js.
-_PLOTLY_FILES = components_v1.declare_component("plotlyjs", path=str(_PLOTLY_DIR))
+_STATIC = Path(__file__).with_name("static")
+CARTESIAN_JS = "plotly-cartesian.min.js"
+# The trace types of plotly.js's cartesian partial bundle (its package's README).
+CARTESIAN_TRACES = frozenset(
+    "bar box contour heatmap histogram histogram2d histogram2dcontour image pie scatter scatterternary violin".split()
+)
+_VERSION = re.compile(rb"plotly\.js(?: \([a-z -]+\))? v(\d+\.\d+\.\d+)")
+
+
+def plotlyjs_version(path: Path) -> str | None:
+    """The plotly.js version a bundle's licence header names ("plotly.js v4.1.1", "plotly.js (cartesian -
+    minified) v4.1.1"), or None."""
+    try:
+        with path.open("rb") as f:
+            m = _VERSION.search(f.read(300))
+    except OSError:
+        return None
+    return m.group(1).decode() if m else None
+
+
+# The partial bundle only when it is the plotly.js the installed plotly package writes figures for.
+PARTIAL = plotlyjs_version(_STATIC / CARTESIAN_JS) == plotlyjs_version(_PLOTLY_DIR / "plotly.min.js") is not None
+_BUNDLE_DIR, _BUNDLE = (_STATIC, CARTESIAN_JS) if PARTIAL else (_PLOTLY_DIR, "plotly.min.js")
+# A v1 component declared only for its file route: /component/<name>/<bundle>.
+_PLOTLY_FILES = components_v1.declare_component("plotlyjs", path=str(_BUNDLE_DIR))
 
 _JS = """
 export default function (component) {
   const { data, parentElement } = component;
-  const src = new URL("component/%(name)s/plotly.min.js", document.baseURI).href;
+  const src = new URL("component/%(name)s/%(bundle)s", document.baseURI).href;
   window.__pinitPlotly = window.__pinitPlotly || new Promise((resolve, reject) => {
     if (window.Plotly) return resolve(window.Plotly);
     const s = document.createElement("script");
@@ -158,7 +186,7 @@ _CSS = ".pinit-chart { width: 100%%; }"
 
 _COMPONENT = st.components.v2.component(
     "pinit_chart",
-    js=_JS % {"name": _PLOTLY_FILES.name},
+    js=_JS % {"name": _PLOTLY_FILES.name, "bundle": _BUNDLE},
     css=_CSS % {},
     isolate_styles=False,  # plotly.js puts its styles in the document's head: the chart must be in the document
 )
@@ -185,6 +213,11 @@ def chart_name(fig: Any) -> str:
     return words or "Chart"
 
 
+def trace_types(spec: str) -> set[str]:
+    """The trace types of a figure's JSON (plotly's default type is scatter)."""
+    return {t.get("type", "scatter") for t in json.loads(spec).get("data") or []}
+
+
 def chart(
     container: Any,
     fig: Any,
@@ -206,6 +239,10 @@ def chart(
     id and an accessible name; the hidden ones are aria-hidden.
     """
     spec = fig if isinstance(fig, str) else fig.to_json()
+    if PARTIAL and not trace_types(spec) <= CARTESIAN_TRACES:  # a trace type the partial bundle lacks
+        target = st if container is st else container
+        target.plotly_chart(json.loads(spec), config=config or {}, key=key)
+        return
     name = label if label else chart_name(fig)
     data: dict[str, Any] = {"spec": spec, "config": json.dumps(config or {}), "label": name}
     if prefetch:

@@ -56,3 +56,13 @@ def test_rerun_with_the_same_figure_draws_nothing(page):
     wait_idle(page)
     page.wait_for_timeout(500)
     assert chart_draws(page) == before
+
+
+def test_the_page_loads_the_partial_plotly_bundle_once(page):
+    from pinit.dashboard.chart import CARTESIAN_JS, PARTIAL
+
+    loaded = page.evaluate(
+        "() => performance.getEntriesByType('resource').map(r => r.name).filter(n => /plotly[^/]*\\.js/.test(n))"
+    )
+    assert len(loaded) == 1, loaded
+    assert loaded[0].endswith("/" + (CARTESIAN_JS if PARTIAL else "plotly.min.js")), loaded
