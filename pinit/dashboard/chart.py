@@ -13,9 +13,9 @@ static/), 1.5 MB where the full bundle in the plotly package is 4.7 MB, which a 
 about twice as long to evaluate: a student's first open waits for it, and thirty phones download
 it. It holds every trace type pinit draws (scatter, bar, heatmap, image among its twelve); a
 figure with another type is drawn by st.plotly_chart, and when the installed plotly package
-was built for another plotly.js version than the bundle, the package's full bundle is served. The chart element carries the
-test id of Streamlit's chart (stPlotlyChart), so the page's charts are found the same way
-whichever element drew them; `window.__pinitChartDraws` counts the draws (for the tests).
+was built for another plotly.js version than the bundle, the package's full bundle is served.
+The chart element carries the test id of Streamlit's chart (stPlotlyChart), so the page's
+charts are found the same way whichever element drew them; `window.__pinitChartDraws` counts the draws (for the tests).
 
 A chart is a picture to a screen reader: the element is role="img" with an accessible name
 (aria-label), its title and subtitle by default (they carry the chart's key numbers), or the
@@ -45,7 +45,8 @@ _STATIC = Path(__file__).with_name("static")
 CARTESIAN_JS = "plotly-cartesian.min.js"
 # The trace types of plotly.js's cartesian partial bundle (its package's README).
 CARTESIAN_TRACES = frozenset(
-    "bar box contour heatmap histogram histogram2d histogram2dcontour image pie scatter scatterternary violin".split()
+    {"bar", "box", "contour", "heatmap", "histogram", "histogram2d", "histogram2dcontour", "image", "pie"}
+    | {"scatter", "scatterternary", "violin"}
 )
 _VERSION = re.compile(rb"plotly\.js(?: \([a-z -]+\))? v(\d+\.\d+\.\d+)")
 

@@ -10,9 +10,15 @@ the run finishes), one view after the other, on loopback. Those runs fill the sa
 student's first open reads.
 
 It is the page's own code path, so nothing is computed twice or differently; a view that fails
-here fails for nobody (the student's open computes it as before). PINIT_WARM_VIEWS=off turns it
-off, and a comma-separated list of tab labels there replaces WARM_VIEWS; a server bound to one
-non-loopback address is not warmed (nothing here leaves loopback).
+here fails for nobody (the student's open computes it as before).
+
+Visitors come first: the teacher often opens the page the moment the server answers, and a
+warm-up run beside that first visit would halve the CPU it gets. So each view waits until no
+visitor's run has been in progress for QUIET seconds, and a view being warmed when a visitor's
+run starts is stopped (Streamlit's stop_script, as the page's Stop does) and tried again later.
+PINIT_WARM_VIEWS=off turns it off, and a comma-separated list of tab labels there replaces
+WARM_VIEWS; a server bound to one non-loopback address is not warmed (nothing here leaves
+loopback).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import urllib.request
 from collections.abc import Sequence
 from urllib.parse import urlencode
 
-__all__ = ["WARM_ENV", "WARM_VIEWS", "loopback_url", "start", "views_to_warm", "warm"]
+__all__ = ["WARM_ENV", "WARM_VIEWS", "loopback_url", "start", "views_to_warm", "visitors_running", "warm"]
 
 WARM_ENV = "PINIT_WARM_VIEWS"
 # The tabs whose first open computes what is the same for everyone, most visited first.
@@ -43,8 +49,41 @@ def loopback_url(address: str | None, port: int, base: str = "") -> str | None:
     return f"http://{host}:{port}{base}"
 
 
-def _open_view(url: str, view: str, timeout: float) -> str:
-    """One fresh tab's first run of `view`: the script's finishing status."""
+QUIET = 1.0  # seconds without a visitor's run before a view is warmed
+YIELDED = "YIELDED_TO_A_VISITOR"
+_MAX_YIELDS = 5  # then the view is left to the students' first open
+
+
+def visitors_running(own: str | None = None) -> bool:
+    """Whether a session other than `own` (the warm-up's) is running the page right now.
+
+    Reads Streamlit's session manager (Runtime._session_mgr, AppSession._state: private, checked by
+    tests/test_warm_views.py against the installed Streamlit); False when they cannot be read,
+    so a Streamlit that renamed them warms as before, without yielding."""
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.app_session import AppSessionState
+
+        sessions = Runtime.instance()._session_mgr.list_active_sessions()
+        return any(s.session.id != own and s.session._state == AppSessionState.APP_IS_RUNNING for s in sessions)
+    except Exception:
+        return False
+
+
+def _wait_for_quiet(limit: float = 120.0) -> None:
+    """Until no visitor's run has been in progress for QUIET seconds (at most `limit` seconds)."""
+    deadline, quiet_since = time.monotonic() + limit, time.monotonic()
+    while time.monotonic() < deadline:
+        if visitors_running():
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= QUIET:
+            return
+        time.sleep(0.1)
+
+
+def _open_view(url: str, view: str, timeout: float, yield_to_visitors: bool = True) -> str:
+    """One fresh tab's first run of `view`: the script's finishing status, or YIELDED when a visitor's
+    run started meanwhile and this one was stopped for it."""
     from streamlit.proto.BackMsg_pb2 import BackMsg
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
     from websockets.sync.client import connect
@@ -64,12 +103,26 @@ def _open_view(url: str, view: str, timeout: float) -> str:
     ) as ws:
         ws.send(msg.SerializeToString())
         deadline = time.monotonic() + timeout
+        own, stopped = None, False
         while True:
-            raw = ws.recv(timeout=max(0.1, deadline - time.monotonic()))
+            try:
+                raw = ws.recv(timeout=min(0.1, max(0.01, deadline - time.monotonic())))
+            except TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+                if yield_to_visitors and not stopped and own is not None and visitors_running(own):
+                    stop = BackMsg()
+                    stop.stop_script = True
+                    ws.send(stop.SerializeToString())
+                    stopped = True
+                continue
             fwd = ForwardMsg()
             fwd.ParseFromString(raw if isinstance(raw, bytes) else raw.encode())
-            if fwd.WhichOneof("type") == "script_finished" and fwd.script_finished != early:
-                return ForwardMsg.ScriptFinishedStatus.Name(fwd.script_finished)
+            kind = fwd.WhichOneof("type")
+            if kind == "new_session":
+                own = fwd.new_session.initialize.session_id
+            elif kind == "script_finished" and fwd.script_finished != early:
+                return YIELDED if stopped else ForwardMsg.ScriptFinishedStatus.Name(fwd.script_finished)
 
 
 def warm(url: str, views: Sequence[str] = WARM_VIEWS, timeout: float = 300.0) -> dict[str, str]:
@@ -78,7 +131,15 @@ def warm(url: str, views: Sequence[str] = WARM_VIEWS, timeout: float = 300.0) ->
     for view in views:
         t0 = time.perf_counter()
         try:
-            out[view] = f"{_open_view(url, view, timeout)} in {time.perf_counter() - t0:.1f} s"
+            yields = 0
+            while True:
+                _wait_for_quiet()
+                status = _open_view(url, view, timeout)
+                if status != YIELDED or yields == _MAX_YIELDS:
+                    break
+                yields += 1
+            after = f" after yielding {yields}x to visitors" if yields else ""
+            out[view] = f"{status} in {time.perf_counter() - t0:.1f} s{after}"
         except Exception as e:  # a view that fails here is computed by the student's open, as before
             out[view] = f"not warmed: {type(e).__name__}: {e}"
     return out
