@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from pinit.lab.transformer import gpt2_plan
+from tests.app_driver import specs
 
 
 def _render(view: str, cfg: dict) -> None:
@@ -32,8 +31,7 @@ def run(view: str, cfg: dict) -> AppTest:
 
 def charts(at: AppTest) -> dict[str, dict]:
     out = {}
-    for el in at.get("plotly_chart"):
-        spec = json.loads(el.proto.spec)
+    for spec in specs(at):  # st.plotly_chart's and pinit's chart element's
         out[spec["layout"]["title"]["text"].split("</b>")[0].removeprefix("<b>")] = spec
     return out
 
@@ -120,6 +118,6 @@ def test_spectra_view_shows_mp_edges_and_the_orthogonal_spike():
 def test_spectra_view_asks_before_a_big_svd():
     at = run("spectra", cfg_of("VGGStyle", {}))
     at.selectbox(key="spec.name").set_value("classifier.fc1.weight").run()
-    assert not at.exception and not at.get("plotly_chart")
+    assert not at.exception and not specs(at)
     assert "8192 × 8192" in at.warning[0].value and "about 76 s" in at.warning[0].value
     assert at.button(key="spec.compute")

@@ -23,6 +23,7 @@ from pinit.lab.spectra import (
     weight_matrix,
 )
 from pinit.lab.train import train
+from tests.app_driver import specs
 
 # Tracy–Widom TW₁: mean −1.21, std 1.27 (Tracy & Widom 1996). λ_max − μ is allowed −1.21 ± 5·1.27 scales:
 # 5 standard deviations of the limit law, far more than its finite-size corrections at N = 1000.
@@ -269,7 +270,6 @@ def test_the_trained_contrast_is_the_lessons_training_run_with_its_tail_fit_befo
 
 @pytest.mark.slow
 def test_the_spectra_page_shows_the_trained_layer_beside_the_init():
-    import json
 
     from pinit.dashboard.spectra import trained_text
     from pinit.lab.spectra import trained_tail
@@ -284,7 +284,7 @@ def test_the_spectra_page_shows_the_trained_layer_beside_the_init():
     (frame,) = at.dataframe  # the page's one table: the trained contrast, a row per seed
     shown = frame.value
     assert len(shown) == len(tt.seeds) and list(shown["trained: tail"]) == list(tt.table()["trained: tail"])
-    titles = [json.loads(el.proto.spec)["layout"]["title"]["text"] for el in at.get("plotly_chart")]
+    titles = [spec["layout"]["title"]["text"] for spec in specs(at)]
     assert any("layer4.fc1.weight after training (seed 0)" in t for t in titles), titles
 
 

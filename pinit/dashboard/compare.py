@@ -10,6 +10,7 @@ from pinit.lab.compare import compare_activations, compare_gradients
 from pinit.lab.figures import compare_grad_figure, compare_std_figure, density_overlay_figure
 from pinit.setup import Setup
 
+from .chart import chart
 from .common import applied_label, fail, look_for, model_label, preset_name_of, preset_setup, signal_for
 from .state import report_for
 
@@ -44,13 +45,13 @@ def compare_view(setup: Setup) -> None:
     acts = compare_activations(fa, fb)
     grads = compare_gradients(fa, fb)
     c1, c2 = st.columns(2)
-    c1.plotly_chart(compare_std_figure(acts, label_a, label_b), key="compare.std")
+    chart(c1, compare_std_figure(acts, label_a, label_b), key="compare.std")
     with c1:
         look_for(
             "where the two lines part: that layer's init differs. A gap that widens layer after layer "
             "compounds; the logits' std (last point) is what the loss sees."
         )
-    c2.plotly_chart(compare_grad_figure(grads, label_a, label_b, fa.loss, fb.loss), key="compare.grad")
+    chart(c2, compare_grad_figure(grads, label_a, label_b, fa.loss, fb.loss), key="compare.grad")
     with c2:
         look_for(
             "which plan gives the larger gradients, layer by layer. A plan whose gradients are orders of "
@@ -116,9 +117,7 @@ def compare_view(setup: Setup) -> None:
     shown = [h for h in shown if not same(h)] + [h for h in shown if same(h)]  # where A and B differ first
     cols = st.columns(2)
     for i, h in enumerate(shown):
-        cols[i % 2].plotly_chart(
-            density_overlay_figure(h, by_b[h.name], label_a, label_b), key=f"compare.hist.{h.name}"
-        )
+        chart(cols[i % 2], density_overlay_figure(h, by_b[h.name], label_a, label_b), key=f"compare.hist.{h.name}")
     look_for(
         "how much wider one plan's weights are than the other's (σ B/A in each subtitle), and shape changes: "
         "uniform (flat) against normal (bell), or a single spike for a constant init."

@@ -12,6 +12,7 @@ from pinit.lab.figures import depth_std_figure
 from pinit.setup import Setup
 from pinit.style import fmt
 
+from .chart import chart
 from .common import fail, look_for
 from .state import CACHE_TTL
 
@@ -286,7 +287,7 @@ def depth_view(setup: Setup) -> None:
         f"DeepMLP: {depth} Linear layers, width {width}, {activation}; "
         f"probe batch {PROBE_N} × 256 N(0, 1), seed {seed}."
     )
-    st.plotly_chart(depth_std_figure(rows, summary, extra), key="depth.fig")
+    chart(st, depth_std_figure(rows, summary, extra), key="depth.fig")
     look_for(
         "level lines keep the signal; straight downward lines on this log axis lose a constant factor per "
         "layer (vanishing), upward ones gain it (exploding). Where the solid line follows its dashed "

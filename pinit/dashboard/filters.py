@@ -9,6 +9,7 @@ from pinit.lab.pictures import MAX_HEATMAP, filter_grid, weight_pictures
 from pinit.setup import Setup
 from pinit.style import fmt
 
+from .chart import chart
 from .common import applied_label, fail, look_for, model_label
 from .state import CACHE_TTL
 
@@ -46,7 +47,7 @@ def rgb_ui(pics: dict) -> None:
         f"{w.shape[0]} filters of {w.shape[2]}×{w.shape[3]} pixels, RGB = the weights on the R, G and B input "
         f"channels; {which}.<br>Grey is 0, bright is positive, dark is negative (per channel)."
     )
-    st.plotly_chart(filter_grid_figure(img, f"{name} as {w.shape[0]} RGB filters", sub), key="filters.grid")
+    chart(st, filter_grid_figure(img, f"{name} as {w.shape[0]} RGB filters", sub), key="filters.grid")
     look_for(
         "at init the filters are noise: random colours with no structure, as they should be (random "
         "weights are what make the 32 filters differ from each other). A constant init makes every filter "
@@ -75,7 +76,7 @@ def matrix_ui(pics: dict) -> None:
         help=f"Big matrices are average-pooled to at most {MAX_HEATMAP} × {MAX_HEATMAP} cells.",
     )
     m = mats[name]
-    st.plotly_chart(weight_heatmap_figure(m[how], name, m["shape"], m["block"], how), key="filters.heatmap")
+    chart(st, weight_heatmap_figure(m[how], name, m["shape"], m["block"], how), key="filters.heatmap")
     look_for(
         "random init looks like even static: no rows, columns or blocks standing out. Stripes mean whole "
         "units (rows) or inputs (columns) share a scale; a diagonal is eye/dirac; one flat colour is a "

@@ -21,6 +21,7 @@ from pinit.lab.history_figures import ridgeline_figure, update_ratio_figure
 from pinit.plan import InitPlan
 from pinit.setup import Setup
 
+from .chart import chart
 from .common import applied_label, look_for
 from .state import CACHE_TTL
 from .train_view import APPLIED, GATE, _applied_plan_problem
@@ -176,13 +177,13 @@ def charts_ui(runs: list[tuple[str, WeightHistory]], big: bool) -> None:
         help="Both plans on one weight axis (the honest comparison); off: each plan on its own range.",
     )
     fig = ridgeline_figure(runs, name, mode or "offset", shared_x=shared, height=600 if big else 560, big=big)
-    st.plotly_chart(fig, key="history.ridge", config={"displayModeBar": False})
+    chart(st, fig, key="history.ridge", config={"displayModeBar": False})
     look_for(
         "step 0 against the red law (the init is what the scheme promises), then press ▶ Play or drag the "
         "slider: a layer that learns changes its histogram a little; one that explodes leaves its step-0 "
         "bins at once (counted under the chart)."
     )
-    st.plotly_chart(update_ratio_figure(runs, height=400 if big else 380, big=big), key="history.ratio")
+    chart(st, update_ratio_figure(runs, height=400 if big else 380, big=big), key="history.ratio")
     for label, h in runs:
         look_for(f"**{label}**: {what_to_look_for(h)}")
 

@@ -18,6 +18,7 @@ from pinit.lab.signal import (
 from pinit.setup import Setup
 from pinit.style import fmt
 
+from .chart import chart
 from .common import applied_label, fail, look_for, model_label, signal_for
 from .state import is_big
 
@@ -98,7 +99,7 @@ def signal_flow_ui(setup: Setup) -> None:
         fail("The signal flow could not be computed.", e)
         return
     metrics_ui(flow)
-    st.plotly_chart(activation_std_figure(flow), key="signal.std")
+    chart(st, activation_std_figure(flow), key="signal.std")
     if flow.predicted is not None:
         look_for(
             "the blue line against the red dashed one. Level lines mean the scheme suits this activation; "
@@ -113,19 +114,19 @@ def signal_flow_ui(setup: Setup) -> None:
         )
     if flow.predicted is not None and flow.predicted_note:
         st.caption(f"Prediction: {flow.predicted_note}")
-    st.plotly_chart(activation_heatmap_figure(flow, "std" if mode.startswith("each") else "raw"), key="signal.heat_fig")
+    chart(st, activation_heatmap_figure(flow, "std" if mode.startswith("each") else "raw"), key="signal.heat_fig")
     look_for(
         "a bright spike at 0 after each ReLU (about half the outputs) is normal. After tanh or sigmoid, "
         "mass piling up at the two ends means saturation (gradients near 0). Switch to 'raw values' to see "
         "layers that are tiny or huge next to the others."
     )
-    st.plotly_chart(gradient_norm_figure(flow), key="signal.grad")
+    chart(st, gradient_norm_figure(flow), key="signal.grad")
     look_for(
         "gradient norms within an order of magnitude or two of each other across layers. Norms falling "
         "layer after layer towards the input mean vanishing gradients; huge ones mean the first SGD step "
         "will wreck the weights."
     )
-    st.plotly_chart(dead_relu_figure(flow), key="signal.dead")
+    chart(st, dead_relu_figure(flow), key="signal.dead")
     look_for(
         "bars near ½. A bar near 1, or many dead units (red ✕), means most of that layer passes nothing: "
         "no signal forward and no gradient back through those units."

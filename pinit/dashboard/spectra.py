@@ -15,6 +15,7 @@ from pinit.report import parameter_shapes
 from pinit.setup import Setup
 from pinit.text import number
 
+from .chart import chart
 from .common import fail, look_for
 from .state import _BIG_MODEL_SLOT, BIG_MODEL_PARAMS
 
@@ -129,7 +130,7 @@ def spectra_view(setup: Setup) -> None:
     except Exception as e:
         fail("The spectrum could not be computed.", e)
         return
-    st.plotly_chart(spectrum_figure(s, log=log), key="spec.fig")
+    chart(st, spectrum_figure(s, log=log), key="spec.fig")
     look_for(
         "a random init's bars fill the red Marchenko–Pastur curve and stop at the dotted edges λ₋ and λ₊ (the "
         "largest eigenvalue overshoots λ₊ by at most a few Tracy–Widom widths, ~σ²N^(−2/3)). Bars past λ₊ are "
@@ -249,4 +250,4 @@ def trained_ui(log: bool) -> None:
             shown[col] = [number(v, digits) for v in shown[col]]
     st.dataframe(shown, hide_index=True, key="spec.trained.table")
     first = dataclasses.replace(tt.spectrum, name=f"{tt.spectrum.name} after training (seed {tt.seeds[0]})")
-    st.plotly_chart(spectrum_figure(first, log=log), key="spec.trained.fig")
+    chart(st, spectrum_figure(first, log=log), key="spec.trained.fig")

@@ -33,6 +33,7 @@ from pinit.plan import InitPlan
 from pinit.setup import Setup
 from pinit.text import number
 
+from .chart import chart
 from .common import applied_label, look_for
 from .state import CACHE_TTL, session_id
 
@@ -241,8 +242,8 @@ def _draw(loss_area, acc_area, shown: list[dict], results: dict, partial: dict, 
     if not logs:
         return
     n = st.session_state["train.draws"] = st.session_state.get("train.draws", 0) + 1  # a fresh key per redraw
-    loss_area.plotly_chart(train_curves_figure(logs, "loss", marks, steps), key=f"train.loss.{n}")
-    acc_area.plotly_chart(train_curves_figure(logs, "running_accuracy", None, steps), key=f"train.acc.{n}")
+    chart(loss_area, train_curves_figure(logs, "loss", marks, steps), key=f"train.loss.{n}")
+    chart(acc_area, train_curves_figure(logs, "running_accuracy", None, steps), key=f"train.acc.{n}")
 
 
 # One training run at a time on the server: SimpleCNN uses one core, the other stays for everyone's pages.
@@ -387,7 +388,8 @@ def filters_after_ui(shown: list[dict], results: dict) -> None:
             img, _ = filter_grid(run.conv1, "filter", cols=8)
             change = run.conv1_change
             moved = "—" if math.isnan(change) else f"{change:.1%}" if change < 1 else f"{change:.3g} times its own size"
-            cols[i % len(cols)].plotly_chart(
+            chart(
+                cols[i % len(cols)],
                 filter_grid_figure(
                     img,
                     label,

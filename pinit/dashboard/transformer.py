@@ -11,6 +11,7 @@ from pinit.lab.transformer import ATTENTION_SCALES, TransformerReport, transform
 from pinit.plan import InitPlan
 from pinit.setup import Setup
 
+from .chart import chart
 from .common import fail, look_for
 
 
@@ -89,12 +90,12 @@ def transformer_view(setup: Setup) -> None:
     except Exception as e:
         fail("The transformer experiment could not run.", e)
         return
-    st.plotly_chart(residual_figure(reports), key="tx.residual")
+    chart(st, residual_figure(reports), key="tx.residual")
     look_for(
         "the unscaled line climbs block after block (its std multiplies by about √L over L blocks) while GPT-2's "
         "flattens: compare the numbers at the top of the stream in the subtitle, then raise the blocks to 16."
     )
-    st.plotly_chart(attention_figure(reports), key="tx.attention")
+    chart(st, attention_figure(reports), key="tx.attention")
     look_for(
         "at init the logits are tiny (std ≈ 0.02²·d_model·√d_head·scale), so attention is almost uniform "
         "(entropy ≈ 1.0000 of uniform); 1/d_head makes them √d_head smaller; μP's zero query makes them exactly 0."

@@ -11,6 +11,7 @@ from pinit.lab.beyond_figures import coord_check_figure
 from pinit.lab.width import DEFAULT_LR, coord_check, coord_slopes
 from pinit.setup import Setup
 
+from .chart import chart
 from .common import fail, look_for
 
 MAX_WIDTHS = [512, 1024, 2048, 4096]
@@ -60,7 +61,7 @@ def width_view(setup: Setup) -> None:
         return
     names = {"sp": "standard parametrization (PyTorch default init, one lr)", "mup": "μP (init and per-layer lr)"}
     for p, (df, slopes) in results.items():
-        st.plotly_chart(coord_check_figure(df, slopes, names[p]), key=f"width.fig.{p}")
+        chart(st, coord_check_figure(df, slopes, names[p]), key=f"width.fig.{p}")
     at_end = results["sp"][1].query("step == @steps")
     logits = at_end.iloc[-1] if len(at_end) else None
     rise = (
