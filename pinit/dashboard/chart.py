@@ -19,7 +19,9 @@ charts are found the same way whichever element drew them; `window.__pinitChartD
 
 A chart is a picture to a screen reader: the element is role="img" with an accessible name
 (aria-label), its title and subtitle by default (they carry the chart's key numbers), or the
-words the caller gives (WCAG 1.1.1, non-text content; the WAI-ARIA img role).
+words the caller gives (WCAG 1.1.1, non-text content; the WAI-ARIA img role). A chart that
+shows plotly's mode bar (zoom, download) holds buttons, which an img must not: it is
+role="figure", with the same name.
 """
 
 from __future__ import annotations
@@ -93,6 +95,9 @@ export default function (component) {
     parentElement.appendChild(div);
     return div;
   };
+  // A picture to a screen reader (role img, named by its title and numbers); a chart with plotly's
+  // mode bar holds buttons, which an img must not: it is a figure, named the same way.
+  const role = JSON.parse(data.config).displayModeBar === false ? "img" : "figure";
   const prefetch = data.prefetch || [];
   const deck = parentElement.__pinitDeck;
   if (!prefetch.length && !deck) {
@@ -102,7 +107,7 @@ export default function (component) {
       el = newDiv();
       el.setAttribute("data-testid", "stPlotlyChart");
     }
-    el.setAttribute("role", "img");  // a picture to a screen reader, named by its title and numbers
+    el.setAttribute("role", role);
     el.setAttribute("aria-label", data.label);
     if (el.__pinitSpec === data.spec && el.__pinitConfig === data.config) return;
     el.__pinitSpec = data.spec;
@@ -150,7 +155,7 @@ export default function (component) {
       "position: absolute; top: 0; left: 0; right: 0; visibility: hidden; pointer-events: none;";
     if (visible) {
       div.removeAttribute("aria-hidden");
-      div.setAttribute("role", "img");
+      div.setAttribute("role", role);
       div.setAttribute("aria-label", data.label);
     } else {
       div.setAttribute("aria-hidden", "true");
