@@ -138,6 +138,18 @@ def first_open_samples(browser, args, views: tuple[str, ...], tmp: Path) -> dict
     return out
 
 
+def views_table(out: dict[str, list[dict]], prefix: str, heading: str) -> None:
+    """One row per warmed view: the not-warmed and the warmed server's median (min–max)."""
+    print(f"\n| {heading} | not warmed (ms) | warmed at start (ms) | n |")
+    print("|---|---:|---:|---:|")
+    for view in warm_views.WARM_VIEWS[1:]:
+        a, b = out[f"{prefix} before/{view}"], out[f"{prefix} warm/{view}"]
+        print(
+            f"| {view} | {med(a, 'ms') or 0:,.0f} ({spread(a, 'ms')}) | "
+            f"{med(b, 'ms') or 0:,.0f} ({spread(b, 'ms')}) | {sum('error' not in x for x in b)} / {len(b)} |"
+        )
+
+
 def med(samples: list[dict], key: str) -> float | None:
     values = [s[key] for s in samples if key in s and s[key] is not None and "error" not in s]
     return statistics.median(values) if values else None
@@ -232,23 +244,8 @@ def main() -> None:
         if errors:
             print("\nerrors: " + "; ".join(errors[:3]))
     if args.first_opens:
-        print("\n| a tab's first open in a fresh session | before: not warmed (ms) | warmed at start (ms) | n |")
-        print("|---|---:|---:|---:|")
-        for view in warm_views.WARM_VIEWS[1:]:
-            a, b = out[f"first open before/{view}"], out[f"first open warm/{view}"]
-            print(
-                f"| {view} | {med(a, 'ms') or 0:,.0f} ({spread(a, 'ms')}) | "
-                f"{med(b, 'ms') or 0:,.0f} ({spread(b, 'ms')}) | {sum('error' not in x for x in b)} / {len(b)} |"
-            )
-    if args.first_opens:
-        print("\n| a tab's first click in a fresh session (page open on Weights) | not warmed (ms) | warmed (ms) | n |")
-        print("|---|---:|---:|---:|")
-        for view in warm_views.WARM_VIEWS[1:]:
-            a, b = out[f"first open click before/{view}"], out[f"first open click warm/{view}"]
-            print(
-                f"| {view} | {med(a, 'ms') or 0:,.0f} ({spread(a, 'ms')}) | "
-                f"{med(b, 'ms') or 0:,.0f} ({spread(b, 'ms')}) | {sum('error' not in x for x in b)} / {len(b)} |"
-            )
+        views_table(out, "first open", "a tab's first open in a fresh session (a link to it)")
+        views_table(out, "first open click", "a tab's first click in a fresh session (page open on Weights)")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps({"meta": meta, "samples": out}, indent=1, default=str))
