@@ -30,14 +30,13 @@ import hmac
 import os
 import secrets
 import sqlite3
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from ..checks import is_whole
-from .rooms import ALPHABET, CODE_LENGTH, RoomError, RoomState
+from .rooms import RoomError, RoomLimits, RoomState
 
 __all__ = ["FILE_NAME", "ROOM_STORE_ENV", "SQLiteRoomStore"]
 
@@ -66,32 +65,18 @@ def _hash(secret: object) -> str:
     return hashlib.sha256(str(secret).encode()).hexdigest()
 
 
-class SQLiteRoomStore:
-    """The rooms of every process that opens `path` (a file, or a folder to hold FILE_NAME)."""
+class SQLiteRoomStore(RoomLimits):
+    """The rooms of every process that opens `path` (a file, or a folder to hold FILE_NAME). The
+    bounds: RoomLimits; the clock is wall time (time.time), the one all processes share."""
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        max_rooms: int = 100,
-        ttl: float = 4 * 3600.0,
-        max_followers: int = 500,
-        follower_ttl: float = 10.0,
-        max_step: int = 6,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    def __init__(self, path: str | os.PathLike[str], clock: Callable[[], float] = time.time, **limits: Any) -> None:
+        super().__init__(clock=clock, **limits)
         p = Path(path)
         if p.is_dir():
             p = p / FILE_NAME
         if not p.parent.is_dir():
             raise RoomError(f"the rooms' folder {str(p.parent)!r} does not exist (set {ROOM_STORE_ENV} to a folder)")
         self.path = p
-        self.max_rooms = max_rooms
-        self.ttl = ttl
-        self.max_followers = max_followers
-        self.follower_ttl = follower_ttl
-        self.max_step = max_step
-        self._clock = clock
-        self._lock = threading.Lock()
         # isolation_level=None: no implicit transactions; each method opens its own.
         self._db = sqlite3.connect(p, timeout=10.0, isolation_level=None, check_same_thread=False)
         with self._lock:
@@ -122,11 +107,6 @@ class SQLiteRoomStore:
         self._db.execute("DELETE FROM followers WHERE seen < ?", (now - self.follower_ttl,))
         self._db.execute("DELETE FROM followers WHERE code NOT IN (SELECT code FROM rooms)")
 
-    def _check_step(self, step: int) -> int:
-        if not is_whole(step) or not 1 <= step <= self.max_step:
-            raise RoomError(f"a lesson step is a whole number from 1 to {self.max_step}, got {step!r}")
-        return step
-
     def __len__(self) -> int:
         with self._lock:
             now = self._clock()
@@ -142,14 +122,10 @@ class SQLiteRoomStore:
             self._expire(now)
             (n,) = db.execute("SELECT COUNT(*) FROM rooms").fetchone()
             if n >= self.max_rooms:
-                raise RoomError(
-                    f"this server already holds {self.max_rooms} open classes (each closes "
-                    f"{self.ttl / 3600:g} h after its presenter's last move); try again later"
-                )
-            while True:  # 31^4 ≈ 923,000 codes for at most max_rooms rooms: a clash is rare
-                code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-                if db.execute("SELECT 1 FROM rooms WHERE code = ?", (code,)).fetchone() is None:
-                    break
+                raise self._full()
+            code = self._new_code(
+                lambda c: db.execute("SELECT 1 FROM rooms WHERE code = ?", (c,)).fetchone() is not None
+            )
             db.execute("INSERT INTO rooms VALUES (?, ?, ?, 1, ?)", (code, _hash(secret), step, now))
             return code, secret
 
@@ -159,7 +135,7 @@ class SQLiteRoomStore:
             "SELECT secret_hash, step, version FROM rooms WHERE code = ? AND touched >= ?", (code, now - self.ttl)
         ).fetchone()
         if row is None:
-            raise RoomError(f"class {code} is not open on this server (it may have expired)")
+            raise self._not_open(code)
         if not hmac.compare_digest(row[0].encode(), _hash(secret).encode()):
             raise PermissionError(f"only the presenter of class {code} can move it")
         return int(row[1]), int(row[2])

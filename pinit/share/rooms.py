@@ -31,10 +31,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..checks import is_whole
 
-__all__ = ["ALPHABET", "CODE_LENGTH", "RoomError", "RoomState", "RoomStore", "normalise_code"]
+__all__ = ["ALPHABET", "CODE_LENGTH", "RoomError", "RoomLimits", "RoomState", "RoomStore", "normalise_code"]
 
 # No 0/O, 1/I/L: a code read off a projector is typed without doubt.
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -74,8 +75,9 @@ class _Room:
     seen: OrderedDict[str, float] = field(default_factory=OrderedDict)  # follower id -> last poll, oldest first
 
 
-class RoomStore:
-    """Rooms of one server process: create, advance (presenter only), read (followers), expire."""
+class RoomLimits:
+    """What every room store shares (this one in memory, room_db's in a file): its bounds, its
+    clock, the step check, the new codes and the words of its refusals."""
 
     def __init__(
         self,
@@ -92,8 +94,40 @@ class RoomStore:
         self.follower_ttl = follower_ttl
         self.max_step = max_step
         self._clock = clock
-        self._rooms: dict[str, _Room] = {}
         self._lock = threading.Lock()
+
+    def _check_step(self, step: int) -> int:
+        if not is_whole(step) or not 1 <= step <= self.max_step:
+            raise RoomError(f"a lesson step is a whole number from 1 to {self.max_step}, got {step!r}")
+        return step
+
+    def _full(self) -> RoomError:
+        return RoomError(
+            f"this server already holds {self.max_rooms} open classes (each closes "
+            f"{self.ttl / 3600:g} h after its presenter's last move); try again later"
+        )
+
+    @staticmethod
+    def _new_code(taken: Callable[[str], bool]) -> str:
+        """A random code that `taken` says is free (31^4 ≈ 923,000 codes for at most max_rooms rooms:
+        a clash is rare)."""
+        while True:
+            code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
+            if not taken(code):
+                return code
+
+    @staticmethod
+    def _not_open(code: str) -> RoomError:
+        return RoomError(f"class {code} is not open on this server (it may have expired)")
+
+
+class RoomStore(RoomLimits):
+    """Rooms of one server process: create, advance (presenter only), read (followers), expire.
+    The bounds and the clock: RoomLimits."""
+
+    def __init__(self, **limits: Any) -> None:
+        super().__init__(**limits)
+        self._rooms: dict[str, _Room] = {}
 
     def __len__(self) -> int:
         with self._lock:
@@ -104,11 +138,6 @@ class RoomStore:
         for code in [c for c, r in self._rooms.items() if now - r.touched > self.ttl]:
             del self._rooms[code]
 
-    def _check_step(self, step: int) -> int:
-        if not is_whole(step) or not 1 <= step <= self.max_step:
-            raise RoomError(f"a lesson step is a whole number from 1 to {self.max_step}, got {step!r}")
-        return step
-
     def create(self, step: int = 1) -> tuple[str, str]:
         """Open a room at `step`: (code for the students' link, secret for the presenter's session)."""
         step = self._check_step(step)
@@ -116,14 +145,8 @@ class RoomStore:
             now = self._clock()
             self._expire(now)
             if len(self._rooms) >= self.max_rooms:
-                raise RoomError(
-                    f"this server already holds {self.max_rooms} open classes (each closes "
-                    f"{self.ttl / 3600:g} h after its presenter's last move); try again later"
-                )
-            while True:  # 31^4 ≈ 923,000 codes for at most max_rooms rooms: a clash is rare
-                code = "".join(secrets.choice(ALPHABET) for _ in range(CODE_LENGTH))
-                if code not in self._rooms:
-                    break
+                raise self._full()
+            code = self._new_code(self._rooms.__contains__)
             secret = secrets.token_urlsafe(24)
             self._rooms[code] = _Room(secret, step, 1, now)
             return code, secret
@@ -131,7 +154,7 @@ class RoomStore:
     def _own(self, code: str, secret: str) -> _Room:
         room = self._rooms.get(code)
         if room is None:
-            raise RoomError(f"class {code} is not open on this server (it may have expired)")
+            raise self._not_open(code)
         if not hmac.compare_digest(room.secret.encode(), str(secret).encode()):
             raise PermissionError(f"only the presenter of class {code} can move it")
         return room
