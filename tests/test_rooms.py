@@ -107,33 +107,41 @@ def test_close_ends_the_room():
     assert store.read(code) is None
 
 
-def test_concurrent_moves_and_reads_keep_the_version_consistent():
-    store = RoomStore()
-    code, secret = store.create()
+def race(presenter_store, reader_store, moves: int, followers: int) -> None:
+    """The presenter moves a room `moves` times in one thread while `followers` threads read it from
+    `reader_store` (the same store, or another opening the same file): every read sees a version no
+    older than the last, and the end state is the last move's."""
+    code, secret = presenter_store.create()
     errors: list[BaseException] = []
 
     def presenter() -> None:
-        for i in range(1, 601):
-            store.advance(code, secret, 1 + i % 6)
+        for i in range(1, moves + 1):
+            presenter_store.advance(code, secret, 1 + i % 6)
 
     def follower(n: int) -> None:
         try:
             last = 0
-            for _ in range(600):
-                s = store.read(code, f"f{n}")
+            for _ in range(moves):
+                s = reader_store.read(code, f"f{n}")
                 assert s is not None and s.version >= last
                 last = s.version
         except BaseException as e:  # reported below: an assert in a thread would pass silently
             errors.append(e)
 
-    threads = [threading.Thread(target=presenter)] + [threading.Thread(target=follower, args=(n,)) for n in range(4)]
+    threads = [threading.Thread(target=presenter)]
+    threads += [threading.Thread(target=follower, args=(n,)) for n in range(followers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert not errors
-    final = store.read(code)
-    assert final is not None and final.version == 601 and final.step == 1  # each of the 600 moves changed the step
+    final = reader_store.read(code)
+    assert final is not None and final.version == moves + 1 and final.step == 1 + moves % 6  # each move changed it
+
+
+def test_concurrent_moves_and_reads_keep_the_version_consistent():
+    store = RoomStore()
+    race(store, store, moves=600, followers=4)
 
 
 # --- the address students can reach, short links, QR codes that never raise ---------------------

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import multiprocessing
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
 
 from pinit.share.room_db import FILE_NAME, ROOM_STORE_ENV, SQLiteRoomStore
 from pinit.share.rooms import ALPHABET, CODE_LENGTH, RoomError, RoomStore
+from tests.test_rooms import race
 
 
 class Clock:
@@ -185,32 +185,7 @@ def test_two_processes_creating_rooms_never_share_a_code(tmp_path):
 
 
 def test_threads_of_two_stores_keep_the_version_consistent(tmp_path):
-    a, b = SQLiteRoomStore(tmp_path), SQLiteRoomStore(tmp_path)
-    code, secret = a.create()
-    errors: list[BaseException] = []
-
-    def presenter() -> None:
-        for i in range(1, 201):
-            a.advance(code, secret, 1 + i % 6)
-
-    def follower(n: int) -> None:
-        try:
-            last = 0
-            for _ in range(200):
-                s = b.read(code, f"f{n}")
-                assert s is not None and s.version >= last
-                last = s.version
-        except BaseException as e:  # reported below: an assert in a thread would pass silently
-            errors.append(e)
-
-    threads = [threading.Thread(target=presenter)] + [threading.Thread(target=follower, args=(n,)) for n in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
-    final = b.read(code)
-    assert final is not None and final.version == 201 and final.step == 1 + 200 % 6
+    race(SQLiteRoomStore(tmp_path), SQLiteRoomStore(tmp_path), moves=200, followers=3)
 
 
 def test_the_page_uses_the_shared_file_when_the_environment_names_a_folder(tmp_path, monkeypatch, capsys):
