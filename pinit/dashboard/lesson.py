@@ -95,6 +95,14 @@ def _fit(n: int, big: bool) -> dict[str, Any]:
     return dict(heading=STEPS[n - 1].title, narrow=phone, height=height)
 
 
+# Steps 3-5: one story, one figure builder.
+_STORY_FIGURES: dict[int, tuple[Any, Callable[..., Any]]] = {
+    3: (lesson.depth_story, depth_story_figure),
+    4: (lesson.symmetry_story, symmetry_story_figure),
+    5: (lesson.training_story, training_story_figure),
+}
+
+
 def _figure(n: int, big: bool, peek: bool = False) -> str | None:
     """Step n's chart as the JSON every tab shares (None for a step without one). `peek`: only if
     its story is already computed (None otherwise): never computes, never waits."""
@@ -102,24 +110,20 @@ def _figure(n: int, big: bool, peek: bool = False) -> str | None:
     def story(fn: Any, *args: Any) -> Any:
         return fn.peek(*args) if peek else fn(*args)
 
-    if n in (1, 2):
-        t = story(lesson.signal_trace, "Article recipe" if n == 1 else "Kaiming (He)")
-        if n == 1 or t is None:
-            return None if t is None else shared(signal_trace_figure, t, big=big, **_fit(1, big))
-        before = story(lesson.signal_trace, "Article recipe")
-        if before is None:
-            return None
-        return shared(signal_trace_figure, t, reference=before, big=big, **_fit(2, big), annotate="fc1")
-    builders: dict[int, tuple[Any, Callable[..., Any]]] = {
-        3: (lesson.depth_story, depth_story_figure),
-        4: (lesson.symmetry_story, symmetry_story_figure),
-        5: (lesson.training_story, training_story_figure),
-    }
-    if n not in builders:
+    extra: dict[str, Any] = {}
+    if n == 1:
+        build, main = signal_trace_figure, story(lesson.signal_trace, "Article recipe")
+    elif n == 2:  # Kaiming against the article's recipe, on the same axis
+        build, main = signal_trace_figure, story(lesson.signal_trace, "Kaiming (He)")
+        extra = {"reference": story(lesson.signal_trace, "Article recipe"), "annotate": "fc1"}
+    elif n in _STORY_FIGURES:
+        fn, build = _STORY_FIGURES[n]
+        main = story(fn)
+    else:
         return None
-    fn, build = builders[n]
-    s = story(fn)
-    return None if s is None else shared(build, s, big=big, **_fit(n, big))
+    if main is None or extra.get("reference", main) is None:
+        return None
+    return shared(build, main, big=big, **_fit(n, big), **extra)
 
 
 def _chart(n: int, big: bool, numbers: str) -> None:
