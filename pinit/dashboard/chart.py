@@ -27,6 +27,7 @@ role="figure", with the same name.
 from __future__ import annotations
 
 import contextlib
+import functools
 import html
 import importlib.util
 import json
@@ -219,9 +220,10 @@ def chart_name(fig: Any) -> str:
     return words or "Chart"
 
 
-def trace_types(spec: str) -> set[str]:
+@functools.lru_cache(maxsize=128)
+def trace_types(spec: str) -> frozenset[str]:
     """The trace types of a figure's JSON (plotly's default type is scatter)."""
-    return {t.get("type", "scatter") for t in json.loads(spec).get("data") or []}
+    return frozenset(t.get("type", "scatter") for t in json.loads(spec).get("data") or [])
 
 
 def chart(
@@ -245,7 +247,10 @@ def chart(
     id and an accessible name; the hidden ones are aria-hidden.
     """
     spec = fig if isinstance(fig, str) else fig.to_json()
-    if PARTIAL and not trace_types(spec) <= CARTESIAN_TRACES:  # a trace type the partial bundle lacks
+    # A figure object names its traces' types; a JSON spec (the lesson's shared ones: the same
+    # string on every rerun) is parsed once, not on every rerun.
+    types = trace_types(spec) if isinstance(fig, str) else {t.type for t in fig.data}
+    if PARTIAL and not types <= CARTESIAN_TRACES:  # a trace type the partial bundle lacks
         target = st if container is st else container
         target.plotly_chart(json.loads(spec), config=config or {}, key=key)
         return
