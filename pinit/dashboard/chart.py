@@ -39,6 +39,8 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components_v1
 
+from .sidebar import is_phone
+
 __all__ = ["CARTESIAN_TRACES", "PARTIAL", "chart", "chart_name", "plotlyjs_version", "trace_types"]
 
 _PLOTLY_SPEC = importlib.util.find_spec("plotly")  # its file only: plotly itself stays in the figure modules
@@ -255,6 +257,9 @@ def chart(
         target.plotly_chart(json.loads(spec), config=config or {}, key=key)
         return
     name = label if label else chart_name(fig)
+    if is_phone() and "displayModeBar" not in (config or {}):
+        # On a phone plotly's toolbar stays up and covers the chart's title (one tap shows it).
+        config = {**(config or {}), "displayModeBar": False}
     data: dict[str, Any] = {"spec": spec, "config": json.dumps(config or {}), "label": name}
     if prefetch:
         data["prefetch"] = [f if isinstance(f, str) else f.to_json() for f in prefetch]

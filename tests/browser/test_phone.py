@@ -164,3 +164,17 @@ def test_a_phone_gets_one_weights_panel_per_row_switches_that_do_not_overlap_and
     )
     assert first[0].startswith("layer4.fc1.weight") and "gain ×4" in first[0] and first[1] < 844, first
     page.context.close()
+
+
+@pytest.mark.parametrize(("size", "toolbars"), [((390, 844), 0), ((1280, 720), 4)], ids=["phone", "desktop"])
+def test_a_phone_gets_no_plotly_toolbar_over_the_lab_charts_titles(browser, server_url, size, toolbars):
+    """Signal flow's four charts keep plotly's toolbar (zoom, download) on a desktop; on a phone it
+    stayed up after a tap and covered the chart's title, so there it is off."""
+    page = open_page(browser, server_url, "view=Signal+flow", size, charts=4)
+    charts = page.evaluate(
+        "() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]"
+        ".map(c => [c.getAttribute('role'), c.querySelectorAll('.modebar').length])"
+    )
+    assert len(charts) == 4 and sum(n for _, n in charts) == toolbars, charts
+    assert all(role == ("img" if toolbars == 0 else "figure") for role, _ in charts), charts
+    page.context.close()
