@@ -138,7 +138,7 @@ def sidebar_state() -> Literal["collapsed", "auto"]:
 def weights_tab(setup: Setup) -> None:
     ckpt = st.session_state.get("checkpoint")
     if ckpt is None:
-        weights.weights_view(lambda bins: state.report_for(setup, bins), presenting())
+        weights.weights_view(lambda bins: state.report_for(setup, bins), presenting(), key=setup.key)
         return
     st.warning(
         f"Showing the uploaded checkpoint **{escape(ckpt['name'])}**, not the plan. "

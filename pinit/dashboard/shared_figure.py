@@ -1,4 +1,4 @@
-"""A lesson chart built once per server process and shared by every tab: `shared(build, *args, **kw)`.
+"""Charts built once per server process and shared by every tab: `shared(build, *args, **kw)`, `by_value`.
 
 The lesson's stories are computed once per process (pinit.lab.lesson.computed_once: the same
 object for every tab), and each step's figure is a pure function of its story and the layout
@@ -7,7 +7,13 @@ would each build the same figure and serialise it to the same JSON (step 5's tra
 tens of milliseconds each, all on the server's one core). Here the first tab builds it and the
 others get its JSON text, which pinit.dashboard.chart sends as it is.
 
-The key is the builder, the identity of each story argument and the layout arguments; an entry
+`by_value(key, build)` does the same for what is keyed by value rather than by the objects it
+is built from: the Weights view's histogram panels of one setup (its canonical key), bins, page and
+layout. A class at the default seed picking the same presets gets one build, not one per student,
+and a teacher flipping between two presets builds each once (bench/LATENCY.md: building and
+serialising six panels is 20-25 ms of the server's work on a preset pick).
+
+The key of `shared` is the builder, the identity of each story argument and the layout arguments; an entry
 keeps its arguments alive and is used only while they are the very objects given (a story
 recomputed after a cache clear is a new object: a new entry). Bounded: `MAX_ENTRIES` figures,
 the oldest dropped first. The JSON text is immutable, so no tab can change what another sees.
@@ -17,10 +23,12 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar, cast
 
-__all__ = ["MAX_ENTRIES", "shared"]
+T = TypeVar("T")
+
+__all__ = ["MAX_BY_VALUE", "MAX_ENTRIES", "by_value", "shared"]
 
 MAX_ENTRIES = 64  # 6 steps x presenter/plain x phone/desktop, with room for other layouts
 
@@ -53,3 +61,25 @@ def shared(build: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
         while len(_figures) > MAX_ENTRIES:
             _figures.popitem(last=False)
     return spec
+
+
+MAX_BY_VALUE = 256  # ~30 kB of JSON each: at most ~8 MB for the whole server
+_by_value: OrderedDict[Hashable, Any] = OrderedDict()
+
+
+def by_value(key: Hashable, build: Callable[[], T]) -> T:
+    """`build()`, computed once per server for an equal `key` and shared by every tab.
+
+    The key must say everything the result depends on (a Setup's `key`, the layout), and the
+    result must be immutable (JSON text, a tuple of strings): every tab gets the same object.
+    At most MAX_BY_VALUE results, the least recently used dropped first."""
+    with _lock:
+        if key in _by_value:
+            _by_value.move_to_end(key)
+            return cast(T, _by_value[key])
+    value = build()  # outside the lock: two tabs may build it once each, no harm
+    with _lock:
+        _by_value[key] = value
+        while len(_by_value) > MAX_BY_VALUE:
+            _by_value.popitem(last=False)
+    return value

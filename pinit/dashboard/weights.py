@@ -21,6 +21,7 @@ from pinit.style import fmt
 
 from .chart import chart, chart_name
 from .common import escape
+from .shared_figure import by_value
 from .sidebar import is_phone
 
 BASE_BINS = 200  # one scan per tensor; every bin count offered divides it
@@ -101,19 +102,13 @@ def grid_name(hists: list[Histogram], gains: dict[str, float], page: int) -> str
     return f"Histograms of the weights, page {page}: " + "; ".join(one(h) for h in hists) + "."
 
 
-def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> None:
+def grid_parts(report: InitReport, bins: int, page: int, big: bool, phone: bool) -> tuple[str, str, str]:
+    """The histogram panels of a page as (figure JSON, accessible name, the lead of the caption)."""
     gains = gains_of(report)
     ordered = panel_order(report.histograms, gains)
     hists = ordered[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     shown = [h.rebinned(bins) for h in hists]
-    phone = is_phone()
-    chart(
-        st,
-        histogram_grid_figure(shown, cols=1 if phone else 3, big=big, gains=gains, narrow=phone),
-        key="weights.grid",
-        config=NO_MODE_BAR,
-        label=grid_name(hists, gains, page),
-    )
+    fig = histogram_grid_figure(shown, cols=1 if phone else 3, big=big, gains=gains, narrow=phone)
     far = [h.name for h in ordered if gain_far(gains.get(h.name))]
     lead = (
         f"**{len(far)} of {len(gains)} weights change the signal more than ×2 per layer** (red gain), shown first: "
@@ -123,6 +118,20 @@ def distributions_ui(report: InitReport, bins: int, page: int, big: bool) -> Non
         if far
         else ""
     )
+    return fig.to_json(), grid_name(hists, gains, page), lead
+
+
+def distributions_ui(report: InitReport, bins: int, page: int, big: bool, key: str | None = None) -> None:
+    """The panels and their caption. `key`: what the report is of, by value (a Setup's key), so the
+    panels are built once per server for everyone shown the same weights; None builds them here."""
+    phone = is_phone()
+    if key is None:
+        spec, label, lead = grid_parts(report, bins, page, big, phone)
+    else:
+        spec, label, lead = by_value(
+            ("weights.grid", key, bins, page, big, phone), lambda: grid_parts(report, bins, page, big, phone)
+        )
+    chart(st, spec, key="weights.grid", config=NO_MODE_BAR, label=label)
     st.caption(
         lead + "**gain ×g**: √(fan_in · E[w²]), how much the layer multiplies its input's RMS; ×1 keeps the signal "
         "level (×√2 ≈ 1.41 with a ReLU after it), red beyond ×2 or under ×0.5. Bars: measured counts per bin. Red "
@@ -201,12 +210,14 @@ def formula_ui(report: InitReport) -> None:
     st.caption(f"Measured σ = {fmt(float(str(row['std'])), 4)} on this draw.")
 
 
-def weights_view(make_report: Callable[[int], InitReport], big: bool = False) -> None:
-    """The whole view; `make_report(bins)` returns the InitReport to show. `big`: presenter mode."""
+def weights_view(make_report: Callable[[int], InitReport], big: bool = False, key: str | None = None) -> None:
+    """The whole view; `make_report(bins)` returns the InitReport to show. `big`: presenter mode.
+    `key`: the shown weights by value (a Setup's key), when every tab with that key sees the same
+    weights (not an uploaded checkpoint): their panels are then built once per server."""
     report = make_report(BASE_BINS)
     section, bins, page = controls_ui(report)
     if section == "Distributions":
-        distributions_ui(report, bins, page, big)
+        distributions_ui(report, bins, page, big, key)
     elif section == "Overview":
         overview_ui(report, big)
     elif section == "Table":
