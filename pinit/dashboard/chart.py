@@ -15,7 +15,13 @@ it. It holds every trace type pinit draws (scatter, bar, heatmap, image among it
 figure with another type is drawn by st.plotly_chart, and when the installed plotly package
 was built for another plotly.js version than the bundle, the package's full bundle is served.
 The chart element carries the test id of Streamlit's chart (stPlotlyChart), so the page's
-charts are found the same way whichever element drew them; `window.__pinitChartDraws` counts the draws (for the tests).
+charts are found the same way whichever element drew them; `window.__pinitChartDraws` counts the draws
+and `window.__pinitDrawOrder` names them in the order drawn (for the tests).
+
+A chart on screen, or within half a screen of it, draws as soon as it arrives; one further down
+the page draws when it scrolls near or when the page is next idle (IntersectionObserver, then
+requestIdleCallback): a tab's first open waits for the charts a person sees, not for the twelve
+below the fold (Compare draws fourteen).
 
 A chart is a picture to a screen reader: the element is role="img" with an accessible name
 (aria-label), its title and subtitle by default (they carry the chart's key numbers), or the
@@ -115,11 +121,35 @@ export default function (component) {
     if (el.__pinitSpec === data.spec && el.__pinitConfig === data.config) return;
     el.__pinitSpec = data.spec;
     el.__pinitConfig = data.config;
-    window.__pinitPlotly.then(() => {
-      if (el.__pinitSpec !== data.spec) return;  // a newer figure came while plotly.js loaded
-      window.__pinitChartDraws = (window.__pinitChartDraws || 0) + 1;
-      return draw(el, data.spec, data.config);
-    });
+    // On screen (or half a screen from it) it draws at once; further down the page, when it
+    // scrolls near or the page is idle: a tab's first open waits for the charts a person sees,
+    // not for the ten below the fold (Compare has fourteen). The latest figure is drawn, once.
+    const wake = () => {
+      el.__pinitWake = null;
+      window.__pinitPlotly.then(() => {
+        if (el.__pinitDrawnId === el.__pinitSpec + "\\n" + el.__pinitConfig) return;
+        el.__pinitDrawnId = el.__pinitSpec + "\\n" + el.__pinitConfig;
+        window.__pinitChartDraws = (window.__pinitChartDraws || 0) + 1;
+        (window.__pinitDrawOrder = window.__pinitDrawOrder || []).push(el.getAttribute("aria-label"));
+        return draw(el, el.__pinitSpec, el.__pinitConfig);
+      });
+    };
+    if (el.__pinitWake) return;  // a draw is already waiting: it takes the newest figure
+    el.__pinitWake = wake;
+    const near = window.__pinitNear = window.__pinitNear || new IntersectionObserver(entries => {
+      for (const e of entries) {
+        if (!e.isIntersecting) continue;
+        near.unobserve(e.target);
+        if (e.target.__pinitWake) e.target.__pinitWake();
+      }
+    }, {rootMargin: "50%% 0px"});
+    near.observe(el);
+    const idle = window.requestIdleCallback || (f => setTimeout(f, 50));
+    setTimeout(() => idle(() => {
+      if (el.__pinitWake !== wake) return;
+      near.unobserve(el);
+      wake();
+    }, {timeout: 3000}), 300);
     return;
   }
   // A deck: one chart per figure (the figures the server names as the likely next ones are

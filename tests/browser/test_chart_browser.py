@@ -15,17 +15,23 @@ PANEL_TITLES = f"() => [...document.querySelectorAll('{CHART} .annotation-text')
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
     from playwright.sync_api import sync_playwright
 
-    with streamlit_server("tests/fixtures/chart_page.py") as url, sync_playwright() as p:
-        browser = launch_chromium(p)
+    with sync_playwright() as p:
+        b = launch_chromium(p)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser):
+    with streamlit_server("tests/fixtures/chart_page.py") as url:
         pg = browser.new_page(viewport={"width": 1280, "height": 900})
         pg.goto(url)
         pg.wait_for_function(f"() => !!document.querySelector('{CHART} .main-svg')", timeout=90_000)
         wait_idle(pg)
         yield pg
-        browser.close()
 
 
 def test_first_figure_drawn_once(page):
@@ -66,3 +72,19 @@ def test_the_page_loads_the_partial_plotly_bundle_once(page):
     )
     assert len(loaded) == 1, loaded
     assert loaded[0].endswith("/" + (CARTESIAN_JS if PARTIAL else "plotly.min.js")), loaded
+
+
+def test_a_chart_on_screen_draws_before_one_below_the_fold_which_still_draws_unasked(browser):
+    """The far chart arrives first, but the one on screen is drawn first; the far one is drawn
+    while the page is idle (no scrolling), and shows its figure when scrolled to."""
+    with streamlit_server("tests/fixtures/lazy_page.py") as url:
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        page.goto(url)
+        page.wait_for_function("() => (window.__pinitDrawOrder || []).length === 2", timeout=90_000)
+        assert page.evaluate("() => window.__pinitDrawOrder") == ["near", "far"]
+        far = page.locator(f"{CHART}[aria-label=far]")
+        far.scroll_into_view_if_needed()
+        page.wait_for_function(f"() => !!document.querySelector('{CHART}[aria-label=far] .main-svg')")
+        assert "expected 0.111" in far.inner_text()  # PyTorch default's conv1: U(±1/sqrt(27)), σ = 1/sqrt(81)
+        assert chart_draws(page)["draws"] == 2
+        page.close()
