@@ -47,6 +47,7 @@ __all__ = [
     "fmt",
     "fmt_number",
     "fmt_shape",
+    "for_phone",
     "lab_layout",
     "lab_title",
     "layout",
@@ -295,6 +296,26 @@ def _size(font: Any, default: float) -> float:
     return float((font or {}).get("size") or default)
 
 
+def _fit_title(lay: dict[str, Any], width: int) -> int | None:
+    """Wrap the layout's title and subtitle to `width` px (in place); the top margin their lines take,
+    or None without a title."""
+    t = lay.get("title")
+    if not isinstance(t, dict):
+        return None
+    base = _size(lay.get("font"), BASE_FONT)
+    tf = _size(t.get("font"), base + 3)
+    t["text"] = wrap(t.get("text", ""), width - 10, tf)
+    if "<br>" in t["text"]:  # plotly lifts a title of several lines above the figure's top edge: pad it down
+        t["pad"] = dict(t.get("pad") or {}, t=6 + 0.7 * tf)
+    top = (t["text"].count("<br>") + 1) * tf * 1.3 + 8
+    sub = t.get("subtitle")
+    if isinstance(sub, dict) and sub.get("text"):
+        sf = _size(sub.get("font"), base)
+        sub["text"] = wrap(sub["text"], width - 10, sf)
+        top += (sub["text"].count("<br>") + 1) * sf * 1.3 + 4
+    return max(int(top + 10), 30)
+
+
 def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
     """Title, subtitle and legend laid out for a chart `width` px wide (in place; returns the spec).
 
@@ -308,19 +329,9 @@ def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
     base = _size(lay.get("font"), BASE_FONT)
     margin = dict(lay.get("margin") or {})
     inner = width - margin.get("l", 60) - margin.get("r", 20)
-    t = lay.get("title")
-    if isinstance(t, dict):
-        tf = _size(t.get("font"), base + 3)
-        t["text"] = wrap(t.get("text", ""), width - 10, tf)
-        if "<br>" in t["text"]:  # plotly lifts a title of several lines above the figure's top edge: pad it down
-            t["pad"] = dict(t.get("pad") or {}, t=6 + 0.7 * tf)
-        top = (t["text"].count("<br>") + 1) * tf * 1.3 + 8
-        sub = t.get("subtitle")
-        if isinstance(sub, dict) and sub.get("text"):
-            sf = _size(sub.get("font"), base)
-            sub["text"] = wrap(sub["text"], width - 10, sf)
-            top += (sub["text"].count("<br>") + 1) * sf * 1.3 + 4
-        margin["t"] = max(int(top + 10), 30)
+    top = _fit_title(lay, width)
+    if top is not None:
+        margin["t"] = top
     legend = dict(lay.get("legend") or {})
     lf = _size(legend.get("font"), base)
     names = [
@@ -335,7 +346,16 @@ def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
             rows, used = rows + 1, 0.0
         used += w
     xaxis = lay.get("xaxis") or {}
-    tick = _size(xaxis.get("tickfont"), base) * 1.3 + 8
+    tf = _size(xaxis.get("tickfont"), base)
+    tick = tf * 1.3 + 8
+    angle = xaxis.get("tickangle")
+    if isinstance(angle, (int, float)) and angle % 180 and xaxis.get("showticklabels", True) is not False:
+        # Angled names (one per layer) reach down by their length times the sine of the angle.
+        labels = xaxis.get("ticktext") or [
+            x for d in spec.get("data", []) for x in (d.get("x") or []) if isinstance(x, str)
+        ]
+        if labels:
+            tick += max(text_px(str(label), tf) for label in labels) * abs(math.sin(math.radians(angle)))
     axis_title = xaxis.get("title") or {}
     has_title = bool(axis_title.get("text")) if isinstance(axis_title, dict) else bool(axis_title)
     below = tick + (base * 1.3 + 10 if has_title else 0)
@@ -346,6 +366,29 @@ def fit_width(spec: dict[str, Any], width: int = WIDE_WIDTH) -> dict[str, Any]:
         lay["legend"].pop("bgcolor")
     margin["b"] = int(below + rows * (lf * 1.35 + 6) + 10)
     lay["margin"] = margin
+    return spec
+
+
+def for_phone(spec: dict[str, Any]) -> dict[str, Any]:
+    """A one-plot figure spec laid out for a phone (in place; returns it): fit_width at PHONE_WIDTH,
+    so its title and subtitle wrap instead of being cut at both edges of a 390 px screen and its
+    legend sits under the x axis's title, not on it; the figure grows by the margins that takes, so
+    its plot area is as tall as the figure's own layout gave it. A figure of several panels gets only
+    its title wrapped (and the room for it): its panels are its own layout."""
+    lay = spec.setdefault("layout", {})
+    before = dict(lay.get("margin") or {})
+    t0, b0 = before.get("t", 100), before.get("b", 80)  # plotly's own defaults where the figure set none
+    if any(k.startswith(("xaxis", "yaxis")) and k not in ("xaxis", "yaxis") for k in lay):
+        top = _fit_title(lay, PHONE_WIDTH)  # panels: only the title, which no panel layout wraps
+        if top is not None and top > t0:
+            lay["margin"] = dict(before, t=top)
+            if lay.get("height"):
+                lay["height"] = int(lay["height"] + top - t0)
+        return spec
+    fit_width(spec, PHONE_WIDTH)
+    m = lay["margin"]
+    if lay.get("height"):
+        lay["height"] = int(lay["height"] + max(0, m["t"] + m["b"] - t0 - b0))
     return spec
 
 

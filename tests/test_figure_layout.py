@@ -133,3 +133,47 @@ def test_a_lesson_chart_keeps_its_plot_area_on_a_phone_and_its_height_in_present
     assert plot_height(big=True) >= plain
     big = depth_story_figure(story, height=330, big=True).to_plotly_json()["layout"]
     assert big["legend"]["orientation"] == "v" and big["legend"]["x"] > 1  # right of the plot, off the data
+
+
+def test_for_phone_wraps_the_title_puts_the_legend_under_angled_names_and_keeps_the_plot_area():
+    from pinit.style import for_phone, text_px
+
+    names = [f"layer{i}.conv{i} (Conv2d)" for i in range(12)]
+    spec = {
+        "data": [{"x": names, "y": list(range(12)), "name": "measured"}, {"x": names, "y": [1] * 12, "name": "law"}],
+        "layout": {
+            "height": 420,
+            "margin": {"l": 60, "r": 20, "t": 90, "b": 70},
+            "title": {"text": "<b>Activation std, layer by layer</b>", "subtitle": {"text": "word " * 40}},
+            "xaxis": {"tickangle": -45},
+        },
+    }
+    for_phone(spec)
+    lay = spec["layout"]
+    chars = PHONE_WIDTH / (0.56 * 12)
+    assert all(len(line) <= chars for line in lay["title"]["subtitle"]["text"].split("<br>"))
+    assert lay["legend"]["orientation"] == "h" and lay["legend"]["yref"] == "container" and lay["legend"]["y"] == 0
+    reach = max(text_px(n, 12) for n in names) * math.sin(math.radians(45))
+    assert lay["margin"]["b"] >= reach + 2 * (11 * 1.35 + 6)  # the names' reach, then the legend's rows
+    # The plot area (height less top and bottom margins) is what the figure's own layout gave it.
+    assert lay["height"] - lay["margin"]["t"] - lay["margin"]["b"] == 420 - 90 - 70
+
+
+def test_for_phone_leaves_a_figure_of_panels_its_layout_and_wraps_only_its_title():
+    from pinit.style import for_phone
+
+    spec = {
+        "data": [],
+        "layout": {
+            "height": 400,
+            "margin": {"t": 60, "b": 50},
+            "title": {"text": "Coordinate check: standard parametrization (PyTorch default init, Adam)"},
+            "xaxis": {"domain": [0, 0.45]},
+            "xaxis2": {"domain": [0.55, 1]},
+            "legend": {"x": 1},
+        },
+    }
+    for_phone(spec)
+    lay = spec["layout"]
+    assert "<br>" in lay["title"]["text"] and lay["legend"] == {"x": 1} and lay["margin"]["b"] == 50
+    assert lay["height"] - lay["margin"]["t"] == 400 - 60

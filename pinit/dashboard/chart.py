@@ -45,6 +45,8 @@ from typing import Any
 import streamlit as st
 import streamlit.components.v1 as components_v1
 
+from pinit.style import for_phone
+
 from .sidebar import is_phone
 
 __all__ = ["CARTESIAN_TRACES", "PARTIAL", "chart", "chart_name", "plotlyjs_version", "trace_types"]
@@ -278,7 +280,13 @@ def chart(
     drawing (at most 8 charts per key). Only the visible chart carries the stPlotlyChart test
     id and an accessible name; the hidden ones are aria-hidden.
     """
-    spec = fig if isinstance(fig, str) else fig.to_json()
+    phone = is_phone()
+    if phone and not isinstance(fig, str):
+        # A phone's 358 px: the title wraps and the legend goes under the axis (a JSON spec, the
+        # lesson's and the Weights panels', is laid out for its screen by whoever built it).
+        spec = json.dumps(for_phone(json.loads(fig.to_json())))
+    else:
+        spec = fig if isinstance(fig, str) else fig.to_json()
     # A figure object names its traces' types; a JSON spec (the lesson's shared ones: the same
     # string on every rerun) is parsed once, not on every rerun.
     types = trace_types(spec) if isinstance(fig, str) else {t.type for t in fig.data}
@@ -287,7 +295,7 @@ def chart(
         target.plotly_chart(json.loads(spec), config=config or {}, key=key)
         return
     name = label if label else chart_name(fig)
-    if is_phone() and "displayModeBar" not in (config or {}):
+    if phone and "displayModeBar" not in (config or {}):
         # On a phone plotly's toolbar stays up and covers the chart's title (one tap shows it).
         config = {**(config or {}), "displayModeBar": False}
     data: dict[str, Any] = {"spec": spec, "config": json.dumps(config or {}), "label": name}

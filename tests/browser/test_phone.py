@@ -178,3 +178,38 @@ def test_a_phone_gets_no_plotly_toolbar_over_the_lab_charts_titles(browser, serv
     assert len(charts) == 4 and sum(n for _, n in charts) == toolbars, charts
     assert all(role == ("img" if toolbars == 0 else "figure") for role, _ in charts), charts
     page.context.close()
+
+
+# For each drawn chart: its title's and subtitle's boxes, its legend's box, and the boxes of its x
+# axis's title and tick labels (relative to the chart's own left edge).
+TEXT_BOXES_JS = """() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
+    .filter(c => c.querySelector('.main-svg') && c.getBoundingClientRect().width > 0)
+    .map(c => {
+        const left = c.getBoundingClientRect().left;
+        const box = e => {
+            const r = e.getBoundingClientRect();
+            return [r.left - left, r.top, r.right - left, r.bottom];
+        };
+        const all = sel => [...c.querySelectorAll(sel)].map(box).filter(([l, t, r, b]) => r > l && b > t);
+        return {width: c.getBoundingClientRect().width, titles: all('.gtitle, .gtitle-subtitle'),
+                legend: all('.legend .bg'), axis: all('.g-xtitle, .xtick text')};
+    })"""
+
+
+@pytest.mark.parametrize(
+    ("view", "charts"), [("Depth lab", 1), ("Signal flow", 4), ("Compare", 14), ("Transformer", 2)]
+)
+def test_on_a_phone_no_lab_title_is_cut_and_no_legend_sits_on_an_axis(browser, server_url, view, charts):
+    """On a 390 px phone a lab chart's title and subtitle wrap instead of running off both edges, and its
+    legend stands under the x axis's title and tick labels (pinit.style.for_phone), not on them; nor on the data."""
+    page = open_page(browser, server_url, urlencode({"view": view}), (390, 844), charts=charts)
+    for i, chart in enumerate(page.evaluate(TEXT_BOXES_JS)):
+        for left, _, right, _ in chart["titles"]:
+            assert left >= -0.5 and right <= chart["width"] + 0.5, (view, i, "title cut", chart)
+        for ll, lt, lr, lb in chart["legend"]:
+            for al, at, ar, ab in chart["axis"]:
+                overlap = min(lr, ar) - max(ll, al) > 1 and min(lb, ab) - max(lt, at) > 1
+                assert not overlap, (view, i, "legend on the x axis's labels", chart)
+    for i, chart in enumerate(page.evaluate(DATA_UNDER_LABELS_JS)):
+        assert not chart["hits"], (view, i, chart["hits"])
+    page.context.close()
