@@ -124,11 +124,12 @@ export default function (component) {
     el.__pinitSpec = data.spec;
     el.__pinitConfig = data.config;
     // On screen (or half a screen from it) it draws at once; further down the page, when it
-    // scrolls near or the page is idle: a tab's first open waits for the charts a person sees,
-    // not for the ten below the fold (Compare has fourteen). The latest figure is drawn, once.
+    // scrolls near or the page is idle, one chart per idle period: a tab's first open waits for
+    // the charts a person sees, and a click soon after it waits for one draw at most, not for
+    // the twelve below the fold (Compare has fourteen). The latest figure is drawn, once.
     const wake = () => {
       el.__pinitWake = null;
-      window.__pinitPlotly.then(() => {
+      return window.__pinitPlotly.then(() => {
         if (el.__pinitDrawnId === el.__pinitSpec + "\\n" + el.__pinitConfig) return;
         el.__pinitDrawnId = el.__pinitSpec + "\\n" + el.__pinitConfig;
         window.__pinitChartDraws = (window.__pinitChartDraws || 0) + 1;
@@ -138,20 +139,34 @@ export default function (component) {
     };
     if (el.__pinitWake) return;  // a draw is already waiting: it takes the newest figure
     el.__pinitWake = wake;
-    const near = window.__pinitNear = window.__pinitNear || new IntersectionObserver(entries => {
-      for (const e of entries) {
-        if (!e.isIntersecting) continue;
-        near.unobserve(e.target);
-        if (e.target.__pinitWake) e.target.__pinitWake();
-      }
-    }, {rootMargin: "50%% 0px"});
-    near.observe(el);
-    const idle = window.requestIdleCallback || (f => setTimeout(f, 50));
-    setTimeout(() => idle(() => {
-      if (el.__pinitWake !== wake) return;
-      near.unobserve(el);
-      wake();
-    }, {timeout: 3000}), 300);
+    const lazy = window.__pinitLazy = window.__pinitLazy || (() => {
+      const near = new IntersectionObserver(entries => {
+        for (const e of entries) {
+          if (!e.isIntersecting) continue;
+          near.unobserve(e.target);
+          setTimeout(() => e.target.__pinitWake && e.target.__pinitWake(), 0);  // a task each: input between draws
+        }
+      }, {rootMargin: "50%% 0px"});
+      const idle = window.requestIdleCallback || (f => setTimeout(f, 50));
+      const queue = [];
+      let pumping = false;
+      const pump = () => {
+        const next = queue.shift();
+        if (!next) { pumping = false; return; }
+        near.unobserve(next);
+        const on = () => idle(pump, {timeout: 3000});  // after a failed draw too: the rest still draw
+        Promise.resolve(next.__pinitWake && next.__pinitWake()).then(on, on);
+      };
+      return div => {
+        near.observe(div);
+        queue.push(div);
+        if (!pumping) {
+          pumping = true;
+          setTimeout(() => idle(pump, {timeout: 3000}), 300);
+        }
+      };
+    })();
+    lazy(el);
     return;
   }
   // A deck: one chart per figure (the figures the server names as the likely next ones are
