@@ -10,8 +10,8 @@ others get its JSON text, which pinit.dashboard.chart sends as it is.
 `by_value(key, build)` does the same for what is keyed by value rather than by the objects it
 is built from: the Weights view's histogram panels of one setup (its canonical key), bins, page and
 layout. A class at the default seed picking the same presets gets one build, not one per student,
-and a teacher flipping between two presets builds each once (bench/LATENCY.md: building and
-serialising six panels is 20-25 ms of the server's work on a preset pick).
+and a teacher flipping between two presets builds each once (bench/LATENCY.md has what building
+and serialising six panels costs a preset pick).
 
 The key of `shared` is the builder, the identity of each story argument and the layout arguments; an entry
 keeps its arguments alive and is used only while they are the very objects given (a story
