@@ -177,3 +177,30 @@ def test_for_phone_leaves_a_figure_of_panels_its_layout_and_wraps_only_its_title
     lay = spec["layout"]
     assert "<br>" in lay["title"]["text"] and lay["legend"] == {"x": 1} and lay["margin"]["b"] == 50
     assert lay["height"] - lay["margin"]["t"] == 400 - 60
+
+
+def test_the_coord_check_on_a_phone_is_two_panels_a_row_with_the_legend_under_them():
+    import pandas as pd
+
+    from pinit.lab.beyond_figures import coord_check_figure
+
+    layers = ["layers.fc1", "layers.act1", "layers.fc2", "layers.act2", "layers.fc3"]
+    df = pd.DataFrame(
+        [
+            dict(step=s, layer=layer, width=w, l1=0.1 * (1 + s * w / 2048))
+            for s in range(4)
+            for layer in layers
+            for w in (128, 256, 512, 1024, 2048)
+        ]
+    )
+    slopes = pd.DataFrame([dict(step=3, layer="layers.fc3", slope=0.75, l1_min_width=0.1, l1_max_width=0.4)])
+    lay = coord_check_figure(df, slopes, "SP", narrow=True).to_plotly_json()["layout"]
+    xs = [tuple(lay[f"xaxis{a}"]["domain"]) for a in ("", "2", "3", "4")]
+    ys = [tuple(lay[f"yaxis{a}"]["domain"]) for a in ("", "2", "3", "4")]
+    assert xs[0] == xs[2] and xs[1] == xs[3] and xs[0][1] < xs[1][0]  # two columns
+    assert ys[0] == ys[1] and ys[2] == ys[3] and ys[2][1] < ys[0][0]  # two rows, the first on top
+    assert all(0 <= v <= 1 for d in xs + ys for v in d)
+    assert lay["legend"]["yref"] == "container" and lay["legend"]["y"] == 0
+    assert lay["margin"]["b"] >= 55 + 24 * 3  # the x axis's title, then three rows of legend
+    wide = coord_check_figure(df, slopes, "SP").to_plotly_json()["layout"]
+    assert len({tuple(wide[f"xaxis{a}"]["domain"]) for a in ("", "2", "3", "4")}) == 4  # one row of four

@@ -13,6 +13,7 @@ from pinit.setup import Setup
 
 from .chart import chart
 from .common import fail, look_for
+from .sidebar import is_phone
 
 MAX_WIDTHS = [512, 1024, 2048, 4096]
 STORY = (
@@ -61,7 +62,7 @@ def width_view(setup: Setup) -> None:
         return
     names = {"sp": "standard parametrization (PyTorch default init, one lr)", "mup": "μP (init and per-layer lr)"}
     for p, (df, slopes) in results.items():
-        chart(st, coord_check_figure(df, slopes, names[p]), key=f"width.fig.{p}")
+        chart(st, coord_check_figure(df, slopes, names[p], narrow=is_phone()), key=f"width.fig.{p}")
     at_end = results["sp"][1].query("step == @steps")
     logits = at_end.iloc[-1] if len(at_end) else None
     rise = (

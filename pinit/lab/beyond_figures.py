@@ -125,31 +125,52 @@ def attention_figure(reports: Mapping[str, TransformerReport], height: int = 400
 # ------------------------------------------------------------------------------ width
 
 
-def coord_check_figure(df: pd.DataFrame, slopes: pd.DataFrame, label: str, height: int = 400) -> go.Figure:
-    """l1 = mean |x| of every layer against width (log-log), one panel per step, one line per layer."""
+def coord_check_figure(
+    df: pd.DataFrame, slopes: pd.DataFrame, label: str, height: int = 400, narrow: bool = False
+) -> go.Figure:
+    """l1 = mean |x| of every layer against width (log-log), one panel per step, one line per layer.
+
+    `narrow` (a phone): two panels a row, each 180 px tall, every other width named on the x axis,
+    and the legend under the last row; side by side, four panels of 80 px ran their axis titles
+    into each other and into the legend."""
     steps = sorted(df["step"].unique())
     layers = list(dict.fromkeys(df["layer"]))
     k = len(steps)
-    gap = 0.04
-    w = (1 - gap * (k - 1)) / max(k, 1)
+    cols = min(2, k) if narrow else k
+    rows = -(-k // max(cols, 1))
+    gap = 0.1 if narrow else 0.04
+    w = (1 - gap * (cols - 1)) / max(cols, 1)
+    row_px, row_gap_px, legend_px = 180, 60, 24 * -(-len(layers) // 2)
+    if narrow:
+        plot_px = rows * row_px + (rows - 1) * row_gap_px
+        height = 110 + plot_px + 55 + legend_px
     # Two lines of subtitle and no more: a smaller top margin than the lab's, so the plots sit under the text.
     layout = lab_layout(height, margin=margin(t=72, b=70))
+    if narrow:
+        layout["margin"] = margin(t=110, b=55 + legend_px)
+        layout["legend"] = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left")
     data = []
     y_all = df["l1"].tolist()
     yaxis = log_axis("l1 = mean |x|", y_all)
     widths = sorted(df["width"].unique())
+    named = widths[::2] if narrow else widths
     for j, step in enumerate(steps):
         ax = "" if j == 0 else str(j + 1)
+        col, row = j % cols, j // cols
         layout[f"xaxis{ax}"] = dict(
-            domain=[j * (w + gap), j * (w + gap) + w],
+            domain=[col * (w + gap), col * (w + gap) + w],
             type="log",
-            tickvals=widths,
-            ticktext=[str(v) for v in widths],
+            tickvals=named,
+            ticktext=[str(v) for v in named],
             title=dict(text=f"width (step {step})" if step else "width (init)"),
             anchor=f"y{ax}",
         )
         layout[f"yaxis{ax}"] = dict(yaxis, anchor=f"x{ax}", **({} if j == 0 else {"matches": "y", "title": None}))
-        if j:
+        if narrow:
+            # Row 0 at the top; the domain in the plot area's fraction, a gap for each row's x axis title.
+            top = 1 - row * (row_px + row_gap_px) / plot_px
+            layout[f"yaxis{ax}"]["domain"] = [max(0.0, round(top - row_px / plot_px, 6)), min(1.0, round(top, 6))]
+        if col if narrow else j:  # the y axis is shared: named on the left of a row only
             layout[f"yaxis{ax}"]["showticklabels"] = False
         g = df[df["step"] == step]
         for i, layer in enumerate(layers):

@@ -197,7 +197,7 @@ TEXT_BOXES_JS = """() => [...document.querySelectorAll('[data-testid=stPlotlyCha
 
 
 @pytest.mark.parametrize(
-    ("view", "charts"), [("Depth lab", 1), ("Signal flow", 4), ("Compare", 14), ("Transformer", 2)]
+    ("view", "charts"), [("Depth lab", 1), ("Signal flow", 4), ("Compare", 14), ("Transformer", 2), ("Width (μP)", 2)]
 )
 def test_on_a_phone_no_lab_title_is_cut_and_no_legend_sits_on_an_axis(browser, server_url, view, charts):
     """On a 390 px phone a lab chart's title and subtitle wrap instead of running off both edges, and its
