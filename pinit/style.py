@@ -51,6 +51,7 @@ __all__ = [
     "lab_layout",
     "lab_title",
     "layout",
+    "legend_at_bottom",
     "legend_below",
     "legend_right",
     "line_trace",
@@ -159,6 +160,13 @@ def legend_below(y: float = -0.18, size: float = LEGEND_FONT, **more: Any) -> di
     margin, clear of the tick labels), left-aligned, in `size` px: a legend inside the plot sits on
     the data. (fit_width places it for a given width, keeping its font.)"""
     return dict(orientation="h", yanchor="top", y=y, xanchor="left", x=0, font=dict(size=size), **more)
+
+
+def legend_at_bottom(size: float = LEGEND_FONT) -> dict[str, Any]:
+    """A horizontal legend standing on the figure's bottom edge (container coordinates), left-aligned,
+    in `size` px: under whatever the bottom margin holds above it (x axis titles, tick names), for
+    a figure that sizes that margin itself (a phone's panels; fit_width places one so too)."""
+    return dict(orientation="h", yref="container", y=0, yanchor="bottom", xanchor="left", x=0, font=dict(size=size))
 
 
 def layout(height: int, **overrides: Any) -> dict[str, Any]:

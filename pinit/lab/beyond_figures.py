@@ -27,6 +27,7 @@ from ..style import (
     fmt,
     lab_layout,
     lab_title,
+    legend_at_bottom,
     line_trace,
     log_axis,
     margin,
@@ -148,7 +149,7 @@ def coord_check_figure(
     layout = lab_layout(height, margin=margin(t=72, b=70))
     if narrow:
         layout["margin"] = margin(t=110, b=55 + legend_px)
-        layout["legend"] = dict(orientation="h", yref="container", y=0, yanchor="bottom", x=0, xanchor="left")
+        layout["legend"] = legend_at_bottom()
     data = []
     y_all = df["l1"].tolist()
     yaxis = log_axis("l1 = mean |x|", y_all)
