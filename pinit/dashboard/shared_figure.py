@@ -46,21 +46,34 @@ def _key(build: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any
     return (build, tuple(part(a) for a in args), tuple(sorted((k, part(v)) for k, v in kwargs.items())))
 
 
+def _once(
+    store: OrderedDict[Any, Any], bound: int, key: Any, build: Callable[[], Any], fits: Callable[[Any], bool]
+) -> Any:
+    """`build()`, kept in `store` under `key` and returned to every later caller whose entry `fits`;
+    at most `bound` entries, the least recently used dropped first."""
+    with _lock:
+        if key in store and fits(store[key]):
+            store.move_to_end(key)
+            return store[key]
+    value = build()  # outside the lock: two tabs may build it once each, no harm
+    with _lock:
+        store[key] = value
+        while len(store) > bound:
+            store.popitem(last=False)
+    return value
+
+
 def shared(build: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
     """`build(*args, **kwargs).to_json()`, computed once for the same arguments and shared."""
-    key = _key(build, args, kwargs)
     held = tuple(v for v in (*args, *kwargs.values()) if not isinstance(v, _PLAIN))  # the stories
-    with _lock:
-        hit = _figures.get(key)
-        if hit is not None and len(hit[0]) == len(held) and all(a is b for a, b in zip(hit[0], held)):
-            _figures.move_to_end(key)
-            return hit[1]
-    spec = build(*args, **kwargs).to_json()  # outside the lock: two tabs may build it once each, no harm
-    with _lock:
-        _figures[key] = (held, spec)
-        while len(_figures) > MAX_ENTRIES:
-            _figures.popitem(last=False)
-    return spec
+    entry = _once(
+        _figures,
+        MAX_ENTRIES,
+        _key(build, args, kwargs),
+        lambda: (held, build(*args, **kwargs).to_json()),
+        fits=lambda hit: len(hit[0]) == len(held) and all(a is b for a, b in zip(hit[0], held)),
+    )
+    return str(entry[1])
 
 
 MAX_BY_VALUE = 256  # ~30 kB of JSON each: at most ~8 MB for the whole server
@@ -73,13 +86,4 @@ def by_value(key: Hashable, build: Callable[[], T]) -> T:
     The key must say everything the result depends on (a Setup's `key`, the layout), and the
     result must be immutable (JSON text, a tuple of strings): every tab gets the same object.
     At most MAX_BY_VALUE results, the least recently used dropped first."""
-    with _lock:
-        if key in _by_value:
-            _by_value.move_to_end(key)
-            return cast(T, _by_value[key])
-    value = build()  # outside the lock: two tabs may build it once each, no harm
-    with _lock:
-        _by_value[key] = value
-        while len(_by_value) > MAX_BY_VALUE:
-            _by_value.popitem(last=False)
-    return value
+    return cast(T, _once(_by_value, MAX_BY_VALUE, key, build, fits=lambda _: True))
